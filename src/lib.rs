@@ -1,0 +1,36 @@
+//! rrctl: the content pipeline of OpenShift Insights rapid recommendations.
+//!
+//! The library does all the work; `main.rs` only parses arguments and maps results to exit codes.
+//! One module per concern:
+//! - [`diag`]: the one diagnostic model every check reports into, and its renderers;
+//! - [`yaml`]: YAML loading that keeps a source span for every node;
+//! - [`definition`]: the definition format (model, JSON Schema, semantic checks);
+//! - [`policy`]: what a definition may ask for at all (denied kinds, namespaces, limits);
+//! - [`version`]: OpenShift versions and ranges, intervals and the partition;
+//! - [`build`]: bundles, index payload, legacy export, import and `show`;
+//! - [`trust`]: keys, signed envelopes, roots, verification;
+//! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally.
+
+pub mod build;
+pub mod canonical;
+pub mod cli;
+pub mod cmd;
+pub mod definition;
+pub mod diag;
+pub mod fsutil;
+pub mod policy;
+pub mod publish;
+pub mod serve;
+pub mod trust;
+pub mod version;
+pub mod yaml;
+
+/// Exit codes, documented in `--help` and the README.
+pub mod exit {
+    /// Nothing wrong.
+    pub const CLEAN: u8 = 0;
+    /// The command ran and found problems (validation errors, verification failure).
+    pub const PROBLEMS: u8 = 1;
+    /// Usage error, I/O error or another failure to run at all.
+    pub const ERROR: u8 = 2;
+}
