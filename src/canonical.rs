@@ -26,11 +26,9 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalErro
 
 fn check_integers(value: &Value, path: &mut String) -> Result<(), CanonicalError> {
     match value {
-        Value::Number(n) if !(n.is_i64() || n.is_u64()) => Err(CanonicalError::Float(if path.is_empty() {
-            "/".into()
-        } else {
-            path.clone()
-        })),
+        Value::Number(n) if !(n.is_i64() || n.is_u64()) => {
+            Err(CanonicalError::Float(if path.is_empty() { "/".into() } else { path.clone() }))
+        }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();

@@ -55,11 +55,8 @@ pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
     };
     if target.exists() {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let aside = tempfile::Builder::new()
-            .prefix(&format!(".{name}.old-"))
-            .tempdir_in(&parent)
-            .map_err(io(&parent))?
-            .keep();
+        let aside =
+            tempfile::Builder::new().prefix(&format!(".{name}.old-")).tempdir_in(&parent).map_err(io(&parent))?.keep();
         let aside_target = aside.join("tree");
         std::fs::rename(target, &aside_target).map_err(io(target))?;
         if let Err(e) = std::fs::rename(staged, target) {

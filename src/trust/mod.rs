@@ -66,5 +66,10 @@ pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -
     let bytes = crate::canonical::to_vec(&envelope).map_err(|e| TrustError::Other(e.to_string()))?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let index_path = format!("index/{sha}.json");
-    Ok(SignedFiles { files: vec![(index_path.clone(), bytes)], index_path, used_dev_keys: false, dev_keys_created: None })
+    Ok(SignedFiles {
+        files: vec![(index_path.clone(), bytes)],
+        index_path,
+        used_dev_keys: false,
+        dev_keys_created: None,
+    })
 }

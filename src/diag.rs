@@ -1,1 +1,0 @@
-//! diag (in progress)

@@ -1,0 +1,1 @@
+//! Renderers of a [`super::Report`]: human, json, sarif, github. (in progress)
