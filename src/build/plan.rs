@@ -1,0 +1,434 @@
+//! The partition of the version line, the bundles and the index payload (DESIGN.md sections 4, 5).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::version::{IntervalSet, OcpVersion, VersionRange, partition};
+use crate::definition::{Definition, LoadedDefinition};
+use crate::diag::{Diagnostic, Report};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot serialise {what}: {source}")]
+    Serialize {
+        what: String,
+        #[source]
+        source: crate::canonical::CanonicalError,
+    },
+    #[error("{0}")]
+    Write(String),
+}
+
+/// Where build output goes: a directory (staging) or memory (tests). Paths are dist-relative
+/// with forward slashes. `put` may be called from several threads.
+pub trait Sink: Sync {
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<(), PlanError>;
+}
+
+/// An in-memory sink, for tests and tools.
+#[derive(Debug, Default)]
+pub struct MemorySink(pub Mutex<std::collections::BTreeMap<String, Vec<u8>>>);
+
+impl Sink for MemorySink {
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<(), PlanError> {
+        self.0.lock().map_err(|_| PlanError::Write("poisoned".into()))?.insert(path.to_string(), bytes.to_vec());
+        Ok(())
+    }
+}
+
+impl MemorySink {
+    pub fn into_files(self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        self.0.into_inner().unwrap_or_default()
+    }
+}
+
+/// Reference to a content-addressed file, as written in index and head payloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub path: String,
+    pub sha256: String,
+    pub length: u64,
+}
+
+/// One `[from, to)` range of the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRange {
+    pub from: OcpVersion,
+    pub to: Option<OcpVersion>,
+    pub bundle: FileRef,
+    /// Indices into [`Served::definitions`], sorted by id.
+    pub members: Vec<usize>,
+}
+
+/// Index metadata (DESIGN.md section 5).
+#[derive(Debug, Clone)]
+pub struct IndexMeta {
+    pub repo: String,
+    pub channel: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    pub expires: i64,
+    pub version: u64,
+    pub git_commit: Option<String>,
+}
+
+/// The definitions a build serves: not expired, sorted by id, with their parsed version sets.
+#[derive(Debug)]
+pub struct Served<'a> {
+    pub definitions: Vec<&'a LoadedDefinition>,
+    pub sets: Vec<IntervalSet>,
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds.
+pub fn rfc3339(t: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&fmt).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+}
+
+/// Select the definitions served at `issued_at`: those whose `expires` date is not before the
+/// issue date. Range errors (which validation reports first) become `build-range-invalid`.
+pub fn select<'a>(defs: &'a [LoadedDefinition], issued_at: i64, report: &mut Report) -> Served<'a> {
+    let today = time::OffsetDateTime::from_unix_timestamp(issued_at)
+        .map(|d| d.date())
+        .unwrap_or(time::Date::MIN);
+    let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let mut sel: Vec<&LoadedDefinition> = defs
+        .iter()
+        .filter(|d| match &d.definition.expires {
+            Some(e) => time::Date::parse(e, &date_fmt).map_or(true, |e| e >= today),
+            None => true,
+        })
+        .collect();
+    sel.sort_by(|a, b| (&a.definition.id, &a.file).cmp(&(&b.definition.id, &b.file)));
+    let mut definitions = Vec::with_capacity(sel.len());
+    let mut sets = Vec::with_capacity(sel.len());
+    for d in sel {
+        match VersionRange::parse(&d.definition.versions) {
+            Ok(r) => {
+                definitions.push(d);
+                sets.push(r.intervals());
+            }
+            Err(e) => report.push(
+                Diagnostic::new("build-range-invalid", format!("`versions` {:?}: {e}", d.definition.versions))
+                    .in_file(&d.file),
+            ),
+        }
+    }
+    Served { definitions, sets }
+}
+
+/// Canonical JSON of each normalised definition, computed once (in parallel on 2+ cores).
+pub fn serialize_definitions(defs: &[&LoadedDefinition]) -> Result<Vec<Vec<u8>>, PlanError> {
+    let one = |d: &LoadedDefinition| -> Result<Vec<u8>, PlanError> {
+        let mut n: Definition = d.definition.clone();
+        n.normalize();
+        crate::canonical::to_vec(&n).map_err(|source| PlanError::Serialize { what: d.file.clone(), source })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || defs.len() < 256 {
+        return defs.iter().map(|d| one(d)).collect();
+    }
+    let chunk = defs.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            defs.chunks(chunk).map(|c| s.spawn(move || c.iter().map(|d| one(d)).collect::<Vec<_>>())).collect();
+        let mut out = Vec::with_capacity(defs.len());
+        for h in handles {
+            for r in h.join().map_err(|_| PlanError::Write("serialisation thread panicked".into()))? {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Bundle bytes: canonical JSON of `{"_type","definitions","repo","spec_version"}` assembled from
+/// pre-serialised definitions (keys are already in sorted order).
+pub fn bundle_bytes(repo_json: &[u8], members: &[usize], serialized: &[Vec<u8>]) -> Vec<u8> {
+    let len: usize = members.iter().map(|&i| serialized[i].len() + 1).sum::<usize>() + repo_json.len() + 80;
+    let mut buf = Vec::with_capacity(len);
+    buf.extend_from_slice(br#"{"_type":"rrctl/bundle","definitions":["#);
+    for (k, &i) in members.iter().enumerate() {
+        if k > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(&serialized[i]);
+    }
+    buf.extend_from_slice(br#"],"repo":"#);
+    buf.extend_from_slice(repo_json);
+    buf.extend_from_slice(br#","spec_version":1}"#);
+    buf
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Partition the served definitions, write one bundle per distinct applicable set into `sink`
+/// and return the index ranges (versions covered by no definition are left out).
+pub fn write_bundles(
+    served: &Served<'_>,
+    serialized: &[Vec<u8>],
+    repo: &str,
+    sink: &dyn Sink,
+) -> Result<Vec<IndexRange>, PlanError> {
+    let items: Vec<(usize, IntervalSet)> = served.sets.iter().cloned().enumerate().collect();
+    let segments = partition(&items);
+    // One bundle per distinct set, even when the set recurs in non-adjacent segments.
+    let mut distinct: Vec<Vec<usize>> = Vec::new();
+    let mut which: HashMap<&BTreeSet<usize>, usize> = HashMap::new();
+    let mut seg_bundle = Vec::with_capacity(segments.len());
+    for s in &segments {
+        let k = *which.entry(&s.members).or_insert_with(|| {
+            distinct.push(s.members.iter().copied().collect());
+            distinct.len() - 1
+        });
+        seg_bundle.push(k);
+    }
+    let repo_json = serde_json::to_vec(repo).map_err(|e| PlanError::Write(e.to_string()))?;
+    let one = |members: &Vec<usize>| -> Result<FileRef, PlanError> {
+        let bytes = bundle_bytes(&repo_json, members, serialized);
+        let sha = sha256_hex(&bytes);
+        let path = format!("bundles/{sha}.json");
+        sink.put(&path, &bytes)?;
+        Ok(FileRef { path, sha256: sha, length: bytes.len() as u64 })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let refs: Vec<FileRef> = if threads < 2 || distinct.len() < 2 {
+        distinct.iter().map(one).collect::<Result<_, _>>()?
+    } else {
+        // Interleave so that both threads get a share of the large middle bundles.
+        let one = &one;
+        let distinct = &distinct;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        (t..distinct.len())
+                            .step_by(threads)
+                            .map(|k| one(&distinct[k]).map(|r| (k, r)))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            let mut all: Vec<Option<FileRef>> = vec![None; distinct.len()];
+            for h in handles {
+                for (k, r) in h.join().map_err(|_| PlanError::Write("bundle thread panicked".into()))?? {
+                    all[k] = Some(r);
+                }
+            }
+            all.into_iter()
+                .map(|r| r.ok_or_else(|| PlanError::Write("missing bundle".into())))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+    };
+    Ok(segments
+        .into_iter()
+        .zip(seg_bundle)
+        .map(|(s, k)| IndexRange { from: s.from, to: s.to, bundle: refs[k].clone(), members: distinct[k].clone() })
+        .collect())
+}
+
+/// Canonical bytes of the index payload.
+pub fn index_payload(meta: &IndexMeta, ranges: &[IndexRange]) -> Result<Vec<u8>, PlanError> {
+    let ranges: Vec<_> = ranges
+        .iter()
+        .map(|r| {
+            json!({
+                "from": r.from.to_string(),
+                "to": r.to.as_ref().map(|t| t.to_string()),
+                "bundle": {"path": r.bundle.path, "sha256": r.bundle.sha256, "length": r.bundle.length},
+            })
+        })
+        .collect();
+    let payload = json!({
+        "_type": "rrctl/index",
+        "spec_version": 1,
+        "repo": meta.repo,
+        "channel": meta.channel,
+        "version": meta.version,
+        "issued_at": rfc3339(meta.issued_at),
+        "expires": rfc3339(meta.expires),
+        "ranges": ranges,
+        "source": {"git_commit": meta.git_commit, "rrctl_version": env!("CARGO_PKG_VERSION")},
+    });
+    crate::canonical::to_vec(&payload).map_err(|source| PlanError::Serialize { what: "index".into(), source })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::definition::{AlertRef, Condition, ContainerLogs, Gatherer, LogsOfNamespace};
+    use std::sync::Arc;
+
+    pub(crate) fn def(id: &str, versions: &str, gather: Vec<Gatherer>, when: Vec<Condition>) -> LoadedDefinition {
+        LoadedDefinition {
+            file: format!("definitions/team/{id}.yaml"),
+            team: "team".into(),
+            source: Arc::from(""),
+            definition: Definition {
+                api_version: crate::definition::API_VERSION.into(),
+                kind: crate::definition::KIND.into(),
+                id: id.into(),
+                title: format!("title of {id}"),
+                owner: "team".into(),
+                tracking: None,
+                justification: "because".into(),
+                versions: versions.into(),
+                expires: None,
+                when,
+                gather,
+            },
+        }
+    }
+
+    pub(crate) fn logs(ns: &str) -> Gatherer {
+        Gatherer::ContainerLogs(ContainerLogs {
+            namespace: ns.into(),
+            pod_name_regex: "pod-.*".into(),
+            container_name_regex: None,
+            previous: None,
+            messages: vec!["error".into(), "fail".into()],
+            since_seconds: None,
+            max_bytes: None,
+        })
+    }
+
+    pub(crate) fn rule(alert: &str) -> (Vec<Gatherer>, Vec<Condition>) {
+        (
+            vec![
+                Gatherer::PodDefinition(AlertRef { alert_name: alert.into() }),
+                Gatherer::LogsOfNamespace(LogsOfNamespace {
+                    namespace: "openshift-x".into(),
+                    tail_lines: 10,
+                    label_selector: None,
+                }),
+            ],
+            vec![Condition::AlertIsFiring(alert.into())],
+        )
+    }
+
+    fn v(s: &str) -> OcpVersion {
+        OcpVersion::parse(s).unwrap()
+    }
+
+    #[test]
+    fn bundle_bytes_equal_canonical_serialisation() {
+        let defs = [def("b", "4.16", vec![logs("openshift-b")], vec![]), def("a", "*", vec![logs("openshift-a")], vec![])];
+        let mut report = Report::default();
+        let served = select(&defs, 0, &mut report);
+        let ser = serialize_definitions(&served.definitions).unwrap();
+        let bytes = bundle_bytes(&serde_json::to_vec("my/repo").unwrap(), &[0, 1], &ser);
+        let normalized: Vec<Definition> = served
+            .definitions
+            .iter()
+            .map(|d| {
+                let mut n = d.definition.clone();
+                n.normalize();
+                n
+            })
+            .collect();
+        let expected = crate::canonical::to_vec(&json!({
+            "_type": "rrctl/bundle", "spec_version": 1, "repo": "my/repo", "definitions": normalized,
+        }))
+        .unwrap();
+        assert_eq!(String::from_utf8(bytes).unwrap(), String::from_utf8(expected).unwrap());
+    }
+
+    #[test]
+    fn partition_into_sorted_disjoint_ranges_with_gaps_left_out() {
+        let defs = [
+            def("a", ">=4.14.0-0 <4.16.0-0", vec![logs("openshift-a")], vec![]),
+            def("b", "4.15", vec![logs("openshift-b")], vec![]),
+            def("c", ">=4.18.0-0", vec![logs("openshift-c")], vec![]),
+            def("d", ">=4.18.0-0", vec![logs("openshift-d")], vec![]),
+        ];
+        let mut report = Report::default();
+        let served = select(&defs, 0, &mut report);
+        let ser = serialize_definitions(&served.definitions).unwrap();
+        let sink = MemorySink::default();
+        let ranges = write_bundles(&served, &ser, "r", &sink).unwrap();
+        let got: Vec<_> = ranges
+            .iter()
+            .map(|r| (r.from.to_string(), r.to.as_ref().map(|t| t.to_string()), r.members.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("4.14.0-0".into(), Some("4.15.0-0".into()), vec![0]),
+                ("4.15.0-0".into(), Some("4.16.0-0".into()), vec![0, 1]),
+                ("4.18.0-0".into(), None, vec![2, 3]),
+            ]
+        );
+        let files = sink.into_files();
+        assert_eq!(files.len(), 3);
+        for r in &ranges {
+            let b = &files[&r.bundle.path];
+            assert_eq!(sha256_hex(b), r.bundle.sha256);
+            assert_eq!(b.len() as u64, r.bundle.length);
+        }
+        assert!(ranges[0].to.as_ref().unwrap() <= &ranges[1].from);
+        assert!(v("4.17.5") < ranges[2].from && v("4.16.0-0") == *ranges[1].to.as_ref().unwrap());
+    }
+
+    #[test]
+    fn recurring_set_shares_one_bundle() {
+        let defs = [
+            def("a", ">=4.10.0-0", vec![logs("openshift-a")], vec![]),
+            def("b", "4.12", vec![logs("openshift-b")], vec![]),
+        ];
+        let mut report = Report::default();
+        let served = select(&defs, 0, &mut report);
+        let ser = serialize_definitions(&served.definitions).unwrap();
+        let sink = MemorySink::default();
+        let ranges = write_bundles(&served, &ser, "r", &sink).unwrap();
+        assert_eq!(ranges.len(), 3);
+        assert_eq!(ranges[0].bundle, ranges[2].bundle);
+        assert_ne!(ranges[0].bundle, ranges[1].bundle);
+        assert_eq!(sink.into_files().len(), 2);
+    }
+
+    #[test]
+    fn expired_definitions_are_not_served() {
+        let mut old = def("old", "*", vec![logs("openshift-a")], vec![]);
+        old.definition.expires = Some("2024-12-31".into());
+        let mut today = def("today", "*", vec![logs("openshift-a")], vec![]);
+        today.definition.expires = Some("2025-01-01".into());
+        let defs = [old, today];
+        let mut report = Report::default();
+        // 2025-01-01T12:00:00Z
+        let served = select(&defs, 1_735_732_800, &mut report);
+        let ids: Vec<_> = served.definitions.iter().map(|d| d.definition.id.as_str()).collect();
+        assert_eq!(ids, ["today"]);
+    }
+
+    #[test]
+    fn index_payload_shape() {
+        let meta = IndexMeta {
+            repo: "r".into(),
+            channel: "stable".into(),
+            issued_at: 1_700_000_000,
+            expires: 1_700_000_000 + 365 * 86400,
+            version: 1_700_000_000,
+            git_commit: None,
+        };
+        let r = IndexRange {
+            from: v("4.14.0-0"),
+            to: None,
+            bundle: FileRef { path: "bundles/x.json".into(), sha256: "x".into(), length: 3 },
+            members: vec![],
+        };
+        let bytes = index_payload(&meta, &[r]).unwrap();
+        let s = String::from_utf8(bytes).unwrap();
+        assert!(s.starts_with(r#"{"_type":"rrctl/index","channel":"stable","expires":"2024-11-13T22:13:20Z""#), "{s}");
+        assert!(s.contains(r#""ranges":[{"bundle":{"length":3,"path":"bundles/x.json","sha256":"x"},"from":"4.14.0-0","to":null}]"#));
+        assert!(s.contains(r#""source":{"git_commit":null,"rrctl_version":""#));
+        assert!(s.contains(r#""issued_at":"2023-11-14T22:13:20Z""#));
+    }
+}
