@@ -1,1 +1,260 @@
-//! (in progress)
+//! A whole build: served definitions → legacy export → bundles → index → signed files, written
+//! into a staging directory beside the output and swapped in with [`crate::fsutil::replace_dir`],
+//! so a failed or interrupted build leaves the previous dist untouched.
+
+use std::path::{Path, PathBuf};
+
+use super::legacy;
+use super::plan::{self, IndexMeta, PlanError, Sink};
+use crate::definition::LoadedDefinition;
+use crate::diag::{Diagnostic, Report};
+use crate::fsutil::FsError;
+use crate::trust::{DistMeta, SigningOptions};
+
+/// Marker file in a dist signed with development keys; `publish` refuses such dists unless told.
+pub const DEV_KEYS_MARKER: &str = ".rrctl-dev-keys";
+
+/// Test-only: when set to `1`, the build fails after writing the staging directory and before
+/// swapping it in (used to test that an interrupted build leaves the previous dist untouched).
+pub const FAIL_AFTER_STAGING_ENV: &str = "RRCTL_BUILD_FAIL_AFTER_STAGING";
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub repo: String,
+    pub channel: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Seconds after `issued_at`.
+    pub index_expires_in: i64,
+    pub head_expires_in: i64,
+    pub git_commit: Option<String>,
+    pub signing: SigningOptions,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOutcome {
+    pub definitions_served: usize,
+    pub definitions_expired: usize,
+    pub ranges: usize,
+    pub bundles: usize,
+    pub legacy_files: usize,
+    pub index_path: String,
+    pub used_dev_keys: bool,
+    pub dev_keys_created: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the build found {0} error(s); nothing was written")]
+    Refused(usize),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error("signing failed: {0}")]
+    Trust(#[from] crate::trust::TrustError),
+    #[error("{0}")]
+    Io(String),
+    #[error("build stopped after staging because {FAIL_AFTER_STAGING_ENV}=1 (test-only)")]
+    FailAfterStaging,
+}
+
+/// The JSON Schema of the definition format, copied into `schema/definition.schema.json`.
+// Placeholder until `crate::definition::SCHEMA_JSON` lands on main; then it returns that.
+pub fn schema_json() -> &'static str {
+    r#"{"$comment":"placeholder until the definition schema is wired in","$schema":"https://json-schema.org/draft/2020-12/schema","type":"object"}"#
+}
+
+struct DirSink {
+    root: PathBuf,
+}
+
+impl Sink for DirSink {
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<(), PlanError> {
+        let p = self.root.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| PlanError::Write(format!("{}: {e}", parent.display())))?;
+        }
+        // No fsync per file: the tree becomes visible only through the directory rename.
+        std::fs::write(&p, bytes).map_err(|e| PlanError::Write(format!("{}: {e}", p.display())))
+    }
+}
+
+/// Compute the whole dist in memory-light fashion and write it into `sink`. Errors are added to
+/// `report`; the caller must not publish the sink's content when this returns an error.
+pub fn build_into(
+    defs: &[LoadedDefinition],
+    opts: &BuildOptions,
+    sink: &dyn Sink,
+    report: &mut Report,
+) -> Result<BuildOutcome, BuildError> {
+    let served = plan::select(defs, opts.issued_at, report);
+    let mut outcome = BuildOutcome {
+        definitions_served: served.definitions.len(),
+        definitions_expired: defs.len().saturating_sub(served.definitions.len()),
+        ..BuildOutcome::default()
+    };
+    let inputs: Vec<legacy::Input<'_>> = served
+        .definitions
+        .iter()
+        .zip(&served.sets)
+        .map(|(d, s)| legacy::Input { file: &d.file, definition: &d.definition, set: s })
+        .collect();
+    let legacy_files = legacy::export(&inputs, env!("CARGO_PKG_VERSION"), report);
+    if report.has_errors() {
+        return Err(BuildError::Refused(report.errors()));
+    }
+    let serialized = plan::serialize_definitions(&served.definitions)?;
+    let ranges = plan::write_bundles(&served, &serialized, &opts.repo, sink)?;
+    drop(serialized);
+    outcome.ranges = ranges.len();
+    outcome.bundles = ranges.iter().map(|r| &r.bundle.path).collect::<std::collections::BTreeSet<_>>().len();
+    let meta = IndexMeta {
+        repo: opts.repo.clone(),
+        channel: opts.channel.clone(),
+        issued_at: opts.issued_at,
+        expires: opts.issued_at.saturating_add(opts.index_expires_in),
+        version: opts.issued_at.max(1) as u64,
+        git_commit: opts.git_commit.clone(),
+    };
+    let payload = plan::index_payload(&meta, &ranges)?;
+    let dist_meta = DistMeta {
+        repo: opts.repo.clone(),
+        channel: opts.channel.clone(),
+        issued_at: opts.issued_at,
+        index_expires: meta.expires,
+        head_expires: opts.issued_at.saturating_add(opts.head_expires_in),
+        version: meta.version,
+    };
+    let signed = crate::trust::sign_dist(&payload, &dist_meta, &opts.signing)?;
+    for (path, bytes) in &signed.files {
+        sink.put(path, bytes)?;
+    }
+    outcome.index_path = signed.index_path.clone();
+    outcome.used_dev_keys = signed.used_dev_keys;
+    outcome.dev_keys_created = signed.dev_keys_created.clone();
+    if signed.used_dev_keys {
+        sink.put(DEV_KEYS_MARKER, b"This dist is signed with development keys; rrctl publish refuses it by default.\n")?;
+    }
+    sink.put("schema/definition.schema.json", schema_json().as_bytes())?;
+    if let Some(files) = legacy_files {
+        outcome.legacy_files = files.len();
+        for (path, bytes) in &files {
+            sink.put(path, bytes)?;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Build into `out`: staging directory beside it, then an atomic swap. On any error `out` is left
+/// as it was and the staging directory is removed.
+pub fn build_dist(
+    defs: &[LoadedDefinition],
+    opts: &BuildOptions,
+    out: &Path,
+    report: &mut Report,
+) -> Result<BuildOutcome, BuildError> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| BuildError::Io(format!("{}: {e}", parent.display())))?;
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dist".into());
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.staging-"))
+        .tempdir_in(&parent)
+        .map_err(|e| BuildError::Io(format!("cannot create a staging directory in {}: {e}", parent.display())))?;
+    let sink = DirSink { root: staging.path().to_path_buf() };
+    let outcome = build_into(defs, opts, &sink, report)?;
+    if std::env::var(FAIL_AFTER_STAGING_ENV).is_ok_and(|v| v == "1") {
+        return Err(BuildError::FailAfterStaging);
+    }
+    let staged = staging.keep();
+    if let Err(e) = crate::fsutil::replace_dir(&staged, out) {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(e.into());
+    }
+    Ok(outcome)
+}
+
+/// The HEAD commit and its commit time of the git repository containing `dir`, if any.
+pub fn git_head(dir: &Path) -> (Option<String>, Option<i64>) {
+    let run = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        (!s.is_empty()).then_some(s)
+    };
+    let commit = run(&["rev-parse", "HEAD"]);
+    let time = commit.as_ref().and_then(|_| run(&["log", "-1", "--format=%ct"])).and_then(|s| s.parse().ok());
+    (commit, time)
+}
+
+/// A warning that the output depends on the current time.
+pub fn not_reproducible_warning() -> Diagnostic {
+    Diagnostic::new(
+        "build-not-reproducible",
+        "no --issued-at, SOURCE_DATE_EPOCH or git commit time; using the current time, so two builds differ",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan::tests::{def, logs, rule};
+    use super::*;
+
+    fn opts(issued_at: i64) -> BuildOptions {
+        BuildOptions {
+            repo: "r".into(),
+            channel: "stable".into(),
+            issued_at,
+            index_expires_in: 365 * 86400,
+            head_expires_in: 7 * 86400,
+            git_commit: None,
+            signing: SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: ".rrctl/dev".into() },
+        }
+    }
+
+    fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn builds_are_byte_identical_and_refusal_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (g, w) = rule("A");
+        let defs = [def("a", ">=4.14.0-0", g, w), def("l", "4.16", vec![logs("openshift-a")], vec![])];
+        let out1 = tmp.path().join("d1");
+        let out2 = tmp.path().join("d2");
+        build_dist(&defs, &opts(1_700_000_000), &out1, &mut Report::default()).unwrap();
+        build_dist(&defs, &opts(1_700_000_000), &out2, &mut Report::default()).unwrap();
+        let t1 = tree(&out1);
+        assert_eq!(t1, tree(&out2));
+        assert!(t1.contains_key("legacy/v2/cluster_version_mapping.json"));
+        assert!(t1.contains_key("schema/definition.schema.json"));
+        assert_eq!(t1.keys().filter(|k| k.starts_with("bundles/")).count(), 2);
+        // A build with a legacy error leaves the previous output alone.
+        let bad = [def("l", "4.16", vec![logs("openshift-a")], vec![])];
+        let mut report = Report::default();
+        assert!(matches!(build_dist(&bad, &opts(1), &out1, &mut report), Err(BuildError::Refused(_))));
+        assert_eq!(tree(&out1), t1);
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(leftovers.len(), 2, "{leftovers:?}");
+    }
+}
