@@ -134,7 +134,10 @@ pub fn build_into(
     outcome.used_dev_keys = signed.used_dev_keys;
     outcome.dev_keys_created = signed.dev_keys_created.clone();
     if signed.used_dev_keys {
-        sink.put(DEV_KEYS_MARKER, b"This dist is signed with development keys; rrctl publish refuses it by default.\n")?;
+        sink.put(
+            DEV_KEYS_MARKER,
+            b"This dist is signed with development keys; rrctl publish refuses it by default.\n",
+        )?;
     }
     sink.put("schema/definition.schema.json", schema_json().as_bytes())?;
     if let Some(files) = legacy_files {

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::legacy::{LegacySchemas, SCHEMA_FILES, schema_errors};
 use super::version::{Interval, IntervalSet, OcpVersion};
 use crate::definition::{
-    API_VERSION, AlertRef, Condition, ContainerLogs, ContainersLogs, Definition, Gatherer, ImageStreamsOfNamespace, KIND,
-    LogsOfNamespace,
+    API_VERSION, AlertRef, Condition, ContainerLogs, ContainersLogs, Definition, Gatherer, ImageStreamsOfNamespace,
+    KIND, LogsOfNamespace,
 };
 use crate::diag::{Diagnostic, Report, Span};
 
@@ -104,8 +104,8 @@ impl Ctx<'_> {
 }
 
 fn line_col_span(text: &str, line: usize, column: usize) -> Span {
-    let offset: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum::<usize>()
-        + column.saturating_sub(1);
+    let offset: usize =
+        text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum::<usize>() + column.saturating_sub(1);
     Span::at_offset(text, offset.min(text.len()), 0)
 }
 
@@ -135,9 +135,8 @@ fn load_schemas(src: &Path, schemas_dir: Option<&Path>, report: &mut Report) -> 
                     Ok(b) => v.push((name.to_string(), String::from_utf8_lossy(&b).into_owned())),
                     // The blueprint schema is not used by the build and missing in older repositories.
                     Err(_) if name.contains("blueprint") => {}
-                    Err(e) => {
-                        report.push(Diagnostic::new("import-schema-corrupt", e.to_string()).in_file(p.to_string_lossy()))
-                    }
+                    Err(e) => report
+                        .push(Diagnostic::new("import-schema-corrupt", e.to_string()).in_file(p.to_string_lossy())),
                 }
             }
             v
@@ -267,11 +266,14 @@ pub fn import_repo(src: &Path, schemas_dir: Option<&Path>, report: &mut Report) 
         let (Some(v), Some(p)) = (e.get(0).and_then(Value::as_str), e.get(1).and_then(Value::as_str)) else {
             continue;
         };
-        let span = find_nth(&mapping_text, &format!("\"{v}\""), entries.iter().filter(|(x, _)| x.to_string() == v).count());
+        let span =
+            find_nth(&mapping_text, &format!("\"{v}\""), entries.iter().filter(|(x, _)| x.to_string() == v).count());
         match OcpVersion::parse(v) {
             Ok(ver) => entries.push((ver, p.to_string())),
             Err(err) => cx.report.push(
-                Diagnostic::new("import-schema-invalid", format!("entry {i}: {err}")).in_file(&mapping_file).at_opt(span),
+                Diagnostic::new("import-schema-invalid", format!("entry {i}: {err}"))
+                    .in_file(&mapping_file)
+                    .at_opt(span),
             ),
         }
     }
@@ -294,7 +296,9 @@ pub fn import_repo(src: &Path, schemas_dir: Option<&Path>, report: &mut Report) 
             cx.report.push(
                 Diagnostic::new(
                     "import-mapping-duplicate",
-                    format!("'{a}' is NOT smaller than '{b}' in semantic versioning at index {i}: the version appears twice"),
+                    format!(
+                        "'{a}' is NOT smaller than '{b}' in semantic versioning at index {i}: the version appears twice"
+                    ),
                 )
                 .in_file(&mapping_file)
                 .at_opt(find_nth(&mapping_text, &format!("\"{b}\""), 1)),
@@ -318,7 +322,9 @@ pub fn import_repo(src: &Path, schemas_dir: Option<&Path>, report: &mut Report) 
                 cx.report.push(
                     Diagnostic::new(
                         "import-mapping-path-outside",
-                        format!("'{p}' does not reference a valid config at index {i}: it points outside blueprints_v2/"),
+                        format!(
+                            "'{p}' does not reference a valid config at index {i}: it points outside blueprints_v2/"
+                        ),
                     )
                     .in_file(&mapping_file)
                     .at_opt(span),
@@ -391,7 +397,8 @@ pub fn import_repo(src: &Path, schemas_dir: Option<&Path>, report: &mut Report) 
             if files.is_empty() {
                 let file = cx.display(rel);
                 cx.report.push(
-                    Diagnostic::new("import-pattern-unmatched", format!("pattern {pattern:?} matches no file")).in_file(file),
+                    Diagnostic::new("import-pattern-unmatched", format!("pattern {pattern:?} matches no file"))
+                        .in_file(file),
                 );
             }
             for f in files {
@@ -417,7 +424,8 @@ pub fn import_repo(src: &Path, schemas_dir: Option<&Path>, report: &mut Report) 
         let ok = match kind {
             Kind::Rule => cx.schema_check(&schemas.rule, "gathering_rule.schema.json", rel, &v),
             Kind::Log => {
-                cx.schema_check(&schemas.container_log, "container_log.schema.json", rel, &v) && check_regexes(&mut cx, rel, &v)
+                cx.schema_check(&schemas.container_log, "container_log.schema.json", rel, &v)
+                    && check_regexes(&mut cx, rel, &v)
             }
         };
         if ok {
@@ -445,8 +453,11 @@ pub fn import_repo(src: &Path, schemas_dir: Option<&Path>, report: &mut Report) 
         let file = cx.display(rel);
         for e in errs {
             cx.report.push(
-                Diagnostic::new("import-schema-invalid", format!("the configuration built from it fails {schema}: {e}"))
-                    .in_file(&file),
+                Diagnostic::new(
+                    "import-schema-invalid",
+                    format!("the configuration built from it fails {schema}: {e}"),
+                )
+                .in_file(&file),
             );
         }
     }
@@ -518,7 +529,12 @@ fn check_regexes(cx: &mut Ctx<'_>, rel: &str, v: &Value) -> bool {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().rev().find(|l| l.starts_with("error:")).unwrap_or_else(|| s.lines().next().unwrap_or("")).trim().to_string()
+    s.lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| s.lines().next().unwrap_or(""))
+        .trim()
+        .to_string()
 }
 
 // The raw legacy formats, strict so that nothing is silently dropped on import.
@@ -594,7 +610,9 @@ fn condition(v: &Value) -> Result<Condition, String> {
             if c.len() != 1 {
                 return Err("`cluster_version_matches` may only have `version`".into());
             }
-            Ok(Condition::ClusterVersionMatches(c.get("version").and_then(Value::as_str).ok_or("missing version")?.into()))
+            Ok(Condition::ClusterVersionMatches(
+                c.get("version").and_then(Value::as_str).ok_or("missing version")?.into(),
+            ))
         }
         _ => Err(format!("unsupported condition {v}")),
     }
@@ -614,7 +632,13 @@ fn stem(rel: &str) -> &str {
     name.strip_suffix(".json").unwrap_or(name)
 }
 
-fn convert(rel: &str, kind: Kind, v: &Value, set: &IntervalSet, configs: &[String]) -> Result<ImportedDefinition, String> {
+fn convert(
+    rel: &str,
+    kind: Kind,
+    v: &Value,
+    set: &IntervalSet,
+    configs: &[String],
+) -> Result<ImportedDefinition, String> {
     let justification = format!(
         "Imported from the existing gathering-conditions content repository: {rel} (included by {}).",
         configs.join(", ")
@@ -622,7 +646,8 @@ fn convert(rel: &str, kind: Kind, v: &Value, set: &IntervalSet, configs: &[Strin
     let versions = range_text(set);
     let (team, title, when, gather) = match kind {
         Kind::Rule => {
-            let raw: RawRule = serde_json::from_value(v.clone()).map_err(|e| format!("cannot convert the rule: {e}"))?;
+            let raw: RawRule =
+                serde_json::from_value(v.clone()).map_err(|e| format!("cannot convert the rule: {e}"))?;
             if raw.conditions.is_empty() {
                 return Err("a rule without conditions cannot be expressed (a definition with `when` is a rule)".into());
             }
@@ -666,8 +691,8 @@ fn convert(rel: &str, kind: Kind, v: &Value, set: &IntervalSet, configs: &[Strin
             (RULES_TEAM.to_string(), title, when, gather)
         }
         Kind::Log => {
-            let raw: RawLog =
-                serde_json::from_value(v.clone()).map_err(|e| format!("cannot convert the container-log request: {e}"))?;
+            let raw: RawLog = serde_json::from_value(v.clone())
+                .map_err(|e| format!("cannot convert the container-log request: {e}"))?;
             if raw.messages.is_empty() {
                 return Err("a container-log request without messages cannot be expressed".into());
             }
@@ -866,7 +891,9 @@ fn emit(v: &Value, indent: usize, out: &mut String) {
 /// Write definitions as `<out>/<team>/<id>.yaml` through a staging directory. A non-empty `out`
 /// is refused unless `force`, in which case its content is replaced.
 pub fn write_definitions(defs: &[ImportedDefinition], out: &Path, force: bool) -> Result<PathBuf, ImportError> {
-    if !force && out.is_dir() && std::fs::read_dir(out).map_err(|e| ImportError::Io(format!("{}: {e}", out.display())))?.next().is_some()
+    if !force
+        && out.is_dir()
+        && std::fs::read_dir(out).map_err(|e| ImportError::Io(format!("{}: {e}", out.display())))?.next().is_some()
     {
         return Err(ImportError::OutNotEmpty(out.to_path_buf()));
     }
@@ -923,7 +950,10 @@ mod tests {
 
     #[test]
     fn paths_stay_inside() {
-        assert_eq!(inside("blueprints_v2", "remote_configurations/a.json").as_deref(), Some("blueprints_v2/remote_configurations/a.json"));
+        assert_eq!(
+            inside("blueprints_v2", "remote_configurations/a.json").as_deref(),
+            Some("blueprints_v2/remote_configurations/a.json")
+        );
         assert_eq!(inside("blueprints_v2", "../config.json"), None);
         assert_eq!(inside("blueprints_v2", "/etc/passwd"), None);
         assert_eq!(inside("blueprints_v2", "a/../b.json").as_deref(), Some("blueprints_v2/b.json"));

@@ -122,13 +122,20 @@ impl LegacySchemas {
 
 /// Schema errors of `instance` as `"<json pointer>: <message>"` lines (empty when valid).
 pub fn schema_errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
-    validator
-        .iter_errors(instance)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            format!("{}: {}", if at.is_empty() { "/" } else { &at }, e)
-        })
-        .collect()
+    validator.iter_errors(instance).map(|e| describe(&e)).collect()
+}
+
+fn describe(e: &jsonschema::ValidationError<'_>) -> String {
+    let at = e.instance_path().to_string();
+    let mut s = format!("{}: {}", if at.is_empty() { "/" } else { &at }, e);
+    // `anyOf` alone says nothing useful; show the errors of the closest alternative.
+    if let jsonschema::error::ValidationErrorKind::AnyOf { context } = e.kind()
+        && let Some(closest) = context.iter().filter(|c| !c.is_empty()).min_by_key(|c| c.len())
+    {
+        let inner: Vec<String> = closest.iter().map(|e| describe(e)).collect();
+        s.push_str(&format!(" (closest alternative: {})", inner.join("; ")));
+    }
+    s
 }
 
 /// The legacy form of one definition.
@@ -156,7 +163,8 @@ pub fn to_legacy(d: &Definition) -> Result<LegacyItem, String> {
             .collect();
         let mut functions = Map::new();
         for g in &d.gather {
-            let (name, params) = legacy_function(g).ok_or_else(|| format!("{} is not a legacy function", g.kind_name()))?;
+            let (name, params) =
+                legacy_function(g).ok_or_else(|| format!("{} is not a legacy function", g.kind_name()))?;
             if functions.insert(name.to_string(), params).is_some() {
                 return Err(format!(
                     "it uses `{}` twice; legacy gathering functions are a map with one entry per function",
@@ -177,10 +185,7 @@ pub fn to_legacy(d: &Definition) -> Result<LegacyItem, String> {
     }
     let kinds: Vec<&str> = d.gather.iter().map(Gatherer::kind_name).collect();
     Err(if d.when.is_empty() {
-        format!(
-            "without `when` only `containerLogs` gatherers can be expressed (it uses {})",
-            kinds.join(", ")
-        )
+        format!("without `when` only `containerLogs` gatherers can be expressed (it uses {})", kinds.join(", "))
     } else {
         format!("with `when` only the legacy gathering functions can be expressed (it uses {})", kinds.join(", "))
     })
@@ -276,7 +281,9 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             Ok(item) => {
                 let errs: Vec<String> = match &item {
                     LegacyItem::Rule(r) => schema_errors(&schemas.rule, r),
-                    LegacyItem::LogRequests(v) => v.iter().flat_map(|r| schema_errors(&schemas.container_log, r)).collect(),
+                    LegacyItem::LogRequests(v) => {
+                        v.iter().flat_map(|r| schema_errors(&schemas.container_log, r)).collect()
+                    }
                 };
                 if errs.is_empty() {
                     items.push((k, item));
@@ -303,7 +310,8 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             ),
         }
     }
-    let parts: Vec<(usize, IntervalSet)> = items.iter().enumerate().map(|(j, (k, _))| (j, inputs[*k].set.clone())).collect();
+    let parts: Vec<(usize, IntervalSet)> =
+        items.iter().enumerate().map(|(j, (k, _))| (j, inputs[*k].set.clone())).collect();
     let segments = partition(&parts);
     if segments.is_empty() {
         report.push(Diagnostic::new(
@@ -488,11 +496,8 @@ mod tests {
     fn run(defs: &[LoadedDefinition]) -> (Option<Files>, Report) {
         let sets: Vec<IntervalSet> =
             defs.iter().map(|d| VersionRange::parse(&d.definition.versions).unwrap().intervals()).collect();
-        let inputs: Vec<Input<'_>> = defs
-            .iter()
-            .zip(&sets)
-            .map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s })
-            .collect();
+        let inputs: Vec<Input<'_>> =
+            defs.iter().zip(&sets).map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s }).collect();
         let mut report = Report::default();
         let files = export(&inputs, "0.1.0", &mut report);
         (files, report)

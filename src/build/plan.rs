@@ -94,9 +94,7 @@ pub fn rfc3339(t: i64) -> String {
 /// Select the definitions served at `issued_at`: those whose `expires` date is not before the
 /// issue date. Range errors (which validation reports first) become `build-range-invalid`.
 pub fn select<'a>(defs: &'a [LoadedDefinition], issued_at: i64, report: &mut Report) -> Served<'a> {
-    let today = time::OffsetDateTime::from_unix_timestamp(issued_at)
-        .map(|d| d.date())
-        .unwrap_or(time::Date::MIN);
+    let today = time::OffsetDateTime::from_unix_timestamp(issued_at).map(|d| d.date()).unwrap_or(time::Date::MIN);
     let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
     let mut sel: Vec<&LoadedDefinition> = defs
         .iter()
@@ -320,7 +318,8 @@ pub(crate) mod tests {
 
     #[test]
     fn bundle_bytes_equal_canonical_serialisation() {
-        let defs = [def("b", "4.16", vec![logs("openshift-b")], vec![]), def("a", "*", vec![logs("openshift-a")], vec![])];
+        let defs =
+            [def("b", "4.16", vec![logs("openshift-b")], vec![]), def("a", "*", vec![logs("openshift-a")], vec![])];
         let mut report = Report::default();
         let served = select(&defs, 0, &mut report);
         let ser = serialize_definitions(&served.definitions).unwrap();
@@ -427,7 +426,9 @@ pub(crate) mod tests {
         let bytes = index_payload(&meta, &[r]).unwrap();
         let s = String::from_utf8(bytes).unwrap();
         assert!(s.starts_with(r#"{"_type":"rrctl/index","channel":"stable","expires":"2024-11-13T22:13:20Z""#), "{s}");
-        assert!(s.contains(r#""ranges":[{"bundle":{"length":3,"path":"bundles/x.json","sha256":"x"},"from":"4.14.0-0","to":null}]"#));
+        assert!(s.contains(
+            r#""ranges":[{"bundle":{"length":3,"path":"bundles/x.json","sha256":"x"},"from":"4.14.0-0","to":null}]"#
+        ));
         assert!(s.contains(r#""source":{"git_commit":null,"rrctl_version":""#));
         assert!(s.contains(r#""issued_at":"2023-11-14T22:13:20Z""#));
     }

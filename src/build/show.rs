@@ -66,7 +66,9 @@ fn nothing_note(v: &OcpVersion, covered: &IntervalSet) -> String {
             let next = iv.iter().find(|i| &i.from > v);
             let end = below.to.as_ref().map(ToString::to_string).unwrap_or_default();
             match next {
-                Some(n) => format!("no definition applies to {v}; content stops before {end} and starts again at {}", n.from),
+                Some(n) => {
+                    format!("no definition applies to {v}; content stops before {end} and starts again at {}", n.from)
+                }
                 None => format!("no definition applies to {v}; the highest versions with content are below {end}"),
             }
         }
@@ -121,7 +123,8 @@ fn json(bytes: &[u8], what: &str) -> Result<Value, ShowError> {
 
 fn envelope_payload(bytes: &[u8], what: &str) -> Result<Value, ShowError> {
     let env = json(bytes, what)?;
-    let payload = env.get("payload").and_then(Value::as_str).ok_or_else(|| ShowError::Dist(format!("{what}: no payload")))?;
+    let payload =
+        env.get("payload").and_then(Value::as_str).ok_or_else(|| ShowError::Dist(format!("{what}: no payload")))?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(payload)
         .map_err(|e| ShowError::Dist(format!("{what}: payload is not base64: {e}")))?;
@@ -164,7 +167,8 @@ pub fn from_dist(dist: &Path, versions: &[OcpVersion]) -> Result<Vec<Answer>, Sh
         crate::fsutil::read_bounded(&p, MAX_FILE).map_err(|e| ShowError::Dist(e.to_string()))?
     };
     let index = envelope_payload(&index_bytes, "index")?;
-    let ranges = index.get("ranges").and_then(Value::as_array).ok_or_else(|| ShowError::Dist("index: no ranges".into()))?;
+    let ranges =
+        index.get("ranges").and_then(Value::as_array).ok_or_else(|| ShowError::Dist("index: no ranges".into()))?;
     let mut parsed: Vec<(Interval, &Value)> = Vec::new();
     for r in ranges {
         let from = r.get("from").and_then(Value::as_str).and_then(|s| OcpVersion::parse(s).ok());
@@ -283,7 +287,10 @@ mod tests {
         assert_eq!(ans[0].definitions.len(), 2);
         assert_eq!(ans[0].definitions[0].matched, ">=4.17.0-0");
         assert_eq!(ans[0].definitions[1].matched, "4.17");
-        assert_eq!(ans[1].note.as_deref(), Some("no definition applies to 4.2.0; the lowest version with content is 4.14.0-0"));
+        assert_eq!(
+            ans[1].note.as_deref(),
+            Some("no definition applies to 4.2.0; the lowest version with content is 4.14.0-0")
+        );
         assert_eq!(
             ans[2].note.as_deref(),
             Some("no definition applies to 4.16.3; content stops before 4.16.0-0 and starts again at 4.17.0-0")

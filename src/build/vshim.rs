@@ -43,7 +43,10 @@ impl OcpVersion {
         semver::Version::parse(s).map(OcpVersion).map_err(|e| err(format!("invalid version {s:?}: {e}")))
     }
     pub fn min() -> Self {
-        OcpVersion(semver::Version { pre: semver::Prerelease::new("0").unwrap_or_default(), ..semver::Version::new(0, 0, 0) })
+        OcpVersion(semver::Version {
+            pre: semver::Prerelease::new("0").unwrap_or_default(),
+            ..semver::Version::new(0, 0, 0)
+        })
     }
     pub fn successor(&self) -> Self {
         let mut v = self.0.clone();

@@ -1,21 +1,327 @@
 //! `rrctl build`, `rrctl import-legacy`, `rrctl show`.
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::{Context as _, bail};
+
+use crate::build::dist::{self, BuildOptions};
+use crate::build::version::OcpVersion;
+use crate::build::{import, show};
 use crate::cli::GlobalOpts;
+use crate::diag::{Report, Severity};
+use crate::trust::{KeySource, SigningOptions};
 
 #[derive(Debug, clap::Args)]
-pub struct BuildArgs {}
-#[derive(Debug, clap::Args)]
-pub struct ImportLegacyArgs {}
-#[derive(Debug, clap::Args)]
-pub struct ShowArgs {}
+pub struct BuildArgs {
+    /// Definitions directory (or files).
+    #[arg(default_value = "definitions")]
+    pub definitions: PathBuf,
+    /// Output directory; replaced atomically, left untouched when the build fails.
+    #[arg(long, default_value = "dist")]
+    pub out: PathBuf,
+    /// Issue time (RFC 3339, e.g. 2025-01-01T00:00:00Z); default SOURCE_DATE_EPOCH, then the commit
+    /// time of HEAD of the definitions' git repository, then the current time (not reproducible).
+    #[arg(long)]
+    pub issued_at: Option<String>,
+    /// Date that `expires` is checked against during validation (YYYY-MM-DD); default today (UTC).
+    #[arg(long, env = "RRCTL_TODAY")]
+    pub today: Option<String>,
+    /// Stable id of the content repository, written into every payload.
+    #[arg(long, env = "RRCTL_REPO", default_value = "openshift-insights/rapid-recommendations")]
+    pub repo: String,
+    /// Channel of the index and head (e.g. stable, canary).
+    #[arg(long, default_value = "stable")]
+    pub channel: String,
+    /// Index validity after issue time: seconds or with a unit (s, m, h, d).
+    #[arg(long, default_value = "365d", value_parser = parse_duration)]
+    pub index_expires_in: i64,
+    /// Head validity after issue time: seconds or with a unit (s, m, h, d).
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    pub head_expires_in: i64,
+    /// Directory with the production root files (`root/<N>.json`).
+    #[arg(long)]
+    pub root_dir: Option<PathBuf>,
+    /// Index signing key (PEM file).
+    #[arg(long, conflicts_with = "index_key_env")]
+    pub index_key: Option<PathBuf>,
+    /// Environment variable holding the index signing key PEM (default RRCTL_INDEX_KEY if set).
+    #[arg(long)]
+    pub index_key_env: Option<String>,
+    /// Head signing key (PEM file).
+    #[arg(long, conflicts_with = "head_key_env")]
+    pub head_key: Option<PathBuf>,
+    /// Environment variable holding the head signing key PEM (default RRCTL_HEAD_KEY if set).
+    #[arg(long)]
+    pub head_key_env: Option<String>,
+    /// Where development keys are kept when no keys are configured.
+    #[arg(long, default_value = ".rrctl/dev")]
+    pub dev_dir: PathBuf,
+}
 
-pub fn run_build(_a: BuildArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet built")
+#[derive(Debug, clap::Args)]
+pub struct ImportLegacyArgs {
+    /// The existing content repository (with conditional_gathering_rules/, container_log_requests/,
+    /// blueprints_v2/).
+    pub src: PathBuf,
+    /// Where to write definitions (`<team>/<id>.yaml`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// JSON schemas to check the repository with; default `SRC/schemas`, else the bundled copies.
+    #[arg(long)]
+    pub schemas: Option<PathBuf>,
+    /// Replace the content of a non-empty --out.
+    #[arg(long)]
+    pub force: bool,
 }
-pub fn run_import_legacy(_a: ImportLegacyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet built")
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShowFormat {
+    Human,
+    Json,
 }
-pub fn run_show(_a: ShowArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet built")
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// OpenShift version(s) to resolve, e.g. 4.17.0-rc.1 (repeat or separate with commas).
+    #[arg(long = "ocp-version", required = true, value_delimiter = ',', num_args = 1..)]
+    pub ocp_version: Vec<String>,
+    /// Read a built dist instead of definitions.
+    #[arg(long, conflicts_with = "definitions")]
+    pub from: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ShowFormat::Human)]
+    pub format: ShowFormat,
+    /// Date that `expires` is checked against (YYYY-MM-DD); default today (UTC).
+    #[arg(long, env = "RRCTL_TODAY")]
+    pub today: Option<String>,
+    /// Definitions directory (when not reading a dist).
+    pub definitions: Option<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(k) => (&s[..k], &s[k..]),
+        None => (s, "s"),
+    };
+    let n: i64 = num.parse().map_err(|_| format!("invalid duration {s:?}; use e.g. 3600, 90m, 12h, 7d"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("invalid duration unit in {s:?}; use s, m, h or d")),
+    };
+    n.checked_mul(mult).filter(|v| *v > 0).ok_or_else(|| format!("duration {s:?} out of range"))
+}
+
+fn parse_today(s: Option<&str>) -> anyhow::Result<time::Date> {
+    match s {
+        Some(s) => time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+            .with_context(|| format!("invalid --today {s:?}; use YYYY-MM-DD")),
+        None => Ok(time::OffsetDateTime::now_utc().date()),
+    }
+}
+
+/// Print diagnostics to stderr (compact form: `file:line:col: severity[code]: message`).
+fn print_report(report: &Report, g: &GlobalOpts) {
+    let mut err = std::io::stderr().lock();
+    for d in &report.diagnostics {
+        if g.quiet && d.severity != Severity::Error {
+            continue;
+        }
+        let place = match (&d.file, d.span) {
+            (Some(f), Some(s)) => format!("{f}:{}:{}: ", s.line, s.column),
+            (Some(f), None) => format!("{f}: "),
+            _ => String::new(),
+        };
+        let _ = writeln!(err, "{place}{}[{}]: {}", d.severity.as_str(), d.code, d.message);
+        for n in &d.notes {
+            let _ = writeln!(err, "  note: {n}");
+        }
+        if !d.help().is_empty() {
+            let _ = writeln!(err, "  help: {}", d.help());
+        }
+    }
+    let (e, w) = (report.errors(), report.warnings());
+    if e + w > 0 && !(g.quiet && e == 0) {
+        let _ = writeln!(err, "{e} error(s), {w} warning(s)");
+    }
+}
+
+fn issued_at(a: &BuildArgs, report: &mut Report, git_time: Option<i64>) -> anyhow::Result<i64> {
+    if let Some(s) = &a.issued_at {
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("invalid --issued-at {s:?}; use RFC 3339 such as 2025-01-01T00:00:00Z"))?;
+        return Ok(t.unix_timestamp());
+    }
+    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH")
+        && !s.is_empty()
+    {
+        return s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={s:?} is not an integer"));
+    }
+    if let Some(t) = git_time {
+        return Ok(t);
+    }
+    report.push(dist::not_reproducible_warning());
+    Ok(time::OffsetDateTime::now_utc().unix_timestamp())
+}
+
+fn key_source(file: &Option<PathBuf>, env: &Option<String>, default_env: &str) -> Option<KeySource> {
+    match (file, env) {
+        (Some(f), _) => Some(KeySource::File(f.clone())),
+        (None, Some(v)) => Some(KeySource::Env(v.clone())),
+        (None, None) => std::env::var_os(default_env).map(|_| KeySource::Env(default_env.to_string())),
+    }
+}
+
+fn git_dir(p: &Path) -> PathBuf {
+    if p.is_dir() { p.to_path_buf() } else { p.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")) }
+}
+
+pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    if !a.definitions.exists() {
+        bail!("{}: no such file or directory", a.definitions.display());
+    }
+    let today = parse_today(a.today.as_deref())?;
+    let validated = crate::definition::validate_paths(&[a.definitions.as_path()], today);
+    let mut report = validated.report;
+    if report.has_errors() {
+        report.sort();
+        print_report(&report, g);
+        eprintln!("error: validation failed; nothing was written to {}", a.out.display());
+        return Ok(ExitCode::from(crate::exit::PROBLEMS));
+    }
+    let (git_commit, git_time) = dist::git_head(&git_dir(&a.definitions));
+    let issued_at = issued_at(&a, &mut report, git_time)?;
+    let opts = BuildOptions {
+        repo: a.repo.clone(),
+        channel: a.channel.clone(),
+        issued_at,
+        index_expires_in: a.index_expires_in,
+        head_expires_in: a.head_expires_in,
+        git_commit,
+        signing: SigningOptions {
+            root_dir: a.root_dir.clone(),
+            index_key: key_source(&a.index_key, &a.index_key_env, "RRCTL_INDEX_KEY"),
+            head_key: key_source(&a.head_key, &a.head_key_env, "RRCTL_HEAD_KEY"),
+            dev_dir: a.dev_dir.clone(),
+        },
+    };
+    let result = dist::build_dist(&validated.definitions, &opts, &a.out, &mut report);
+    report.sort();
+    print_report(&report, g);
+    match result {
+        Ok(o) => {
+            if let Some(dir) = &o.dev_keys_created {
+                eprintln!("note: using development keys in {} (created now)", dir.display());
+            } else if o.used_dev_keys && !g.quiet {
+                eprintln!("note: using development keys in {}", a.dev_dir.display());
+            }
+            if !g.quiet {
+                println!(
+                    "built {}: {} definitions served ({} expired), {} ranges, {} bundles, {} legacy files, issued at {}",
+                    a.out.display(),
+                    o.definitions_served,
+                    o.definitions_expired,
+                    o.ranges,
+                    o.bundles,
+                    o.legacy_files,
+                    crate::build::plan::rfc3339(issued_at)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(dist::BuildError::Refused(n)) => {
+            eprintln!("error: the build found {n} error(s); nothing was written to {}", a.out.display());
+            Ok(ExitCode::from(crate::exit::PROBLEMS))
+        }
+        Err(e) => Err(e).with_context(|| format!("build into {} failed; it was left as it was", a.out.display())),
+    }
+}
+
+pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    if !a.src.is_dir() {
+        bail!("{}: not a directory", a.src.display());
+    }
+    if !a.force && a.out.is_dir() && std::fs::read_dir(&a.out)?.next().is_some() {
+        bail!("{} is not empty; pass --force to replace its content", a.out.display());
+    }
+    let mut report = Report::default();
+    let defs = import::import_repo(&a.src, a.schemas.as_deref(), &mut report);
+    report.sort();
+    print_report(&report, g);
+    if report.has_errors() {
+        eprintln!("error: import failed; nothing was written to {}", a.out.display());
+        return Ok(ExitCode::from(crate::exit::PROBLEMS));
+    }
+    import::write_definitions(&defs, &a.out, a.force)?;
+    // The output must load cleanly; a problem here is a bug in the importer.
+    let check = crate::definition::validate_paths(&[a.out.as_path()], parse_today(None)?);
+    if check.report.has_errors() {
+        print_report(&check.report, g);
+        bail!("the imported definitions in {} do not validate (an importer bug)", a.out.display());
+    }
+    if !g.quiet {
+        let teams: std::collections::BTreeSet<&str> = defs.iter().map(|d| d.team.as_str()).collect();
+        println!(
+            "imported {} definitions into {} (teams: {})",
+            defs.len(),
+            a.out.display(),
+            teams.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_show(a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    let versions: Vec<OcpVersion> = a
+        .ocp_version
+        .iter()
+        .map(|s| OcpVersion::parse(s.trim()).map_err(|e| anyhow::anyhow!("--ocp-version {s:?}: {e}")))
+        .collect::<anyhow::Result<_>>()?;
+    let (answers, source) = match &a.from {
+        Some(dist) => (
+            show::from_dist(dist, &versions)?,
+            format!("from {}; hashes checked, signatures not verified: use `rrctl verify`", dist.display()),
+        ),
+        None => {
+            let dir = a.definitions.clone().unwrap_or_else(|| PathBuf::from("definitions"));
+            if !dir.exists() {
+                bail!("{}: no such file or directory (pass a definitions directory or --from DIST)", dir.display());
+            }
+            let today = parse_today(a.today.as_deref())?;
+            let validated = crate::definition::validate_paths(&[dir.as_path()], today);
+            if validated.report.has_errors() {
+                let mut r = validated.report.clone();
+                r.sort();
+                print_report(&r, g);
+                eprintln!("warning: definitions with errors are shown as far as they could be read");
+            }
+            (show::from_definitions(&validated.definitions, &versions, today), format!("from {}", dir.display()))
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        ShowFormat::Human => write!(out, "{}", show::render_human(&answers, &source))?,
+        ShowFormat::Json => {
+            let v = serde_json::json!({"source": source, "versions": answers});
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("365d"), Ok(365 * 86400));
+        assert_eq!(parse_duration("3600"), Ok(3600));
+        assert_eq!(parse_duration("90m"), Ok(5400));
+        assert!(parse_duration("7w").is_err());
+        assert!(parse_duration("0").is_err());
+    }
 }
