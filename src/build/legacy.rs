@@ -321,6 +321,15 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
         return None;
     }
     let errors_before = report.errors();
+    // Canonical bytes of every rule and log request, computed once.
+    let encoded: Vec<Vec<Vec<u8>>> = items
+        .iter()
+        .map(|(_, item)| match item {
+            LegacyItem::Rule(r) => vec![canonical_bytes(r)],
+            LegacyItem::LogRequests(v) => v.iter().map(canonical_bytes).collect(),
+        })
+        .collect();
+    let version_json = canonical_bytes(&json!(rrctl_version));
     let mut files: Files = Vec::new();
     let mut config_names: BTreeMap<Vec<u8>, String> = BTreeMap::new();
     let mut mapping: Vec<(String, String)> = Vec::new();
@@ -340,19 +349,19 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
                 &ends,
             ));
         }
-        let mut rules: Vec<&Value> = Vec::new();
-        let mut logs: Vec<&Value> = Vec::new();
+        let mut rules: Vec<usize> = Vec::new();
+        let mut logs: Vec<&[u8]> = Vec::new();
         let mut log_defs: Vec<&str> = Vec::new();
         for &j in &seg.members {
             match &items[j].1 {
-                LegacyItem::Rule(r) => {
+                LegacyItem::Rule(_) => {
                     // The schema wants unique rules; identical rules gather the same data.
-                    if !rules.contains(&r) {
-                        rules.push(r);
+                    if !rules.iter().any(|&r| encoded[r][0] == encoded[j][0]) {
+                        rules.push(j);
                     }
                 }
-                LegacyItem::LogRequests(v) => {
-                    logs.extend(v.iter());
+                LegacyItem::LogRequests(_) => {
+                    logs.extend(encoded[j].iter().map(Vec::as_slice));
                     log_defs.push(inputs[items[j].0].file);
                 }
             }
@@ -368,8 +377,13 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
                 &log_defs,
             ));
         }
-        let config = json!({"conditional_gathering_rules": rules, "container_logs": logs, "version": rrctl_version});
-        let errs = schema_errors(&schemas.v2, &config);
+        // Every log request passed container_log.schema.json above and `container_logs` constrains
+        // nothing but its items, so validating the configuration without them is equivalent to
+        // validating the whole file (and keeps the build fast with thousands of requests).
+        let rule_values: Vec<&Value> = rules.iter().filter_map(|&j| items[j].1.rule()).collect();
+        let skeleton =
+            json!({"conditional_gathering_rules": rule_values, "container_logs": [], "version": rrctl_version});
+        let errs = schema_errors(&schemas.v2, &skeleton);
         if !errs.is_empty() {
             report.push(Diagnostic::new(
                 "legacy-schema-invalid",
@@ -380,13 +394,8 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
                 ),
             ));
         }
-        let bytes = match crate::canonical::to_vec(&config) {
-            Ok(b) => b,
-            Err(e) => {
-                report.push(Diagnostic::new("legacy-schema-invalid", format!("cannot serialise: {e}")));
-                continue;
-            }
-        };
+        let rule_bytes: Vec<&[u8]> = rules.iter().map(|&j| encoded[j][0].as_slice()).collect();
+        let bytes = config_bytes(&rule_bytes, &logs, &version_json);
         let name = config_names
             .entry(bytes.clone())
             .or_insert_with(|| {
@@ -465,6 +474,42 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
     }
     files.sort();
     Some(files)
+}
+
+impl LegacyItem {
+    fn rule(&self) -> Option<&Value> {
+        if let LegacyItem::Rule(r) = self { Some(r) } else { None }
+    }
+}
+
+fn canonical_bytes(v: &Value) -> Vec<u8> {
+    // Values built here hold strings, booleans and integers only, which cannot fail to serialise.
+    crate::canonical::to_vec(v).unwrap_or_default()
+}
+
+/// Canonical JSON of `{"conditional_gathering_rules":[…],"container_logs":[…],"version":…}` from
+/// canonical item bytes (keys in sorted order).
+fn config_bytes(rules: &[&[u8]], logs: &[&[u8]], version_json: &[u8]) -> Vec<u8> {
+    let len = rules.iter().chain(logs).map(|b| b.len() + 1).sum::<usize>() + version_json.len() + 80;
+    let mut buf = Vec::with_capacity(len);
+    buf.extend_from_slice(br#"{"conditional_gathering_rules":["#);
+    for (k, r) in rules.iter().enumerate() {
+        if k > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(r);
+    }
+    buf.extend_from_slice(br#"],"container_logs":["#);
+    for (k, r) in logs.iter().enumerate() {
+        if k > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(r);
+    }
+    buf.extend_from_slice(br#"],"version":"#);
+    buf.extend_from_slice(version_json);
+    buf.push(b'}');
+    buf
 }
 
 fn ends_at<'a>(inputs: &[Input<'a>], items: &[(usize, LegacyItem)], at: &OcpVersion) -> Vec<&'a str> {
@@ -639,6 +684,8 @@ mod tests {
                 &s.v2
             };
             assert!(schema_errors(validator, &v).is_empty(), "{path}");
+            // Assembled bytes are canonical JSON.
+            assert_eq!(crate::canonical::to_vec(&v).unwrap(), bytes, "{path}");
         }
     }
 }

@@ -149,8 +149,16 @@ pub fn serialize_definitions(defs: &[&LoadedDefinition]) -> Result<Vec<Vec<u8>>,
 /// Bundle bytes: canonical JSON of `{"_type","definitions","repo","spec_version"}` assembled from
 /// pre-serialised definitions (keys are already in sorted order).
 pub fn bundle_bytes(repo_json: &[u8], members: &[usize], serialized: &[Vec<u8>]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    bundle_into(&mut buf, repo_json, members, serialized);
+    buf
+}
+
+/// [`bundle_bytes`] into a reused buffer (fresh multi-megabyte allocations cost page faults).
+fn bundle_into(buf: &mut Vec<u8>, repo_json: &[u8], members: &[usize], serialized: &[Vec<u8>]) {
+    buf.clear();
     let len: usize = members.iter().map(|&i| serialized[i].len() + 1).sum::<usize>() + repo_json.len() + 80;
-    let mut buf = Vec::with_capacity(len);
+    buf.reserve(len);
     buf.extend_from_slice(br#"{"_type":"rrctl/bundle","definitions":["#);
     for (k, &i) in members.iter().enumerate() {
         if k > 0 {
@@ -161,7 +169,6 @@ pub fn bundle_bytes(repo_json: &[u8], members: &[usize], serialized: &[Vec<u8>])
     buf.extend_from_slice(br#"],"repo":"#);
     buf.extend_from_slice(repo_json);
     buf.extend_from_slice(br#","spec_version":1}"#);
-    buf
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -190,16 +197,17 @@ pub fn write_bundles(
         seg_bundle.push(k);
     }
     let repo_json = serde_json::to_vec(repo).map_err(|e| PlanError::Write(e.to_string()))?;
-    let one = |members: &Vec<usize>| -> Result<FileRef, PlanError> {
-        let bytes = bundle_bytes(&repo_json, members, serialized);
-        let sha = sha256_hex(&bytes);
+    let one = |buf: &mut Vec<u8>, members: &Vec<usize>| -> Result<FileRef, PlanError> {
+        bundle_into(buf, &repo_json, members, serialized);
+        let sha = sha256_hex(buf);
         let path = format!("bundles/{sha}.json");
-        sink.put(&path, &bytes)?;
-        Ok(FileRef { path, sha256: sha, length: bytes.len() as u64 })
+        sink.put(&path, buf)?;
+        Ok(FileRef { path, sha256: sha, length: buf.len() as u64 })
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let refs: Vec<FileRef> = if threads < 2 || distinct.len() < 2 {
-        distinct.iter().map(one).collect::<Result<_, _>>()?
+        let mut buf = Vec::new();
+        distinct.iter().map(|m| one(&mut buf, m)).collect::<Result<_, _>>()?
     } else {
         // Interleave so that both threads get a share of the large middle bundles.
         let one = &one;
@@ -208,9 +216,10 @@ pub fn write_bundles(
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     s.spawn(move || {
+                        let mut buf = Vec::new();
                         (t..distinct.len())
                             .step_by(threads)
-                            .map(|k| one(&distinct[k]).map(|r| (k, r)))
+                            .map(|k| one(&mut buf, &distinct[k]).map(|r| (k, r)))
                             .collect::<Result<Vec<_>, _>>()
                     })
                 })
