@@ -285,7 +285,7 @@ mod tests {
         let i = iv("4.14.0-0", Some("4.16.0-0"));
         assert!(i.contains(&v("4.14.0-0")));
         assert!(i.contains(&v("4.15.99")));
-        assert!(i.contains(&v("4.16.0-0").successor()) == false);
+        assert!(!i.contains(&v("4.16.0-0").successor()));
         assert!(!i.contains(&v("4.16.0-0")));
         assert!(!i.contains(&v("4.13.99")));
         assert!(iv("4.18.0", None).contains(&v("99.0.0")));
