@@ -1,6 +1,6 @@
 //! Half-open version intervals, normalised sets of them, and the partition of the version line.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use super::OcpVersion;
@@ -187,9 +187,24 @@ impl<T> Segment<T> {
 /// merged; sorted ascending.
 ///
 /// Cost: O(b log b) for b bounds plus the size of the output (each segment owns its members).
-/// An item may appear more than once; its member is present wherever any of its sets holds.
+/// A member may come from several items; it is present wherever any of their sets holds.
+/// Members are cloned into every segment they belong to, so use a cheap `T` (an index, a `&str`)
+/// when many definitions overlap: 10,000 overlapping ranges can mean millions of memberships.
 pub fn partition<T: Ord + Clone>(items: &[(T, IntervalSet)]) -> Vec<Segment<T>> {
-    // (bound, item index, +1 start / -1 end)
+    // Items with equal members share one reference count.
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| items[a].0.cmp(&items[b].0));
+    let mut member_of = vec![0usize; items.len()];
+    let mut distinct = 0;
+    for (k, &n) in order.iter().enumerate() {
+        if k > 0 && items[order[k - 1]].0 != items[n].0 {
+            distinct += 1;
+        }
+        member_of[n] = distinct;
+    }
+    let mut counts = vec![0usize; distinct + 1];
+
+    // (bound, item, start?)
     let mut events: Vec<(&OcpVersion, usize, bool)> = Vec::new();
     for (n, (_, set)) in items.iter().enumerate() {
         for i in set.intervals() {
@@ -201,61 +216,49 @@ pub fn partition<T: Ord + Clone>(items: &[(T, IntervalSet)]) -> Vec<Segment<T>> 
     }
     events.sort_unstable_by(|a, b| a.0.cmp(b.0));
 
-    // Reference counts, since equal members may come from several items.
-    let mut active: BTreeMap<&T, usize> = BTreeMap::new();
+    // The member set of the open segment; updated only once all events at a bound are counted,
+    // so that a member leaving and re-entering at the same bound changes nothing.
+    let mut active: BTreeSet<T> = BTreeSet::new();
     let mut out: Vec<Segment<T>> = Vec::new();
-    let mut touched: Vec<(&T, bool)> = Vec::new();
+    let mut flipped: Vec<usize> = Vec::new();
     let mut k = 0;
     while k < events.len() {
         let bound = events[k].0;
-        touched.clear();
-        while k < events.len() && events[k].0 == bound {
-            let (_, n, start) = events[k];
-            let member = &items[n].0;
-            let count = active.entry(member).or_insert(0);
-            touched.push((member, *count > 0));
+        flipped.clear();
+        while let Some(&(_, n, start)) = events.get(k).filter(|e| e.0 == bound) {
+            let count = &mut counts[member_of[n]];
             if start {
                 *count += 1;
             } else {
-                // An end always follows its start (intervals are non-empty), so the count is
-                // positive here; saturate anyway rather than trust it.
+                // Every end follows its start (intervals are non-empty); saturate regardless.
                 *count = count.saturating_sub(1);
-                if *count == 0 {
-                    active.remove(member);
-                }
+            }
+            if *count == usize::from(start) {
+                flipped.push(n);
             }
             k += 1;
         }
-        // A member touched twice at one bound (one item ends, another starts) counts once, with
-        // its presence before the first event.
-        touched.sort_by(|a, b| a.0.cmp(b.0));
-        touched.dedup_by(|later, first| later.0 == first.0);
-        let changed = touched.iter().any(|(m, was)| active.contains_key(m) != *was);
+        let mut changed = false;
+        for &n in &flipped {
+            let member = &items[n].0;
+            let present = counts[member_of[n]] > 0;
+            if present && !active.contains(member) {
+                active.insert(member.clone());
+                changed = true;
+            } else if !present && active.remove(member) {
+                changed = true;
+            }
+        }
         if !changed {
             continue;
         }
-        // Close the open segment at this bound.
+        // The set changes here, so the open segment ends here and its successor differs from it.
         if let Some(last) = out.last_mut().filter(|last| last.to.is_none()) {
             last.to = Some(bound.clone());
         }
         if !active.is_empty() {
-            out.push(Segment { from: bound.clone(), to: None, members: active.keys().map(|m| (*m).clone()).collect() });
+            out.push(Segment { from: bound.clone(), to: None, members: active.iter().cloned().collect() });
         }
-    }
-    merge_equal_neighbours(out)
-}
-
-/// Member sets only change at bounds where some member enters or leaves, so neighbours are
-/// already distinct; this pass keeps the documented guarantee independent of that reasoning.
-fn merge_equal_neighbours<T: Ord>(segments: Vec<Segment<T>>) -> Vec<Segment<T>> {
-    let mut out: Vec<Segment<T>> = Vec::with_capacity(segments.len());
-    for s in segments {
-        if let Some(last) = out.last_mut().filter(|last| last.to.as_ref() == Some(&s.from) && last.members == s.members)
-        {
-            last.to = s.to;
-            continue;
-        }
-        out.push(s);
     }
     out
 }

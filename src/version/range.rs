@@ -257,10 +257,10 @@ fn parse_alternative(words: &[(usize, &str)], count: &mut usize) -> Result<Vec<C
             continue;
         }
         if w == "-" {
-            let message = if i == 0 {
-                "expected a version before `-` (a hyphen range is `V1 - V2`)"
-            } else {
-                "`-` must follow a plain version (a hyphen range is `V1 - V2`)"
+            let message = match out.last() {
+                None => "expected a version before `-` (a hyphen range is `V1 - V2`)",
+                Some(Comparator::Hyphen(..)) => "a hyphen range has exactly two ends (`V1 - V2`)",
+                Some(_) => "`-` must follow a plain version (a hyphen range is `V1 - V2`)",
             };
             return error(off, 1, message);
         }
@@ -571,6 +571,8 @@ mod tests {
         assert!(err("- 4.16.0").2.contains("before `-`"));
         assert_eq!(blamed(">=4.14.0 - 4.16.0"), "-");
         assert_eq!(blamed("4.14.0 - 4.16.0 - 4.18.0"), "-");
+        assert!(err("4.14.0 - 4.16.0 - 4.18.0").2.contains("exactly two ends"));
+        assert!(err(">=4.14.0 - 4.16.0").2.contains("must follow a plain version"));
         assert_eq!(blamed("4.14.0 -4.16.0"), "-4.16.0");
         assert_eq!(blamed("4.14.0 - *"), "*");
         assert_eq!(blamed("4.14.0 - >=4.16"), ">=4.16");
