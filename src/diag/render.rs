@@ -243,6 +243,8 @@ fn human_group<'d>(d: &'d Diagnostic, sources: &mut Sources<'_>) -> Group<'d> {
             let index = sources.get(file)?;
             snippet_for(index, &span)
         });
+        // A snippet's path is printed as given; file names are user data like everything else.
+        let file = annotate_snippets::normalize_untrusted_str(file);
         group = match (snippet, d.span) {
             (Some((text, first_line, range)), _) => group.element(
                 Snippet::source(text).line_start(first_line).path(file).annotation(AnnotationKind::Primary.span(range)),
@@ -258,7 +260,9 @@ fn human_group<'d>(d: &'d Diagnostic, sources: &mut Sources<'_>) -> Group<'d> {
         group = group.element(Level::HELP.message(help));
     }
     for note in &d.notes {
-        group = group.element(Level::NOTE.message(note.as_str()));
+        // Messages are trusted (styled) text in annotate-snippets; notes quote user data, so
+        // neutralise control characters such as ESC the way titles and sources already are.
+        group = group.element(Level::NOTE.message(annotate_snippets::normalize_untrusted_str(note)));
     }
     group
 }
@@ -664,6 +668,22 @@ mod tests {
     fn github_escaping() {
         assert_eq!(escape_data("50% a:b,c\r\nd"), "50%25 a:b,c%0D%0Ad");
         assert_eq!(escape_property("50% a:b,c\r\nd"), "50%25 a%3Ab%2Cc%0D%0Ad");
+    }
+
+    #[test]
+    fn human_output_neutralises_control_characters() {
+        let text = "k: \x1b[2Jv\n";
+        let mut report = Report::default();
+        report.add_source("a.yaml", Arc::from(text));
+        report.push(
+            Diagnostic::new("yaml-syntax", "bad \x1b]0;title\x07")
+                .in_file("a\x1b[1m.yaml")
+                .at(Span::at_offset(text, 3, 1))
+                .note("value \x1b[31mred"),
+        );
+        report.add_source("a\x1b[1m.yaml", Arc::from(text));
+        let out = render(&report, Format::Human, &RenderOptions::default());
+        assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
     }
 
     #[test]
