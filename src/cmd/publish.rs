@@ -50,6 +50,7 @@ impl StoreArgs {
             region: self.region.clone(),
             allow_http: self.allow_http,
             max_retries: self.retries,
+            s3_credentials: None,
             fail_after_writes,
         };
         Ok(Target::open(&cfg)?)

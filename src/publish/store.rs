@@ -32,6 +32,8 @@ pub struct StoreConfig {
     pub allow_http: bool,
     /// Retries per request on transient errors; `None` keeps the `object_store` default (10).
     pub max_retries: Option<usize>,
+    /// S3 access key id and secret, for callers that do not use the environment (tests).
+    pub s3_credentials: Option<(String, String)>,
     /// Test-only crash injection: fail every write after this many writes have been started.
     pub fail_after_writes: Option<u64>,
 }
@@ -182,6 +184,9 @@ impl Target {
                 }
                 if cfg.allow_http {
                     b = b.with_allow_http(true);
+                }
+                if let Some((id, secret)) = &cfg.s3_credentials {
+                    b = b.with_access_key_id(id).with_secret_access_key(secret);
                 }
                 if let Some(r) = retry {
                     b = b.with_retry(r);
