@@ -170,7 +170,7 @@ impl LocalDist {
             }
             files.push(DistFile { step: classify(&rel), rel, size });
         }
-        files.sort_by(|a, b| (a.step, order_key(&a.rel)).cmp(&(b.step, order_key(&b.rel))));
+        files.sort_by_cached_key(|f| (f.step, order_key(&f.rel)));
         if !files.iter().any(|f| f.step == Step::Head) {
             return Err(PublishError::Dist(format!("{}: no head.json; is this a built dist?", root.display())));
         }
