@@ -178,7 +178,36 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         });
     }
     let raw: Spanned<Raw> = serde_saphyr::from_str_with_options(text, options()).map_err(|e| classify(text, &e))?;
+    // Tags (`!!binary`, `!custom`) have no meaning in definitions; only scan when a `!` occurs.
+    if text.contains('!')
+        && let Some(span) = first_tag(text)
+    {
+        return Err(ParseError {
+            kind: ParseErrorKind::Tag,
+            message: "YAML tags are not allowed in definitions".into(),
+            span: Some(span),
+        });
+    }
     Ok(raw.into_node(text))
+}
+
+/// The position of the first tagged node, if any.
+fn first_tag(text: &str) -> Option<Span> {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    for item in Parser::new_from_str(text) {
+        let (event, span) = item.ok()?;
+        let tagged = match &event {
+            Event::Scalar(_, _, _, tag) | Event::SequenceStart(_, _, tag) | Event::MappingStart(_, _, tag) => {
+                tag.is_some()
+            }
+            _ => false,
+        };
+        if tagged {
+            let offset = span.start.index();
+            return Some(Span::at_offset(text, text.char_indices().nth(offset).map_or(text.len(), |(i, _)| i), 1));
+        }
+    }
+    None
 }
 
 fn classify(text: &str, err: &serde_saphyr::Error) -> ParseError {
@@ -190,7 +219,11 @@ fn classify(text: &str, err: &serde_saphyr::Error) -> ParseError {
         || lower.contains("documents {")
     {
         ParseErrorKind::MultipleDocuments
-    } else if lower.contains("budget") || lower.contains("alias") || lower.contains("depth") || lower.contains("nesting")
+    } else if lower.contains("budget")
+        || lower.contains("alias")
+        || lower.contains("depth")
+        || lower.contains("nesting")
+        || lower.contains("recursion")
     {
         ParseErrorKind::Budget
     } else if lower.contains("duplicate") {
@@ -202,7 +235,20 @@ fn classify(text: &str, err: &serde_saphyr::Error) -> ParseError {
     } else {
         ParseErrorKind::Syntax
     };
-    let message = message.lines().next().unwrap_or("invalid YAML").trim().to_string();
+    let mut message = message.lines().next().unwrap_or("invalid YAML").trim().to_string();
+    // The position is shown separately; drop the parser's own " at line L, column C".
+    if let Some(cut) = message.rfind(" at line ") {
+        message.truncate(cut);
+    }
+    if kind == ParseErrorKind::MultipleDocuments {
+        message = "the file holds more than one YAML document; a definition file holds exactly one".into();
+    }
+    if kind == ParseErrorKind::DuplicateKey
+        && let Some(rest) = message.strip_prefix("duplicate mapping key: ")
+    {
+        let name = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        message = format!("duplicate key `{name}`");
+    }
     ParseError { kind, message, span }
 }
 

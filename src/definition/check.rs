@@ -115,7 +115,9 @@ pub(super) fn file_checks(
                         cx.out.push(
                             Diagnostic::new(
                                 "regex-anchored-message",
-                                format!("message regex `{m}` is anchored with `^` and never matches a timestamped line"),
+                                format!(
+                                    "message regex `{m}` is anchored with `^` and never matches a timestamped line"
+                                ),
                             )
                             .in_file(file)
                             .at(span),
@@ -170,7 +172,9 @@ pub(super) fn file_checks(
                         let ptr = format!("{base}/selectors/{j}");
                         let span = cx.inner_span(&ptr, at, 1);
                         cx.out.push(
-                            Diagnostic::new("selector-invalid", format!("series selector: {msg}")).in_file(file).at(span),
+                            Diagnostic::new("selector-invalid", format!("series selector: {msg}"))
+                                .in_file(file)
+                                .at(span),
                         );
                     }
                 }
@@ -259,7 +263,10 @@ fn check_regex(cx: &mut Ctx, ptr: &str, pattern: &str) {
         None => {}
         Some(RegexProblem::Invalid(reason)) => {
             let mut hint = String::new();
-            if pattern.contains("(?=") || pattern.contains("(?!") || pattern.contains("(?<=") || pattern.contains("(?<!")
+            if pattern.contains("(?=")
+                || pattern.contains("(?!")
+                || pattern.contains("(?<=")
+                || pattern.contains("(?<!")
             {
                 hint = " (RE2 has no look-around)".into();
             } else if regex::Regex::new(r"\\[1-9]").is_ok_and(|r| r.is_match(pattern)) {
@@ -316,7 +323,9 @@ pub(super) fn cross_file(defs: &[LoadedDefinition], trees: &[Node], report: &mut
         }
     }
     for ((ns, pod), group) in &groups {
-        if group.messages.len() > 1 && group.messages.iter().all(|m| regex_problem(m, policy::REGEX_SIZE_LIMIT).is_none()) {
+        if group.messages.len() > 1
+            && group.messages.iter().all(|m| regex_problem(m, policy::REGEX_SIZE_LIMIT).is_none())
+        {
             let union = group.messages.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
             if let Some(RegexProblem::TooLarge) = regex_problem(&union, policy::MERGED_REGEX_SIZE_LIMIT) {
                 let (i, ptr) = &group.first;
@@ -339,7 +348,10 @@ pub(super) fn cross_file(defs: &[LoadedDefinition], trees: &[Node], report: &mut
             report.push(
                 Diagnostic::new(
                     "previous-conflict",
-                    format!("pods `{pod}` in `{ns}` are requested with `previous: true` here and `previous: false` in {}", defs[*fi].file),
+                    format!(
+                        "pods `{pod}` in `{ns}` are requested with `previous: true` here and `previous: false` in {}",
+                        defs[*fi].file
+                    ),
                 )
                 .with_severity(Severity::Warning)
                 .in_file(defs[*i].file.clone())

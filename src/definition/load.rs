@@ -98,7 +98,8 @@ pub(super) fn discover(inputs: &[&Path]) -> (Vec<Candidate>, Report) {
                         .in_file(display_path(path)),
                     ),
                     Err(e) => report.push(
-                        Diagnostic::new("read-failed", format!("broken symbolic link: {e}")).in_file(display_path(path)),
+                        Diagnostic::new("read-failed", format!("broken symbolic link: {e}"))
+                            .in_file(display_path(path)),
                     ),
                 }
                 continue;
@@ -157,9 +158,8 @@ fn load_one(c: &Candidate, today: time::Date) -> LoadedFile {
             let at = e.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
             // Offsets in the lossy text equal the original ones up to the first bad byte.
-            out.diagnostics.push(
-                diag("invalid-utf8", format!("invalid UTF-8 at byte {at}")).at(Span::at_offset(&lossy, at, 1)),
-            );
+            out.diagnostics
+                .push(diag("invalid-utf8", format!("invalid UTF-8 at byte {at}")).at(Span::at_offset(&lossy, at, 1)));
             out.source = Arc::from(lossy);
             return out;
         }
@@ -175,7 +175,8 @@ fn load_one(c: &Candidate, today: time::Date) -> LoadedFile {
         Ok(t) => t,
         Err(e) => {
             let code = match e.kind {
-                ParseErrorKind::Syntax | ParseErrorKind::Empty => "yaml-syntax",
+                ParseErrorKind::Syntax => "yaml-syntax",
+                ParseErrorKind::Empty => "not-a-mapping",
                 ParseErrorKind::Tabs => "yaml-tabs",
                 ParseErrorKind::DuplicateKey => "yaml-duplicate-key",
                 ParseErrorKind::Budget => "yaml-budget-exceeded",
@@ -210,16 +211,18 @@ fn load_one(c: &Candidate, today: time::Date) -> LoadedFile {
     let schema_errors = schema_diagnostics(&json, &tree, &c.display, &reported);
     let had_schema_errors = !schema_errors.is_empty() || !reported.is_empty();
     out.diagnostics.extend(schema_errors);
-    if had_schema_errors {
-        return out;
-    }
+    let stem = c.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     match serde_json::from_value::<Definition>(json) {
         Ok(def) => {
-            let stem = c.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            // Semantic checks run even after value-level schema errors (a number out of range, a
+            // bad pattern) so one run reports every problem; such a definition is not returned.
             check::file_checks(&def, &tree, &text, &c.display, &stem, &c.team, today, &mut out.diagnostics);
-            out.definition = Some((def, tree));
+            if !had_schema_errors {
+                out.definition = Some((def, tree));
+            }
         }
-        Err(e) => out.diagnostics.push(diag("schema-invalid-value", e.to_string()).at(tree.span)),
+        Err(e) if !had_schema_errors => out.diagnostics.push(diag("schema-invalid-value", e.to_string()).at(tree.span)),
+        Err(_) => {}
     }
     out
 }
@@ -316,7 +319,12 @@ fn schema_diagnostics(json: &Json, tree: &Node, file: &str, reported: &[String])
                         "`{s}` is a string in YAML 1.2 (no YAML 1.1 yes/no/on/off booleans); write true or false"
                     ));
                 }
-                if expected.contains("string") && matches!(node.map(|n| &n.value), Some(Value::Float(_) | Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Null)) {
+                if expected.contains("string")
+                    && matches!(
+                        node.map(|n| &n.value),
+                        Some(Value::Float(_) | Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Null)
+                    )
+                {
                     d = d.note("quote the value to make it a string");
                 }
                 d
@@ -352,6 +360,18 @@ fn schema_diagnostics(json: &Json, tree: &Node, file: &str, reported: &[String])
                         keys.len(),
                         if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
                     ),
+                )
+                .at(span)
+            }
+            K::MaxItems { limit } | K::MinItems { limit } => {
+                let n = node.map_or(0, |n| match &n.value {
+                    Value::Seq(items) => items.len(),
+                    _ => 0,
+                });
+                let bound = if matches!(err.kind(), K::MaxItems { .. }) { "at most" } else { "at least" };
+                Diagnostic::new(
+                    "schema-invalid-value",
+                    format!("`{}` has {n} items; {bound} {limit} are allowed", last_segment(&path)),
                 )
                 .at(span)
             }
