@@ -1,21 +1,114 @@
 //! `rrctl validate`, `rrctl schema`, `rrctl explain`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
 use crate::cli::GlobalOpts;
+use crate::definition;
+use crate::diag::render::{self, Format, RenderOptions};
+use crate::diag::{Severity, codes};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Sarif => Format::Sarif,
+            FormatArg::Github => Format::Github,
+        }
+    }
+}
 
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {}
+pub struct ValidateArgs {
+    /// Definition files or directories (`<team>/<id>.yaml` below them).
+    #[arg(default_value = "definitions")]
+    pub definitions: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+    /// Treat warnings as errors (exit 1 when there are warnings).
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// The date `expires` is compared with (YYYY-MM-DD); default today in UTC, or RRCTL_TODAY.
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<String>,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct SchemaArgs {}
-#[derive(Debug, clap::Args)]
-pub struct ExplainArgs {}
 
-pub fn run_validate(_a: ValidateArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet built")
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A diagnostic code such as `regex-invalid`; `--list` prints all codes.
+    #[arg(required_unless_present = "list")]
+    pub code: Option<String>,
+    /// List every code with its one-line summary.
+    #[arg(long)]
+    pub list: bool,
 }
+
+/// The date checks compare against: `--today`, else RRCTL_TODAY, else today in UTC.
+pub fn resolve_today(arg: Option<&str>) -> anyhow::Result<time::Date> {
+    match arg {
+        Some(s) => definition::parse_date(s).with_context(|| format!("--today {s:?} is not a YYYY-MM-DD date")),
+        None => definition::today().map_err(anyhow::Error::msg),
+    }
+}
+
+pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    let today = resolve_today(a.today.as_deref())?;
+    let inputs: Vec<&std::path::Path> = a.definitions.iter().map(PathBuf::as_path).collect();
+    let validated = definition::validate_paths(&inputs, today);
+    let opts = RenderOptions {
+        color: g.use_color(std::io::stdout().is_terminal()),
+        tool_version: env!("CARGO_PKG_VERSION"),
+        files_checked: validated.files_checked,
+    };
+    let out = render::render(&validated.report, a.format.into(), &opts);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
+    let failed = validated.report.has_errors() || (a.deny_warnings && validated.report.warnings() > 0);
+    Ok(ExitCode::from(if failed { crate::exit::PROBLEMS } else { crate::exit::CLEAN }))
+}
+
 pub fn run_schema(_a: SchemaArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet built")
+    std::io::stdout().write_all(definition::SCHEMA_JSON.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
-pub fn run_explain(_a: ExplainArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet built")
+
+pub fn run_explain(a: ExplainArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    if a.list {
+        for c in codes::all() {
+            println!("{:<28} {:<7} {}", c.code, c.severity.as_str(), c.summary);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = a.code.unwrap_or_default();
+    match codes::lookup(&code) {
+        Some(c) => {
+            let level = match c.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            println!("{} ({level})\n\n{}\n\nhelp: {}", c.code, c.summary, c.help);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("error: unknown code `{code}`; `rrctl explain --list` shows every code");
+            Ok(ExitCode::from(crate::exit::ERROR))
+        }
+    }
 }

@@ -1,0 +1,362 @@
+//! Semantic checks: what the schema cannot say. Every check reports into diagnostics and moves
+//! on, so one run shows every problem.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+use super::selector::{check_label_selector, check_series_selector};
+use super::{Condition, Definition, Gatherer, LoadedDefinition, parse_date};
+use crate::diag::{Diagnostic, Report, Severity, Span};
+use crate::policy;
+use crate::version::{VersionRange, released_in};
+use crate::yaml::Node;
+
+/// Days before `expires` from which a warning is given.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+const MAX_GATHERERS: usize = 16;
+
+struct Ctx<'a> {
+    tree: &'a Node,
+    text: &'a str,
+    file: &'a str,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn span(&self, ptr: &str) -> Span {
+        self.tree.pointer(ptr).map(|n| n.span).or_else(|| self.tree.key_span(ptr)).unwrap_or(self.tree.span)
+    }
+
+    fn push(&mut self, code: &'static str, ptr: &str, msg: String) -> &mut Diagnostic {
+        let span = self.span(ptr);
+        self.out.push(Diagnostic::new(code, msg).in_file(self.file).at(span));
+        self.out.last_mut().expect("just pushed")
+    }
+
+    /// A span inside a string scalar: exact for plain and simply quoted one-line scalars,
+    /// the whole scalar otherwise.
+    fn inner_span(&self, ptr: &str, offset: usize, len: usize) -> Span {
+        let node = self.span(ptr);
+        let raw = self.text.get(node.offset..node.offset + node.len).unwrap_or("");
+        if raw.contains('\n') || raw.contains('\\') || raw.starts_with(['|', '>']) {
+            return node;
+        }
+        let skip = usize::from(raw.starts_with(['"', '\'']));
+        let start = node.offset + skip + offset;
+        if start > self.text.len() {
+            return node;
+        }
+        Span::at_offset(self.text, start, len.max(1).min(self.text.len() - start))
+    }
+}
+
+/// Checks of one file's definition.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn file_checks(
+    def: &Definition,
+    tree: &Node,
+    text: &str,
+    file: &str,
+    stem: &str,
+    team: &str,
+    today: time::Date,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut cx = Ctx { tree, text, file, out };
+    if def.id != stem {
+        cx.push("id-mismatch", "/id", format!("id `{}` differs from the file name `{stem}.yaml`", def.id));
+    }
+    if def.owner != team {
+        cx.push("owner-mismatch", "/owner", format!("owner `{}` differs from the team folder `{team}`", def.owner));
+    }
+    check_range(&mut cx, "/versions", &def.versions, true);
+    for (i, cond) in def.when.iter().enumerate() {
+        if let Condition::ClusterVersionMatches(r) = cond {
+            check_range(&mut cx, &format!("/when/{i}/clusterVersionMatches"), r, false);
+        }
+    }
+    if let Some(expires) = &def.expires {
+        match parse_date(expires) {
+            None => {
+                cx.push("expires-invalid", "/expires", format!("`{expires}` is not a calendar date (YYYY-MM-DD)"));
+            }
+            Some(date) if date < today => {
+                cx.push("expired", "/expires", format!("expired on {expires} (today is {today})"));
+            }
+            Some(date) if (date - today).whole_days() <= EXPIRY_WARNING_DAYS => {
+                let days = (date - today).whole_days();
+                cx.push("expires-soon", "/expires", format!("expires on {expires}, in {days} days"));
+            }
+            Some(_) => {}
+        }
+    }
+    if def.gather.is_empty() {
+        cx.push("gather-empty", "/gather", "`gather` has no gatherers".into());
+    } else if def.gather.len() > MAX_GATHERERS {
+        cx.push(
+            "gather-too-many",
+            "/gather",
+            format!("`gather` has {} gatherers; at most {MAX_GATHERERS} are allowed", def.gather.len()),
+        );
+    }
+    for (i, g) in def.gather.iter().enumerate() {
+        let base = format!("/gather/{i}/{}", g.kind_name());
+        match g {
+            Gatherer::ContainerLogs(c) => {
+                check_regex(&mut cx, &format!("{base}/podNameRegex"), &c.pod_name_regex);
+                if let Some(r) = &c.container_name_regex {
+                    check_regex(&mut cx, &format!("{base}/containerNameRegex"), r);
+                }
+                for (j, m) in c.messages.iter().enumerate() {
+                    let ptr = format!("{base}/messages/{j}");
+                    check_regex(&mut cx, &ptr, m);
+                    if m.starts_with('^') {
+                        let span = cx.inner_span(&ptr, 0, 1);
+                        cx.out.push(
+                            Diagnostic::new(
+                                "regex-anchored-message",
+                                format!(
+                                    "message regex `{m}` is anchored with `^` and never matches a timestamped line"
+                                ),
+                            )
+                            .in_file(file)
+                            .at(span),
+                        );
+                    }
+                }
+            }
+            Gatherer::Resources(r) => {
+                if policy::is_denied_kind(&r.group, &r.kind) {
+                    let group = if r.group.is_empty() { "core".to_string() } else { r.group.clone() };
+                    cx.push(
+                        "kind-denied",
+                        &format!("{base}/kind"),
+                        format!("kind `{}` ({group} group) is never gathered", r.kind),
+                    );
+                }
+                match (policy::known_scope(&r.group, &r.kind), &r.namespace) {
+                    (Some(policy::Scope::Cluster), Some(ns)) => {
+                        cx.push(
+                            "scope-mismatch",
+                            &format!("{base}/namespace"),
+                            format!("`{}` is cluster-scoped but a namespace (`{ns}`) is given", r.kind),
+                        );
+                    }
+                    (Some(policy::Scope::Namespaced), None) => {
+                        cx.push(
+                            "scope-mismatch",
+                            &format!("{base}/kind"),
+                            format!("`{}` is namespaced but no namespace is given", r.kind),
+                        );
+                    }
+                    _ => {}
+                }
+                if let Some(sel) = &r.label_selector
+                    && let Err((at, msg)) = check_label_selector(sel)
+                {
+                    let ptr = format!("{base}/labelSelector");
+                    let span = cx.inner_span(&ptr, at, 1);
+                    cx.out.push(
+                        Diagnostic::new("selector-invalid", format!("label selector: {msg}")).in_file(file).at(span),
+                    );
+                }
+                for (j, f) in r.fields.iter().enumerate() {
+                    if let Err(msg) = check_pointer(f) {
+                        cx.push("field-pointer-invalid", &format!("{base}/fields/{j}"), msg);
+                    }
+                }
+            }
+            Gatherer::Metrics(m) => {
+                for (j, sel) in m.selectors.iter().enumerate() {
+                    if let Err((at, msg)) = check_series_selector(sel) {
+                        let ptr = format!("{base}/selectors/{j}");
+                        let span = cx.inner_span(&ptr, at, 1);
+                        cx.out.push(
+                            Diagnostic::new("selector-invalid", format!("series selector: {msg}"))
+                                .in_file(file)
+                                .at(span),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_range(cx: &mut Ctx, ptr: &str, text: &str, warn_no_release: bool) {
+    match VersionRange::parse(text) {
+        Err(e) => {
+            let span = cx.inner_span(ptr, e.offset, e.len);
+            cx.out.push(
+                Diagnostic::new("version-range-invalid", format!("invalid version range: {}", e.message))
+                    .in_file(cx.file)
+                    .at(span),
+            );
+        }
+        Ok(range) => {
+            let set = range.intervals();
+            if set.is_empty() {
+                cx.push("version-range-empty", ptr, format!("version range `{text}` matches no version at all"));
+            } else if warn_no_release && released_in(&set).is_empty() {
+                cx.push(
+                    "version-range-no-release",
+                    ptr,
+                    format!("version range `{text}` matches no released OpenShift version"),
+                );
+            }
+        }
+    }
+}
+
+/// A JSON pointer per RFC 6901: empty, or `/`-separated tokens with `~` only as `~0`/`~1`.
+fn check_pointer(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Err("an empty pointer selects the whole object; leave `fields` out instead".into());
+    }
+    if !p.starts_with('/') {
+        return Err(format!("`{p}` is not a JSON pointer: it must start with `/`"));
+    }
+    let bytes = p.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'~' && !matches!(bytes.get(i + 1), Some(b'0' | b'1')) {
+            return Err(format!("`{p}`: `~` must be escaped as `~0` (and `/` inside a name as `~1`)"));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+enum RegexProblem {
+    Invalid(String),
+    TooLarge,
+}
+
+thread_local! {
+    /// Compiled-regex verdicts by pattern: content repeats patterns, and compiling is the costly part.
+    static REGEX_CACHE: RefCell<HashMap<String, Option<RegexProblem>>> = RefCell::new(HashMap::new());
+}
+
+fn regex_problem(pattern: &str, limit: usize) -> Option<RegexProblem> {
+    match regex::RegexBuilder::new(pattern).size_limit(limit).build() {
+        Ok(_) => None,
+        Err(regex::Error::CompiledTooBig(_)) => Some(RegexProblem::TooLarge),
+        Err(e) => {
+            let text = e.to_string();
+            // The regex crate prints the pattern and a caret; keep the explanation line.
+            let reason = text.lines().rev().find(|l| l.starts_with("error:")).unwrap_or(text.as_str());
+            Some(RegexProblem::Invalid(reason.trim_start_matches("error:").trim().to_string()))
+        }
+    }
+}
+
+fn check_regex(cx: &mut Ctx, ptr: &str, pattern: &str) {
+    let verdict = REGEX_CACHE.with(|c| {
+        if let Some(v) = c.borrow().get(pattern) {
+            return v.clone();
+        }
+        let v = regex_problem(pattern, policy::REGEX_SIZE_LIMIT);
+        c.borrow_mut().insert(pattern.to_string(), v.clone());
+        v
+    });
+    match verdict {
+        None => {}
+        Some(RegexProblem::Invalid(reason)) => {
+            let mut hint = String::new();
+            if pattern.contains("(?=")
+                || pattern.contains("(?!")
+                || pattern.contains("(?<=")
+                || pattern.contains("(?<!")
+            {
+                hint = " (RE2 has no look-around)".into();
+            } else if regex::Regex::new(r"\\[1-9]").is_ok_and(|r| r.is_match(pattern)) {
+                hint = " (RE2 has no back-references)".into();
+            }
+            cx.push("regex-invalid", ptr, format!("regex `{pattern}` does not compile: {reason}{hint}"));
+        }
+        Some(RegexProblem::TooLarge) => {
+            cx.push(
+                "regex-too-large",
+                ptr,
+                format!("regex compiles to more than {} KiB", policy::REGEX_SIZE_LIMIT / 1024),
+            );
+        }
+    }
+}
+
+/// Checks across files: duplicate ids, merged message regexes, previous-flag conflicts.
+pub(super) fn cross_file(defs: &[LoadedDefinition], trees: &[Node], report: &mut Report) {
+    let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, d) in defs.iter().enumerate() {
+        by_id.entry(d.definition.id.as_str()).or_default().push(i);
+    }
+    for (id, idx) in &by_id {
+        for &i in idx.iter().skip(1) {
+            let span = trees[i].pointer("/id").map(|n| n.span);
+            report.push(
+                Diagnostic::new("id-duplicate", format!("id `{id}` is also used by {}", defs[idx[0]].file))
+                    .in_file(defs[i].file.clone())
+                    .at_opt(span),
+            );
+        }
+    }
+
+    // The operator merges every message regex of one namespace and pod pattern with `|`.
+    struct Group<'a> {
+        messages: Vec<&'a str>,
+        previous: BTreeMap<bool, (usize, String)>,
+        first: (usize, String),
+    }
+    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
+    for (i, d) in defs.iter().enumerate() {
+        for (g, gatherer) in d.definition.gather.iter().enumerate() {
+            if let Gatherer::ContainerLogs(c) = gatherer {
+                let ptr = format!("/gather/{g}/containerLogs");
+                let group = groups.entry((c.namespace.as_str(), c.pod_name_regex.as_str())).or_insert_with(|| Group {
+                    messages: Vec::new(),
+                    previous: BTreeMap::new(),
+                    first: (i, ptr.clone()),
+                });
+                group.messages.extend(c.messages.iter().map(String::as_str));
+                group.previous.entry(c.previous.unwrap_or(false)).or_insert((i, ptr));
+            }
+        }
+    }
+    for ((ns, pod), group) in &groups {
+        if group.messages.len() > 1
+            && group.messages.iter().all(|m| regex_problem(m, policy::REGEX_SIZE_LIMIT).is_none())
+        {
+            let union = group.messages.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
+            if let Some(RegexProblem::TooLarge) = regex_problem(&union, policy::MERGED_REGEX_SIZE_LIMIT) {
+                let (i, ptr) = &group.first;
+                report.push(
+                    Diagnostic::new(
+                        "regex-merged-too-large",
+                        format!(
+                            "the {} message regexes for pods `{pod}` in `{ns}` merge into a regex above {} KiB",
+                            group.messages.len(),
+                            policy::MERGED_REGEX_SIZE_LIMIT / 1024
+                        ),
+                    )
+                    .in_file(defs[*i].file.clone())
+                    .at_opt(trees[*i].pointer(&format!("{ptr}/podNameRegex")).map(|n| n.span)),
+                );
+            }
+        }
+        if let (Some(_), Some((i, ptr))) = (group.previous.get(&false), group.previous.get(&true)) {
+            let (fi, _) = &group.previous[&false];
+            report.push(
+                Diagnostic::new(
+                    "previous-conflict",
+                    format!(
+                        "pods `{pod}` in `{ns}` are requested with `previous: true` here and `previous: false` in {}",
+                        defs[*fi].file
+                    ),
+                )
+                .with_severity(Severity::Warning)
+                .in_file(defs[*i].file.clone())
+                .at_opt(trees[*i].pointer(&format!("{ptr}/podNameRegex")).map(|n| n.span)),
+            );
+        }
+    }
+}

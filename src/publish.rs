@@ -1,1 +1,0 @@
-//! publish (in progress)

@@ -1,0 +1,177 @@
+//! `rrctl gc`: delete `index/` and `bundles/` objects that no head issued within the retention
+//! window references. Never touches `root/`, `head.json`, the `head/` archive or side files.
+//!
+//! Safety against a publish running at the same time: objects younger than `min_age` are never
+//! deleted (a publish uploads content before it writes `head.json`), and gc reads `head.json`
+//! again just before deleting and stops if it changed.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::store::Target;
+use super::{PublishError, verify};
+
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    /// Heads issued within this many seconds before `now` keep what they reference.
+    pub retention_secs: i64,
+    /// Objects modified within this many seconds before `now` are kept regardless.
+    pub min_age_secs: i64,
+    pub dry_run: bool,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GcReport {
+    /// Heads whose references were kept: `head.json` and `head/<version>.json` in the window.
+    pub heads: Vec<String>,
+    /// Referenced `index/` and `bundles/` objects.
+    pub referenced: BTreeSet<String>,
+    /// Deleted (or, with `dry_run`, to be deleted).
+    pub deleted: Vec<String>,
+    /// Unreferenced but younger than `min_age`.
+    pub kept_young: Vec<String>,
+}
+
+/// Slack on the listing's modification time when choosing which archived heads to read: an
+/// archive entry is uploaded after its head is issued, so one last modified before
+/// `cutoff - slack` cannot have been issued within the window, even with some clock skew.
+const ARCHIVE_SLACK_SECS: i64 = 86_400;
+
+fn issued_at(head: &Value) -> Option<i64> {
+    let s = head.get("issued_at")?.as_str()?;
+    Some(OffsetDateTime::parse(s, &Rfc3339).ok()?.unix_timestamp())
+}
+
+pub async fn gc(target: &Target, opts: &GcOptions) -> Result<GcReport, PublishError> {
+    let cutoff = opts.now.saturating_sub(opts.retention_secs);
+    let start = target
+        .get("head.json")
+        .await?
+        .ok_or_else(|| PublishError::Remote("no head.json in the target; nothing to collect against".into()))?;
+    let listed = target.list_all().await?;
+
+    let mut report = GcReport::default();
+    let mut index_paths = BTreeSet::new();
+    let current = verify::head_payload(&start.bytes).map_err(|e| PublishError::Remote(e.to_string()))?;
+    index_paths.insert(index_path_of(&current, "head.json")?);
+    report.heads.push("head.json".into());
+
+    for (rel, obj) in listed.range("head/".to_string()..) {
+        if !rel.starts_with("head/") {
+            break;
+        }
+        if obj.last_modified < cutoff.saturating_sub(ARCHIVE_SLACK_SECS) {
+            continue;
+        }
+        let Some(o) = target.get(rel).await? else { continue };
+        let head = verify::head_payload(&o.bytes).map_err(|e| PublishError::Remote(e.to_string()))?;
+        let issued = issued_at(&head).ok_or_else(|| PublishError::Remote(format!("{rel}: no valid issued_at")))?;
+        if issued >= cutoff {
+            index_paths.insert(index_path_of(&head, rel)?);
+            report.heads.push(rel.clone());
+        }
+    }
+
+    for ip in &index_paths {
+        // A missing index that a kept head names means the target is already damaged: stop
+        // rather than guess which bundles it needed.
+        let o = target.get(ip).await?.ok_or_else(|| {
+            PublishError::Remote(format!("{ip} is referenced by a kept head but missing; not collecting"))
+        })?;
+        let index = verify::index_payload(ip, &o.bytes).map_err(|e| PublishError::Remote(e.to_string()))?;
+        let ranges = index.get("ranges").and_then(Value::as_array).into_iter().flatten();
+        for r in ranges {
+            let p = r
+                .get("bundle")
+                .and_then(|b| b.get("path"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| PublishError::Remote(format!("{ip}: a range has no bundle path")))?;
+            report.referenced.insert(p.to_string());
+        }
+        report.referenced.insert(ip.clone());
+    }
+
+    let young_after = opts.now.saturating_sub(opts.min_age_secs);
+    let mut doomed = Vec::new();
+    for (rel, obj) in &listed {
+        if !(rel.starts_with("index/") || rel.starts_with("bundles/")) || report.referenced.contains(rel) {
+            continue;
+        }
+        if obj.last_modified > young_after {
+            report.kept_young.push(rel.clone());
+        } else {
+            doomed.push(rel.clone());
+        }
+    }
+
+    if !opts.dry_run && !doomed.is_empty() {
+        let now_head = target.get("head.json").await?;
+        if now_head.is_none_or(|h| h.bytes != start.bytes) {
+            return Err(PublishError::Remote(
+                "head.json changed while gc was running (a publish?); nothing deleted, re-run gc".into(),
+            ));
+        }
+        for rel in &doomed {
+            target.delete(rel).await?;
+        }
+    }
+    report.deleted = doomed;
+    Ok(report)
+}
+
+fn index_path_of(head: &Value, what: &str) -> Result<String, PublishError> {
+    let p = head
+        .get("index")
+        .and_then(|i| i.get("path"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| PublishError::Remote(format!("{what}: no index path")))?;
+    if !p.starts_with("index/") {
+        return Err(PublishError::Remote(format!("{what}: index path {p:?} is outside index/")));
+    }
+    Ok(p.to_string())
+}
+
+/// Parse a duration such as `30d`, `12h`, `90m`, `45s`, `2w` (a bare number is seconds).
+pub fn parse_duration_secs(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().map_err(|_| format!("invalid duration {s:?} (e.g. 30d, 12h, 90m)"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(format!("invalid duration unit in {s:?} (use s, m, h, d or w)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("duration {s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_secs("30d"), Ok(30 * 86_400));
+        assert_eq!(parse_duration_secs("90m"), Ok(5_400));
+        assert_eq!(parse_duration_secs("15"), Ok(15));
+        assert_eq!(parse_duration_secs("0s"), Ok(0));
+        assert!(parse_duration_secs("d").is_err());
+        assert!(parse_duration_secs("3y").is_err());
+        assert!(parse_duration_secs("99999999999999999999w").is_err());
+    }
+
+    #[test]
+    fn issued_at_parses_rfc3339() {
+        let v = serde_json::json!({"issued_at": "2024-01-01T00:00:00Z"});
+        assert_eq!(issued_at(&v), Some(1_704_067_200));
+        assert_eq!(issued_at(&serde_json::json!({"issued_at": "yesterday"})), None);
+    }
+}

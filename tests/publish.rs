@@ -1,0 +1,920 @@
+//! `rrctl publish` and `rrctl gc` against a local directory and against a real S3-compatible
+//! server (`moto_server` from PyPI `moto[server]`, started on loopback by each test).
+//!
+//! Crash injection: for S3, a TCP proxy in front of moto forwards the first N HTTP requests and
+//! then cuts every connection (either before forwarding request N+1, or after forwarding it but
+//! before its response reaches rrctl). For a local directory, the test-only environment variable
+//! `RRCTL_PUBLISH_FAIL_AFTER=N` makes every object-store write after the first N fail. After
+//! every injected failure the target must show the old release or the new one, complete, and a
+//! re-run must complete the publish.
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use base64::Engine as _;
+use rrctl::publish::{self, PublishError, PublishOptions, StoreConfig, Target};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+// ---------------------------------------------------------------- test dists
+
+const DAY: i64 = 86_400;
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn rfc3339(secs: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(secs).expect("timestamp in range");
+    t.format(&time::format_description::well_known::Rfc3339).expect("formattable")
+}
+
+fn canon(v: &Value) -> Vec<u8> {
+    rrctl::canonical::to_vec(v).expect("canonical JSON")
+}
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// An unsigned envelope (the `trust` module signs real ones).
+fn envelope(role: &str, payload: &Value) -> Vec<u8> {
+    canon(&json!({
+        "payloadType": format!("application/vnd.rrctl.{role}+json"),
+        "payload": base64::engine::general_purpose::STANDARD.encode(canon(payload)),
+        "signatures": [],
+    }))
+}
+
+/// Root N of the test repository; identical bytes in every release.
+fn root_file(n: u64) -> Vec<u8> {
+    let issued = 1_700_000_000 + n as i64 * DAY;
+    envelope(
+        "root",
+        &json!({
+            "_type": "rrctl/root", "spec_version": 1, "repo": "test/repo", "version": n,
+            "issued_at": rfc3339(issued), "expires": rfc3339(issued + 3650 * DAY),
+            "keys": {format!("{n:064x}"): {"keytype": "ed25519", "public": format!("{n:064x}")}},
+            "roles": {
+                "root": {"keyids": [format!("{n:064x}")], "threshold": 1},
+                "index": {"keyids": [format!("{n:064x}")], "threshold": 1},
+                "head": {"keyids": [format!("{n:064x}")], "threshold": 1},
+            },
+        }),
+    )
+}
+
+struct Spec<'a> {
+    version: u64,
+    issued_at: i64,
+    /// Definition ids of each range's bundle, ranges in version order.
+    bundles: &'a [&'a [&'a str]],
+    roots: u64,
+    /// Older heads kept in the `head/` archive.
+    archive: &'a [&'a Release],
+    legacy: &'a str,
+}
+
+/// A dist written to a temporary directory.
+struct Release {
+    dir: tempfile::TempDir,
+    head: Vec<u8>,
+    head_sha: String,
+    version: u64,
+    bundles: Vec<String>,
+    index_path: String,
+}
+
+impl Release {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn write(dir: &Path, rel: &str, bytes: &[u8]) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+    std::fs::write(p, bytes).expect("write");
+}
+
+/// Write a dist with the layout and JSON shapes of ARCHITECTURE.md.
+fn make_dist(spec: &Spec) -> Release {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let bounds = ["0.0.0-0", "4.14.0-0", "4.16.0-0", "4.18.0-0", "4.20.0-0"];
+    let mut ranges = Vec::new();
+    let mut bundles = Vec::new();
+    for (i, defs) in spec.bundles.iter().enumerate() {
+        let defs: Vec<Value> = defs.iter().map(|id| json!({"id": id, "gatherer": "test"})).collect();
+        let bytes =
+            canon(&json!({"_type": "rrctl/bundle", "spec_version": 1, "repo": "test/repo", "definitions": defs}));
+        let path = format!("bundles/{}.json", sha(&bytes));
+        write(d, &path, &bytes);
+        let to = if i + 1 < spec.bundles.len() { json!(bounds[i + 1]) } else { Value::Null };
+        ranges.push(json!({"from": bounds[i], "to": to, "bundle": {"path": path, "sha256": sha(&bytes), "length": bytes.len()}}));
+        bundles.push(path);
+    }
+    let index = envelope(
+        "index",
+        &json!({
+            "_type": "rrctl/index", "spec_version": 1, "repo": "test/repo", "channel": "stable",
+            "version": spec.version, "issued_at": rfc3339(spec.issued_at), "expires": rfc3339(spec.issued_at + 30 * DAY),
+            "ranges": ranges, "source": {"git_commit": "0123abc", "rrctl_version": "0.1.0"},
+        }),
+    );
+    let index_path = format!("index/{}.json", sha(&index));
+    write(d, &index_path, &index);
+    let head = envelope(
+        "head",
+        &json!({
+            "_type": "rrctl/head", "spec_version": 1, "repo": "test/repo", "channel": "stable",
+            "version": spec.version, "issued_at": rfc3339(spec.issued_at), "expires": rfc3339(spec.issued_at + 7 * DAY),
+            "root_version": spec.roots,
+            "index": {"path": index_path, "sha256": sha(&index), "length": index.len(), "version": spec.version},
+        }),
+    );
+    write(d, "head.json", &head);
+    write(d, &format!("head/{}.json", spec.version), &head);
+    for old in spec.archive {
+        write(d, &format!("head/{}.json", old.version), &old.head);
+    }
+    for n in 1..=spec.roots {
+        write(d, &format!("root/{n}.json"), &root_file(n));
+    }
+    write(
+        d,
+        "schema/definition.schema.json",
+        br#"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object"}"#,
+    );
+    write(d, "legacy/v1/rules.json", format!(r#"{{"version":"{}","rules":[]}}"#, spec.legacy).as_bytes());
+    write(d, "catalog/index.html", b"<!doctype html><title>catalog</title>");
+    Release { head_sha: sha(&head), head, version: spec.version, bundles, index_path, dir }
+}
+
+/// The old release: published 60 days ago.
+fn release_old() -> Release {
+    make_dist(&Spec {
+        version: 1000,
+        issued_at: now() - 60 * DAY,
+        bundles: &[&["d1"], &["d1", "d2"]],
+        roots: 1,
+        archive: &[],
+        legacy: "old",
+    })
+}
+
+/// The new release: shares one bundle with the old one, adds root 2, archives the old head.
+fn release_new(old: &Release) -> Release {
+    make_dist(&Spec {
+        version: 2000,
+        issued_at: now() - DAY,
+        bundles: &[&["d1", "d2"], &["d1", "d2", "d3"]],
+        roots: 2,
+        archive: &[old],
+        legacy: "new-and-longer",
+    })
+}
+
+/// Another release, newer than both, built from other content.
+fn release_other() -> Release {
+    make_dist(&Spec {
+        version: 3000,
+        issued_at: now(),
+        bundles: &[&["d4"], &["d5"]],
+        roots: 1,
+        archive: &[],
+        legacy: "other",
+    })
+}
+
+// ---------------------------------------------------------------- services
+
+fn find_binary(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path).chain([PathBuf::from("/root/.pyenv/shims")]) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "`{name}` not found on PATH: these tests need it (moto_server: pip install 'moto[server]'; curl: apt-get install curl)"
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn wait_for_port(port: u16, what: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening: {status}");
+        }
+        assert!(Instant::now() < deadline, "{what} did not start listening on port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `moto_server` child process, killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+    /// moto's request log, shown when a test fails.
+    log: tempfile::NamedTempFile,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let bin = find_binary("moto_server");
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let mut child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(log.reopen().expect("log file"))
+            .spawn()
+            .expect("start moto_server");
+        wait_for_port(port, "moto_server", &mut child);
+        Moto { child, port, log }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Create a bucket whose objects anyone may read (as behind a CDN).
+    fn bucket(&self, name: &str) {
+        let url = format!("{}/{name}", self.endpoint());
+        curl(&["-sf", "-X", "PUT", &url]);
+        let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{name}/*")}]});
+        curl(&[
+            "-sf",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &policy.to_string(),
+            &format!("{url}?policy"),
+        ]);
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("--- moto_server log (last lines) ---");
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new(find_binary("curl")).args(args).output().expect("run curl");
+    assert!(out.status.success(), "curl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    /// Drop request N+1 without forwarding it.
+    BeforeForward,
+    /// Forward request N+1, drop its response.
+    AfterForward,
+}
+
+/// A TCP proxy to moto that lets `allowed` HTTP requests through and then cuts every connection.
+struct Proxy {
+    port: u16,
+    seen: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn start(upstream: u16, allowed: usize, cut: Cut) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let seen = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                let dead = Arc::new(AtomicBool::new(false));
+                let upstream: SocketAddr = ([127, 0, 0, 1], upstream).into();
+                while !stop2.load(Ordering::SeqCst) {
+                    let Ok(Ok((client, _))) = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await
+                    else {
+                        continue;
+                    };
+                    if dead.load(Ordering::SeqCst) {
+                        continue; // dropped: connection closed
+                    }
+                    tokio::spawn(proxy_conn(client, upstream, seen2.clone(), dead.clone(), allowed, cut));
+                }
+            });
+        });
+        Proxy { port, seen, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn proxy_conn(
+    client: tokio::net::TcpStream,
+    upstream: SocketAddr,
+    seen: Arc<AtomicUsize>,
+    dead: Arc<AtomicBool>,
+    allowed: usize,
+    cut: Cut,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else { return };
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let forward = Arc::new(AtomicBool::new(true));
+    let fwd = forward.clone();
+    // Server to client: copied as is until a cut, then the first bytes of the cut request's
+    // response (proof the server handled it) end the connection.
+    let pump = tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match sr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if !fwd.load(Ordering::SeqCst) || cw.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        // One request: the head, then Content-Length bytes of body.
+        let head_end = loop {
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            match cr.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let body_len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + body_len {
+            let mut chunk = [0u8; 8192];
+            match cr.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let request: Vec<u8> = buf.drain(..head_end + body_len).collect();
+        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+        if n > allowed || dead.load(Ordering::SeqCst) {
+            dead.store(true, Ordering::SeqCst);
+            if matches!(cut, Cut::AfterForward) && n == allowed + 1 {
+                forward.store(false, Ordering::SeqCst);
+                if sw.write_all(&request).await.is_ok() {
+                    let _ = tokio::time::timeout(Duration::from_secs(10), pump).await;
+                }
+            } else {
+                pump.abort();
+            }
+            return;
+        }
+        if sw.write_all(&request).await.is_err() {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- targets
+
+/// Where a test publishes: a local directory or a bucket prefix on moto.
+enum Backend {
+    Local(tempfile::TempDir),
+    S3 { moto: Moto, bucket: String },
+}
+
+const PREFIX: &str = "rr/stable";
+
+impl Backend {
+    fn local() -> Backend {
+        Backend::Local(tempfile::tempdir().expect("tempdir"))
+    }
+
+    fn s3(moto: Moto, bucket: &str) -> Backend {
+        moto.bucket(bucket);
+        Backend::S3 { moto, bucket: bucket.to_string() }
+    }
+
+    fn to_url(&self) -> String {
+        match self {
+            Backend::Local(d) => d.path().display().to_string(),
+            Backend::S3 { bucket, .. } => format!("s3://{bucket}/{PREFIX}"),
+        }
+    }
+
+    /// Where a client reads the published files.
+    fn read_url(&self) -> String {
+        match self {
+            Backend::Local(d) => d.path().display().to_string(),
+            Backend::S3 { moto, bucket } => format!("{}/{bucket}/{PREFIX}", moto.endpoint()),
+        }
+    }
+
+    fn store_config(&self) -> StoreConfig {
+        let mut cfg = StoreConfig { url: self.to_url(), ..Default::default() };
+        if let Backend::S3 { moto, .. } = self {
+            cfg.endpoint = Some(moto.endpoint());
+            cfg.allow_http = true;
+            cfg.region = Some("us-east-1".into());
+            cfg.s3_credentials = Some(("testing".into(), "testing".into()));
+        }
+        cfg
+    }
+
+    /// `rrctl publish DIST --to …` with the flags the backend needs.
+    fn publish_cmd(&self, dist: &Path, endpoint: Option<String>) -> Command {
+        let mut c = rrctl();
+        c.arg("publish").arg(dist).arg("--to").arg(self.to_url()).arg("--progress").arg("plain");
+        self.store_flags(&mut c, endpoint);
+        c
+    }
+
+    fn store_flags(&self, c: &mut Command, endpoint: Option<String>) {
+        if let Backend::S3 { moto, .. } = self {
+            c.arg("--endpoint").arg(endpoint.unwrap_or_else(|| moto.endpoint()));
+            c.args(["--allow-http", "--region", "us-east-1", "--retries", "0"]);
+        }
+    }
+
+    fn gc_cmd(&self) -> Command {
+        let mut c = rrctl();
+        c.arg("gc").arg("--to").arg(self.to_url());
+        self.store_flags(&mut c, None);
+        c
+    }
+
+    /// Object names in the target, relative to the prefix, hidden files excluded.
+    fn objects(&self) -> Vec<String> {
+        let target = Target::open(&self.store_config()).expect("open target");
+        let listed = block_on(target.list_all()).expect("list");
+        listed.into_keys().collect()
+    }
+}
+
+fn rrctl() -> Command {
+    let mut c = Command::cargo_bin("rrctl").expect("rrctl binary");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    c.env_remove("RRCTL_PUBLISH_FAIL_AFTER").env_remove("RRCTL_PUBLISH_TO");
+    c
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut c: Command) -> Out {
+    let out = c.output().expect("run rrctl");
+    Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn run_ok(c: Command) -> Out {
+    let o = run(c);
+    assert!(o.ok, "rrctl failed\nstdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
+    o
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    rrctl::cli::install_crypto_provider();
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
+/// What a client sees through the backend's read URL.
+fn client_view(b: &Backend) -> Result<publish::VerifiedRelease, publish::VerifyError> {
+    block_on(publish::verify_published(&b.read_url(), &root_file(1)))
+}
+
+fn assert_release(b: &Backend, r: &Release) {
+    let v = client_view(b).unwrap_or_else(|e| panic!("release does not verify: {e}"));
+    assert_eq!(v.head_sha256, r.head_sha, "published head is not release {}", r.version);
+    assert_eq!(v.bundle_paths, sorted(&r.bundles));
+    assert_eq!(v.index_path, r.index_path);
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn stats_line(out: &str) -> &str {
+    out.lines().find(|l| l.starts_with("requests:")).unwrap_or_else(|| panic!("no stats line in {out}"))
+}
+
+// ---------------------------------------------------------------- scenarios (both targets)
+
+fn first_publish_then_idempotent(b: &Backend) {
+    let old = release_old();
+    let o = run_ok(b.publish_cmd(old.path(), None));
+    assert!(o.stdout.contains("published"), "{}", o.stdout);
+    assert_release(b, &old);
+    // Hidden files (the dev-keys marker, lock files) are never published.
+    assert!(b.objects().iter().all(|o| !o.split('/').any(|c| c.starts_with('.'))));
+
+    let mut again = b.publish_cmd(old.path(), None);
+    again.arg("--stats");
+    let o = run_ok(again);
+    assert!(o.stdout.contains("nothing to do"), "{}", o.stdout);
+    assert!(stats_line(&o.stdout).contains(" 0 writes (0 put, 0 delete)"), "{}", o.stdout);
+    assert_release(b, &old);
+
+    // The new release on top, then again idempotent.
+    let new = release_new(&old);
+    run_ok(b.publish_cmd(new.path(), None));
+    assert_release(b, &new);
+    let mut again = b.publish_cmd(new.path(), None);
+    again.arg("--stats");
+    let o = run_ok(again);
+    assert!(stats_line(&o.stdout).contains(" 0 writes"), "{}", o.stdout);
+    // Old content stays: publish never deletes.
+    let objects = b.objects();
+    for p in old.bundles.iter().chain([&old.index_path]) {
+        assert!(objects.contains(p), "{p} missing after publishing the new release");
+    }
+}
+
+#[test]
+fn local_first_publish_and_idempotent_republish() {
+    first_publish_then_idempotent(&Backend::local());
+}
+
+#[test]
+fn s3_first_publish_and_idempotent_republish() {
+    first_publish_then_idempotent(&Backend::s3(Moto::start(), "first"));
+}
+
+/// Two publishers that both read the same head: exactly one head write succeeds.
+fn concurrent_publishers(b: &Backend) {
+    let old = release_old();
+    let new = release_new(&old);
+    let other = release_other();
+    let target = Target::open(&b.store_config()).expect("target");
+    let opts = PublishOptions::default();
+    let dist_new = publish::LocalDist::open(new.path()).expect("dist");
+    let dist_other = publish::LocalDist::open(other.path()).expect("dist");
+    block_on(async {
+        // No head yet: both plans expect none; the second create-only head write fails.
+        let plan_a = publish::plan(&target, &dist_new, &opts).await.expect("plan a");
+        let plan_b = publish::plan(&target, &dist_other, &opts).await.expect("plan b");
+        publish::execute(&target, &dist_new, &plan_a, &opts, &publish::NoProgress).await.expect("a wins");
+        let err = publish::execute(&target, &dist_other, &plan_b, &opts, &publish::NoProgress).await.unwrap_err();
+        assert!(matches!(err, PublishError::Conflict), "{err}");
+        assert!(err.to_string().contains("someone published since you started"));
+    });
+    assert_release(b, &new);
+    block_on(async {
+        // With a head: both read it; the first conditional update wins, the second fails.
+        let plan_a = publish::plan(&target, &dist_other, &opts).await.expect("plan a");
+        let plan_b = publish::plan(&target, &dist_other, &opts).await.expect("plan b");
+        let third = release_third();
+        let dist_third = publish::LocalDist::open(third.path()).expect("dist");
+        let plan_c = publish::plan(&target, &dist_third, &opts).await.expect("plan c");
+        publish::execute(&target, &dist_other, &plan_a, &opts, &publish::NoProgress).await.expect("a wins");
+        // The same release published twice concurrently is not a conflict: nothing is lost.
+        publish::execute(&target, &dist_other, &plan_b, &opts, &publish::NoProgress).await.expect("same release");
+        let err = publish::execute(&target, &dist_third, &plan_c, &opts, &publish::NoProgress).await.unwrap_err();
+        assert!(matches!(err, PublishError::Conflict), "{err}");
+    });
+    assert_release(b, &other);
+}
+
+fn release_third() -> Release {
+    make_dist(&Spec { version: 4000, issued_at: now(), bundles: &[&["d6"]], roots: 1, archive: &[], legacy: "third" })
+}
+
+#[test]
+fn local_two_concurrent_publishers_exactly_one_wins() {
+    concurrent_publishers(&Backend::local());
+}
+
+#[test]
+fn s3_two_concurrent_publishers_exactly_one_wins() {
+    concurrent_publishers(&Backend::s3(Moto::start(), "race"));
+}
+
+/// Publish the old release, then the new one with a failure injected after `n` steps; the
+/// client view must be one of the two releases; a re-run must complete.
+fn check_crash_then_rerun(b: &Backend, old: &Release, new: &Release, crashed: Out, what: &str) -> bool {
+    let view = client_view(b).unwrap_or_else(|e| panic!("{what}: target does not verify after the crash: {e}"));
+    assert!(
+        view.head_sha256 == old.head_sha || view.head_sha256 == new.head_sha,
+        "{what}: head is neither the old nor the new release"
+    );
+    if view.head_sha256 == old.head_sha {
+        assert_release(b, old);
+    } else {
+        assert_release(b, new);
+    }
+    let mut rerun = b.publish_cmd(new.path(), None);
+    rerun.arg("--verify-url").arg(b.read_url());
+    let o = run(rerun);
+    assert!(
+        o.ok,
+        "{what}: re-run failed\nstdout:\n{}\nstderr:\n{}\ncrashed run stderr:\n{}",
+        o.stdout, o.stderr, crashed.stderr
+    );
+    assert!(o.stdout.contains("verified"), "{}", o.stdout);
+    assert_release(b, new);
+    crashed.ok
+}
+
+#[test]
+fn local_crash_after_each_write_leaves_old_or_new() {
+    let old = release_old();
+    let new = release_new(&old);
+    let mut completed = false;
+    for n in 0..50 {
+        let b = Backend::local();
+        run_ok(b.publish_cmd(old.path(), None));
+        let mut c = b.publish_cmd(new.path(), None);
+        c.env("RRCTL_PUBLISH_FAIL_AFTER", n.to_string());
+        let crashed = run(c);
+        if !crashed.ok {
+            assert!(crashed.stderr.contains("injected failure"), "{}", crashed.stderr);
+        }
+        if check_crash_then_rerun(&b, &old, &new, crashed, &format!("fail after {n} writes")) {
+            completed = true;
+            assert!(n >= 6, "the new release needs at least 6 writes, finished after {n}");
+            break;
+        }
+    }
+    assert!(completed, "publish never completed within the injected write budget");
+}
+
+fn s3_crash_suite(cut: Cut, tag: &str) {
+    let old = release_old();
+    let new = release_new(&old);
+    let mut moto = Some(Moto::start());
+    let port = moto.as_ref().map_or(0, |m| m.port);
+    let mut completed_at = None;
+    for n in 0..60 {
+        let b = Backend::s3(moto.take().expect("moto"), &format!("crash-{tag}-{n}"));
+        run_ok(b.publish_cmd(old.path(), None));
+        let proxy = Proxy::start(port, n, cut);
+        let crashed = run(b.publish_cmd(new.path(), Some(format!("http://127.0.0.1:{}", proxy.port))));
+        let seen = proxy.seen.load(Ordering::SeqCst);
+        drop(proxy);
+        let done = check_crash_then_rerun(&b, &old, &new, crashed, &format!("{cut:?} after {n} requests"));
+        if let Backend::S3 { moto: m, .. } = b {
+            moto = Some(m);
+        }
+        if done {
+            assert!(seen <= n, "a completed publish went through the cut");
+            eprintln!("{cut:?}: publish completed with {seen} requests; cut after each of 0..{n}");
+            completed_at = Some(n);
+            break;
+        }
+    }
+    let n = completed_at.expect("publish never completed within the request budget");
+    // Head read, listing, four comparisons, six writes at least.
+    assert!(n >= 8, "publish completed after only {n} requests");
+}
+
+#[test]
+fn s3_crash_before_each_request_leaves_old_or_new() {
+    s3_crash_suite(Cut::BeforeForward, "before");
+}
+
+#[test]
+fn s3_crash_after_each_request_leaves_old_or_new() {
+    s3_crash_suite(Cut::AfterForward, "after");
+}
+
+fn refusals(b: &Backend) {
+    // Development keys.
+    let old = release_old();
+    write(old.path(), ".rrctl-dev-keys", b"built with development keys\n");
+    let o = run(b.publish_cmd(old.path(), None));
+    assert!(!o.ok && o.stderr.contains("development keys"), "{}", o.stderr);
+    assert!(b.objects().is_empty(), "a refused publish wrote something");
+
+    // Dry run: a plan, no writes.
+    let mut dry = b.publish_cmd(old.path(), None);
+    dry.args(["--allow-dev-keys", "--dry-run", "--stats"]);
+    let o = run_ok(dry);
+    assert!(o.stdout.contains("upload") && o.stdout.contains("head.json"), "{}", o.stdout);
+    assert!(stats_line(&o.stdout).contains(" 0 writes"), "{}", o.stdout);
+    assert!(b.objects().is_empty());
+
+    let mut c = b.publish_cmd(old.path(), None);
+    c.arg("--allow-dev-keys");
+    run_ok(c);
+    assert_release(b, &old);
+    assert!(!b.objects().iter().any(|o| o.contains("rrctl-dev-keys")));
+
+    // Different bytes under an immutable name are an error, never an overwrite.
+    let new = release_new(&old);
+    write(
+        new.path(),
+        "root/1.json",
+        &envelope("root", &json!({"_type": "rrctl/root", "spec_version": 1, "version": 1})),
+    );
+    let o = run(b.publish_cmd(new.path(), None));
+    assert!(!o.ok && o.stderr.contains("never overwritten") && o.stderr.contains("root/1.json"), "{}", o.stderr);
+    assert_release(b, &old);
+
+    // Rolling back to an older head is refused.
+    let newer = release_new(&old);
+    run_ok(b.publish_cmd(newer.path(), None));
+    let o = run(b.publish_cmd(release_old().path(), None));
+    assert!(!o.ok && o.stderr.contains("refusing to roll back"), "{}", o.stderr);
+    assert_release(b, &newer);
+
+    // A dist whose head names a missing index is refused before anything is read remotely.
+    let broken = release_other();
+    std::fs::remove_file(broken.path().join(&broken.index_path)).expect("rm");
+    let o = run(b.publish_cmd(broken.path(), None));
+    assert!(!o.ok && o.stderr.contains("does not verify"), "{}", o.stderr);
+    assert_release(b, &newer);
+}
+
+#[test]
+fn local_refusals_dev_keys_dry_run_differing_bytes_rollback() {
+    refusals(&Backend::local());
+}
+
+#[test]
+fn s3_refusals_dev_keys_dry_run_differing_bytes_rollback() {
+    refusals(&Backend::s3(Moto::start(), "refusals"));
+}
+
+fn gc_keeps_what_recent_heads_reference(b: &Backend) {
+    let old = release_old();
+    let new = release_new(&old);
+    run_ok(b.publish_cmd(old.path(), None));
+    run_ok(b.publish_cmd(new.path(), None));
+    let before = b.objects();
+
+    // Both heads within 90 days: nothing to delete.
+    let mut c = b.gc_cmd();
+    c.args(["--retention", "90d", "--min-age", "0s"]);
+    let o = run_ok(c);
+    assert!(!o.stdout.contains("deleted bundles") && !o.stdout.contains("deleted index"), "{}", o.stdout);
+    assert_eq!(b.objects(), before);
+
+    // Objects are younger than the default min-age: kept even though unreferenced.
+    let mut c = b.gc_cmd();
+    c.args(["--retention", "30d"]);
+    let o = run_ok(c);
+    assert!(o.stdout.contains("0 deleted"), "{}", o.stdout);
+    assert_eq!(b.objects(), before);
+
+    // Dry run lists, deletes nothing.
+    let gone: Vec<String> =
+        old.bundles.iter().filter(|p| !new.bundles.contains(p)).cloned().chain([old.index_path.clone()]).collect();
+    let mut c = b.gc_cmd();
+    c.args(["--retention", "30d", "--min-age", "0s", "--dry-run"]);
+    let o = run_ok(c);
+    for p in &gone {
+        assert!(o.stdout.contains(&format!("would delete {p}")), "{}", o.stdout);
+    }
+    assert_eq!(b.objects(), before);
+
+    let mut c = b.gc_cmd();
+    c.args(["--retention", "30d", "--min-age", "0s", "--stats"]);
+    let o = run_ok(c);
+    let after = b.objects();
+    for p in &gone {
+        assert!(o.stdout.contains(&format!("deleted {p}")), "{}", o.stdout);
+        assert!(!after.contains(p), "{p} survived gc");
+    }
+    assert_eq!(after.len(), before.len() - gone.len());
+    // Never roots, heads or the archive.
+    for keep in ["root/1.json", "root/2.json", "head.json", "head/1000.json", "head/2000.json"] {
+        assert!(after.iter().any(|o| o == keep), "{keep} was deleted");
+    }
+    assert_release(b, &new);
+}
+
+#[test]
+fn local_gc_removes_only_unreferenced_content() {
+    gc_keeps_what_recent_heads_reference(&Backend::local());
+}
+
+#[test]
+fn s3_gc_removes_only_unreferenced_content() {
+    gc_keeps_what_recent_heads_reference(&Backend::s3(Moto::start(), "gc-test"));
+}
+
+// ---------------------------------------------------------------- target-specific
+
+#[test]
+fn s3_objects_carry_cache_control_and_content_type() {
+    let b = Backend::s3(Moto::start(), "headers");
+    let old = release_old();
+    let mut c = b.publish_cmd(old.path(), None);
+    c.args(["--head-max-age", "45"]);
+    run_ok(c);
+    // GET, not HEAD: moto refuses anonymous HEAD requests even when GetObject is public.
+    let headers = |rel: &str| {
+        curl(&["-sf", "-D", "-", "-o", "/dev/null", &format!("{}/{rel}", b.read_url())]).to_ascii_lowercase()
+    };
+    let h = headers("head.json");
+    assert!(h.contains("cache-control: public, max-age=45\r\n"), "{h}");
+    assert!(h.contains("content-type: application/json"), "{h}");
+    let h = headers(&old.bundles[0]);
+    assert!(h.contains("cache-control: public, max-age=31536000, immutable"), "{h}");
+    let h = headers("root/1.json");
+    assert!(h.contains("immutable"), "{h}");
+    let h = headers("legacy/v1/rules.json");
+    assert!(h.contains("cache-control: public, max-age=300"), "{h}");
+    let h = headers("catalog/index.html");
+    assert!(h.contains("content-type: text/html"), "{h}");
+}
+
+/// `rrctl serve` over a local target is the CDN `--verify-url` checks through.
+#[test]
+fn local_publish_verified_through_rrctl_serve() {
+    let b = Backend::local();
+    let old = release_old();
+    run_ok(b.publish_cmd(old.path(), None));
+    let Backend::Local(dir) = &b else { unreachable!() };
+    let mut serve = rrctl()
+        .arg("serve")
+        .arg(dir.path())
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rrctl serve");
+    let mut line = String::new();
+    let stdout = serve.stdout.take().expect("stdout");
+    BufReader::new(stdout).read_line(&mut line).expect("read address");
+    let url = line.trim().strip_prefix("listening on ").expect("address line").to_string();
+
+    let new = release_new(&old);
+    let mut c = b.publish_cmd(new.path(), None);
+    c.arg("--verify-url").arg(&url);
+    let o = run(c);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(o.ok, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("verified") && o.stdout.contains("head version 2000"), "{}", o.stdout);
+
+    // A URL serving something else fails verification with exit code 1.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let mut c = b.publish_cmd(new.path(), None);
+    c.arg("--verify-url").arg(empty.path());
+    let out = c.output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut s = String::new();
+    let _ = out.stderr.as_slice().read_to_string(&mut s);
+    assert!(s.contains("verification"), "{s}");
+}

@@ -1,0 +1,369 @@
+//! Properties of OpenShift versions, ranges, interval sets and the partition, and the check that
+//! the embedded released-version list is exactly the public channel data.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use proptest::prelude::*;
+use proptest::sample::select;
+use rrctl::version::{Interval, IntervalSet, OcpVersion, VersionRange, partition, released_in, released_versions};
+
+fn v(s: &str) -> OcpVersion {
+    OcpVersion::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// Pre-releases as OpenShift publishes them, plus the synthetic ones bounds produce.
+const PRES: &[&str] = &[
+    "0",
+    "0.0",
+    "0.nightly-2024-01-01-000000",
+    "0.nightly-2024-05-01-123456",
+    "0.hotfix-2020-09-19-234758",
+    "ec.0",
+    "ec.3",
+    "fc.2",
+    "rc.0",
+    "rc.1",
+    "rc.1.0",
+    "rc.10",
+];
+
+fn version_text() -> impl Strategy<Value = String> {
+    let pre = prop_oneof![3 => Just(None), 4 => select(PRES).prop_map(Some)];
+    let build = prop_oneof![6 => Just(None), 1 => Just(Some("build.5"))];
+    (select(&[3u64, 4, 4, 4, 5][..]), 12u64..=18, 0u64..=4, pre, build).prop_map(|(ma, mi, pa, pre, build)| {
+        let mut s = format!("{ma}.{mi}.{pa}");
+        if let Some(p) = pre {
+            s = format!("{s}-{p}");
+        }
+        if let Some(b) = build {
+            s = format!("{s}+{b}");
+        }
+        s
+    })
+}
+
+/// A comparator operand as written: a full version or a minor stream `X.Y`.
+#[derive(Debug, Clone)]
+enum Operand {
+    Version(String),
+    Stream(u64, u64),
+}
+
+impl Operand {
+    fn text(&self) -> String {
+        match self {
+            Operand::Version(s) => s.clone(),
+            Operand::Stream(ma, mi) => format!("{ma}.{mi}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Comparator {
+    Any,
+    Op(&'static str, bool, Operand),
+    Hyphen(Operand, Operand),
+}
+
+fn operand() -> impl Strategy<Value = Operand> {
+    prop_oneof![
+        3 => version_text().prop_map(Operand::Version),
+        1 => (select(&[3u64, 4, 4, 5][..]), 12u64..=18).prop_map(|(ma, mi)| Operand::Stream(ma, mi)),
+    ]
+}
+
+fn comparator() -> impl Strategy<Value = Comparator> {
+    prop_oneof![
+        1 => Just(Comparator::Any),
+        8 => (select(&[">=", ">", "<=", "<", "=", ""][..]), any::<bool>(), operand())
+            .prop_map(|(op, space, o)| Comparator::Op(op, space, o)),
+        2 => (operand(), operand()).prop_map(|(a, b)| Comparator::Hyphen(a, b)),
+    ]
+}
+
+type Alternatives = Vec<Vec<Comparator>>;
+
+fn alternatives() -> impl Strategy<Value = Alternatives> {
+    prop::collection::vec(prop::collection::vec(comparator(), 1..=4), 0..=4)
+}
+
+fn render(alts: &Alternatives) -> String {
+    alts.iter()
+        .map(|alt| {
+            alt.iter()
+                .map(|c| match c {
+                    Comparator::Any => "*".to_string(),
+                    // A bare operand cannot be separated from an empty operator.
+                    Comparator::Op(op, space, o) if !op.is_empty() && *space => format!("{op} {}", o.text()),
+                    Comparator::Op(op, _, o) => format!("{op}{}", o.text()),
+                    Comparator::Hyphen(a, b) => format!("{} - {}", a.text(), b.text()),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join(" || ")
+}
+
+/// Versions at and next to `b`: the edges a wrong normalisation would get wrong.
+fn neighbours(b: &OcpVersion, out: &mut Vec<OcpVersion>) {
+    let (ma, mi, pa) = (b.major(), b.minor(), b.patch());
+    out.push(b.clone());
+    out.push(b.successor());
+    out.push(b.successor().successor());
+    out.push(v(&format!("{ma}.{mi}.{pa}")));
+    out.push(v(&format!("{ma}.{mi}.{pa}+meta.1")));
+    out.push(v(&format!("{ma}.{mi}.{}", pa + 1)));
+    if pa > 0 {
+        out.push(v(&format!("{ma}.{mi}.{}", pa - 1)));
+    }
+    for p in PRES {
+        out.push(v(&format!("{ma}.{mi}.{pa}-{p}")));
+    }
+    if !b.as_semver().pre.is_empty() {
+        out.push(v(&format!("{ma}.{mi}.{pa}-{}.1", b.as_semver().pre)));
+        out.push(v(&format!("{ma}.{mi}.{pa}-{}.a", b.as_semver().pre)));
+    }
+    out.push(OcpVersion::stream_start(ma, mi));
+    out.push(v(&format!("{ma}.{}.0", mi + 1)));
+    out.push(v(&format!("{}.0.0-0", ma + 1)));
+    if mi > 0 {
+        out.push(v(&format!("{ma}.{}.99", mi - 1)));
+    }
+}
+
+fn operand_probes(o: &Operand, out: &mut Vec<OcpVersion>) {
+    match o {
+        Operand::Version(s) => neighbours(&v(s), out),
+        Operand::Stream(ma, mi) => {
+            neighbours(&OcpVersion::stream_start(*ma, *mi), out);
+            neighbours(&OcpVersion::stream_start(*ma, mi + 1), out);
+            neighbours(&v(&format!("{ma}.{mi}.9")), out);
+        }
+    }
+}
+
+fn probes(alts: &Alternatives, extra: &[String]) -> Vec<OcpVersion> {
+    let mut out = vec![OcpVersion::min(), v("0.0.0"), v("99.0.0")];
+    for c in alts.iter().flatten() {
+        match c {
+            Comparator::Any => {}
+            Comparator::Op(_, _, o) => operand_probes(o, &mut out),
+            Comparator::Hyphen(a, b) => {
+                operand_probes(a, &mut out);
+                operand_probes(b, &mut out);
+            }
+        }
+    }
+    out.extend(extra.iter().map(|s| v(s)));
+    out
+}
+
+/// Probes at and next to every bound of the sets.
+fn set_probes(sets: &[&IntervalSet], extra: &[String]) -> Vec<OcpVersion> {
+    let mut out = vec![OcpVersion::min(), v("99.0.0")];
+    for s in sets {
+        for i in s.intervals() {
+            neighbours(&i.from, &mut out);
+            if let Some(to) = &i.to {
+                neighbours(to, &mut out);
+            }
+        }
+    }
+    out.extend(extra.iter().map(|s| v(s)));
+    out
+}
+
+fn range_set() -> impl Strategy<Value = IntervalSet> {
+    alternatives().prop_map(|alts| VersionRange::parse(&render(&alts)).expect("generated ranges are valid").intervals())
+}
+
+fn assert_normalised(s: &IntervalSet) {
+    for i in s.intervals() {
+        assert!(!i.is_empty(), "empty interval {i} in {s}");
+        assert!(i.from.as_semver().build.is_empty());
+    }
+    for w in s.intervals().windows(2) {
+        let to = w[0].to.as_ref().expect("only the last interval may be unbounded");
+        assert!(*to < w[1].from, "{s} is not sorted, disjoint and non-adjacent");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn range_intervals_agree_with_direct_evaluation(alts in alternatives(), extra in prop::collection::vec(version_text(), 0..8)) {
+        let text = render(&alts);
+        let range = VersionRange::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(range.source(), text.as_str());
+        let set = range.intervals();
+        assert_normalised(&set);
+        for p in probes(&alts, &extra) {
+            prop_assert_eq!(set.contains(&p), range.contains(&p), "range `{}` = {} at {}", text, set, p);
+        }
+    }
+
+    #[test]
+    fn successor_is_the_smallest_greater_version(a in version_text(), b in version_text()) {
+        let (a, b) = (v(&a), v(&b));
+        let next = a.successor();
+        prop_assert!(a < next);
+        prop_assert_eq!(b > a, b >= next, "{} {} {}", a, b, next);
+    }
+
+    #[test]
+    fn partition_segments_hold_exactly_the_applicable_members(
+        items in prop::collection::vec((0u8..6, range_set()), 0..10),
+        extra in prop::collection::vec(version_text(), 0..8),
+    ) {
+        let segments = partition(&items);
+        for s in &segments {
+            prop_assert!(!s.members.is_empty());
+            if let Some(to) = &s.to {
+                prop_assert!(s.from < *to);
+            }
+        }
+        for w in segments.windows(2) {
+            let to = w[0].to.as_ref().expect("only the last segment may be unbounded");
+            prop_assert!(*to <= w[1].from, "segments overlap or are unsorted");
+            prop_assert!(*to < w[1].from || w[0].members != w[1].members, "equal neighbours not merged");
+        }
+        let sets: Vec<&IntervalSet> = items.iter().map(|(_, s)| s).collect();
+        for p in set_probes(&sets, &extra) {
+            let expected: BTreeSet<u8> = items.iter().filter(|(_, s)| s.contains(&p)).map(|(id, _)| *id).collect();
+            let holding: Vec<_> = segments.iter().filter(|s| s.contains(&p)).collect();
+            prop_assert!(holding.len() <= 1, "{} lies in {} segments", p, holding.len());
+            match holding.first() {
+                Some(seg) => prop_assert_eq!(&seg.members, &expected, "at {}", p),
+                None => prop_assert!(expected.is_empty(), "{} in no segment but applies to {:?}", p, expected),
+            }
+        }
+    }
+
+    #[test]
+    fn set_operations_agree_with_pointwise_logic(
+        a in range_set(),
+        b in range_set(),
+        raw in prop::collection::vec((version_text(), prop::option::of(version_text())), 0..6),
+        extra in prop::collection::vec(version_text(), 0..8),
+    ) {
+        let union = a.union(&b);
+        let inter = a.intersect(&b);
+        let comp = a.complement();
+        let raw: Vec<Interval> = raw.iter().map(|(f, t)| Interval::new(v(f), t.as_deref().map(v))).collect();
+        let from_raw = IntervalSet::from_intervals(raw.clone());
+        for s in [&union, &inter, &comp, &from_raw] {
+            assert_normalised(s);
+        }
+        let raw_bounds: Vec<IntervalSet> = raw.iter().map(|i| IntervalSet::from_intervals(vec![
+            Interval::new(i.from.clone(), None),
+        ])).collect();
+        let mut all_sets = vec![&a, &b];
+        all_sets.extend(raw_bounds.iter());
+        let mut extra = extra;
+        extra.extend(raw.iter().filter_map(|i| i.to.as_ref().map(ToString::to_string)));
+        for p in set_probes(&all_sets, &extra) {
+            prop_assert_eq!(union.contains(&p), a.contains(&p) || b.contains(&p), "union at {}", p);
+            prop_assert_eq!(inter.contains(&p), a.contains(&p) && b.contains(&p), "intersection at {}", p);
+            prop_assert_eq!(comp.contains(&p), !a.contains(&p), "complement at {}", p);
+            prop_assert_eq!(from_raw.contains(&p), raw.iter().any(|i| i.contains(&p)), "normalisation at {}", p);
+        }
+        prop_assert_eq!(a.union(&a), a.clone());
+        prop_assert_eq!(a.intersect(&a), a.clone());
+        prop_assert_eq!(union, b.union(&a));
+        prop_assert_eq!(inter, b.intersect(&a));
+    }
+
+    #[test]
+    fn parser_never_panics_and_errors_point_inside(
+        parts in prop::collection::vec(
+            select(&[">=", ">", "<", "<=", "=", "==", "~", "^", "*", "-", " - ", "||", "|", " ", "  ", "\t",
+                     "4", ".", "16", "0", "01", "x", "v", "-rc.1", "-0", "+b", ",", "é", "4.16", "4.16.0"][..]),
+            0..24,
+        ),
+    ) {
+        let text: String = parts.concat();
+        match VersionRange::parse(&text) {
+            Ok(r) => {
+                let set = r.intervals();
+                assert_normalised(&set);
+                for p in ["4.16.0", "4.16.0-rc.1", "4.16.1-0", "0.0.0-0", "4.0.0"] {
+                    prop_assert_eq!(set.contains(&v(p)), r.contains(&v(p)), "`{}` at {}", text, p);
+                }
+            }
+            Err(e) => {
+                prop_assert!(e.offset + e.len <= text.len(), "`{}`: span {}+{} out of bounds", text, e.offset, e.len);
+                prop_assert!(text.is_char_boundary(e.offset) && text.is_char_boundary(e.offset + e.len));
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+    }
+}
+
+/// The `versions:` entries of one channel file (tombstones are not releases).
+fn channel_versions(path: &Path, text: &str, out: &mut BTreeSet<String>) {
+    let mut in_versions = false;
+    for line in text.lines() {
+        let top_level_key = !line.is_empty() && !line.starts_with([' ', '\t', '-', '#']);
+        if top_level_key {
+            assert!(
+                !line.starts_with("versions:") || line.trim_end() == "versions:",
+                "{}: inline `versions:` value not understood: {line}",
+                path.display()
+            );
+            in_versions = line.trim_end() == "versions:";
+            continue;
+        }
+        if !in_versions {
+            continue;
+        }
+        let item = line.trim_start();
+        if item.is_empty() || item.starts_with('#') {
+            continue;
+        }
+        let item = item.strip_prefix("- ").unwrap_or_else(|| panic!("{}: unexpected line {line:?}", path.display()));
+        let item = item.split(" #").next().unwrap_or(item).trim().trim_matches(['"', '\'']);
+        out.insert(item.to_string());
+    }
+}
+
+#[test]
+fn released_versions_match_channel_data() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/upstream/ocp-channels");
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{} is missing ({e}); CI must put shared/ beside the repository", dir.display()));
+    let mut derived = BTreeSet::new();
+    let mut files = 0;
+    for entry in entries {
+        let path = entry.expect("readable directory entry").path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            let text = std::fs::read_to_string(&path).expect("readable channel file");
+            channel_versions(&path, &text, &mut derived);
+            files += 1;
+        }
+    }
+    assert_eq!(files, 76, "channel files in {}", dir.display());
+    let embedded: BTreeSet<String> = released_versions().iter().map(ToString::to_string).collect();
+    assert_eq!(embedded.len(), released_versions().len(), "no duplicate lines");
+    let missing: Vec<_> = derived.difference(&embedded).collect();
+    let extra: Vec<_> = embedded.difference(&derived).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing from fixture: {missing:?}; not in channels: {extra:?}");
+    // The data's README says 1,384: that count includes the tombstone 4.3.16, never released.
+    assert_eq!(derived.len(), 1383);
+
+    let mut sorted: Vec<OcpVersion> = derived.iter().map(|s| v(s)).collect();
+    sorted.sort_by(|a, b| a.as_semver().cmp(b.as_semver()));
+    let sorted: Vec<String> = sorted.iter().map(ToString::to_string).collect();
+    let list: Vec<String> = released_versions().iter().map(ToString::to_string).collect();
+    assert_eq!(list, sorted, "embedded list sorted by precedence");
+
+    // Pre-releases of every kind are present.
+    assert!(embedded.iter().any(|s| s.contains("-fc.")));
+    assert!(embedded.iter().any(|s| s.contains("-ec.")));
+    assert!(embedded.iter().any(|s| s.contains("-rc.")));
+    let in_416 = released_in(&VersionRange::parse("4.16").expect("valid").intervals());
+    assert!(in_416.iter().all(|v| v.major() == 4 && v.minor() == 16));
+    assert!(in_416.iter().any(|v| v.is_prerelease()));
+}
