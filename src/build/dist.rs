@@ -60,9 +60,8 @@ pub enum BuildError {
 }
 
 /// The JSON Schema of the definition format, copied into `schema/definition.schema.json`.
-// Placeholder until `crate::definition::SCHEMA_JSON` lands on main; then it returns that.
 pub fn schema_json() -> &'static str {
-    r#"{"$comment":"placeholder until the definition schema is wired in","$schema":"https://json-schema.org/draft/2020-12/schema","type":"object"}"#
+    crate::definition::SCHEMA_JSON
 }
 
 struct DirSink {

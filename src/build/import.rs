@@ -15,12 +15,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::legacy::{LegacySchemas, SCHEMA_FILES, schema_errors};
-use super::version::{Interval, IntervalSet, OcpVersion};
 use crate::definition::{
     API_VERSION, AlertRef, Condition, ContainerLogs, ContainersLogs, Definition, Gatherer, ImageStreamsOfNamespace,
     KIND, LogsOfNamespace,
 };
 use crate::diag::{Diagnostic, Report, Span};
+use crate::version::{Interval, IntervalSet, OcpVersion};
 
 /// Largest JSON file read from the repository.
 const MAX_FILE: u64 = 4 * 1024 * 1024;
@@ -799,11 +799,9 @@ pub fn range_text(set: &IntervalSet) -> String {
 }
 
 fn minor_stream(from: &OcpVersion, to: &OcpVersion) -> Option<String> {
-    let f = from.to_string();
-    let xy = f.strip_suffix(".0-0")?;
-    let (x, y) = xy.split_once('.')?;
-    let y: u64 = y.parse().ok()?;
-    (to.to_string() == format!("{x}.{}.0-0", y + 1)).then(|| xy.to_string())
+    let (x, y) = (from.major(), from.minor());
+    (from == &OcpVersion::stream_start(x, y) && OcpVersion::stream_end(x, y).as_ref() == Some(to))
+        .then(|| format!("{x}.{y}"))
 }
 
 /// The YAML text of a definition: JSON-quoted strings, fixed key order, schema comment first.
@@ -925,8 +923,8 @@ pub fn write_definitions(defs: &[ImportedDefinition], out: &Path, force: bool) -
 
 #[cfg(test)]
 mod tests {
-    use super::super::version::VersionRange;
     use super::*;
+    use crate::version::VersionRange;
 
     #[test]
     fn kebab_case_ids() {

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
-use super::version::{Interval, IntervalSet, OcpVersion, partition};
 use crate::definition::{Condition, ContainerLogs, DEFAULT_MAX_BYTES, DEFAULT_SINCE_SECONDS, Definition, Gatherer};
 use crate::diag::{Diagnostic, Report};
+use crate::version::{Interval, IntervalSet, OcpVersion, partition};
 
 /// The existing schemas, copied from `gathering-conditions/schemas` (file name, text).
 pub const SCHEMA_FILES: &[(&str, &str)] = &[
@@ -534,9 +534,9 @@ fn no_rules(message: String, files: &[&str]) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::super::plan::tests::{def, logs, rule};
-    use super::super::version::VersionRange;
     use super::*;
     use crate::definition::{AlertRef, LoadedDefinition};
+    use crate::version::VersionRange;
 
     fn run(defs: &[LoadedDefinition]) -> (Option<Files>, Report) {
         let sets: Vec<IntervalSet> =

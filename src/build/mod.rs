@@ -11,10 +11,6 @@ pub mod import;
 pub mod legacy;
 pub mod plan;
 pub mod show;
-pub(crate) mod vshim;
-
-/// The version API used by this module (see [`vshim`]).
-pub(crate) use self::vshim as version;
 
 use crate::diag::{CodeInfo, Severity};
 

@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::version::{IntervalSet, OcpVersion, VersionRange, partition};
 use crate::definition::{Definition, LoadedDefinition};
 use crate::diag::{Diagnostic, Report};
+use crate::version::{IntervalSet, OcpVersion, VersionRange, partition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {

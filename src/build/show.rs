@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::import::range_text;
-use super::version::{Interval, IntervalSet, OcpVersion, VersionRange};
 use crate::definition::LoadedDefinition;
+use crate::version::{Interval, IntervalSet, OcpVersion, VersionRange};
 
 /// Largest file read from a dist.
 const MAX_FILE: u64 = 256 * 1024 * 1024;

@@ -1,16 +1,18 @@
 //! `rrctl build`, `rrctl import-legacy`, `rrctl show`.
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
 use crate::build::dist::{self, BuildOptions};
-use crate::build::version::OcpVersion;
 use crate::build::{import, show};
 use crate::cli::GlobalOpts;
+use crate::cmd::validate::FormatArg;
+use crate::diag::render::{self, RenderOptions};
 use crate::diag::{Report, Severity};
 use crate::trust::{KeySource, SigningOptions};
+use crate::version::OcpVersion;
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
@@ -57,6 +59,9 @@ pub struct BuildArgs {
     /// Where development keys are kept when no keys are configured.
     #[arg(long, default_value = ".rrctl/dev")]
     pub dev_dir: PathBuf,
+    /// Format of diagnostics: human (stderr) or json, sarif, github (stdout).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +78,9 @@ pub struct ImportLegacyArgs {
     /// Replace the content of a non-empty --out.
     #[arg(long)]
     pub force: bool,
+    /// Format of diagnostics: human (stderr) or json, sarif, github (stdout).
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,29 +131,33 @@ fn parse_today(s: Option<&str>) -> anyhow::Result<time::Date> {
     }
 }
 
-/// Print diagnostics to stderr (compact form: `file:line:col: severity[code]: message`).
-fn print_report(report: &Report, g: &GlobalOpts) {
-    let mut err = std::io::stderr().lock();
-    for d in &report.diagnostics {
-        if g.quiet && d.severity != Severity::Error {
-            continue;
-        }
-        let place = match (&d.file, d.span) {
-            (Some(f), Some(s)) => format!("{f}:{}:{}: ", s.line, s.column),
-            (Some(f), None) => format!("{f}: "),
-            _ => String::new(),
+/// Render diagnostics: human text to stderr (stdout carries the command's result), machine
+/// formats to stdout. `--quiet` keeps errors only.
+fn print_report(report: &Report, g: &GlobalOpts, format: FormatArg, files_checked: usize) {
+    let filtered;
+    let report = if g.quiet && report.warnings() > 0 {
+        filtered = Report {
+            diagnostics: report.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect(),
+            sources: report.sources.clone(),
         };
-        let _ = writeln!(err, "{place}{}[{}]: {}", d.severity.as_str(), d.code, d.message);
-        for n in &d.notes {
-            let _ = writeln!(err, "  note: {n}");
-        }
-        if !d.help().is_empty() {
-            let _ = writeln!(err, "  help: {}", d.help());
-        }
+        &filtered
+    } else {
+        report
+    };
+    if format == FormatArg::Human && report.diagnostics.is_empty() {
+        return;
     }
-    let (e, w) = (report.errors(), report.warnings());
-    if e + w > 0 && !(g.quiet && e == 0) {
-        let _ = writeln!(err, "{e} error(s), {w} warning(s)");
+    let human = format == FormatArg::Human;
+    let opts = RenderOptions {
+        color: g.use_color(if human { std::io::stderr().is_terminal() } else { false }),
+        tool_version: env!("CARGO_PKG_VERSION"),
+        files_checked,
+    };
+    let text = render::render(report, format.into(), &opts);
+    if human {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    } else {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
 }
 
@@ -185,10 +197,11 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }
     let today = parse_today(a.today.as_deref())?;
     let validated = crate::definition::validate_paths(&[a.definitions.as_path()], today);
+    let files_checked = validated.files_checked;
     let mut report = validated.report;
     if report.has_errors() {
         report.sort();
-        print_report(&report, g);
+        print_report(&report, g, a.format, files_checked);
         eprintln!("error: validation failed; nothing was written to {}", a.out.display());
         return Ok(ExitCode::from(crate::exit::PROBLEMS));
     }
@@ -210,7 +223,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     };
     let result = dist::build_dist(&validated.definitions, &opts, &a.out, &mut report);
     report.sort();
-    print_report(&report, g);
+    print_report(&report, g, a.format, files_checked);
     match result {
         Ok(o) => {
             if let Some(dir) = &o.dev_keys_created {
@@ -218,7 +231,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             } else if o.used_dev_keys && !g.quiet {
                 eprintln!("note: using development keys in {}", a.dev_dir.display());
             }
-            if !g.quiet {
+            if !g.quiet && a.format == FormatArg::Human {
                 println!(
                     "built {}: {} definitions served ({} expired), {} ranges, {} bundles, {} legacy files, issued at {}",
                     a.out.display(),
@@ -250,7 +263,7 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     let mut report = Report::default();
     let defs = import::import_repo(&a.src, a.schemas.as_deref(), &mut report);
     report.sort();
-    print_report(&report, g);
+    print_report(&report, g, a.format, 0);
     if report.has_errors() {
         eprintln!("error: import failed; nothing was written to {}", a.out.display());
         return Ok(ExitCode::from(crate::exit::PROBLEMS));
@@ -259,10 +272,10 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     // The output must load cleanly; a problem here is a bug in the importer.
     let check = crate::definition::validate_paths(&[a.out.as_path()], parse_today(None)?);
     if check.report.has_errors() {
-        print_report(&check.report, g);
+        print_report(&check.report, g, a.format, check.files_checked);
         bail!("the imported definitions in {} do not validate (an importer bug)", a.out.display());
     }
-    if !g.quiet {
+    if !g.quiet && a.format == FormatArg::Human {
         let teams: std::collections::BTreeSet<&str> = defs.iter().map(|d| d.team.as_str()).collect();
         println!(
             "imported {} definitions into {} (teams: {})",
@@ -293,9 +306,7 @@ pub fn run_show(a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             let today = parse_today(a.today.as_deref())?;
             let validated = crate::definition::validate_paths(&[dir.as_path()], today);
             if validated.report.has_errors() {
-                let mut r = validated.report.clone();
-                r.sort();
-                print_report(&r, g);
+                print_report(&validated.report, g, FormatArg::Human, validated.files_checked);
                 eprintln!("warning: definitions with errors are shown as far as they could be read");
             }
             (show::from_definitions(&validated.definitions, &versions, today), format!("from {}", dir.display()))
