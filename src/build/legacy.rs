@@ -548,7 +548,7 @@ mod tests {
         (files, report)
     }
 
-    fn get<'a>(files: &'a Files, path: &str) -> Value {
+    fn get(files: &Files, path: &str) -> Value {
         let b = &files.iter().find(|(p, _)| p == path).unwrap_or_else(|| panic!("no {path}")).1;
         serde_json::from_slice(b).unwrap()
     }
