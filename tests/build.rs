@@ -289,22 +289,27 @@ fn existing_tool_invalid_cases_are_rejected_naming_the_file() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("defs");
         let mut cmd = rrctl();
-        cmd.arg("import-legacy").arg(dir.join("src")).arg("--out").arg(&out);
+        cmd.arg("import-legacy").arg(dir.join("src")).arg("--out").arg(&out).args(["--format", "json"]);
         if dir.join("schemas").is_dir() {
             cmd.arg("--schemas").arg(dir.join("schemas"));
         }
         let output = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{case}: {stderr}");
-        let line =
-            stderr.lines().find(|l| l.contains(&format!("[{code}]"))).unwrap_or_else(|| panic!("{case}: {stderr}"));
-        assert!(line.contains(file), "{case}: {line}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let found = report["diagnostics"].as_array().unwrap().iter().any(|d| {
+            d["code"] == code && d["severity"] == "error" && d["file"].as_str().is_some_and(|f| f.ends_with(file))
+        });
+        assert!(found, "{case}: no {code} naming {file} in {report:#}");
         assert!(!out.exists(), "{case}: nothing is written");
     }
-    // The value the existing tool names is in the message too.
+    // Human output names the file and the value the existing tool names.
     let dir = gc().join("tests/build_tool/invalid_v1_config_fails_schema_validation");
     let out = rrctl().arg("import-legacy").arg(dir.join("src")).arg("--out").arg("/nonexistent/x").output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("\"Very Bad Rule In V1 Config\" does not match"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error[import-schema-invalid]"), "{stderr}");
+    assert!(stderr.contains("conditional_gathering_rules/invalid.json"), "{stderr}");
+    assert!(stderr.contains("\"Very Bad Rule In V1 Config\" does not match"), "{stderr}");
 }
 
 #[test]

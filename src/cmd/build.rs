@@ -263,14 +263,15 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     let mut report = Report::default();
     let defs = import::import_repo(&a.src, a.schemas.as_deref(), &mut report);
     report.sort();
-    print_report(&report, g, a.format, 0);
+    print_report(&report, g, a.format, report.sources.len());
     if report.has_errors() {
         eprintln!("error: import failed; nothing was written to {}", a.out.display());
         return Ok(ExitCode::from(crate::exit::PROBLEMS));
     }
     import::write_definitions(&defs, &a.out, a.force)?;
     // The output must load cleanly; a problem here is a bug in the importer.
-    let check = crate::definition::validate_paths(&[a.out.as_path()], parse_today(None)?);
+    let today = crate::definition::today().map_err(anyhow::Error::msg)?;
+    let check = crate::definition::validate_paths(&[a.out.as_path()], today);
     if check.report.has_errors() {
         print_report(&check.report, g, a.format, check.files_checked);
         bail!("the imported definitions in {} do not validate (an importer bug)", a.out.display());
