@@ -532,7 +532,7 @@ fn show_explains_what_applies_from_definitions_and_from_a_dist() {
     let defs = tmp.path().join("definitions");
     sample_definitions(&defs);
     let out = rrctl()
-        .args(["show", "--ocp-version", "4.17.0-rc.1", "--ocp-version", "4.2.0", "--today", "2025-06-01"])
+        .args(["show", "--today", "2025-06-01", "--ocp-version", "4.17.0-rc.1", "4.2.0"])
         .arg(&defs)
         .output()
         .unwrap();

@@ -97,6 +97,7 @@ pub struct ShowArgs {
     /// Read a built dist instead of definitions.
     #[arg(long, conflicts_with = "definitions")]
     pub from: Option<PathBuf>,
+    /// Output format: aligned tables per version, or JSON.
     #[arg(long, value_enum, default_value_t = ShowFormat::Human)]
     pub format: ShowFormat,
     /// Date that `expires` is checked against (YYYY-MM-DD); default today (UTC).
@@ -288,7 +289,17 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_show(a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    // `--ocp-version` takes several values, so `show --ocp-version 4.17.0 DIR` hands DIR to it:
+    // a last value that is no version but an existing path is the definitions directory.
+    if a.definitions.is_none()
+        && a.ocp_version.len() > 1
+        && let Some(last) = a.ocp_version.last()
+        && OcpVersion::parse(last.trim()).is_err()
+        && Path::new(last).exists()
+    {
+        a.definitions = a.ocp_version.pop().map(PathBuf::from);
+    }
     let versions: Vec<OcpVersion> = a
         .ocp_version
         .iter()
