@@ -87,7 +87,9 @@ pub fn build_into(
     sink: &dyn Sink,
     report: &mut Report,
 ) -> Result<BuildOutcome, BuildError> {
+    let t = std::time::Instant::now();
     let served = plan::select(defs, opts.issued_at, report);
+    tracing::debug!("selected {} definitions in {:?}", served.definitions.len(), t.elapsed());
     let mut outcome = BuildOutcome {
         definitions_served: served.definitions.len(),
         definitions_expired: defs.len().saturating_sub(served.definitions.len()),
@@ -100,12 +102,15 @@ pub fn build_into(
         .map(|(d, s)| legacy::Input { file: &d.file, definition: &d.definition, set: s })
         .collect();
     let legacy_files = legacy::export(&inputs, env!("CARGO_PKG_VERSION"), report);
+    tracing::debug!("legacy export at {:?}", t.elapsed());
     if report.has_errors() {
         return Err(BuildError::Refused(report.errors()));
     }
     let serialized = plan::serialize_definitions(&served.definitions)?;
+    tracing::debug!("definitions serialised at {:?}", t.elapsed());
     let ranges = plan::write_bundles(&served, &serialized, &opts.repo, sink)?;
     drop(serialized);
+    tracing::debug!("{} ranges, bundles written at {:?}", ranges.len(), t.elapsed());
     outcome.ranges = ranges.len();
     outcome.bundles = ranges.iter().map(|r| &r.bundle.path).collect::<std::collections::BTreeSet<_>>().len();
     let meta = IndexMeta {
@@ -145,6 +150,7 @@ pub fn build_into(
             sink.put(path, bytes)?;
         }
     }
+    tracing::debug!("signed and written at {:?}", t.elapsed());
     Ok(outcome)
 }
 
@@ -172,10 +178,12 @@ pub fn build_dist(
         return Err(BuildError::FailAfterStaging);
     }
     let staged = staging.keep();
+    let t = std::time::Instant::now();
     if let Err(e) = crate::fsutil::replace_dir(&staged, out) {
         let _ = std::fs::remove_dir_all(&staged);
         return Err(e.into());
     }
+    tracing::debug!("swapped into {} in {:?}", out.display(), t.elapsed());
     Ok(outcome)
 }
 

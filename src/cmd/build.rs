@@ -197,7 +197,9 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         bail!("{}: no such file or directory", a.definitions.display());
     }
     let today = parse_today(a.today.as_deref())?;
+    let t = std::time::Instant::now();
     let validated = crate::definition::validate_paths(&[a.definitions.as_path()], today);
+    tracing::debug!("validated {} files in {:?}", validated.files_checked, t.elapsed());
     let files_checked = validated.files_checked;
     let mut report = validated.report;
     if report.has_errors() {
