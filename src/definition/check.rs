@@ -237,28 +237,43 @@ thread_local! {
     static REGEX_CACHE: RefCell<HashMap<String, Option<RegexProblem>>> = RefCell::new(HashMap::new());
 }
 
+/// Compile a pattern the way the checks need it: RE2 syntax (regex-syntax, the parser of the
+/// `regex` crate) and a Thompson NFA under a size limit. No DFA is built: validation only needs
+/// to know the pattern compiles and how big it is, and building DFAs dominated the run time.
 fn regex_problem(pattern: &str, limit: usize) -> Option<RegexProblem> {
-    match regex::RegexBuilder::new(pattern).size_limit(limit).build() {
-        Ok(_) => None,
-        Err(regex::Error::CompiledTooBig(_)) => Some(RegexProblem::TooLarge),
+    use regex_automata::nfa::thompson;
+    let hir = match regex_syntax::ParserBuilder::new().nest_limit(64).build().parse(pattern) {
+        Ok(h) => h,
         Err(e) => {
             let text = e.to_string();
-            // The regex crate prints the pattern and a caret; keep the explanation line.
+            // The parser prints the pattern and a caret; keep the explanation line.
             let reason = text.lines().rev().find(|l| l.starts_with("error:")).unwrap_or(text.as_str());
-            Some(RegexProblem::Invalid(reason.trim_start_matches("error:").trim().to_string()))
+            return Some(RegexProblem::Invalid(reason.trim_start_matches("error:").trim().to_string()));
         }
+    };
+    let config =
+        thompson::Config::new().nfa_size_limit(Some(limit)).shrink(false).which_captures(thompson::WhichCaptures::None);
+    match thompson::Compiler::new().configure(config).build_from_hir(&hir) {
+        Ok(_) => None,
+        Err(e) if e.size_limit().is_some() => Some(RegexProblem::TooLarge),
+        Err(e) => Some(RegexProblem::Invalid(e.to_string())),
     }
 }
 
-fn check_regex(cx: &mut Ctx, ptr: &str, pattern: &str) {
-    let verdict = REGEX_CACHE.with(|c| {
+/// [`regex_problem`] with the per-thread cache.
+fn cached_regex_problem(pattern: &str) -> Option<RegexProblem> {
+    REGEX_CACHE.with(|c| {
         if let Some(v) = c.borrow().get(pattern) {
             return v.clone();
         }
         let v = regex_problem(pattern, policy::REGEX_SIZE_LIMIT);
         c.borrow_mut().insert(pattern.to_string(), v.clone());
         v
-    });
+    })
+}
+
+fn check_regex(cx: &mut Ctx, ptr: &str, pattern: &str) {
+    let verdict = cached_regex_problem(pattern);
     match verdict {
         None => {}
         Some(RegexProblem::Invalid(reason)) => {
@@ -323,9 +338,7 @@ pub(super) fn cross_file(defs: &[LoadedDefinition], trees: &[Node], report: &mut
         }
     }
     for ((ns, pod), group) in &groups {
-        if group.messages.len() > 1
-            && group.messages.iter().all(|m| regex_problem(m, policy::REGEX_SIZE_LIMIT).is_none())
-        {
+        if group.messages.len() > 1 && group.messages.iter().all(|m| cached_regex_problem(m).is_none()) {
             let union = group.messages.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
             if let Some(RegexProblem::TooLarge) = regex_problem(&union, policy::MERGED_REGEX_SIZE_LIMIT) {
                 let (i, ptr) = &group.first;
