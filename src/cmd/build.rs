@@ -209,6 +209,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(crate::exit::PROBLEMS));
     }
     let (git_commit, git_time) = dist::git_head(&git_dir(&a.definitions));
+    tracing::debug!("git at {:?}", t.elapsed());
     let issued_at = issued_at(&a, &mut report, git_time)?;
     let opts = BuildOptions {
         repo: a.repo.clone(),
@@ -225,8 +226,10 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         },
     };
     let result = dist::build_dist(&validated.definitions, &opts, &a.out, &mut report);
+    tracing::debug!("built at {:?}", t.elapsed());
     report.sort();
     print_report(&report, g, a.format, files_checked);
+    tracing::debug!("reported at {:?}", t.elapsed());
     match result {
         Ok(o) => {
             if let Some(dir) = &o.dev_keys_created {
