@@ -45,28 +45,83 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     Ok(())
 }
 
-/// Replace directory `target` by `staged` (a fully written sibling directory) as close to
-/// atomically as a POSIX file system allows: the old tree is renamed aside, the new one renamed
-/// in, then the old one removed. A failure before the second rename leaves `target` untouched.
+/// Replace directory `target` by `staged` (a fully written sibling directory).
+///
+/// On Linux the two are swapped with one `renameat2(RENAME_EXCHANGE)`, so at every instant
+/// `target` is either the complete old tree or the complete new one, even if the process is
+/// killed. Where the exchange is unsupported, the old tree is renamed aside first: a failure
+/// before the second rename puts it back, but a hard kill between the two renames leaves the old
+/// tree under `.<name>.old-*/tree`.
 pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
+    if !target.exists() {
+        return std::fs::rename(staged, target).map_err(io(target));
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, staged, CWD, target, RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                // `staged` now holds the previous tree.
+                let _ = std::fs::remove_dir_all(staged);
+                return Ok(());
+            }
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(FsError::Io { path: target.to_path_buf(), source: e.into() }),
+        }
+    }
     let parent = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if target.exists() {
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let aside =
-            tempfile::Builder::new().prefix(&format!(".{name}.old-")).tempdir_in(&parent).map_err(io(&parent))?.keep();
-        let aside_target = aside.join("tree");
-        std::fs::rename(target, &aside_target).map_err(io(target))?;
-        if let Err(e) = std::fs::rename(staged, target) {
-            // Put the previous tree back so the user keeps the last good output.
-            let _ = std::fs::rename(&aside_target, target);
-            return Err(FsError::Io { path: target.to_path_buf(), source: e });
-        }
-        let _ = std::fs::remove_dir_all(&aside);
-    } else {
-        std::fs::rename(staged, target).map_err(io(target))?;
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let aside =
+        tempfile::Builder::new().prefix(&format!(".{name}.old-")).tempdir_in(&parent).map_err(io(&parent))?.keep();
+    let aside_target = aside.join("tree");
+    std::fs::rename(target, &aside_target).map_err(io(target))?;
+    if let Err(e) = std::fs::rename(staged, target) {
+        // Put the previous tree back so the user keeps the last good output.
+        let _ = std::fs::rename(&aside_target, target);
+        return Err(FsError::Io { path: target.to_path_buf(), source: e });
     }
+    let _ = std::fs::remove_dir_all(&aside);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_dir_swaps_whole_trees() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("dist");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("old"), b"1").unwrap();
+        let staged = tmp.path().join("staged");
+        std::fs::create_dir(&staged).unwrap();
+        std::fs::write(staged.join("new"), b"2").unwrap();
+        replace_dir(&staged, &target).unwrap();
+        assert!(target.join("new").exists() && !target.join("old").exists());
+        assert!(!staged.exists(), "the previous tree is removed");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "nothing left beside dist");
+    }
+
+    #[test]
+    fn read_bounded_refuses_longer_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        std::fs::write(&p, vec![b'x'; 11]).unwrap();
+        assert!(matches!(read_bounded(&p, 10), Err(FsError::TooLarge { limit: 10, .. })));
+        assert_eq!(read_bounded(&p, 11).unwrap().len(), 11);
+    }
+
+    #[test]
+    fn write_atomic_replaces_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("a/b.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1, "no temporary files left");
+    }
 }
