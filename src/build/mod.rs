@@ -25,10 +25,11 @@ const fn w(code: &'static str, summary: &'static str, help: &'static str) -> Cod
 pub const CODES: &[CodeInfo] = &[
     w(
         "legacy-not-expressible",
-        "The definition cannot be expressed in the legacy format and is left out of `legacy/`.",
-        "Only definitions with `when` conditions and legacy gathering functions (conditional rules), or with only \
-         `containerLogs` and no `when` (container-log requests, default `sinceSeconds`/`maxBytes`, no \
-         `containerNameRegex`) reach existing operators. Nothing to do if the definition targets rrctl consumers only.",
+        "The definition cannot be expressed in the legacy format and is left out of `legacy/`. Existing operators \
+         read conditional rules (`when` plus the five legacy gathering functions) and container-log requests (only \
+         `containerLogs`, no `when`, default `sinceSeconds`/`maxBytes`, no `containerNameRegex`).",
+        "Nothing to do if the definition targets rrctl consumers only; `rrctl explain legacy-not-expressible` says \
+         what the legacy format can carry.",
     ),
     e(
         "legacy-no-rules",
