@@ -236,6 +236,8 @@ pub fn run_key(c: KeyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             }
             keys::write_private(&out, &key)?;
             crate::fsutil::write_atomic(&pub_path, keys::public_pem(&key.public()).as_bytes())?;
+            #[cfg(unix)]
+            std::fs::set_permissions(&pub_path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
             eprintln!(
                 "wrote {} ({} private key, mode 0600) and {}",
                 out.display(),
