@@ -50,8 +50,10 @@ pub enum VerifyError {
     },
     #[error("{what}: not found ({path})")]
     NotFound { what: String, path: String },
-    #[error("{what}: {size} bytes is larger than the limit of {limit} bytes")]
-    TooLarge { what: String, size: u64, limit: u64 },
+    #[error("{what}: larger than the limit of {limit} bytes")]
+    TooLarge { what: String, limit: u64 },
+    #[error("{what}: longer than the pinned length of {expected} bytes")]
+    LongerThanPinned { what: String, expected: u64 },
     #[error("{what}: length is {actual} bytes but {expected} bytes were pinned")]
     LengthMismatch { what: String, expected: u64, actual: u64 },
     #[error("{what}: SHA-256 is {actual} but {expected} was pinned")]

@@ -613,7 +613,7 @@ impl FileRef {
             return Err(o.err("path", format!("{path:?} is not {dir}/<sha256>.json for the pinned sha256")));
         }
         if length > limit {
-            return Err(VerifyError::TooLarge { what: format!("{} {path}", o.what), size: length, limit });
+            return Err(VerifyError::TooLarge { what: format!("{} {path} (declared length {length})", o.what), limit });
         }
         Ok(FileRef { path, sha256, length })
     }

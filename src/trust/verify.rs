@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::VerifyError;
-use super::fetch::{Fetched, Fetcher};
+use super::fetch::{FetchError, Fetched, Fetcher};
 use super::payload::{
     self, Bundle, HeadPayload, IndexPayload, Limits, Range, Role, RootPayload, check_signatures, format_time,
     sha256_hex,
@@ -51,7 +51,7 @@ impl TrustedRoot {
 
 fn check_size(what: &str, size: u64, limit: u64) -> Result<(), VerifyError> {
     if size > limit {
-        return Err(VerifyError::TooLarge { what: what.to_string(), size, limit });
+        return Err(VerifyError::TooLarge { what: what.to_string(), limit });
     }
     Ok(())
 }
@@ -294,11 +294,23 @@ pub struct Verified {
     pub index_changed: bool,
 }
 
-async fn fetch_required<F: Fetcher>(fetcher: &F, what: &str, path: &str, limit: u64) -> Result<Vec<u8>, VerifyError> {
-    match fetcher.fetch(path, limit, None).await {
+/// A fetch failure as a verification error: a body over the limit is the server's fault (a
+/// verification failure), anything else is a transport problem.
+fn fetch_error(what: &str, source: FetchError) -> VerifyError {
+    match source {
+        FetchError::TooLarge { limit, .. } => VerifyError::TooLarge { what: what.into(), limit },
+        source => VerifyError::Fetch { what: what.into(), source },
+    }
+}
+
+/// Fetch a file pinned by length: the fetch is capped at that length, so a longer file is
+/// refused without reading more.
+async fn fetch_pinned<F: Fetcher>(fetcher: &F, what: &str, path: &str, length: u64) -> Result<Vec<u8>, VerifyError> {
+    match fetcher.fetch(path, length, None).await {
         Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
         Ok(Fetched::NotFound) => Err(VerifyError::NotFound { what: what.into(), path: path.into() }),
         Ok(Fetched::NotModified) => Err(VerifyError::Invalid { what: what.into(), reason: "unexpected 304".into() }),
+        Err(FetchError::TooLarge { .. }) => Err(VerifyError::LongerThanPinned { what: path.into(), expected: length }),
         Err(source) => Err(VerifyError::Fetch { what: what.into(), source }),
     }
 }
@@ -326,7 +338,7 @@ pub async fn update<F: Fetcher>(
             Ok(Fetched::NotModified) => {
                 return Err(VerifyError::Invalid { what: path, reason: "unexpected 304".into() });
             }
-            Err(source) => return Err(VerifyError::Fetch { what: path, source }),
+            Err(source) => return Err(fetch_error(&path, source)),
         }
     }
     let now = opts.now.max(state.last_known_time.saturating_sub(opts.tolerance_secs));
@@ -353,7 +365,7 @@ pub async fn update<F: Fetcher>(
             }
         },
         Ok(Fetched::NotFound) => return Err(VerifyError::NotFound { what: "head".into(), path: "head.json".into() }),
-        Err(source) => return Err(VerifyError::Fetch { what: "head.json".into(), source }),
+        Err(source) => return Err(fetch_error("head.json", source)),
     };
     let previous_payload = match &state.head {
         Some(h) => Some(payload::Envelope::parse(h.as_bytes(), "stored head")?.payload),
@@ -380,7 +392,7 @@ pub async fn update<F: Fetcher>(
     let index_changed = stored_index.is_none();
     let index_bytes = match stored_index {
         Some(i) => i.as_bytes().to_vec(),
-        None => fetch_required(fetcher, "index", &head.index.path, head.index.length).await?,
+        None => fetch_pinned(fetcher, "index", &head.index.path, head.index.length).await?,
     };
     let index = verify_index(root, &head, &index_bytes, state.index_version, now, limits)?;
 
@@ -411,7 +423,7 @@ pub async fn fetch_bundle<F: Fetcher>(
     limits: &Limits,
 ) -> Result<Option<(Range, Bundle)>, VerifyError> {
     let Some(range) = index.select(ocp_version) else { return Ok(None) };
-    let bytes = fetch_required(fetcher, "bundle", &range.bundle.path, range.bundle.length).await?;
+    let bytes = fetch_pinned(fetcher, "bundle", &range.bundle.path, range.bundle.length).await?;
     let bundle = verify_bundle(range, &bytes, &index.repo, limits)?;
     Ok(Some((range.clone(), bundle)))
 }
