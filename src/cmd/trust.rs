@@ -222,6 +222,16 @@ fn time_arg(s: Option<&str>) -> anyhow::Result<i64> {
     }
 }
 
+/// Write a file that is meant to be published or shared (mode 0644; the atomic temporary file
+/// is created 0600).
+fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    crate::fsutil::write_atomic(path, bytes)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .with_context(|| format!("{}: setting mode 0644", path.display()))?;
+    Ok(())
+}
+
 fn read(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     Ok(crate::fsutil::read_bounded(path, limit)?)
 }
@@ -235,9 +245,7 @@ pub fn run_key(c: KeyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 bail!("{}: already exists; refusing to overwrite", pub_path.display());
             }
             keys::write_private(&out, &key)?;
-            crate::fsutil::write_atomic(&pub_path, keys::public_pem(&key.public()).as_bytes())?;
-            #[cfg(unix)]
-            std::fs::set_permissions(&pub_path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+            write_public(&pub_path, keys::public_pem(&key.public()).as_bytes())?;
             eprintln!(
                 "wrote {} ({} private key, mode 0600) and {}",
                 out.display(),
@@ -264,7 +272,7 @@ fn read_draft(path: &Path) -> anyhow::Result<RootPayload> {
 }
 
 fn write_draft(path: &Path, root: &RootPayload) -> anyhow::Result<()> {
-    crate::fsutil::write_atomic(path, &root.to_bytes())?;
+    write_public(path, &root.to_bytes())?;
     if let Err(e) = root.validate("draft") {
         eprintln!("note: the draft is not valid yet: {e}");
     }
@@ -402,7 +410,7 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 (env, root, target)
             };
             env.add_signature(&key);
-            crate::fsutil::write_atomic(&target, &env.to_bytes())?;
+            write_public(&target, &env.to_bytes())?;
             let own = match root.role_of(key.keyid()) {
                 Some(Role::Root) => "a root key of this root".to_string(),
                 Some(r) => format!("a {r} key of this root, which does not count for root signatures"),
@@ -437,7 +445,7 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             }
             let mut m = merged.context("no inputs")?;
             m.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
-            crate::fsutil::write_atomic(&out, &m.to_bytes())?;
+            write_public(&out, &m.to_bytes())?;
             eprintln!("{}: {} signature(s)", out.display(), m.signatures.len());
         }
         RootCommand::Check { file, prev } => {
@@ -472,7 +480,7 @@ pub fn run_head(c: HeadCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let resigned = sign::resign_head(&dist, &key, issued_at, expires, poll)?;
     // Archive first: head.json must never point at a version whose archive copy is missing.
     for (path, bytes) in resigned.files.iter().rev() {
-        crate::fsutil::write_atomic(&dist.join(path), bytes)?;
+        write_public(&dist.join(path), bytes)?;
     }
     println!(
         "head version {} (channel {}, root version {}), expires {}",

@@ -115,10 +115,14 @@ impl Parser<'_> {
             self.i += 1;
             self.ws();
             let v = self.value(depth)?;
-            if map.contains_key(&key) {
-                return Err(JsonError::DuplicateKey { key, offset: key_offset });
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                serde_json::map::Entry::Occupied(e) => {
+                    return Err(JsonError::DuplicateKey { key: e.key().clone(), offset: key_offset });
+                }
             }
-            map.insert(key, v);
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
@@ -220,14 +224,20 @@ impl Parser<'_> {
                 self.i += 1;
             }
             // The whole input was checked to be UTF-8 and the run stops only at ASCII bytes.
-            out.push_str(std::str::from_utf8(&self.b[run_start..self.i]).map_err(|_| JsonError::Utf8(run_start))?);
+            let run = std::str::from_utf8(&self.b[run_start..self.i]).map_err(|_| JsonError::Utf8(run_start))?;
             match self.peek() {
                 None => return Err(self.err("unterminated string")),
                 Some(b'"') => {
                     self.i += 1;
+                    if out.is_empty() {
+                        // No escapes: one exact allocation.
+                        return Ok(run.to_string());
+                    }
+                    out.push_str(run);
                     return Ok(out);
                 }
                 Some(b'\\') => {
+                    out.push_str(run);
                     self.i += 1;
                     let Some(e) = self.peek() else {
                         return Err(self.err("unterminated escape"));
