@@ -629,3 +629,57 @@ fn verify_over_http() {
         .code(1);
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("not found"));
 }
+
+/// A server that answers every request with `behaviour` (raw socket), for transport limits.
+fn serve_raw(behaviour: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                match behaviour {
+                    "huge" => {
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n{");
+                    }
+                    "silent" => std::thread::sleep(std::time::Duration::from_secs(5)),
+                    _ => {
+                        // Drip: one byte every 100 ms.
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+                        for _ in 0..1000 {
+                            if s.write_all(b" ").is_err() {
+                                return;
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[test]
+fn http_fetches_are_capped_and_time_out() {
+    use rrctl::trust::fetch::{FetchError, Fetcher, HttpFetcher, HttpLimits};
+    use std::time::Duration;
+    rrctl::cli::install_crypto_provider();
+    let limits = HttpLimits {
+        connect_timeout: Duration::from_secs(2),
+        stall_timeout: Duration::from_secs(1),
+        min_rate: 1000,
+        rate_grace: Duration::from_millis(500),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let get = |url: String| {
+        let f = HttpFetcher::new(&url, limits).unwrap();
+        rt.block_on(async move { f.fetch("head.json", 16 * 1024, None).await })
+    };
+    assert!(matches!(get(serve_raw("huge")), Err(FetchError::TooLarge { limit: 16384, .. })));
+    assert!(matches!(get(serve_raw("silent")), Err(FetchError::Timeout { .. })));
+    assert!(matches!(get(serve_raw("drip")), Err(FetchError::TooSlow { min_rate: 1000, .. })));
+}
