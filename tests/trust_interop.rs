@@ -205,6 +205,8 @@ fn development_keys_are_created_once_and_reused() {
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(dev.join(f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
     }
+    assert!(rrctl::trust::sign::uses_dev_root(&tmp.path().join("d1"), &dev));
+    assert!(!rrctl::trust::sign::uses_dev_root(&tmp.path().join("d1"), &tmp.path().join("other")));
     let second = make_dist(&tmp.path().join("d2"), &dev, T0 as u64);
     assert!(second.dev_keys_created.is_none());
     // Same keys and root: byte-identical output for identical input.
@@ -612,8 +614,16 @@ fn verify_over_http() {
     let first = rt.block_on(rrctl::trust::verify::update(&mut state, &fetcher, &opts)).unwrap();
     assert!(first.head_changed && first.index_changed);
     assert!(state.head_etag.is_some());
-    let second = rt.block_on(rrctl::trust::verify::update(&mut state, &fetcher, &opts)).unwrap();
-    assert!(!second.head_changed && !second.index_changed);
+    // The second poll runs as a task on a multi-threaded runtime, as the agent does (the update
+    // future must be Send).
+    let mt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let task = mt.spawn(async move {
+        let r =
+            rrctl::trust::verify::update(&mut state, &fetcher, &opts).await.map(|v| (v.head_changed, v.index_changed));
+        (state, r)
+    });
+    let (state, second) = mt.block_on(task).unwrap();
+    assert_eq!(second.unwrap(), (false, false));
     let state_file = tmp.path().join("state.json");
     state.save(&state_file).unwrap();
     assert_eq!(rrctl::trust::verify::ClientState::load(&state_file).unwrap(), state);

@@ -200,6 +200,7 @@ pub struct VerifyArgs {
     /// Expected repo (default: the root's).
     #[arg(long)]
     pub repo: Option<String>,
+    /// Output format of the summary (json: one object with `ok`, and `error` on failure).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Judge expiry at this time (RFC 3339 UTC) instead of now.

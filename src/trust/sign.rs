@@ -293,6 +293,19 @@ pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -
     Ok(SignedFiles { files, index_path, used_dev_keys: dev, dev_keys_created: created })
 }
 
+/// Whether the dist at `dist` is signed under the development root in `dev_dir` (its
+/// `root/1.json` is byte-identical), for `publish` to refuse development keys.
+pub fn uses_dev_root(dist: &Path, dev_dir: &Path) -> bool {
+    let limit = Limits::default().root;
+    match (
+        crate::fsutil::read_bounded(&dist.join("root/1.json"), limit),
+        crate::fsutil::read_bounded(&dev_dir.join("root/1.json"), limit),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// A re-signed head: its payload and the files to write (`head.json`, `head/<version>.json`).
 #[derive(Debug, Clone)]
 pub struct ResignedHead {
