@@ -217,12 +217,7 @@ impl Parser<'_> {
         let mut out = String::new();
         loop {
             let run_start = self.i;
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            self.i = scan_plain(self.b, self.i);
             // The whole input was checked to be UTF-8 and the run stops only at ASCII bytes.
             let run = std::str::from_utf8(&self.b[run_start..self.i]).map_err(|_| JsonError::Utf8(run_start))?;
             match self.peek() {
@@ -280,6 +275,31 @@ impl Parser<'_> {
     }
 }
 
+/// Index of the first `"`, `\\` or control byte at or after `i` (or the end). Eight bytes at a
+/// time: base64 payloads inside envelopes are long plain strings.
+fn scan_plain(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Bytes of `x` that are below `n` (for bytes without the high bit; others never match).
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
+    while i + 8 <= b.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&b[i..i + 8]);
+        let w = u64::from_le_bytes(word);
+        if below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1) | below(w, 0x20) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +332,18 @@ mod tests {
         assert!(matches!(parse(deep.as_bytes()), Err(JsonError::TooDeep { .. })));
         let ok = format!("{}{}", "[".repeat(32), "]".repeat(32));
         assert!(parse(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn plain_scan_stops_at_every_special_byte() {
+        for special in [b'"', b'\\', 0u8, 0x1f] {
+            for pos in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[pos] = special;
+                assert_eq!(scan_plain(&v, 0), pos);
+            }
+        }
+        assert_eq!(scan_plain("éééééééééé".as_bytes(), 0), 20);
     }
 
     #[test]
