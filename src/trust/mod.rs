@@ -1,9 +1,26 @@
-//! Keys, signed envelopes, roots and verification (DESIGN.md sections 5 and 6).
+//! Keys, signed envelopes, roots, heads, indexes and their verification (DESIGN.md sections 5
+//! and 6; the formats are a contract checked by an independent verifier).
 //!
-//! STUB: the signing issue replaces this file; the signatures of `sign_dist`, `DistMeta`,
-//! `SigningOptions`, `KeySource` and `SignedFiles` are the seam `build` relies on.
+//! - [`keys`]: Ed25519 keys in OpenSSL's PEM formats, key ids, loading from file or environment;
+//! - [`strict`]: the strict JSON parser every signed file goes through;
+//! - [`payload`]: the envelope and the root/head/index/bundle payloads;
+//! - [`sign`]: [`sign_dist`] (used by `build`), development keys, root chains, head re-signing;
+//! - [`verify`] and [`fetch`]: verification as a client does it, over a directory or HTTP.
 
 use std::path::PathBuf;
+
+pub mod error;
+pub mod fetch;
+pub mod keys;
+pub mod payload;
+pub mod sign;
+pub mod strict;
+pub mod verify;
+
+pub use error::{TrustError, VerifyError};
+pub use sign::{
+    DEFAULT_POLL_INTERVAL_SECS, HEAD_EXPIRY_POLL_MULTIPLE, check_expiry_policy, parse_duration, resign_head, sign_dist,
+};
 
 /// Where a private key comes from: a PEM file, or an environment variable holding the PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +44,9 @@ pub struct DistMeta {
 
 #[derive(Debug, Clone)]
 pub struct SigningOptions {
-    /// Directory holding `root/<N>.json` files of the production root; `None` with no keys
-    /// configured means development keys.
+    /// Directory holding `root/<N>.json` files of the production root (either the directory
+    /// that contains `root/`, or the `root/` directory itself); `None` with no keys configured
+    /// means development keys.
     pub root_dir: Option<PathBuf>,
     pub index_key: Option<KeySource>,
     pub head_key: Option<KeySource>,
@@ -45,31 +63,4 @@ pub struct SignedFiles {
     pub used_dev_keys: bool,
     /// Set when this call created development keys (the directory).
     pub dev_keys_created: Option<PathBuf>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrustError {
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Sign the canonical index payload bytes and produce the index envelope, head, head archive
-/// and root files for a dist.
-pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -> Result<SignedFiles, TrustError> {
-    let _ = (meta, opts);
-    use base64::Engine as _;
-    let envelope = serde_json::json!({
-        "payloadType": "application/vnd.rrctl.index+json",
-        "payload": base64::engine::general_purpose::STANDARD.encode(index_payload),
-        "signatures": [],
-    });
-    let bytes = crate::canonical::to_vec(&envelope).map_err(|e| TrustError::Other(e.to_string()))?;
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    let index_path = format!("index/{sha}.json");
-    Ok(SignedFiles {
-        files: vec![(index_path.clone(), bytes)],
-        index_path,
-        used_dev_keys: false,
-        dev_keys_created: None,
-    })
 }

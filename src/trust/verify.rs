@@ -1,0 +1,429 @@
+//! Verification as a client does it (DESIGN.md section 6), as a library: the pure checks of each
+//! file ([`verify_root_update`], [`verify_head`], [`verify_index`], [`verify_bundle`]) and the
+//! fetch-and-check loop over a [`Fetcher`] with persistent [`ClientState`] ([`update`],
+//! [`fetch_bundle`]).
+//!
+//! Order of checks for every file: size (before reading), pinned length and hash (before
+//! parsing), strict JSON, payloadType and `_type`, signatures against the trusted root, then
+//! fields, then freshness and monotonicity against the client state.
+//!
+//! Root expiry: roots on the way are accepted even when expired (a client offline for a long
+//! time must still be able to catch up through old rotations); only the newest root reached must
+//! be unexpired.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::VerifyError;
+use super::fetch::{FetchError, Fetched, Fetcher};
+use super::payload::{
+    self, Bundle, HeadPayload, IndexPayload, Limits, Range, Role, RootPayload, check_signatures, format_time,
+    sha256_hex,
+};
+
+/// Most root versions walked in one update (bounds the work a hostile mirror can cause).
+pub const MAX_ROOT_STEPS: u64 = 1024;
+/// Default allowance for a clock that went backwards since the last success.
+pub const DEFAULT_TOLERANCE_SECS: i64 = 600;
+
+/// A root that has been verified (self-signed at the start, or reached by a verified rotation).
+#[derive(Debug, Clone)]
+pub struct TrustedRoot {
+    pub payload: RootPayload,
+    /// The exact envelope bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl TrustedRoot {
+    /// The initial, pinned root: parsed, validated, and signed by a threshold of its own root
+    /// keys. Its expiry is not checked here (a newer root may follow).
+    pub fn from_pinned(bytes: &[u8], limits: &Limits) -> Result<Self, VerifyError> {
+        let what = "pinned root";
+        check_size(what, bytes.len() as u64, limits.root)?;
+        let (env, value) = payload::open(bytes, Role::Root, what)?;
+        let root = RootPayload::from_value(&value, what)?;
+        root.validate(what)?;
+        check_signatures(&env, &root, Role::Root, what)?;
+        Ok(TrustedRoot { payload: root, bytes: bytes.to_vec() })
+    }
+}
+
+fn check_size(what: &str, size: u64, limit: u64) -> Result<(), VerifyError> {
+    if size > limit {
+        return Err(VerifyError::TooLarge { what: what.to_string(), limit });
+    }
+    Ok(())
+}
+
+fn check_pinned(what: &str, bytes: &[u8], sha256: &str, length: u64) -> Result<(), VerifyError> {
+    if bytes.len() as u64 != length {
+        return Err(VerifyError::LengthMismatch {
+            what: what.to_string(),
+            expected: length,
+            actual: bytes.len() as u64,
+        });
+    }
+    let actual = sha256_hex(bytes);
+    if actual != sha256 {
+        return Err(VerifyError::HashMismatch { what: what.to_string(), expected: sha256.to_string(), actual });
+    }
+    Ok(())
+}
+
+/// Root N+1 from `trusted` root N: version exactly N+1, same repo, valid, and signed by a
+/// threshold of N's root keys and of its own.
+pub fn verify_root_update(trusted: &TrustedRoot, bytes: &[u8], limits: &Limits) -> Result<TrustedRoot, VerifyError> {
+    let next = trusted.payload.version + 1;
+    let what = format!("root/{next}.json");
+    check_size(&what, bytes.len() as u64, limits.root)?;
+    let (env, value) = payload::open(bytes, Role::Root, &what)?;
+    let root = RootPayload::from_value(&value, &what)?;
+    if root.version != next {
+        return Err(VerifyError::RootVersion { what, expected: next, found: root.version });
+    }
+    if root.repo != trusted.payload.repo {
+        return Err(VerifyError::RepoMismatch { what, expected: trusted.payload.repo.clone(), found: root.repo });
+    }
+    root.validate(&what)?;
+    check_signatures(&env, &trusted.payload, Role::Root, &format!("{what} (by the keys of root {})", next - 1))?;
+    check_signatures(&env, &root, Role::Root, &format!("{what} (by its own keys)"))?;
+    Ok(TrustedRoot { payload: root, bytes: bytes.to_vec() })
+}
+
+/// What a head, index or bundle must match.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Defaults to the root's repo.
+    pub repo: Option<String>,
+    /// `None` accepts any channel on first contact (and then sticks to it through the state).
+    pub channel: Option<String>,
+}
+
+/// The last verified head, for monotonicity.
+#[derive(Debug, Clone, Copy)]
+pub struct PreviousHead<'a> {
+    pub version: u64,
+    pub payload: &'a [u8],
+}
+
+/// Check a head envelope against the trusted root.
+pub fn verify_head(
+    root: &RootPayload,
+    bytes: &[u8],
+    expect: &Expect,
+    previous: Option<PreviousHead<'_>>,
+    now: i64,
+    limits: &Limits,
+) -> Result<(HeadPayload, Vec<u8>), VerifyError> {
+    let what = "head.json";
+    check_size(what, bytes.len() as u64, limits.head)?;
+    let (env, value) = payload::open(bytes, Role::Head, what)?;
+    check_signatures(&env, root, Role::Head, what)?;
+    let head = HeadPayload::from_value(&value, what, limits)?;
+    let repo = expect.repo.as_deref().unwrap_or(&root.repo);
+    if head.repo != repo || head.repo != root.repo {
+        return Err(VerifyError::RepoMismatch { what: what.into(), expected: repo.to_string(), found: head.repo });
+    }
+    if let Some(channel) = &expect.channel
+        && &head.channel != channel
+    {
+        return Err(VerifyError::ChannelMismatch { what: what.into(), expected: channel.clone(), found: head.channel });
+    }
+    if head.root_version > root.version {
+        return Err(VerifyError::RootVersionAhead { trusted: root.version, found: head.root_version });
+    }
+    if let Some(prev) = previous {
+        if head.version < prev.version {
+            return Err(VerifyError::HeadRollback { previous: prev.version, found: head.version });
+        }
+        if head.version == prev.version && env.payload != prev.payload {
+            return Err(VerifyError::HeadEquivocation { version: head.version });
+        }
+    }
+    if head.expires <= now {
+        return Err(VerifyError::Expired {
+            what: what.into(),
+            expires: format_time(head.expires),
+            now: format_time(now),
+        });
+    }
+    Ok((head, env.payload))
+}
+
+/// Check index envelope bytes pinned by `head`: length and hash first, then signatures (index
+/// role), fields, channel and repo, version, expiry, rollback.
+pub fn verify_index(
+    root: &RootPayload,
+    head: &HeadPayload,
+    bytes: &[u8],
+    previous_version: Option<u64>,
+    now: i64,
+    limits: &Limits,
+) -> Result<IndexPayload, VerifyError> {
+    let what = head.index.path.as_str();
+    check_size(what, bytes.len() as u64, limits.index)?;
+    check_pinned(what, bytes, &head.index.sha256, head.index.length)?;
+    let (env, value) = payload::open(bytes, Role::Index, what)?;
+    check_signatures(&env, root, Role::Index, what)?;
+    let index = IndexPayload::from_value(&value, what, limits)?;
+    if index.repo != head.repo {
+        return Err(VerifyError::RepoMismatch { what: what.into(), expected: head.repo.clone(), found: index.repo });
+    }
+    if index.channel != head.channel {
+        return Err(VerifyError::ChannelMismatch {
+            what: what.into(),
+            expected: head.channel.clone(),
+            found: index.channel,
+        });
+    }
+    if index.version != head.index_version {
+        return Err(VerifyError::IndexVersionMismatch { expected: head.index_version, found: index.version });
+    }
+    if let Some(prev) = previous_version
+        && index.version < prev
+    {
+        return Err(VerifyError::IndexRollback { previous: prev, found: index.version });
+    }
+    if index.expires <= now {
+        return Err(VerifyError::Expired {
+            what: what.into(),
+            expires: format_time(index.expires),
+            now: format_time(now),
+        });
+    }
+    Ok(index)
+}
+
+/// Check bundle bytes pinned by an index range: length and hash before parsing, then strict
+/// JSON, `_type`, spec version and repo.
+pub fn verify_bundle(range: &Range, bytes: &[u8], repo: &str, limits: &Limits) -> Result<Bundle, VerifyError> {
+    let what = range.bundle.path.as_str();
+    check_size(what, bytes.len() as u64, limits.bundle)?;
+    check_pinned(what, bytes, &range.bundle.sha256, range.bundle.length)?;
+    let value = super::strict::parse(bytes).map_err(|source| VerifyError::Json { what: what.to_string(), source })?;
+    let bundle = Bundle::from_value(value, what)?;
+    if bundle.repo != repo {
+        return Err(VerifyError::RepoMismatch { what: what.into(), expected: repo.to_string(), found: bundle.repo });
+    }
+    Ok(bundle)
+}
+
+/// What a client remembers between polls. Serialisable; persist it with [`ClientState::save`]
+/// (atomic) after every successful [`update`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientState {
+    /// Envelope of the newest trusted root (JSON text).
+    pub root: String,
+    /// Envelope of the last verified head.
+    pub head: Option<String>,
+    pub head_version: Option<u64>,
+    pub head_etag: Option<String>,
+    /// Channel of the last verified head: a client never switches channel silently.
+    pub channel: Option<String>,
+    /// Envelope of the last verified index (small; kept so an unchanged head costs no download).
+    pub index: Option<String>,
+    pub index_version: Option<u64>,
+    /// Largest "now" seen at a successful update (Unix seconds); protects against a clock
+    /// set back to replay an expired head.
+    pub last_known_time: i64,
+}
+
+impl ClientState {
+    /// A fresh state trusting `root_bytes` (checked: valid and self-signed).
+    pub fn new(root_bytes: &[u8]) -> Result<Self, VerifyError> {
+        TrustedRoot::from_pinned(root_bytes, &Limits::default())?;
+        let root =
+            String::from_utf8(root_bytes.to_vec()).map_err(|_| VerifyError::State("root is not UTF-8".into()))?;
+        Ok(ClientState {
+            root,
+            head: None,
+            head_version: None,
+            head_etag: None,
+            channel: None,
+            index: None,
+            index_version: None,
+            last_known_time: 0,
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, VerifyError> {
+        let bytes =
+            crate::fsutil::read_bounded(path, 64 * 1024 * 1024).map_err(|e| VerifyError::State(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| VerifyError::State(format!("{}: {e}", path.display())))
+    }
+
+    /// Write atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<(), VerifyError> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| VerifyError::State(e.to_string()))?;
+        crate::fsutil::write_atomic(path, &bytes).map_err(|e| VerifyError::State(e.to_string()))
+    }
+}
+
+/// Options of one [`update`].
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Current time, Unix seconds.
+    pub now: i64,
+    pub expect: Expect,
+    /// Expiry is judged at `max(now, last_known_time - tolerance)`.
+    pub tolerance_secs: i64,
+    pub limits: Limits,
+}
+
+impl VerifyOptions {
+    pub fn new(now: i64) -> Self {
+        VerifyOptions {
+            now,
+            expect: Expect::default(),
+            tolerance_secs: DEFAULT_TOLERANCE_SECS,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The outcome of a successful [`update`].
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub root: RootPayload,
+    pub head: HeadPayload,
+    pub index: IndexPayload,
+    /// False when the head was unchanged (304 or same bytes).
+    pub head_changed: bool,
+    /// False when the index hash was unchanged and the stored index was reused.
+    pub index_changed: bool,
+}
+
+/// A fetch failure as a verification error: a body over the limit is the server's fault (a
+/// verification failure), anything else is a transport problem.
+fn fetch_error(what: &str, source: FetchError) -> VerifyError {
+    match source {
+        FetchError::TooLarge { limit, .. } => VerifyError::TooLarge { what: what.into(), limit },
+        source => VerifyError::Fetch { what: what.into(), source },
+    }
+}
+
+/// Fetch a file pinned by length: the fetch is capped at that length, so a longer file is
+/// refused without reading more.
+async fn fetch_pinned<F: Fetcher>(fetcher: &F, what: &str, path: &str, length: u64) -> Result<Vec<u8>, VerifyError> {
+    match fetcher.fetch(path, length, None).await {
+        Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
+        Ok(Fetched::NotFound) => Err(VerifyError::NotFound { what: what.into(), path: path.into() }),
+        Ok(Fetched::NotModified) => Err(VerifyError::Invalid { what: what.into(), reason: "unexpected 304".into() }),
+        Err(FetchError::TooLarge { .. }) => Err(VerifyError::LongerThanPinned { what: path.into(), expected: length }),
+        Err(source) => Err(VerifyError::Fetch { what: what.into(), source }),
+    }
+}
+
+/// One poll: walk roots, fetch and check the head (conditional GET), fetch and check the index
+/// when its hash changed. `state` is changed only when everything verified; on any error it is
+/// left as it was (the last good set stays in force).
+pub async fn update<F: Fetcher>(
+    state: &mut ClientState,
+    fetcher: &F,
+    opts: &VerifyOptions,
+) -> Result<Verified, VerifyError> {
+    let limits = &opts.limits;
+    let mut trusted = TrustedRoot::from_pinned(state.root.as_bytes(), limits)
+        .map_err(|e| VerifyError::State(format!("stored root no longer verifies: {e}")))?;
+    let mut root_changed = false;
+    for _ in 0..MAX_ROOT_STEPS {
+        let path = format!("root/{}.json", trusted.payload.version + 1);
+        match fetcher.fetch(&path, limits.root, None).await {
+            Ok(Fetched::NotFound) => break,
+            Ok(Fetched::Body { bytes, .. }) => {
+                trusted = verify_root_update(&trusted, &bytes, limits)?;
+                root_changed = true;
+            }
+            Ok(Fetched::NotModified) => {
+                return Err(VerifyError::Invalid { what: path, reason: "unexpected 304".into() });
+            }
+            Err(source) => return Err(fetch_error(&path, source)),
+        }
+    }
+    let now = opts.now.max(state.last_known_time.saturating_sub(opts.tolerance_secs));
+    let root = &trusted.payload;
+    if root.expires <= now {
+        return Err(VerifyError::Expired {
+            what: format!("root version {}", root.version),
+            expires: format_time(root.expires),
+            now: format_time(now),
+        });
+    }
+
+    // Head: conditional GET; a 304 re-checks the stored head, whose expiry it never extends.
+    let etag = if state.head.is_some() { state.head_etag.as_deref() } else { None };
+    let (head_bytes, new_etag) = match fetcher.fetch("head.json", limits.head, etag).await {
+        Ok(Fetched::Body { bytes, etag }) => (bytes, etag),
+        Ok(Fetched::NotModified) => match &state.head {
+            Some(h) => (h.as_bytes().to_vec(), state.head_etag.clone()),
+            None => {
+                return Err(VerifyError::Invalid {
+                    what: "head.json".into(),
+                    reason: "304 without a stored head".into(),
+                });
+            }
+        },
+        Ok(Fetched::NotFound) => return Err(VerifyError::NotFound { what: "head".into(), path: "head.json".into() }),
+        Err(source) => return Err(fetch_error("head.json", source)),
+    };
+    let previous_payload = match &state.head {
+        Some(h) => Some(payload::Envelope::parse(h.as_bytes(), "stored head")?.payload),
+        None => None,
+    };
+    let previous = match (state.head_version, &previous_payload) {
+        (Some(version), Some(p)) => Some(PreviousHead { version, payload: p }),
+        _ => None,
+    };
+    let mut expect = opts.expect.clone();
+    if expect.channel.is_none() {
+        expect.channel = state.channel.clone();
+    }
+    let (head, head_payload) = verify_head(root, &head_bytes, &expect, previous, now, limits)?;
+    let head_changed = previous_payload.as_deref() != Some(head_payload.as_slice());
+
+    // Index: reuse the stored one while the head pins the same bytes.
+    if let Some(prev) = state.index_version
+        && head.index_version < prev
+    {
+        return Err(VerifyError::IndexRollback { previous: prev, found: head.index_version });
+    }
+    let stored_index = state.index.as_ref().filter(|i| sha256_hex(i.as_bytes()) == head.index.sha256);
+    let index_changed = stored_index.is_none();
+    let index_bytes = match stored_index {
+        Some(i) => i.as_bytes().to_vec(),
+        None => fetch_pinned(fetcher, "index", &head.index.path, head.index.length).await?,
+    };
+    let index = verify_index(root, &head, &index_bytes, state.index_version, now, limits)?;
+
+    // Commit only now that everything verified.
+    let text = |b: Vec<u8>, what: &str| {
+        String::from_utf8(b).map_err(|_| VerifyError::Invalid { what: what.into(), reason: "not UTF-8".into() })
+    };
+    let new_state = ClientState {
+        root: if root_changed { text(trusted.bytes.clone(), "root")? } else { state.root.clone() },
+        head: Some(text(head_bytes, "head.json")?),
+        head_version: Some(head.version),
+        head_etag: new_etag,
+        channel: Some(head.channel.clone()),
+        index: Some(text(index_bytes, "index")?),
+        index_version: Some(index.version),
+        last_known_time: state.last_known_time.max(opts.now),
+    };
+    *state = new_state;
+    Ok(Verified { root: trusted.payload, head, index, head_changed, index_changed })
+}
+
+/// Select the range of `ocp_version` in a verified index and fetch its bundle with length and
+/// hash check. `Ok(None)` when no range holds the version (nothing applies to it).
+pub async fn fetch_bundle<F: Fetcher>(
+    fetcher: &F,
+    index: &IndexPayload,
+    ocp_version: &semver::Version,
+    limits: &Limits,
+) -> Result<Option<(Range, Bundle)>, VerifyError> {
+    let Some(range) = index.select(ocp_version) else { return Ok(None) };
+    let bytes = fetch_pinned(fetcher, "bundle", &range.bundle.path, range.bundle.length).await?;
+    let bundle = verify_bundle(range, &bytes, &index.repo, limits)?;
+    Ok(Some((range.clone(), bundle)))
+}
