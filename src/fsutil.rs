@@ -5,18 +5,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The I/O error is part of the message and deliberately not a `#[source]`, so error chains
+    // printed with `{:#}` do not repeat it.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: file is larger than the limit of {limit} bytes")]
     TooLarge { path: PathBuf, limit: u64 },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FsError + '_ {
-    move |source| FsError::Io { path: path.to_path_buf(), source }
+    move |source| FsError::Io { path: path.to_path_buf(), error: source }
 }
 
 /// Read at most `limit` bytes of a file; a longer file is an error, never silently truncated.
@@ -40,8 +38,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(path))?;
+    // Temporary files are created 0600; outputs are ordinary readable files (keys use their own
+    // writer with 0600).
+    #[cfg(unix)]
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(io(path))?;
     tmp.as_file().sync_all().map_err(io(path))?;
-    tmp.persist(path).map_err(|e| FsError::Io { path: path.to_path_buf(), source: e.error })?;
+    tmp.persist(path).map_err(|e| FsError::Io { path: path.to_path_buf(), error: e.error })?;
     Ok(())
 }
 
@@ -66,7 +68,7 @@ pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
                 return Ok(());
             }
             Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
-            Err(e) => return Err(FsError::Io { path: target.to_path_buf(), source: e.into() }),
+            Err(e) => return Err(FsError::Io { path: target.to_path_buf(), error: e.into() }),
         }
     }
     let parent = match target.parent() {
@@ -81,7 +83,7 @@ pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
     if let Err(e) = std::fs::rename(staged, target) {
         // Put the previous tree back so the user keeps the last good output.
         let _ = std::fs::rename(&aside_target, target);
-        return Err(FsError::Io { path: target.to_path_buf(), source: e });
+        return Err(FsError::Io { path: target.to_path_buf(), error: e });
     }
     let _ = std::fs::remove_dir_all(&aside);
     Ok(())
@@ -122,6 +124,8 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&p).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o644);
         assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1, "no temporary files left");
     }
 }

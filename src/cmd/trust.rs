@@ -223,13 +223,9 @@ fn time_arg(s: Option<&str>) -> anyhow::Result<i64> {
     }
 }
 
-/// Write a file that is meant to be published or shared (mode 0644; the atomic temporary file
-/// is created 0600).
+/// Write a file that is meant to be published or shared (mode 0644, atomically).
 fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     crate::fsutil::write_atomic(path, bytes)?;
-    #[cfg(unix)]
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .with_context(|| format!("{}: setting mode 0644", path.display()))?;
     Ok(())
 }
 

@@ -265,7 +265,9 @@ fn fetch_file(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, VerifyError> {
     let path = root.join(rel);
     match crate::fsutil::read_bounded(&path, MAX_FETCH_BYTES) {
         Ok(b) => Ok(Some(b)),
-        Err(crate::fsutil::FsError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(crate::fsutil::FsError::Io { error: source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
         Err(e) => Err(VerifyError::Fetch { url: path.display().to_string(), message: e.to_string() }),
     }
 }

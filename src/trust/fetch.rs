@@ -75,7 +75,9 @@ impl Fetcher for DirFetcher {
             }
             match crate::fsutil::read_bounded(&full, limit) {
                 Ok(bytes) => Ok(Fetched::Body { bytes, etag: None }),
-                Err(crate::fsutil::FsError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(crate::fsutil::FsError::Io { error: source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
                     Ok(Fetched::NotFound)
                 }
                 Err(crate::fsutil::FsError::TooLarge { limit, .. }) => Err(FetchError::TooLarge { path, limit }),

@@ -172,7 +172,10 @@ pub fn load_public(path: &Path) -> Result<VerifyingKey, TrustError> {
 /// Write a private key PEM with mode 0600, refusing to overwrite an existing file.
 pub fn write_private(path: &Path, key: &PrivateKey) -> Result<(), TrustError> {
     use std::io::Write as _;
-    let io = |source| TrustError::Fs(crate::fsutil::FsError::Io { path: path.to_path_buf(), source });
+    let io = |source| TrustError::Fs(crate::fsutil::FsError::Io { path: path.to_path_buf(), error: source });
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

@@ -68,7 +68,7 @@ pub fn parse_duration(s: &str) -> Result<i64, TrustError> {
 /// containing `root/`): versions 1..=N, the first self-signed, each next one a valid rotation.
 pub fn load_root_chain(dir: &Path) -> Result<Vec<TrustedRoot>, TrustError> {
     let dir = if dir.join("root").is_dir() { dir.join("root") } else { dir.to_path_buf() };
-    let io = |source| TrustError::Fs(crate::fsutil::FsError::Io { path: dir.clone(), source });
+    let io = |source| TrustError::Fs(crate::fsutil::FsError::Io { path: dir.clone(), error: source });
     let mut versions = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(io)? {
         let name = entry.map_err(io)?.file_name();
@@ -156,7 +156,7 @@ pub fn ensure_dev_keys(dir: &Path, repo: &str, issued_at: i64) -> Result<Option<
     }
     let io = |p: &Path| {
         let p = p.to_path_buf();
-        move |source| TrustError::Fs(crate::fsutil::FsError::Io { path: p, source })
+        move |source| TrustError::Fs(crate::fsutil::FsError::Io { path: p, error: source })
     };
     std::fs::create_dir_all(dir.join("root")).map_err(io(dir))?;
     #[cfg(unix)]
