@@ -42,9 +42,9 @@ fn diagnostics(doc: &Value) -> &Vec<Value> {
 fn readme_expectations() -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(root().join("fixtures/README.md")).expect("fixtures/README.md");
     let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| l.starts_with("| `invalid/")) {
+    for line in text.lines().filter(|l| l.starts_with("| `invalid/") || l.starts_with("| `warnings/")) {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let case = cells[1].trim_matches('`').trim_start_matches("invalid/").to_string();
+        let case = cells[1].trim_matches('`').to_string();
         // The last cell is the code; the problem text may itself contain `|`.
         let last = cells.iter().rev().find(|c| !c.is_empty()).copied().unwrap_or("");
         let code = last.split('`').nth(1).unwrap_or("").to_string();
@@ -69,31 +69,29 @@ fn default_input_is_the_definitions_folder() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("no problems"));
 }
 
-#[test]
-fn every_invalid_fixture_reports_its_code_at_a_snapshotted_place() {
+/// Run every case of one fixture folder; `exit` is the expected status.
+fn check_fixture_folder(folder: &str, exit: i32, min_cases: usize) {
     let expectations = readme_expectations();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures/invalid"))
-        .expect("fixtures/invalid")
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures").join(folder))
+        .expect("fixture folder")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 40, "at least 40 broken fixtures, found {}", cases.len());
+    assert!(cases.len() >= min_cases, "at least {min_cases} cases in fixtures/{folder}, found {}", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
-        let target = format!("fixtures/invalid/{name}");
-        let (code, doc) = validate_json(&target);
+        let key = format!("{folder}/{name}");
+        let (code, doc) = validate_json(&format!("fixtures/{key}"));
         let diags = diagnostics(&doc);
-        let warn_only = name.starts_with("warn-");
-        let expected_exit = if warn_only { 0 } else { 1 };
-        if code != expected_exit {
-            failures.push(format!("{name}: exit {code}, expected {expected_exit}"));
+        if code != exit {
+            failures.push(format!("{key}: exit {code}, expected {exit}"));
         }
         if name != "many-problems" {
-            let want = expectations.get(&name).unwrap_or_else(|| panic!("{name} is not listed in fixtures/README.md"));
+            let want = expectations.get(&key).unwrap_or_else(|| panic!("{key} is not listed in fixtures/README.md"));
             if !diags.iter().any(|d| d["code"] == want.as_str()) {
-                failures.push(format!("{name}: expected code {want}, got {diags:?}"));
+                failures.push(format!("{key}: expected code {want}, got {diags:?}"));
             }
         }
         let mut lines = String::new();
@@ -110,12 +108,22 @@ fn every_invalid_fixture_reports_its_code_at_a_snapshotted_place() {
                 d["message"].as_str().unwrap()
             ));
         }
-        let snapshot = root().join(format!("tests/snapshots/invalid/{name}.txt"));
+        let snapshot = root().join(format!("tests/snapshots/{key}.txt"));
         snapbox::Assert::new()
             .action_env(snapbox::assert::DEFAULT_ACTION_ENV)
             .eq(lines, snapbox::Data::read_from(&snapshot, None));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_invalid_fixture_reports_its_code_at_a_snapshotted_place() {
+    check_fixture_folder("invalid", 1, 40);
+}
+
+#[test]
+fn every_warning_fixture_warns_and_passes() {
+    check_fixture_folder("warnings", 0, 4);
 }
 
 #[test]
@@ -184,8 +192,8 @@ fn github_annotations_use_the_workflow_command_form() {
 
 #[test]
 fn warnings_fail_only_with_deny_warnings() {
-    rrctl().args(["validate", "fixtures/invalid/warn-anchored-message"]).assert().code(0);
-    rrctl().args(["validate", "fixtures/invalid/warn-anchored-message", "--deny-warnings"]).assert().code(1);
+    rrctl().args(["validate", "fixtures/warnings/anchored-message"]).assert().code(0);
+    rrctl().args(["validate", "fixtures/warnings/anchored-message", "--deny-warnings"]).assert().code(1);
 }
 
 #[test]
