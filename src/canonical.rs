@@ -6,6 +6,12 @@
 use serde::Serialize;
 use serde_json::Value;
 
+/// Lower-case hex SHA-256 of `bytes`: how content-addressed files are named and pinned.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CanonicalError {
     #[error("cannot serialise to JSON: {0}")]

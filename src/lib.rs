@@ -14,6 +14,7 @@
 pub mod build;
 pub mod canonical;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod definition;
 pub mod diag;

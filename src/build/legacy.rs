@@ -399,7 +399,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
         let name = config_names
             .entry(bytes.clone())
             .or_insert_with(|| {
-                let name = format!("remote_configurations/config_{}.json", &super::plan::sha256_hex(&bytes)[..12]);
+                let name = format!("remote_configurations/config_{}.json", &crate::canonical::sha256_hex(&bytes)[..12]);
                 files.push((format!("legacy/v2/{name}"), bytes));
                 name
             })

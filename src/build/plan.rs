@@ -4,8 +4,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
+use crate::canonical::sha256_hex;
+use crate::clock::format_rfc3339;
 use crate::definition::{Definition, LoadedDefinition};
 use crate::diag::{Diagnostic, Report};
 use crate::version::{IntervalSet, OcpVersion, VersionRange, partition};
@@ -80,15 +81,6 @@ pub struct IndexMeta {
 pub struct Served<'a> {
     pub definitions: Vec<&'a LoadedDefinition>,
     pub sets: Vec<IntervalSet>,
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds.
-pub fn rfc3339(t: i64) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&fmt).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
 }
 
 /// Select the definitions served at `issued_at`: those whose `expires` date is not before the
@@ -169,10 +161,6 @@ fn bundle_into(buf: &mut Vec<u8>, repo_json: &[u8], members: &[usize], serialize
     buf.extend_from_slice(br#"],"repo":"#);
     buf.extend_from_slice(repo_json);
     buf.extend_from_slice(br#","spec_version":1}"#);
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Partition the served definitions, write one bundle per distinct applicable set into `sink`
@@ -260,8 +248,8 @@ pub fn index_payload(meta: &IndexMeta, ranges: &[IndexRange]) -> Result<Vec<u8>,
         "repo": meta.repo,
         "channel": meta.channel,
         "version": meta.version,
-        "issued_at": rfc3339(meta.issued_at),
-        "expires": rfc3339(meta.expires),
+        "issued_at": format_rfc3339(meta.issued_at),
+        "expires": format_rfc3339(meta.expires),
         "ranges": ranges,
         "source": {"git_commit": meta.git_commit, "rrctl_version": env!("CARGO_PKG_VERSION")},
     });

@@ -141,7 +141,7 @@ fn read_ref(dist: &Path, r: &Value, what: &str) -> Result<Vec<u8>, ShowError> {
     if r.get("length").and_then(Value::as_u64) != Some(bytes.len() as u64) {
         return Err(ShowError::Dist(format!("{path}: length does not match the reference")));
     }
-    if r.get("sha256").and_then(Value::as_str) != Some(super::plan::sha256_hex(&bytes).as_str()) {
+    if r.get("sha256").and_then(Value::as_str) != Some(crate::canonical::sha256_hex(&bytes).as_str()) {
         return Err(ShowError::Dist(format!("{path}: SHA-256 does not match the reference")));
     }
     Ok(bytes)

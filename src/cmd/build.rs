@@ -36,10 +36,10 @@ pub struct BuildArgs {
     #[arg(long, default_value = "stable")]
     pub channel: String,
     /// Index validity after issue time: seconds or with a unit (s, m, h, d).
-    #[arg(long, default_value = "365d", value_parser = parse_duration)]
+    #[arg(long, default_value = "365d", value_parser = crate::clock::parse_duration)]
     pub index_expires_in: i64,
     /// Head validity after issue time: seconds or with a unit (s, m, h, d).
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, default_value = "7d", value_parser = crate::clock::parse_duration)]
     pub head_expires_in: i64,
     /// Directory with the production root files (`root/<N>.json`).
     #[arg(long)]
@@ -107,31 +107,6 @@ pub struct ShowArgs {
     pub definitions: Option<PathBuf>,
 }
 
-fn parse_duration(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(k) => (&s[..k], &s[k..]),
-        None => (s, "s"),
-    };
-    let n: i64 = num.parse().map_err(|_| format!("invalid duration {s:?}; use e.g. 3600, 90m, 12h, 7d"))?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("invalid duration unit in {s:?}; use s, m, h or d")),
-    };
-    n.checked_mul(mult).filter(|v| *v > 0).ok_or_else(|| format!("duration {s:?} out of range"))
-}
-
-fn parse_today(s: Option<&str>) -> anyhow::Result<time::Date> {
-    match s {
-        Some(s) => time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-            .with_context(|| format!("invalid --today {s:?}; use YYYY-MM-DD")),
-        None => Ok(time::OffsetDateTime::now_utc().date()),
-    }
-}
-
 /// Render diagnostics: human text to stderr (stdout carries the command's result), machine
 /// formats to stdout. `--quiet` keeps errors only.
 fn print_report(report: &Report, g: &GlobalOpts, format: FormatArg, files_checked: usize) {
@@ -196,7 +171,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if !a.definitions.exists() {
         bail!("{}: no such file or directory", a.definitions.display());
     }
-    let today = parse_today(a.today.as_deref())?;
+    let today = crate::cmd::validate::resolve_today(a.today.as_deref())?;
     let t = std::time::Instant::now();
     let validated = crate::definition::validate_paths(&[a.definitions.as_path()], today);
     tracing::debug!("validated {} files in {:?}", validated.files_checked, t.elapsed());
@@ -246,7 +221,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     o.ranges,
                     o.bundles,
                     o.legacy_files,
-                    crate::build::plan::rfc3339(issued_at)
+                    crate::clock::format_rfc3339(issued_at)
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -320,7 +295,7 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             if !dir.exists() {
                 bail!("{}: no such file or directory (pass a definitions directory or --from DIST)", dir.display());
             }
-            let today = parse_today(a.today.as_deref())?;
+            let today = crate::cmd::validate::resolve_today(a.today.as_deref())?;
             let validated = crate::definition::validate_paths(&[dir.as_path()], today);
             if validated.report.has_errors() {
                 print_report(&validated.report, g, FormatArg::Human, validated.files_checked);
@@ -338,18 +313,4 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("365d"), Ok(365 * 86400));
-        assert_eq!(parse_duration("3600"), Ok(3600));
-        assert_eq!(parse_duration("90m"), Ok(5400));
-        assert!(parse_duration("7w").is_err());
-        assert!(parse_duration("0").is_err());
-    }
 }

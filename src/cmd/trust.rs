@@ -212,9 +212,7 @@ pub struct VerifyArgs {
     pub state: Option<PathBuf>,
 }
 
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
+use crate::clock::now_unix;
 
 fn time_arg(s: Option<&str>) -> anyhow::Result<i64> {
     match s {

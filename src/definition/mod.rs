@@ -74,16 +74,4 @@ pub fn validate_paths(inputs: &[&Path], today: time::Date) -> Validated {
     Validated { definitions, report, files_checked: files.len() }
 }
 
-/// Today's date in UTC, or the date pinned by `RRCTL_TODAY=YYYY-MM-DD` (tests, reproducible CI).
-pub fn today() -> Result<time::Date, String> {
-    match std::env::var("RRCTL_TODAY") {
-        Ok(s) if !s.is_empty() => parse_date(&s).ok_or_else(|| format!("RRCTL_TODAY={s:?} is not a YYYY-MM-DD date")),
-        _ => Ok(time::OffsetDateTime::now_utc().date()),
-    }
-}
-
-/// Parse a `YYYY-MM-DD` calendar date.
-pub fn parse_date(s: &str) -> Option<time::Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, &format).ok()
-}
+pub use crate::clock::{parse_date, today};

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::error::VerifyError;
 use super::keys::{self, PrivateKey};
@@ -83,30 +82,8 @@ impl std::fmt::Display for Role {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-/// Lower-case hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-const TIME_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-
-/// Unix seconds as RFC 3339 UTC `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn format_time(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(TIME_FORMAT).ok())
-        .unwrap_or_else(|| format!("@{unix}"))
-}
-
-/// Parse RFC 3339 UTC `YYYY-MM-DDTHH:MM:SSZ` (exactly that form) to Unix seconds.
-pub fn parse_time(s: &str) -> Option<i64> {
-    if s.len() != 20 {
-        return None;
-    }
-    let t = time::PrimitiveDateTime::parse(s, TIME_FORMAT).ok()?;
-    Some(t.assume_utc().unix_timestamp())
-}
+pub use crate::canonical::sha256_hex;
+pub use crate::clock::{format_rfc3339 as format_time, parse_rfc3339 as parse_time};
 
 fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

@@ -46,22 +46,7 @@ pub fn check_expiry_policy(
 
 /// Parse a duration such as `90s`, `30m`, `24h`, `365d`, `2w` (or bare seconds) to seconds.
 pub fn parse_duration(s: &str) -> Result<i64, TrustError> {
-    let s = s.trim();
-    let bad = || TrustError::Config(format!("{s:?} is not a duration like 30m, 24h, 365d"));
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        "w" => 7 * 86400,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(mult).filter(|v| *v > 0).ok_or_else(bad)
+    crate::clock::parse_duration(s).map_err(TrustError::Config)
 }
 
 /// Load and verify a chain of roots from a directory of `<N>.json` files (or a directory
