@@ -525,7 +525,16 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let root_bytes = read(&a.root, Limits::default().root)?;
     let fail = |e: &dyn std::fmt::Display, format: Format| {
         match format {
-            Format::Human => eprintln!("verification failed: {e}"),
+            Format::Human => {
+                eprintln!("verification failed: {e}");
+                let text = e.to_string();
+                if text.starts_with("head.json: expired") {
+                    eprintln!(
+                        "hint: heads expire quickly by design; re-sign one with `rrctl head sign --dist DIST --key HEAD_KEY` \
+                         (development keys: `--key .rrctl/dev/head.pem`) or rebuild with a later --issued-at"
+                    );
+                }
+            }
             Format::Json => println!("{}", serde_json::json!({"ok": false, "error": e.to_string()})),
         }
         Ok(ExitCode::from(exit::PROBLEMS))
