@@ -144,6 +144,10 @@ pub fn main() -> ExitCode {
     install_crypto_provider();
     match run(cli) {
         Ok(code) => code,
+        // A reader that stops early (`rrctl man | head`) is not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(crate::exit::ERROR)
