@@ -5,8 +5,13 @@
 //! then cuts every connection (either before forwarding request N+1, or after forwarding it but
 //! before its response reaches rrctl). For a local directory, the test-only environment variable
 //! `RRCTL_PUBLISH_FAIL_AFTER=N` makes every object-store write after the first N fail. After
-//! every injected failure the target must show the old release or the new one, complete, and a
-//! re-run must complete the publish.
+//! every injected failure the target must show the old release or the new one, fully verified
+//! (`publish::verify_published`: roots, head, index and every bundle, signatures and hashes), and
+//! a re-run must complete the publish.
+//!
+//! The dists are really signed: deterministic Ed25519 keys from fixed seeds, roots built with
+//! `trust::sign::new_root` (root N+1 signed by root N's key and its own), index and head signed
+//! by `trust::sign_dist` as `rrctl build` does.
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,22 +22,22 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt as _;
-use base64::Engine as _;
 use rrctl::publish::{self, PublishError, PublishOptions, StoreConfig, Target};
+use rrctl::trust::keys::{self, PrivateKey};
+use rrctl::trust::payload::{Envelope, Role, format_time};
+use rrctl::trust::sign::new_root;
+use rrctl::trust::{DistMeta, KeySource, SigningOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------- test dists
 
 const DAY: i64 = 86_400;
+const REPO: &str = "test/repo";
+const CHANNEL: &str = "stable";
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn rfc3339(secs: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(secs).expect("timestamp in range");
-    t.format(&time::format_description::well_known::Rfc3339).expect("formattable")
 }
 
 fn canon(v: &Value) -> Vec<u8> {
@@ -43,31 +48,66 @@ fn sha(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-/// An unsigned envelope (the `trust` module signs real ones).
-fn envelope(role: &str, payload: &Value) -> Vec<u8> {
-    canon(&json!({
-        "payloadType": format!("application/vnd.rrctl.{role}+json"),
-        "payload": base64::engine::general_purpose::STANDARD.encode(canon(payload)),
-        "signatures": [],
-    }))
+// Deterministic keys from fixed seeds, so that every run (and every release of a run) signs
+// with the same keys and root N has identical bytes everywhere (Ed25519 signing is
+// deterministic). Root keys rotate with each root version; the index and head keys stay.
+
+/// The root-role key of root version `n`.
+fn root_key(n: u64) -> PrivateKey {
+    let seed = u8::try_from(n).expect("small root version");
+    PrivateKey::from_seed(&[seed; 32])
+}
+
+fn index_key() -> PrivateKey {
+    PrivateKey::from_seed(&[0xA1; 32])
+}
+
+fn head_key() -> PrivateKey {
+    PrivateKey::from_seed(&[0xB1; 32])
+}
+
+/// A key in no role of any test root.
+fn foreign_key() -> PrivateKey {
+    PrivateKey::from_seed(&[0xEE; 32])
+}
+
+/// Root version `n` issued at `issued_at`, signed by its own root key and, from version 2 on,
+/// by the root key of version `n - 1` (a rotation needs a threshold of both; docs/signing.md).
+fn signed_root(n: u64, issued_at: i64) -> Vec<u8> {
+    let root = new_root(
+        REPO,
+        n,
+        issued_at,
+        issued_at + 3650 * DAY,
+        &[
+            (Role::Root, vec![root_key(n).public()], 1),
+            (Role::Index, vec![index_key().public()], 1),
+            (Role::Head, vec![head_key().public()], 1),
+        ],
+    );
+    root.validate("test root").expect("valid root");
+    let own = root_key(n);
+    let previous = (n > 1).then(|| root_key(n - 1));
+    let signers: Vec<&PrivateKey> = std::iter::once(&own).chain(previous.as_ref()).collect();
+    Envelope::sign(Role::Root, root.to_bytes(), &signers).to_bytes()
 }
 
 /// Root N of the test repository; identical bytes in every release.
 fn root_file(n: u64) -> Vec<u8> {
-    let issued = 1_700_000_000 + n as i64 * DAY;
-    envelope(
-        "root",
-        &json!({
-            "_type": "rrctl/root", "spec_version": 1, "repo": "test/repo", "version": n,
-            "issued_at": rfc3339(issued), "expires": rfc3339(issued + 3650 * DAY),
-            "keys": {format!("{n:064x}"): {"keytype": "ed25519", "public": format!("{n:064x}")}},
-            "roles": {
-                "root": {"keyids": [format!("{n:064x}")], "threshold": 1},
-                "index": {"keyids": [format!("{n:064x}")], "threshold": 1},
-                "head": {"keyids": [format!("{n:064x}")], "threshold": 1},
-            },
-        }),
-    )
+    signed_root(n, 1_700_000_000 + n as i64 * DAY)
+}
+
+/// A normalised definition as `build` puts it into bundles (canonical JSON, defaults filled).
+fn definition(id: &str) -> Value {
+    json!({
+        "apiVersion": "rapid.insights.openshift.io/v1", "kind": "GatheringDefinition", "id": id,
+        "title": format!("Logs for {id}"), "owner": "team-test", "justification": "test data",
+        "versions": ">=4.12", "expires": "2099-12-31",
+        "gather": [{"containerLogs": {
+            "namespace": "openshift-etcd", "podNameRegex": "^etcd-", "previous": false,
+            "messages": [format!("{id}: .*deadline exceeded")], "sinceSeconds": 21600, "maxBytes": 1048576,
+        }}],
+    })
 }
 
 struct Spec<'a> {
@@ -103,49 +143,58 @@ fn write(dir: &Path, rel: &str, bytes: &[u8]) {
     std::fs::write(p, bytes).expect("write");
 }
 
-/// Write a dist with the layout and JSON shapes of ARCHITECTURE.md.
+/// Write a dist with the layout and JSON shapes of ARCHITECTURE.md, signed by `trust::sign_dist`
+/// (as `rrctl build` signs) with the deterministic test keys.
 fn make_dist(spec: &Spec) -> Release {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let bounds = ["0.0.0-0", "4.14.0-0", "4.16.0-0", "4.18.0-0", "4.20.0-0"];
     let mut ranges = Vec::new();
     let mut bundles = Vec::new();
-    for (i, defs) in spec.bundles.iter().enumerate() {
-        let defs: Vec<Value> = defs.iter().map(|id| json!({"id": id, "gatherer": "test"})).collect();
-        let bytes =
-            canon(&json!({"_type": "rrctl/bundle", "spec_version": 1, "repo": "test/repo", "definitions": defs}));
+    for (i, ids) in spec.bundles.iter().enumerate() {
+        let defs: Vec<Value> = ids.iter().map(|id| definition(id)).collect();
+        let bytes = canon(&json!({"_type": "rrctl/bundle", "spec_version": 1, "repo": REPO, "definitions": defs}));
         let path = format!("bundles/{}.json", sha(&bytes));
         write(d, &path, &bytes);
         let to = if i + 1 < spec.bundles.len() { json!(bounds[i + 1]) } else { Value::Null };
         ranges.push(json!({"from": bounds[i], "to": to, "bundle": {"path": path, "sha256": sha(&bytes), "length": bytes.len()}}));
         bundles.push(path);
     }
-    let index = envelope(
-        "index",
-        &json!({
-            "_type": "rrctl/index", "spec_version": 1, "repo": "test/repo", "channel": "stable",
-            "version": spec.version, "issued_at": rfc3339(spec.issued_at), "expires": rfc3339(spec.issued_at + 30 * DAY),
-            "ranges": ranges, "source": {"git_commit": "0123abc", "rrctl_version": "0.1.0"},
-        }),
-    );
-    let index_path = format!("index/{}.json", sha(&index));
-    write(d, &index_path, &index);
-    let head = envelope(
-        "head",
-        &json!({
-            "_type": "rrctl/head", "spec_version": 1, "repo": "test/repo", "channel": "stable",
-            "version": spec.version, "issued_at": rfc3339(spec.issued_at), "expires": rfc3339(spec.issued_at + 7 * DAY),
-            "root_version": spec.roots,
-            "index": {"path": index_path, "sha256": sha(&index), "length": index.len(), "version": spec.version},
-        }),
-    );
-    write(d, "head.json", &head);
-    write(d, &format!("head/{}.json", spec.version), &head);
-    for old in spec.archive {
-        write(d, &format!("head/{}.json", old.version), &old.head);
-    }
+    let meta = DistMeta {
+        repo: REPO.into(),
+        channel: CHANNEL.into(),
+        issued_at: spec.issued_at,
+        index_expires: spec.issued_at + 400 * DAY,
+        head_expires: spec.issued_at + 365 * DAY,
+        version: spec.version,
+    };
+    let index_payload = canon(&json!({
+        "_type": "rrctl/index", "spec_version": 1, "repo": REPO, "channel": CHANNEL,
+        "version": spec.version, "issued_at": format_time(meta.issued_at), "expires": format_time(meta.index_expires),
+        "ranges": ranges, "source": {"git_commit": "0123abc", "rrctl_version": "0.1.0"},
+    }));
     for n in 1..=spec.roots {
         write(d, &format!("root/{n}.json"), &root_file(n));
+    }
+    // Key files outside the dist, as a CI secret would be.
+    let keys_dir = tempfile::tempdir().expect("tempdir");
+    let index_pem = keys_dir.path().join("index.pem");
+    let head_pem = keys_dir.path().join("head.pem");
+    keys::write_private(&index_pem, &index_key()).expect("write index key");
+    keys::write_private(&head_pem, &head_key()).expect("write head key");
+    let opts = SigningOptions {
+        root_dir: Some(d.to_path_buf()),
+        index_key: Some(KeySource::File(index_pem)),
+        head_key: Some(KeySource::File(head_pem)),
+        dev_dir: keys_dir.path().join("dev"),
+    };
+    let signed = rrctl::trust::sign_dist(&index_payload, &meta, &opts).expect("sign the test dist");
+    for (rel, bytes) in &signed.files {
+        write(d, rel, bytes);
+    }
+    let head = std::fs::read(d.join("head.json")).expect("signed head.json");
+    for old in spec.archive {
+        write(d, &format!("head/{}.json", old.version), &old.head);
     }
     write(
         d,
@@ -154,7 +203,7 @@ fn make_dist(spec: &Spec) -> Release {
     );
     write(d, "legacy/v1/rules.json", format!(r#"{{"version":"{}","rules":[]}}"#, spec.legacy).as_bytes());
     write(d, "catalog/index.html", b"<!doctype html><title>catalog</title>");
-    Release { head_sha: sha(&head), head, version: spec.version, bundles, index_path, dir }
+    Release { head_sha: sha(&head), head, version: spec.version, bundles, index_path: signed.index_path, dir }
 }
 
 /// The old release: published 60 days ago.
@@ -759,13 +808,13 @@ fn refusals(b: &Backend) {
     assert_release(b, &old);
     assert!(!b.objects().iter().any(|o| o.contains("rrctl-dev-keys")));
 
-    // Different bytes under an immutable name are an error, never an overwrite.
+    // Different bytes under an immutable name are an error, never an overwrite: a root 1 that
+    // is validly signed by the same key (so the dist verifies on its own) but issued a second
+    // later than the published one.
     let new = release_new(&old);
-    write(
-        new.path(),
-        "root/1.json",
-        &envelope("root", &json!({"_type": "rrctl/root", "spec_version": 1, "version": 1})),
-    );
+    let other_root_1 = signed_root(1, 1_700_000_000 + DAY + 1);
+    assert_ne!(other_root_1, root_file(1));
+    write(new.path(), "root/1.json", &other_root_1);
     let o = run(b.publish_cmd(new.path(), None));
     assert!(!o.ok && o.stderr.contains("never overwritten") && o.stderr.contains("root/1.json"), "{}", o.stderr);
     assert_release(b, &old);
@@ -879,6 +928,37 @@ fn s3_objects_carry_cache_control_and_content_type() {
     assert!(h.contains("content-type: text/html"), "{h}");
 }
 
+/// `rrctl serve DIR` on a free port, killed on drop.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Served {
+    fn start(dir: &Path) -> Served {
+        let mut child = rrctl()
+            .arg("serve")
+            .arg(dir)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rrctl serve");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout).read_line(&mut line).expect("read address");
+        let url = line.trim().strip_prefix("listening on ").expect("address line").to_string();
+        Served { child, url }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `rrctl serve` over a local target is the CDN `--verify-url` checks through.
 #[test]
 fn local_publish_verified_through_rrctl_serve() {
@@ -886,27 +966,23 @@ fn local_publish_verified_through_rrctl_serve() {
     let old = release_old();
     run_ok(b.publish_cmd(old.path(), None));
     let Backend::Local(dir) = &b else { unreachable!() };
-    let mut serve = rrctl()
-        .arg("serve")
-        .arg(dir.path())
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rrctl serve");
-    let mut line = String::new();
-    let stdout = serve.stdout.take().expect("stdout");
-    BufReader::new(stdout).read_line(&mut line).expect("read address");
-    let url = line.trim().strip_prefix("listening on ").expect("address line").to_string();
+    let serve = Served::start(dir.path());
 
     let new = release_new(&old);
     let mut c = b.publish_cmd(new.path(), None);
-    c.arg("--verify-url").arg(&url);
+    c.arg("--verify-url").arg(&serve.url);
     let o = run(c);
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     assert!(o.ok, "{}\n{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("verified") && o.stdout.contains("head version 2000"), "{}", o.stdout);
+    assert!(o.stdout.contains("signatures by root 2") && o.stdout.contains("2 bundles"), "{}", o.stdout);
+    // Which root the check trusted: by default the dist's lowest one.
+    let trusted = format!(
+        "trusted root: version 1 from {} (sha256 {})",
+        new.path().join("root/1.json").display(),
+        sha(&root_file(1))
+    );
+    assert!(o.stdout.contains(&trusted), "{}", o.stdout);
 
     // A URL serving something else fails verification with exit code 1.
     let empty = tempfile::tempdir().expect("tempdir");
@@ -916,5 +992,111 @@ fn local_publish_verified_through_rrctl_serve() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let mut s = String::new();
     let _ = out.stderr.as_slice().read_to_string(&mut s);
-    assert!(s.contains("verification"), "{s}");
+    assert!(s.contains("verification") && s.contains("not found (head.json)"), "{s}");
+}
+
+/// Replace a bundle's bytes by others of the same length (so only the hash can tell).
+fn tamper_bundle(dir: &Path, rel: &str) {
+    let p = dir.join(rel);
+    let mut bytes = std::fs::read(&p).expect("read bundle");
+    let at = bytes.windows(4).position(|w| w == b"etcd").expect("bundle mentions etcd");
+    bytes[at..at + 4].copy_from_slice(b"ETCD");
+    std::fs::write(p, bytes).expect("write bundle");
+}
+
+/// Re-sign `head.json` (same payload) with a key that is not in the head role.
+fn resign_head_with_foreign_key(dir: &Path) {
+    let p = dir.join("head.json");
+    let env = Envelope::parse(&std::fs::read(&p).expect("read head"), "head.json").expect("head envelope");
+    std::fs::write(p, Envelope::sign(Role::Head, env.payload, &[&foreign_key()]).to_bytes()).expect("write head");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("under from");
+        if entry.file_type().is_file() {
+            write(to, &rel.to_string_lossy(), &std::fs::read(entry.path()).expect("read"));
+        }
+    }
+}
+
+/// Signatures and hashes are checked for real: a dist with a tampered bundle or a head signed
+/// by a key outside the head role is refused before anything is written, and `--verify-url`
+/// refuses a mirror serving either, each with the file and the reason.
+#[test]
+fn local_tampered_bundle_or_foreign_head_key_is_refused() {
+    let b = Backend::local();
+
+    // Publish pre-check: tampered bundle.
+    let bad = release_old();
+    tamper_bundle(bad.path(), &bad.bundles[0]);
+    let o = run(b.publish_cmd(bad.path(), None));
+    assert!(!o.ok, "{}", o.stdout);
+    assert!(o.stderr.contains("the dist does not verify"), "{}", o.stderr);
+    assert!(o.stderr.contains(&bad.bundles[0]) && o.stderr.contains("SHA-256 is"), "{}", o.stderr);
+    assert!(b.objects().is_empty(), "a refused publish wrote something");
+
+    // Publish pre-check: head signed by a foreign key.
+    let bad = release_old();
+    resign_head_with_foreign_key(bad.path());
+    let o = run(b.publish_cmd(bad.path(), None));
+    assert!(!o.ok, "{}", o.stdout);
+    assert!(
+        o.stderr.contains(
+            "the dist does not verify: head.json: 0 valid signature(s) by head keys of root version 1, 1 required"
+        ),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains(&format!("signatures by keys not in that role: {}", foreign_key().keyid())),
+        "{}",
+        o.stderr
+    );
+    assert!(b.objects().is_empty(), "a refused publish wrote something");
+
+    // A good publish, then mirrors of it that serve tampered files.
+    let good = release_old();
+    run_ok(b.publish_cmd(good.path(), None));
+    let Backend::Local(target) = &b else { unreachable!() };
+    let mirror_bundle = tempfile::tempdir().expect("tempdir");
+    copy_dir(target.path(), mirror_bundle.path());
+    tamper_bundle(mirror_bundle.path(), &good.bundles[1]);
+    let mirror_head = tempfile::tempdir().expect("tempdir");
+    copy_dir(target.path(), mirror_head.path());
+    resign_head_with_foreign_key(mirror_head.path());
+
+    // The library reports the trust module's reason.
+    let err = block_on(publish::verify_published(&mirror_bundle.path().display().to_string(), &root_file(1)))
+        .expect_err("tampered bundle");
+    assert!(
+        matches!(&err, publish::VerifyError::Verification(rrctl::trust::VerifyError::HashMismatch { what, .. }) if *what == good.bundles[1]),
+        "{err}"
+    );
+    let err = block_on(publish::verify_published(&mirror_head.path().display().to_string(), &root_file(1)))
+        .expect_err("foreign head key");
+    assert!(
+        matches!(&err, publish::VerifyError::Verification(rrctl::trust::VerifyError::ThresholdNotMet { role, .. }) if role == "head"),
+        "{err}"
+    );
+
+    // `--verify-url` over HTTP (rrctl serve) and over a directory: exit 1 with the reason.
+    let served = Served::start(mirror_bundle.path());
+    for (url, reason) in [
+        (served.url.clone(), format!("{}: SHA-256 is", good.bundles[1])),
+        (mirror_head.path().display().to_string(), "head.json: 0 valid signature(s) by head keys".to_string()),
+    ] {
+        let mut c = b.publish_cmd(good.path(), None);
+        c.arg("--verify-url").arg(&url);
+        let out = c.output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}\n{stdout}\n{stderr}");
+        assert!(stdout.contains("nothing to do"), "{stdout}");
+        assert!(stderr.contains(&format!("verification through {url} failed")) && stderr.contains(&reason), "{stderr}");
+    }
+    drop(served);
+    // The target itself still verifies.
+    assert_release(&b, &good);
 }

@@ -76,7 +76,8 @@ pub struct PublishArgs {
     /// Print what would be written, write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// After publishing, fetch the release through this base URL and verify it as a client would.
+    /// After publishing, fetch the release through this base URL and verify it as a client would:
+    /// roots, head, index and every bundle (signatures, hashes, expiry); exit 1 if it does not.
     #[arg(long, value_name = "URL")]
     pub verify_url: Option<String>,
     /// Root a client trusts, for --verify-url [default: the dist's lowest root/<N>.json].
@@ -186,8 +187,12 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         allow_dev_keys: a.allow_dev_keys,
         concurrency: usize::from(a.concurrency),
     };
+    // The root a client of this release ships with: --trusted-root, else the dist's lowest one.
     let trusted_root = match &a.trusted_root {
-        Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+        Some(p) => Some((
+            crate::fsutil::read_bounded(p, crate::trust::payload::Limits::default().root)?,
+            p.display().to_string(),
+        )),
         None => None,
     };
     let rt = runtime()?;
@@ -241,20 +246,29 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             )?;
         }
         if let Some(url) = &a.verify_url {
-            let root = match &trusted_root {
-                Some(r) => r.clone(),
-                None => publish::dist_trusted_root(&dist)?,
+            let (root, root_source) = match &trusted_root {
+                Some((bytes, source)) => (bytes.clone(), source.clone()),
+                None => {
+                    let source = dist.first_root().map(|f| dist.root.join(&f.rel).display().to_string());
+                    (publish::dist_trusted_root(&dist)?, source.unwrap_or_default())
+                }
             };
             let local_sha = hex::encode(Sha256::digest(dist.read("head.json")?));
             match publish::verify_published(url, &root).await {
                 Ok(v) if v.head_sha256 == local_sha => {
                     writeln!(
                         out,
-                        "verified {url}: head version {}, root {}, {}, {} bundles",
+                        "verified {url}: head version {}, index version {} ({}), {} bundles; signatures by root {}, hashes and expiry checked",
                         v.head_version,
-                        v.latest_root,
+                        v.index_version,
                         v.index_path,
-                        v.bundle_paths.len()
+                        v.bundle_paths.len(),
+                        v.latest_root,
+                    )?;
+                    writeln!(
+                        out,
+                        "trusted root: version {} from {root_source} (sha256 {})",
+                        v.trusted_root_version, v.trusted_root_sha256
                     )?;
                 }
                 Ok(v) => {
@@ -265,7 +279,7 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(crate::exit::PROBLEMS));
                 }
                 Err(e) => {
-                    eprintln!("error: verification through {url} failed: {e}");
+                    eprintln!("error: verification through {url} failed (trusting root {root_source}): {e}");
                     return Ok(ExitCode::from(crate::exit::PROBLEMS));
                 }
             }

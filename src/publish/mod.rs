@@ -67,8 +67,9 @@ pub enum PublishError {
         "the published head.json has the same version {0} as this dist's but other bytes; publishing it would look like equivocation to clients"
     )]
     Equivocation(u64),
+    // The reason is part of the message, not a `#[source]`, so `{:#}` chains do not repeat it.
     #[error("the dist does not verify: {0}")]
-    LocalVerify(#[source] VerifyError),
+    LocalVerify(VerifyError),
     #[error("injected failure (test hook) before writing {path}, after {after} writes")]
     Injected { path: String, after: u64 },
 }
@@ -177,7 +178,8 @@ pub fn dist_trusted_root(dist: &LocalDist) -> Result<Vec<u8>, PublishError> {
 }
 
 /// Checks on the local dist before anything is read from the target: development keys, and the
-/// dist verifies on its own.
+/// dist verifies on its own, fully (roots, head, index and every bundle), as a client trusting
+/// its lowest root would see it.
 pub async fn check_dist(dist: &LocalDist, opts: &PublishOptions) -> Result<VerifiedRelease, PublishError> {
     if dist.dev_keys && !opts.allow_dev_keys {
         return Err(PublishError::DevKeys);
@@ -188,14 +190,14 @@ pub async fn check_dist(dist: &LocalDist, opts: &PublishOptions) -> Result<Verif
 }
 
 fn head_version_of(bytes: &[u8]) -> Option<u64> {
-    verify::head_payload(bytes).ok()?.get("version")?.as_u64()
+    Some(verify::parse_head(bytes, "head.json").ok()?.version)
 }
 
 /// Compute what a publish of `dist` to `target` would do. Reads only.
 pub async fn plan(target: &Target, dist: &LocalDist, opts: &PublishOptions) -> Result<Plan, PublishError> {
     let local_head = dist.read("head.json")?;
-    let local_head_version = head_version_of(&local_head)
-        .ok_or_else(|| PublishError::Dist("head.json: not a head envelope with a version".into()))?;
+    let local_head_version =
+        verify::parse_head(&local_head, "head.json").map_err(|e| PublishError::Dist(e.to_string()))?.version;
 
     let start = target.get("head.json").await?;
     let start_head_version = start.as_ref().and_then(|r| head_version_of(&r.bytes));

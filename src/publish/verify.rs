@@ -1,35 +1,43 @@
-//! Checking a published release through its base URL, as a client would.
+//! Checking a published release through its base URL, exactly as a client does, with
+//! [`crate::trust::verify`]: the root chain from a trusted root, `head.json`, the index it pins
+//! and then every bundle the index references (each capped at its pinned length, hash-checked
+//! before parsing). "Verified" means all of it: signatures, thresholds, hashes, lengths, expiry.
 //!
-//! SEAM: [`verify_published`] is the one function `publish --verify-url` and the publish tests
-//! call. It is currently a STRUCTURAL check only (envelopes parse, `head.json` → index → bundles
-//! exist with the recorded SHA-256 and length, the root chain and the head's root exist); it
-//! checks NO signatures. When `trust`'s verifying client lands, replace the body of
-//! [`verify_published`] with a call to it (keeping the signature and [`VerifiedRelease`]), and the
-//! fetchers here with `trust`'s directory and HTTP fetchers.
+//! Also the signature-free payload parsers publish and gc use to read their own target.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use futures_util::StreamExt as _;
 
-use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
+use crate::trust;
+use crate::trust::fetch::{DirFetcher, FetchError, Fetched, Fetcher, HttpFetcher, HttpLimits};
+use crate::trust::payload::{self, HeadPayload, IndexPayload, Limits, Range, Role};
+use crate::trust::verify::{ClientState, VerifyOptions};
 
-/// Largest document fetched while verifying.
-const MAX_FETCH_BYTES: u64 = 256 * 1024 * 1024;
-/// Most root versions walked past the trusted one (a client bounds this walk too).
-const MAX_ROOT_WALK: u64 = 1024;
+/// Bundles fetched at the same time (each may be up to the 64 MiB bundle limit).
+const BUNDLE_CONCURRENCY: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// The base URL cannot be fetched from (scheme, HTTP client).
     #[error("{url}: {message}")]
-    Fetch { url: String, message: String },
-    #[error("{path}: missing")]
-    Missing { path: String },
-    #[error("{path}: {message}")]
-    Invalid { path: String, message: String },
+    Url { url: String, message: String },
+    /// The trusted root itself is unusable (not a valid, self-signed root).
+    // The trust error is part of the message, not a `#[source]`, so `{:#}` chains do not repeat it.
     #[error("trusted root: {0}")]
-    TrustedRoot(String),
+    TrustedRoot(trust::VerifyError),
+    /// The release served does not verify; the trust error says which file and why.
+    #[error("{}", verification_message(.0))]
+    Verification(trust::VerifyError),
+}
+
+fn verification_message(e: &trust::VerifyError) -> String {
+    // S3 answers 403 instead of 404 for a missing key unless listing is allowed; the root walk
+    // stops only on 404, so say how to fix the bucket rather than just "status 403".
+    if let trust::VerifyError::Fetch { source: FetchError::Status { status: 403, .. }, .. } = e {
+        return format!(
+            "{e} (a client walks root/<N>.json until a 404; the server must answer 404 for missing files: on S3, allow s3:ListBucket)"
+        );
+    }
+    e.to_string()
 }
 
 /// What a verified release consists of.
@@ -40,234 +48,152 @@ pub struct VerifiedRelease {
     pub head_version: u64,
     /// The root version the head names.
     pub root_version: u64,
-    /// The newest root found by walking `root/N+1.json` from the trusted root.
+    /// The newest root reached by walking `root/N+1.json` from the trusted root; the head and
+    /// index were checked against its keys.
     pub latest_root: u64,
+    /// Version of the trusted root verification started from.
+    pub trusted_root_version: u64,
+    /// Hex SHA-256 of the trusted root's bytes.
+    pub trusted_root_sha256: String,
     pub repo: String,
     pub channel: String,
     /// `index/<sha256>.json`
     pub index_path: String,
-    /// `bundles/<sha256>.json` of every range, deduplicated, sorted.
+    pub index_version: u64,
+    /// `bundles/<sha256>.json` of every range, deduplicated, sorted; each one fetched and checked.
     pub bundle_paths: Vec<String>,
 }
 
-/// Fetch and check the release served at `base_url` (`http(s)://…`, `file://…` or a directory)
-/// starting from `trusted_root` (the bytes of a `root/<N>.json` envelope the client ships with).
-///
-/// STRUCTURAL CHECK ONLY until `trust`'s verifier replaces it; see the module documentation.
+/// Fetch and verify the release served at `base_url` (`http(s)://…`, `file://…` or a
+/// directory) starting from `trusted_root` (the bytes of a `root/<N>.json` envelope the client
+/// ships with), at the current time.
 pub async fn verify_published(base_url: &str, trusted_root: &[u8]) -> Result<VerifiedRelease, VerifyError> {
-    let fetcher = Fetcher::new(base_url)?;
-    let trusted =
-        open_envelope("trusted root", trusted_root, "root").map_err(|e| VerifyError::TrustedRoot(e.to_string()))?;
-    let trusted_version =
-        uint(&trusted, "version", "trusted root").map_err(|e| VerifyError::TrustedRoot(e.to_string()))?;
-
-    // Walk the root chain like a client: root/N+1.json until it is missing.
-    let mut latest_root = trusted_version;
-    for _ in 0..MAX_ROOT_WALK {
-        let path = format!("root/{}.json", latest_root + 1);
-        let Some(bytes) = fetcher.fetch(&path).await? else { break };
-        let root = open_envelope(&path, &bytes, "root")?;
-        let v = uint(&root, "version", &path)?;
-        if v != latest_root + 1 {
-            return Err(invalid(&path, format!("holds root version {v}")));
-        }
-        latest_root = v;
-    }
-
-    let head_bytes =
-        fetcher.fetch("head.json").await?.ok_or_else(|| VerifyError::Missing { path: "head.json".into() })?;
-    let head = open_envelope("head.json", &head_bytes, "head")?;
-    let head_version = uint(&head, "version", "head.json")?;
-    let root_version = uint(&head, "root_version", "head.json")?;
-    let repo = string(&head, "repo", "head.json")?;
-    let channel = string(&head, "channel", "head.json")?;
-    if root_version > latest_root {
-        return Err(invalid("head.json", format!("names root {root_version}, newest published root is {latest_root}")));
-    }
-    let root_path = format!("root/{root_version}.json");
-    if root_version > trusted_version {
-        // Already fetched and checked during the walk.
-    } else if root_version == trusted_version {
-        // The client's own root.
+    let mut state = ClientState::new(trusted_root).map_err(VerifyError::TrustedRoot)?;
+    let trusted = payload::open(trusted_root, Role::Root, "trusted root")
+        .and_then(|(_, v)| payload::RootPayload::from_value(&v, "trusted root"))
+        .map_err(VerifyError::TrustedRoot)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let opts = VerifyOptions::new(now);
+    let mut release = if base_url.starts_with("http://") || base_url.starts_with("https://") {
+        crate::cli::install_crypto_provider();
+        let fetcher = HttpFetcher::new(base_url, HttpLimits::default())
+            .map_err(|e| VerifyError::Url { url: base_url.to_string(), message: e.to_string() })?;
+        verify_with(&fetcher, &mut state, &opts).await?
+    } else if let Some((scheme, _)) = base_url.split_once("://").filter(|(s, _)| *s != "file") {
+        return Err(VerifyError::Url { url: base_url.to_string(), message: format!("cannot fetch {scheme}:// URLs") });
     } else {
-        let bytes = fetcher.fetch(&root_path).await?.ok_or_else(|| VerifyError::Missing { path: root_path.clone() })?;
-        let root = open_envelope(&root_path, &bytes, "root")?;
-        if uint(&root, "version", &root_path)? != root_version {
-            return Err(invalid(&root_path, "holds another root version".into()));
-        }
-    }
+        let dir = base_url.strip_prefix("file://").unwrap_or(base_url);
+        verify_with(&DirFetcher::new(dir), &mut state, &opts).await?
+    };
+    release.trusted_root_version = trusted.version;
+    release.trusted_root_sha256 = payload::sha256_hex(trusted_root);
+    Ok(release)
+}
 
-    let index_ref = head.get("index").ok_or_else(|| invalid("head.json", "no index".into()))?;
-    let (index_path, index_bytes) = fetch_ref(&fetcher, index_ref, "index", "head.json").await?;
-    let index = open_envelope(&index_path, &index_bytes, "index")?;
-    let index_version = uint(&index, "version", &index_path)?;
-    if Some(index_version) != index_ref.get("version").and_then(Value::as_u64) {
-        return Err(invalid(&index_path, format!("version {index_version} is not the one head.json names")));
-    }
-    if string(&index, "repo", &index_path)? != repo || string(&index, "channel", &index_path)? != channel {
-        return Err(invalid(&index_path, "repo or channel differs from head.json".into()));
-    }
-    let ranges =
-        index.get("ranges").and_then(Value::as_array).ok_or_else(|| invalid(&index_path, "no ranges".into()))?;
-    let mut checked = std::collections::BTreeMap::<String, Value>::new();
-    for (i, range) in ranges.iter().enumerate() {
-        let what = format!("{index_path} range {i}");
-        let bref = range.get("bundle").ok_or_else(|| invalid(&what, "no bundle".into()))?;
-        // Several ranges may share a bundle; fetch it once, but check every reference.
-        if let Some(path) = bref.get("path").and_then(Value::as_str) {
-            if checked.get(path) == Some(bref) {
-                continue;
-            }
+/// Roots, head and index through [`trust::verify::update`], then every bundle.
+async fn verify_with<F: Fetcher>(
+    fetcher: &F,
+    state: &mut ClientState,
+    opts: &VerifyOptions,
+) -> Result<VerifiedRelease, VerifyError> {
+    let verified = trust::verify::update(state, fetcher, opts).await.map_err(VerifyError::Verification)?;
+    // `update` keeps the exact head bytes it verified.
+    let head_sha256 = state.head.as_deref().map(|h| payload::sha256_hex(h.as_bytes())).unwrap_or_default();
+
+    // Several ranges may share a bundle: fetch each distinct reference once.
+    let mut distinct: Vec<&Range> = Vec::new();
+    for r in &verified.index.ranges {
+        if !distinct.iter().any(|d| d.bundle == r.bundle) {
+            distinct.push(r);
         }
-        let (path, _) = fetch_ref(&fetcher, bref, "bundles", &what).await?;
-        checked.insert(path, bref.clone());
     }
-    let bundle_paths: Vec<String> = checked.into_keys().collect();
+    let repo = verified.index.repo.as_str();
+    let limits = &opts.limits;
+    let mut checks = futures_util::stream::iter(distinct.into_iter().map(|r| check_bundle(fetcher, r, repo, limits)))
+        .buffer_unordered(BUNDLE_CONCURRENCY);
+    let mut bundle_paths = Vec::new();
+    while let Some(r) = checks.next().await {
+        bundle_paths.push(r.map_err(VerifyError::Verification)?);
+    }
+    bundle_paths.sort();
+    bundle_paths.dedup();
+
     Ok(VerifiedRelease {
-        head_sha256: hex::encode(Sha256::digest(&head_bytes)),
-        head_version,
-        root_version,
-        latest_root,
-        repo,
-        channel,
-        index_path,
+        head_sha256,
+        head_version: verified.head.version,
+        root_version: verified.head.root_version,
+        latest_root: verified.root.version,
+        trusted_root_version: 0,
+        trusted_root_sha256: String::new(),
+        repo: verified.head.repo.clone(),
+        channel: verified.head.channel.clone(),
+        index_path: verified.head.index.path.clone(),
+        index_version: verified.index.version,
         bundle_paths,
     })
 }
 
-fn invalid(path: &str, message: String) -> VerifyError {
-    VerifyError::Invalid { path: path.to_string(), message }
-}
-
-fn uint(v: &Value, field: &str, what: &str) -> Result<u64, VerifyError> {
-    v.get(field).and_then(Value::as_u64).ok_or_else(|| invalid(what, format!("no integer {field}")))
-}
-
-fn string(v: &Value, field: &str, what: &str) -> Result<String, VerifyError> {
-    v.get(field).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| invalid(what, format!("no string {field}")))
-}
-
-/// Check a `{path, sha256, length}` reference: the path is `<dir>/<sha256>.json`, the object
-/// exists with that length and hash. For bundles the payload type is checked too.
-async fn fetch_ref(fetcher: &Fetcher, r: &Value, dir: &str, what: &str) -> Result<(String, Vec<u8>), VerifyError> {
-    let path = r.get("path").and_then(Value::as_str).ok_or_else(|| invalid(what, format!("no {dir} path")))?;
-    let sha = r.get("sha256").and_then(Value::as_str).ok_or_else(|| invalid(what, "no sha256".into()))?;
-    let length = r.get("length").and_then(Value::as_u64).ok_or_else(|| invalid(what, "no length".into()))?;
-    let is_hex = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !is_hex || path != format!("{dir}/{sha}.json") {
-        return Err(invalid(what, format!("reference {path:?} is not {dir}/<sha256>.json")));
-    }
-    let bytes = fetcher.fetch(path).await?.ok_or_else(|| VerifyError::Missing { path: path.to_string() })?;
-    if bytes.len() as u64 != length {
-        return Err(invalid(path, format!("length {} differs from the recorded {length}", bytes.len())));
-    }
-    if hex::encode(Sha256::digest(&bytes)) != sha {
-        return Err(invalid(path, "SHA-256 differs from the recorded one".into()));
-    }
-    if dir == "bundles" {
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(path, e.to_string()))?;
-        if v.get("_type").and_then(Value::as_str) != Some("rrctl/bundle") {
-            return Err(invalid(path, "not an rrctl/bundle".into()));
+/// Fetch one bundle capped at its pinned length (a longer file is refused without reading
+/// more), then [`trust::verify::verify_bundle`]: length and SHA-256 before parsing, then
+/// `_type`, spec version and repo. Returns the bundle's path.
+async fn check_bundle<F: Fetcher>(
+    fetcher: &F,
+    range: &Range,
+    repo: &str,
+    limits: &Limits,
+) -> Result<String, trust::VerifyError> {
+    let path = range.bundle.path.as_str();
+    let bytes = match fetcher.fetch(path, range.bundle.length, None).await {
+        Ok(Fetched::Body { bytes, .. }) => bytes,
+        Ok(Fetched::NotFound) => {
+            return Err(trust::VerifyError::NotFound { what: "bundle".into(), path: path.into() });
         }
-    }
-    Ok((path.to_string(), bytes))
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "payloadType")]
-    payload_type: String,
-    payload: String,
-    #[allow(dead_code)]
-    signatures: Vec<Value>,
-}
-
-/// Parse an envelope of `role` and return its decoded payload.
-fn open_envelope(what: &str, bytes: &[u8], role: &str) -> Result<Value, VerifyError> {
-    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| invalid(what, format!("not an envelope: {e}")))?;
-    if env.payload_type != format!("application/vnd.rrctl.{role}+json") {
-        return Err(invalid(what, format!("payloadType {:?}, expected the {role} type", env.payload_type)));
-    }
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(env.payload.as_bytes())
-        .map_err(|e| invalid(what, format!("payload is not base64: {e}")))?;
-    let v: Value = serde_json::from_slice(&payload).map_err(|e| invalid(what, format!("payload: {e}")))?;
-    if v.get("_type").and_then(Value::as_str) != Some(&format!("rrctl/{role}")) {
-        return Err(invalid(what, format!("payload _type is not rrctl/{role}")));
-    }
-    if v.get("spec_version").and_then(Value::as_u64) != Some(1) {
-        return Err(invalid(what, "unsupported spec_version".into()));
-    }
-    Ok(v)
-}
-
-/// Decode the payload of a `head.json` envelope (used by publish and gc).
-pub fn head_payload(bytes: &[u8]) -> Result<Value, VerifyError> {
-    open_envelope("head.json", bytes, "head")
-}
-
-/// Decode the payload of an index envelope.
-pub fn index_payload(what: &str, bytes: &[u8]) -> Result<Value, VerifyError> {
-    open_envelope(what, bytes, "index")
-}
-
-enum Fetcher {
-    Dir(PathBuf),
-    Http { client: reqwest::Client, base: String },
-}
-
-impl Fetcher {
-    fn new(base_url: &str) -> Result<Self, VerifyError> {
-        if base_url.starts_with("http://") || base_url.starts_with("https://") {
-            crate::cli::install_crypto_provider();
-            let client = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(120))
-                .build()
-                .map_err(|e| VerifyError::Fetch { url: base_url.to_string(), message: e.to_string() })?;
-            Ok(Fetcher::Http { client, base: base_url.trim_end_matches('/').to_string() })
-        } else if let Some((scheme, _)) = base_url.split_once("://").filter(|(s, _)| *s != "file") {
-            Err(VerifyError::Fetch { url: base_url.to_string(), message: format!("cannot fetch {scheme}:// URLs") })
-        } else {
-            Ok(Fetcher::Dir(PathBuf::from(base_url.strip_prefix("file://").unwrap_or(base_url))))
+        Ok(Fetched::NotModified) => {
+            return Err(trust::VerifyError::Invalid { what: path.into(), reason: "unexpected 304".into() });
         }
-    }
-
-    /// Fetch a relative path; `None` when it does not exist. Callers only pass paths built from
-    /// validated names (`root/<N>.json`, `<dir>/<hex>.json`, `head.json`).
-    async fn fetch(&self, rel: &str) -> Result<Option<Vec<u8>>, VerifyError> {
-        match self {
-            Fetcher::Dir(root) => fetch_file(root, rel),
-            Fetcher::Http { client, base } => {
-                let url = format!("{base}/{rel}");
-                let err = |e: reqwest::Error| VerifyError::Fetch { url: url.clone(), message: e.to_string() };
-                let mut resp = client.get(&url).send().await.map_err(err)?;
-                match resp.status().as_u16() {
-                    200 => {}
-                    // S3 answers 403 for a missing key when listing is not allowed.
-                    404 | 403 => return Ok(None),
-                    s => return Err(VerifyError::Fetch { url, message: format!("HTTP status {s}") }),
-                }
-                let mut body = Vec::new();
-                while let Some(chunk) = resp.chunk().await.map_err(err)? {
-                    body.extend_from_slice(&chunk);
-                    if body.len() as u64 > MAX_FETCH_BYTES {
-                        return Err(VerifyError::Fetch { url, message: "response too large".into() });
-                    }
-                }
-                Ok(Some(body))
-            }
+        Err(FetchError::TooLarge { .. }) => {
+            return Err(trust::VerifyError::LongerThanPinned { what: path.into(), expected: range.bundle.length });
         }
-    }
+        Err(source) => return Err(trust::VerifyError::Fetch { what: path.into(), source }),
+    };
+    trust::verify::verify_bundle(range, &bytes, repo, limits)?;
+    Ok(path.to_string())
 }
 
-fn fetch_file(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, VerifyError> {
-    let path = root.join(rel);
-    match crate::fsutil::read_bounded(&path, MAX_FETCH_BYTES) {
-        Ok(b) => Ok(Some(b)),
-        Err(crate::fsutil::FsError::Io { error: source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Ok(None)
-        }
-        Err(e) => Err(VerifyError::Fetch { url: path.display().to_string(), message: e.to_string() }),
+/// Parse a head envelope and its payload strictly, WITHOUT checking signatures: publish and gc
+/// read heads of their own dist and target to order and collect, not to trust them.
+pub fn parse_head(bytes: &[u8], what: &str) -> Result<HeadPayload, trust::VerifyError> {
+    let (_, value) = payload::open(bytes, Role::Head, what)?;
+    HeadPayload::from_value(&value, what, &Limits::default())
+}
+
+/// Parse an index envelope and its payload strictly, WITHOUT checking signatures (see
+/// [`parse_head`]).
+pub fn parse_index(bytes: &[u8], what: &str) -> Result<IndexPayload, trust::VerifyError> {
+    let (_, value) = payload::open(bytes, Role::Index, what)?;
+    IndexPayload::from_value(&value, what, &Limits::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unusable_inputs_are_refused_with_their_reason() {
+        let err = verify_published("/nonexistent", b"not a root").await.unwrap_err();
+        assert!(matches!(err, VerifyError::TrustedRoot(_)), "{err}");
+        assert!(err.to_string().starts_with("trusted root: "), "{err}");
+        assert!(parse_head(b"{}", "head.json").is_err());
+        assert!(parse_index(b"[]", "index").is_err());
+    }
+
+    #[test]
+    fn status_403_gets_a_hint() {
+        let e = trust::VerifyError::Fetch {
+            what: "root/2.json".into(),
+            source: FetchError::Status { path: "root/2.json".into(), status: 403 },
+        };
+        let m = VerifyError::Verification(e).to_string();
+        assert!(m.contains("HTTP status 403") && m.contains("s3:ListBucket"), "{m}");
     }
 }
