@@ -26,7 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut state = ClientState::new(&root_bytes)?;
         let verified = runtime.block_on(update(&mut state, &fetcher, &VerifyOptions::new(now)))?;
         let range = verified.index.select(&version).ok_or("no range holds that version")?;
-        let Fetched::Body { bytes, .. } = runtime.block_on(fetcher.fetch(&range.bundle.path, range.bundle.length, None))?
+        let Fetched::Body { bytes, .. } =
+            runtime.block_on(fetcher.fetch(&range.bundle.path, range.bundle.length, None))?
         else {
             return Err("bundle missing".into());
         };

@@ -42,7 +42,8 @@ pub fn today() -> Result<time::Date, String> {
     }
 }
 
-/// Parse a positive duration: `90s`, `30m`, `24h`, `365d`, `2w`, or bare seconds.
+/// Parse a duration: `90s`, `30m`, `24h`, `365d`, `2w`, or bare seconds (zero allowed; callers
+/// with a minimum check it, e.g. the head expiry policy).
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -56,7 +57,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         "w" => 604_800,
         _ => return Err(format!("unknown unit in duration {s:?}; use s, m, h, d or w")),
     };
-    n.checked_mul(mult).filter(|v| *v > 0).ok_or_else(|| format!("duration {s:?} is zero or too large"))
+    n.checked_mul(mult).ok_or_else(|| format!("duration {s:?} is too large"))
 }
 
 #[cfg(test)]
@@ -78,7 +79,7 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(1800));
         assert_eq!(parse_duration("24h"), Ok(86_400));
         assert_eq!(parse_duration("2w"), Ok(1_209_600));
-        assert!(parse_duration("0d").is_err());
+        assert_eq!(parse_duration("0s"), Ok(0));
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("99999999999999999w").is_err());

@@ -293,8 +293,8 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_gc(a: GcArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    let retention = publish::gc::parse_duration_secs(&a.retention).map_err(anyhow::Error::msg)?;
-    let min_age = publish::gc::parse_duration_secs(&a.min_age).map_err(anyhow::Error::msg)?;
+    let retention = crate::clock::parse_duration(&a.retention).map_err(anyhow::Error::msg)?;
+    let min_age = crate::clock::parse_duration(&a.min_age).map_err(anyhow::Error::msg)?;
     let target = a.store.open()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let opts = publish::GcOptions { retention_secs: retention, min_age_secs: min_age, dry_run: a.dry_run, now };

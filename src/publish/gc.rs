@@ -111,36 +111,3 @@ pub async fn gc(target: &Target, opts: &GcOptions) -> Result<GcReport, PublishEr
     report.deleted = doomed;
     Ok(report)
 }
-
-/// Parse a duration such as `30d`, `12h`, `90m`, `45s`, `2w` (a bare number is seconds).
-pub fn parse_duration_secs(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: i64 = num.parse().map_err(|_| format!("invalid duration {s:?} (e.g. 30d, 12h, 90m)"))?;
-    let mult = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(format!("invalid duration unit in {s:?} (use s, m, h, d or w)")),
-    };
-    n.checked_mul(mult).ok_or_else(|| format!("duration {s:?} is too large"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_secs("30d"), Ok(30 * 86_400));
-        assert_eq!(parse_duration_secs("90m"), Ok(5_400));
-        assert_eq!(parse_duration_secs("15"), Ok(15));
-        assert_eq!(parse_duration_secs("0s"), Ok(0));
-        assert!(parse_duration_secs("d").is_err());
-        assert!(parse_duration_secs("3y").is_err());
-        assert!(parse_duration_secs("99999999999999999999w").is_err());
-    }
-}

@@ -46,7 +46,10 @@ pub fn check_expiry_policy(
 
 /// Parse a duration such as `90s`, `30m`, `24h`, `365d`, `2w` (or bare seconds) to seconds.
 pub fn parse_duration(s: &str) -> Result<i64, TrustError> {
-    crate::clock::parse_duration(s).map_err(TrustError::Config)
+    match crate::clock::parse_duration(s).map_err(TrustError::Config)? {
+        0 => Err(TrustError::Config(format!("{s:?}: a lifetime or interval must be longer than zero"))),
+        secs => Ok(secs),
+    }
 }
 
 /// Load and verify a chain of roots from a directory of `<N>.json` files (or a directory
