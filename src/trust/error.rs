@@ -42,7 +42,7 @@ pub enum TrustError {
 /// Why a root, head, index or bundle was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("{what}: {source}")]
+    #[error("{}", fetch_message(what, source))]
     Fetch {
         what: String,
         #[source]
@@ -140,4 +140,10 @@ impl VerifyError {
     pub(crate) fn field(what: &str, field: &str, reason: impl Into<String>) -> Self {
         VerifyError::Field { what: what.to_string(), field: field.to_string(), reason: reason.into() }
     }
+}
+
+/// `what: reason`, without repeating `what` when the fetch error already starts with the path.
+fn fetch_message(what: &str, source: &FetchError) -> String {
+    let reason = source.to_string();
+    if reason.starts_with(what) { reason } else { format!("{what}: {reason}") }
 }
