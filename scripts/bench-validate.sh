@@ -15,7 +15,7 @@ command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install 
 export RRCTL_TODAY=2025-06-01
 rm -rf "$work/corpus"
 "$CARGO_TARGET_DIR/release/examples/gen_corpus" --count "$count" --out "$work/corpus" >/dev/null
-one=$(find "$work/corpus" -name '*.yaml' | sort | head -1)
+one=$(find "$work/corpus" -name '*.yaml' | LC_ALL=C sort | sed -n 1p)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 hyperfine -N --warmup 2 --runs "${BENCH_RUNS:-10}" --style basic \
   "$rrctl validate $work/corpus" \
