@@ -15,7 +15,7 @@
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,6 +29,9 @@ use rrctl::trust::sign::new_root;
 use rrctl::trust::{DistMeta, KeySource, SigningOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+mod common;
+use common::find_binary;
 
 // ---------------------------------------------------------------- test dists
 
@@ -243,19 +246,6 @@ fn release_other() -> Release {
 }
 
 // ---------------------------------------------------------------- services
-
-fn find_binary(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path).chain([PathBuf::from("/root/.pyenv/shims")]) {
-        let p = dir.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{name}` not found on PATH: these tests need it (moto_server: pip install 'moto[server]'; curl: apt-get install curl)"
-    );
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()

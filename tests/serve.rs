@@ -11,17 +11,8 @@ use std::time::{Duration, Instant};
 use assert_cmd::cargo::CommandCargoExt as _;
 use sha2::{Digest, Sha256};
 
-fn find_binary(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let extra = [PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")];
-    for dir in std::env::split_paths(&path).chain(extra) {
-        let p = dir.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("`{name}` not found on PATH: these tests need it (apt-get install nginx curl)");
-}
+mod common;
+use common::find_binary;
 
 /// A served directory: `dist/` inside a temporary directory that also holds a secret file next
 /// to it, which no request may reach.

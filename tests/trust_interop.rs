@@ -10,6 +10,8 @@ use rrctl::trust::payload::{Envelope, Role, format_time, sha256_hex};
 use rrctl::trust::{DistMeta, KeySource, SigningOptions, TrustError, sign_dist};
 use serde_json::json;
 
+mod common;
+
 const T0: i64 = 1_800_000_000;
 const DAY: i64 = 86400;
 const REPO: &str = "github.com/example/rapid-recommendations";
@@ -19,9 +21,7 @@ fn rrctl() -> assert_cmd::Command {
 }
 
 fn openssl() -> Command {
-    let path = Path::new("/usr/bin/openssl");
-    assert!(path.exists(), "openssl is required for the interop tests (apt-get install openssl)");
-    Command::new(path)
+    Command::new(common::find_binary("openssl"))
 }
 
 fn openssl_ok(args: &[&str]) -> Vec<u8> {

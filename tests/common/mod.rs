@@ -1,7 +1,7 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -27,4 +27,21 @@ pub fn sarif_validator() -> jsonschema::Validator {
 pub fn assert_valid_sarif(validator: &jsonschema::Validator, doc: &Value) {
     let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "SARIF does not match the schema:\n{}", errors.join("\n"));
+}
+
+/// Find a program the tests need on PATH (or where Debian and pyenv put it); panic with how to
+/// install it, never skip.
+pub fn find_binary(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let extra = ["/usr/sbin", "/sbin", "/usr/bin", "/root/.pyenv/shims"].map(PathBuf::from);
+    for dir in std::env::split_paths(&path).chain(extra) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "`{name}` not found on PATH: these tests need it (scripts/test.sh installs nginx, curl and openssl from \
+         Debian and moto_server from PyPI `moto[server]`)"
+    );
 }
