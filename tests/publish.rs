@@ -1090,3 +1090,20 @@ fn local_tampered_bundle_or_foreign_head_key_is_refused() {
     // The target itself still verifies.
     assert_release(&b, &good);
 }
+
+#[test]
+fn development_dist_is_refused_even_without_its_marker() {
+    // A real build with development keys, then the marker file removed: the first root still
+    // equals the local development root, so publish refuses it.
+    let work = tempfile::tempdir().expect("tempdir");
+    let defs = Path::new(env!("CARGO_MANIFEST_DIR")).join("definitions");
+    let mut build = rrctl();
+    build.current_dir(work.path()).arg("build").arg(&defs).args(["--out", "dist", "-q"]);
+    run_ok(build);
+    std::fs::remove_file(work.path().join("dist/.rrctl-dev-keys")).expect("marker written by build");
+    let mut publish = rrctl();
+    publish.current_dir(work.path()).args(["publish", "dist", "--to", "bucket"]);
+    let o = run(publish);
+    assert!(!o.ok && o.stderr.contains("development keys"), "{}", o.stderr);
+    assert!(!work.path().join("bucket").exists(), "a refused publish wrote something");
+}

@@ -13,6 +13,8 @@ use crate::trust::{DistMeta, SigningOptions};
 
 /// Marker file in a dist signed with development keys; `publish` refuses such dists unless told.
 pub const DEV_KEYS_MARKER: &str = ".rrctl-dev-keys";
+/// Where development keys live unless `--dev-dir` says otherwise.
+pub const DEFAULT_DEV_DIR: &str = ".rrctl/dev";
 
 /// Test-only: when set to `1`, the build fails after writing the staging directory and before
 /// swapping it in (used to test that an interrupted build leaves the previous dist untouched).
@@ -230,7 +232,12 @@ mod tests {
             index_expires_in: 365 * 86400,
             head_expires_in: 7 * 86400,
             git_commit: None,
-            signing: SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: ".rrctl/dev".into() },
+            signing: SigningOptions {
+                root_dir: None,
+                index_key: None,
+                head_key: None,
+                dev_dir: DEFAULT_DEV_DIR.into(),
+            },
         }
     }
 

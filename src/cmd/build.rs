@@ -57,7 +57,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub head_key_env: Option<String>,
     /// Where development keys are kept when no keys are configured.
-    #[arg(long, default_value = ".rrctl/dev")]
+    #[arg(long, default_value = crate::build::dist::DEFAULT_DEV_DIR)]
     pub dev_dir: PathBuf,
     /// Format of diagnostics: human (stderr) or json, sarif, github (stdout).
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]

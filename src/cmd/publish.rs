@@ -181,6 +181,11 @@ fn describe(plan: &Plan) -> String {
 
 pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let dist = LocalDist::open(&a.dist)?;
+    // Refuse development keys before the target is even opened (opening a directory target
+    // creates it).
+    if dist.dev_keys && !a.allow_dev_keys {
+        return Err(publish::PublishError::DevKeys.into());
+    }
     let target = a.store.open()?;
     let opts = PublishOptions {
         head_max_age: a.head_max_age,

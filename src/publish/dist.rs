@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::PublishError;
 
-/// Marker file `build` writes into a dist signed with development keys.
-pub const DEV_KEYS_MARKER: &str = ".rrctl-dev-keys";
+pub use crate::build::dist::DEV_KEYS_MARKER;
 
 /// Default `max-age` of `head.json`, in seconds.
 pub const DEFAULT_HEAD_MAX_AGE: u32 = 60;
@@ -137,7 +136,10 @@ impl LocalDist {
         if !meta.is_dir() {
             return Err(PublishError::Dist(format!("{} is not a directory", root.display())));
         }
-        let dev_keys = root.join(DEV_KEYS_MARKER).exists();
+        // The marker `build` writes, or (should it have been removed) a first root equal to the
+        // local development root.
+        let dev_keys = root.join(DEV_KEYS_MARKER).exists()
+            || crate::trust::sign::uses_dev_root(root, Path::new(crate::build::dist::DEFAULT_DEV_DIR));
         let mut files = Vec::new();
         for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
             let entry = entry.map_err(|e| PublishError::Dist(e.to_string()))?;
