@@ -543,7 +543,7 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         Some(p) if p.exists() => ClientState::load(p)?,
         _ => match ClientState::new(&root_bytes) {
             Ok(s) => s,
-            Err(e) => return fail(&e, a.format),
+            Err(e) => return fail(&format!("{}: {e}", a.root.display()), a.format),
         },
     };
     let mut opts = VerifyOptions::new(now);
