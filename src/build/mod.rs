@@ -6,6 +6,7 @@
 //! - [`import`] converts an existing gathering-conditions repository into definitions;
 //! - [`show`] answers "what applies to this version, and why".
 
+pub mod catalog;
 pub mod dist;
 pub mod import;
 pub mod legacy;

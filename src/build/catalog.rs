@@ -1,0 +1,206 @@
+//! The human catalog (`catalog/index.html`): what is gathered, why, for which OpenShift versions
+//! and by whom, for privacy reviewers. Rendered from `templates/catalog.html` with minijinja
+//! (strict undefined, HTML auto-escaping); deterministic for identical input.
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use super::plan::Served;
+use crate::definition::{Condition, Definition, Gatherer};
+use crate::version::released_in;
+
+const TEMPLATE: &str = include_str!("../../templates/catalog.html");
+
+#[derive(Serialize)]
+struct Context<'a> {
+    repo: &'a str,
+    channel: &'a str,
+    issued_at: String,
+    git_commit: Option<&'a str>,
+    definitions: Vec<Entry<'a>>,
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    id: &'a str,
+    title: &'a str,
+    owner: &'a str,
+    tracking: Option<&'a str>,
+    expires: Option<&'a str>,
+    justification: &'a str,
+    versions: &'a str,
+    released: String,
+    gather: Vec<String>,
+    when: Vec<String>,
+    legacy: bool,
+}
+
+/// Render the catalog of the served definitions.
+pub fn render(
+    served: &Served<'_>,
+    repo: &str,
+    channel: &str,
+    issued_at: i64,
+    git_commit: Option<&str>,
+) -> Result<Vec<u8>, minijinja::Error> {
+    let mut definitions: Vec<Entry> = served
+        .definitions
+        .iter()
+        .zip(&served.sets)
+        .map(|(loaded, set)| {
+            let d = &loaded.definition;
+            let released = released_in(set);
+            let released = match (released.first(), released.last()) {
+                (Some(first), Some(last)) if released.len() > 1 => {
+                    format!("{} released versions, {first} to {last}", released.len())
+                }
+                (Some(only), _) => format!("1 released version: {only}"),
+                _ => "no released version yet".to_string(),
+            };
+            Entry {
+                id: &d.id,
+                title: &d.title,
+                owner: &d.owner,
+                tracking: d.tracking.as_deref(),
+                expires: d.expires.as_deref(),
+                justification: &d.justification,
+                versions: &d.versions,
+                released,
+                gather: d.gather.iter().map(describe_gatherer).collect(),
+                when: d.when.iter().map(describe_condition).collect(),
+                legacy: super::legacy::to_legacy(d).is_ok(),
+            }
+        })
+        .collect();
+    definitions.sort_by(|a, b| (a.owner, a.id).cmp(&(b.owner, b.id)));
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.add_template("catalog.html", TEMPLATE)?;
+    let context =
+        Context { repo, channel, issued_at: crate::clock::format_rfc3339(issued_at), git_commit, definitions };
+    Ok(env.get_template("catalog.html")?.render(minijinja::value::Serde(&context))?.into_bytes())
+}
+
+fn describe_condition(c: &Condition) -> String {
+    match c {
+        Condition::AlertIsFiring(alert) => format!("alert {alert} is firing"),
+        Condition::ClusterVersionMatches(range) => format!("cluster version matches {range}"),
+    }
+}
+
+fn quoted(items: &[String]) -> String {
+    items.iter().map(|i| format!("\u{201c}{i}\u{201d}")).collect::<Vec<_>>().join(", ")
+}
+
+/// One line a reviewer can read: what exactly leaves the cluster.
+fn describe_gatherer(g: &Gatherer) -> String {
+    match g {
+        Gatherer::ContainerLogs(c) => {
+            let mut s = format!(
+                "log lines of pods matching {} in {}",
+                quoted(std::slice::from_ref(&c.pod_name_regex)),
+                c.namespace
+            );
+            if let Some(container) = &c.container_name_regex {
+                s.push_str(&format!(", containers matching {}", quoted(std::slice::from_ref(container))));
+            }
+            if c.previous == Some(true) {
+                s.push_str(", previous (crashed) instance");
+            }
+            s.push_str(&format!(", only lines matching {}", quoted(&c.messages)));
+            let since = c.since_seconds.unwrap_or(crate::definition::DEFAULT_SINCE_SECONDS);
+            let max = c.max_bytes.unwrap_or(crate::definition::DEFAULT_MAX_BYTES);
+            s.push_str(&format!("; last {} h, at most {} KiB", since as f64 / 3600.0, max / 1024));
+            s
+        }
+        Gatherer::Resources(r) => {
+            let api = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
+            let mut s = format!("{} objects ({api})", r.kind);
+            match &r.namespace {
+                Some(ns) => s.push_str(&format!(" in {ns}")),
+                None => s.push_str(" (cluster-scoped)"),
+            }
+            if !r.names.is_empty() {
+                s.push_str(&format!(", named {}", r.names.join(", ")));
+            }
+            if let Some(sel) = &r.label_selector {
+                s.push_str(&format!(", labels {sel}"));
+            }
+            if r.fields.is_empty() {
+                s.push_str(", whole objects");
+            } else {
+                s.push_str(&format!(", only fields {}", r.fields.join(", ")));
+            }
+            s
+        }
+        Gatherer::Metrics(m) => format!("Prometheus series {}", m.selectors.join(", ")),
+        Gatherer::LogsOfNamespace(l) => {
+            format!("last {} log lines of every container in {}", l.tail_lines, l.namespace)
+        }
+        Gatherer::ImageStreamsOfNamespace(i) => format!("image streams in {}", i.namespace),
+        Gatherer::ApiRequestCountsOfResourceFromAlert(a) => {
+            format!("API request counts of the resource named by alert {}", a.alert_name)
+        }
+        Gatherer::ContainersLogs(c) => {
+            let mut s = format!("last {} log lines of the containers named by alert {}", c.tail_lines, c.alert_name);
+            if let Some(container) = &c.container {
+                s.push_str(&format!(" (container {container})"));
+            }
+            if c.previous == Some(true) {
+                s.push_str(", previous instance");
+            }
+            s
+        }
+        Gatherer::PodDefinition(a) => format!("definition of the pod named by alert {}", a.alert_name),
+    }
+}
+
+/// Used by tests: a definition's gatherers as the catalog shows them.
+pub fn describe(d: &Definition) -> Vec<String> {
+    d.gather.iter().map(describe_gatherer).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::definition::LoadedDefinition;
+    use crate::version::VersionRange;
+
+    fn loaded(id: &str, owner: &str, justification: &str, versions: &str) -> LoadedDefinition {
+        let yaml = format!(
+            "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: T {id}\n\
+             owner: {owner}\njustification: {justification:?}\nversions: {versions:?}\ngather:\n  - resources:\n      \
+             group: \"\"\n      version: v1\n      kind: Node\n      fields: [\"/status/conditions\"]\n"
+        );
+        let definition: Definition = serde_saphyr::from_str(&yaml).expect("valid definition");
+        LoadedDefinition { file: format!("{owner}/{id}.yaml"), team: owner.into(), source: Arc::from(""), definition }
+    }
+
+    #[test]
+    fn lists_every_definition_sorted_by_owner_and_escapes_html() {
+        let a = loaded("zeta", "etcd", "Needed because <script>alert(1)</script> & more.", ">=4.16.0-0");
+        let b = loaded("alpha", "node", "Plain justification text here.", "4.14");
+        let served = Served {
+            definitions: vec![&b, &a],
+            sets: vec![
+                VersionRange::parse("4.14").unwrap().intervals(),
+                VersionRange::parse(">=4.16.0-0").unwrap().intervals(),
+            ],
+        };
+        let html = String::from_utf8(render(&served, "repo/x", "stable", 0, Some("abc")).unwrap()).unwrap();
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; more."), "{html}");
+        assert!(!html.contains("<script>"));
+        let zeta = html.find("id=\"zeta\"").expect("zeta row");
+        let alpha = html.find("id=\"alpha\"").expect("alpha row");
+        assert!(zeta < alpha, "etcd's definition comes before node's");
+        assert!(
+            html.contains("Node objects (v1) (cluster-scoped), only fields &#x2f;status&#x2f;conditions"),
+            "{html}"
+        );
+        assert!(html.contains("released versions, 4.14.0-ec.0 to 4.14."), "{html}");
+        assert_eq!(render(&served, "repo/x", "stable", 0, Some("abc")).unwrap().len(), html.len(), "deterministic");
+    }
+}
