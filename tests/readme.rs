@@ -80,6 +80,8 @@ fn readme_commands_work_as_shown() {
     }
     // What the tour produced is really there.
     assert!(repo.join("dist/head.json").is_file());
+    let catalog = std::fs::read_to_string(repo.join("dist/catalog/index.html")).unwrap();
+    assert!(catalog.contains("id=\"etcd-slow-fdatasync\""), "the catalog lists the bundled definitions");
     assert!(repo.join("bucket/head.json").is_file());
     assert!(repo.join(".rrctl/dev/root/1.json").is_file());
     assert!(repo.join("imported/insights/kube-pod-crash-looping.yaml").is_file());
