@@ -484,10 +484,11 @@ fn acquire_local_lock(root: &Path) -> Result<LocalLock, PublishError> {
 pub fn local_swap_head(root: &Path, bytes: &[u8], expected_sha256: Option<&str>) -> Result<(), PublishError> {
     let _lock = acquire_local_lock(root)?;
     let path = root.join("head.json");
-    let current = match std::fs::read(&path) {
+    let limit = crate::trust::payload::Limits::default().head;
+    let current = match crate::fsutil::read_bounded(&path, limit) {
         Ok(b) => Some(hex::encode(Sha256::digest(&b))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(PublishError::Remote(format!("{}: {e}", path.display()))),
+        Err(crate::fsutil::FsError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(PublishError::Remote(e.to_string())),
     };
     if current.as_deref() != expected_sha256 {
         return Err(PublishError::Conflict);
