@@ -6,7 +6,7 @@
 # 1. N realistic definitions (default 10000, BENCH_COUNT) built from scratch;
 # 2. the existing repository layout with one rule plus 100 and 400 container-log requests
 #    (2 messages each), imported with `rrctl import-legacy`, then built;
-# 3. the real gathering-conditions content (../shared/upstream), imported, then built.
+# 3. the real gathering-conditions content (fixtures/upstream), imported, then built.
 # Peak RSS comes from GNU time (`/usr/bin/time -v`); hyperfine, when installed, gives mean ± σ.
 set -euo pipefail
 
@@ -52,7 +52,7 @@ rm -rf "$work/corpus" "$work/legacy100" "$work/legacy400" "$work/defs100" "$work
 "$gen" --legacy-log-requests 400 --out "$work/legacy400"
 "$rrctl" -q import-legacy "$work/legacy100" --out "$work/defs100"
 "$rrctl" -q import-legacy "$work/legacy400" --out "$work/defs400"
-"$rrctl" -q import-legacy "$here/../shared/upstream/gathering-conditions" --out "$work/real"
+"$rrctl" -q import-legacy "$here/fixtures/upstream/gathering-conditions" --out "$work/real"
 
 common=(--issued-at "$issued" --dev-dir "$work/devkeys" -q)
 measure "build ${count} definitions" "$rrctl" build "$work/corpus" --out "$work/dist-corpus" "${common[@]}"

@@ -18,8 +18,8 @@ use rrctl::diag::Report;
 const ISSUED: &str = "2025-06-01T00:00:00Z";
 
 fn upstream() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/upstream");
-    assert!(p.is_dir(), "{} is missing: tests need ../shared/upstream beside the repository", p.display());
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/upstream");
+    assert!(p.is_dir(), "{} is missing", p.display());
     p
 }
 
