@@ -123,11 +123,6 @@ fn init_tracing(global: &GlobalOpts) {
         .try_init();
 }
 
-/// Install the one TLS crypto provider (ring) used by every HTTP client in the process.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -141,7 +136,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&cli.global);
-    install_crypto_provider();
+    crate::trust::fetch::install_crypto_provider();
     match run(cli) {
         Ok(code) => code,
         // A reader that stops early (`rrctl man | head`) is not an error.

@@ -570,7 +570,7 @@ fn run_ok(c: Command) -> Out {
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    rrctl::cli::install_crypto_provider();
+    rrctl::trust::fetch::install_crypto_provider();
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
 }
 

@@ -159,6 +159,8 @@ fn bucket_and_prefix(rest: &str) -> Result<(String, String), PublishError> {
 impl Target {
     /// Open the target named by `cfg.url`.
     pub fn open(cfg: &StoreConfig) -> Result<Self, PublishError> {
+        // Cloud back ends talk HTTPS through reqwest and rustls.
+        crate::trust::fetch::install_crypto_provider();
         let url = cfg.url.trim();
         let retry = cfg.max_retries.map(|n| object_store::RetryConfig {
             max_retries: n,

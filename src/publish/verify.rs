@@ -75,7 +75,6 @@ pub async fn verify_published(base_url: &str, trusted_root: &[u8]) -> Result<Ver
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let opts = VerifyOptions::new(now);
     let mut release = if base_url.starts_with("http://") || base_url.starts_with("https://") {
-        crate::cli::install_crypto_provider();
         let fetcher = HttpFetcher::new(base_url, HttpLimits::default())
             .map_err(|e| VerifyError::Url { url: base_url.to_string(), message: e.to_string() })?;
         verify_with(&fetcher, &mut state, &opts).await?

@@ -133,6 +133,12 @@ impl Fetcher for MemFetcher {
     }
 }
 
+/// Install the one TLS crypto provider (ring) that every HTTP client of the process uses
+/// (reqwest, object_store, kube). Idempotent; a provider installed earlier by someone else wins.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Timeouts and rate floor of [`HttpFetcher`].
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
@@ -164,9 +170,9 @@ pub struct HttpFetcher {
 }
 
 impl HttpFetcher {
-    /// `base` is the dist root URL. The rustls crypto provider must be installed first
-    /// (`crate::cli::install_crypto_provider`).
+    /// `base` is the dist root URL.
     pub fn new(base: &str, limits: HttpLimits) -> Result<Self, FetchError> {
+        install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(limits.connect_timeout)
             .read_timeout(limits.stall_timeout)
