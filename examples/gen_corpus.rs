@@ -162,10 +162,10 @@ fn definition(rng: &mut Rng, i: usize, team: &str) -> (String, String) {
         let versions = if i < 3 { ">=4.10.0-0".to_string() } else { range(rng) };
         let mut b = format!("when:\n  - alertIsFiring: {alert}\ngather:\n");
         let _ = writeln!(b, "  - containersLogs:\n      alertName: {alert}\n      tailLines: {}", 20 + i * 5);
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             let _ = writeln!(b, "  - podDefinition:\n      alertName: {alert}");
         }
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             let _ = writeln!(b, "  - logsOfNamespace:\n      namespace: openshift-{team}\n      tailLines: 100");
         }
         (format!("Gather pod logs while {alert} fires ({i})"), versions, b)
@@ -211,7 +211,7 @@ fn definition(rng: &mut Rng, i: usize, team: &str) -> (String, String) {
         (title, versions, b)
     };
     header(&mut out, &id, team, &title, &versions);
-    if i % 17 == 0 {
+    if i.is_multiple_of(17) {
         let _ = writeln!(out, "expires: 2030-06-30");
     }
     out.push_str(&body);

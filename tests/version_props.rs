@@ -332,8 +332,7 @@ fn channel_versions(path: &Path, text: &str, out: &mut BTreeSet<String>) {
 #[test]
 fn released_versions_match_channel_data() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/upstream/ocp-channels");
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{} is missing ({e})", dir.display()));
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{} is missing ({e})", dir.display()));
     let mut derived = BTreeSet::new();
     let mut files = 0;
     for entry in entries {
