@@ -89,6 +89,17 @@ pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
     Ok(())
 }
 
+/// fsync a directory, so that renames and new entries in it survive a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Whether a process with this id exists (Linux: `/proc/<pid>`); used to recognise leftovers of
+/// killed runs. Elsewhere every process counts as alive, so nothing is removed by mistake.
+pub fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

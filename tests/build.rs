@@ -106,6 +106,7 @@ fn build_options() -> BuildOptions {
         repo: "test/repo".into(),
         channel: "stable".into(),
         issued_at: 1_748_736_000,
+        head_issued_at: 1_748_736_000,
         index_expires_in: 365 * 86400,
         head_expires_in: 7 * 86400,
         git_commit: None,

@@ -168,6 +168,7 @@ fn make_dist(spec: &Spec) -> Release {
         channel: CHANNEL.into(),
         issued_at: spec.issued_at,
         index_expires: spec.issued_at + 400 * DAY,
+        head_issued_at: spec.issued_at,
         head_expires: spec.issued_at + 365 * DAY,
         version: spec.version,
     };

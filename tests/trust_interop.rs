@@ -56,6 +56,7 @@ fn make_dist(dist: &Path, dev: &Path, version: u64) -> rrctl::trust::SignedFiles
         channel: "stable".into(),
         issued_at: T0,
         index_expires: T0 + 7 * DAY,
+        head_issued_at: T0,
         head_expires: T0 + DAY,
         version,
     };
@@ -223,6 +224,7 @@ fn development_root_of_another_repo_is_refused() {
         channel: "stable".into(),
         issued_at: T0,
         index_expires: T0 + 7 * DAY,
+        head_issued_at: T0,
         head_expires: T0 + DAY,
         version: 1,
     };
@@ -241,6 +243,7 @@ fn production_signing_refuses_a_key_outside_its_role_and_a_short_head_expiry() {
         channel: "stable".into(),
         issued_at: T0,
         index_expires: T0 + 7 * DAY,
+        head_issued_at: T0,
         head_expires: T0 + DAY,
         version: T0 as u64,
     };

@@ -24,10 +24,13 @@ pub const FAIL_AFTER_STAGING_ENV: &str = "RRCTL_BUILD_FAIL_AFTER_STAGING";
 pub struct BuildOptions {
     pub repo: String,
     pub channel: String,
-    /// Unix seconds.
+    /// When the content was issued (Unix seconds): dates the index and bundles, reproducibly.
     pub issued_at: i64,
+    /// When the head is issued: the wall clock unless pinned (`--issued-at`, SOURCE_DATE_EPOCH).
+    pub head_issued_at: i64,
     /// Seconds after `issued_at`.
     pub index_expires_in: i64,
+    /// Seconds after `head_issued_at`.
     pub head_expires_in: i64,
     pub git_commit: Option<String>,
     pub signing: SigningOptions,
@@ -131,7 +134,8 @@ pub fn build_into(
         channel: opts.channel.clone(),
         issued_at: opts.issued_at,
         index_expires: meta.expires,
-        head_expires: opts.issued_at.saturating_add(opts.head_expires_in),
+        head_issued_at: opts.head_issued_at,
+        head_expires: opts.head_issued_at.saturating_add(opts.head_expires_in),
         version: meta.version,
     };
     let signed = crate::trust::sign_dist(&payload, &dist_meta, &opts.signing)?;
@@ -230,20 +234,16 @@ mod tests {
     use super::super::plan::tests::{def, logs, rule};
     use super::*;
 
-    fn opts(issued_at: i64) -> BuildOptions {
+    fn opts(issued_at: i64, dev_dir: &Path) -> BuildOptions {
         BuildOptions {
             repo: "r".into(),
             channel: "stable".into(),
             issued_at,
+            head_issued_at: issued_at,
             index_expires_in: 365 * 86400,
             head_expires_in: 7 * 86400,
             git_commit: None,
-            signing: SigningOptions {
-                root_dir: None,
-                index_key: None,
-                head_key: None,
-                dev_dir: DEFAULT_DEV_DIR.into(),
-            },
+            signing: SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev_dir.into() },
         }
     }
 
@@ -261,12 +261,15 @@ mod tests {
     #[test]
     fn builds_are_byte_identical_and_refusal_writes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
+        // Development keys of their own: never the checkout's `.rrctl`.
+        let keys = tempfile::tempdir().unwrap();
+        let dev = keys.path().join("dev");
         let (g, w) = rule("A");
         let defs = [def("a", ">=4.14.0-0", g, w), def("l", "4.16", vec![logs("openshift-a")], vec![])];
         let out1 = tmp.path().join("d1");
         let out2 = tmp.path().join("d2");
-        build_dist(&defs, &opts(1_700_000_000), &out1, &mut Report::default()).unwrap();
-        build_dist(&defs, &opts(1_700_000_000), &out2, &mut Report::default()).unwrap();
+        build_dist(&defs, &opts(1_700_000_000, &dev), &out1, &mut Report::default()).unwrap();
+        build_dist(&defs, &opts(1_700_000_000, &dev), &out2, &mut Report::default()).unwrap();
         let t1 = tree(&out1);
         assert_eq!(t1, tree(&out2));
         assert!(t1.contains_key("legacy/v2/cluster_version_mapping.json"));
@@ -275,7 +278,7 @@ mod tests {
         // A build with a legacy error leaves the previous output alone.
         let bad = [def("l", "4.16", vec![logs("openshift-a")], vec![])];
         let mut report = Report::default();
-        assert!(matches!(build_dist(&bad, &opts(1), &out1, &mut report), Err(BuildError::Refused(_))));
+        assert!(matches!(build_dist(&bad, &opts(1, &dev), &out1, &mut report), Err(BuildError::Refused(_))));
         assert_eq!(tree(&out1), t1);
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(leftovers.len(), 2, "{leftovers:?}");

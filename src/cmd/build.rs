@@ -22,8 +22,9 @@ pub struct BuildArgs {
     /// Output directory; replaced atomically, left untouched when the build fails.
     #[arg(long, default_value = "dist")]
     pub out: PathBuf,
-    /// Issue time (RFC 3339, e.g. 2025-01-01T00:00:00Z); default SOURCE_DATE_EPOCH, then the commit
-    /// time of HEAD of the definitions' git repository, then the current time (not reproducible).
+    /// Issue time (RFC 3339, e.g. 2025-01-01T00:00:00Z) of the content and the head. Default:
+    /// SOURCE_DATE_EPOCH; else the content is dated at the commit time of HEAD of the definitions'
+    /// git repository (reproducible) and the head, which only asserts freshness, at the current time.
     #[arg(long)]
     pub issued_at: Option<String>,
     /// Date that `expires` is checked against during validation (YYYY-MM-DD); default today (UTC).
@@ -137,22 +138,30 @@ fn print_report(report: &Report, g: &GlobalOpts, format: FormatArg, files_checke
     }
 }
 
-fn issued_at(a: &BuildArgs, report: &mut Report, git_time: Option<i64>) -> anyhow::Result<i64> {
+/// When the build is issued: `(content, head)`. The content time (index, bundles, catalog) is
+/// reproducible: `--issued-at`, SOURCE_DATE_EPOCH or the definitions' last commit. The head only
+/// asserts freshness, so it is issued now unless `--issued-at` or SOURCE_DATE_EPOCH pins it; a
+/// clone of an old commit therefore still gets a head that is valid today.
+fn issued_at(a: &BuildArgs, report: &mut Report, git_time: Option<i64>) -> anyhow::Result<(i64, i64)> {
     if let Some(s) = &a.issued_at {
         let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .with_context(|| format!("invalid --issued-at {s:?}; use RFC 3339 such as 2025-01-01T00:00:00Z"))?;
-        return Ok(t.unix_timestamp());
+        return Ok((t.unix_timestamp(), t.unix_timestamp()));
     }
     if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH")
         && !s.is_empty()
     {
-        return s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={s:?} is not an integer"));
+        let t = s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={s:?} is not an integer"))?;
+        return Ok((t, t));
     }
-    if let Some(t) = git_time {
-        return Ok(t);
+    let now = crate::clock::now_unix();
+    match git_time {
+        Some(t) => Ok((t, now)),
+        None => {
+            report.push(dist::not_reproducible_warning());
+            Ok((now, now))
+        }
     }
-    report.push(dist::not_reproducible_warning());
-    Ok(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 fn key_source(file: &Option<PathBuf>, env: &Option<String>, default_env: &str) -> Option<KeySource> {
@@ -185,11 +194,12 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }
     let (git_commit, git_time) = dist::git_head(&git_dir(&a.definitions));
     tracing::debug!("git at {:?}", t.elapsed());
-    let issued_at = issued_at(&a, &mut report, git_time)?;
+    let (issued_at, head_issued_at) = issued_at(&a, &mut report, git_time)?;
     let opts = BuildOptions {
         repo: a.repo.clone(),
         channel: a.channel.clone(),
         issued_at,
+        head_issued_at,
         index_expires_in: a.index_expires_in,
         head_expires_in: a.head_expires_in,
         git_commit,

@@ -116,21 +116,56 @@ pub(super) fn discover(inputs: &[&Path]) -> (Vec<Candidate>, Report) {
     (files, report)
 }
 
-/// Load files on all cores; results keep the input order.
+/// Load files on all cores; results keep the input order, one per file, always: a check that
+/// panics becomes an `internal-error` diagnostic on the file it was checking, never a silently
+/// dropped file.
 pub(super) fn load_files(files: &[Candidate], today: time::Date) -> Vec<LoadedFile> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     if files.len() < 64 || threads == 1 {
-        return files.iter().map(|c| load_one(c, today)).collect();
+        return files.iter().map(|c| load_one_guarded(c, today)).collect();
     }
     let chunk = files.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|c| load_one(c, today)).collect::<Vec<_>>()))
+            .map(|part| s.spawn(move || part.iter().map(|c| load_one_guarded(c, today)).collect::<Vec<_>>()))
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        // Panics are caught per file, so a join error cannot happen; should one anyway, it is
+        // propagated rather than dropping the chunk's files.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     })
 }
+
+fn load_one_guarded(c: &Candidate, today: time::Date) -> LoadedFile {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        #[cfg(test)]
+        if c.display.ends_with(PANIC_TEST_FILE) {
+            panic!("injected panic");
+        }
+        load_one(c, today)
+    }));
+    result.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        LoadedFile {
+            file: c.display.clone(),
+            team: c.team.clone(),
+            source: Arc::from(""),
+            diagnostics: vec![
+                Diagnostic::new("internal-error", format!("checking this file failed: {what}"))
+                    .in_file(c.display.clone()),
+            ],
+            definition: None,
+        }
+    })
+}
+
+/// A file name that makes the loader panic in unit tests, to prove panics are never dropped.
+#[cfg(test)]
+const PANIC_TEST_FILE: &str = "panic-injected.yaml";
 
 fn load_one(c: &Candidate, today: time::Date) -> LoadedFile {
     let mut out = LoadedFile {
@@ -464,4 +499,40 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition(id: &str) -> String {
+        format!(
+            "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: t\nowner: team\n\
+             justification: needed for a test of the loader\nversions: \"4.16\"\ngather:\n  - metrics:\n      selectors: ['up']\n"
+        )
+    }
+
+    /// 200 files load on several threads; the one whose check panics is reported by name and
+    /// every other file is still loaded.
+    #[test]
+    fn a_panicking_check_is_an_error_on_its_file_and_drops_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let team = tmp.path().join("team");
+        std::fs::create_dir(&team).unwrap();
+        for n in 0..199 {
+            std::fs::write(team.join(format!("d{n:03}.yaml")), definition(&format!("d{n:03}"))).unwrap();
+        }
+        std::fs::write(team.join(PANIC_TEST_FILE), definition("panic-injected")).unwrap();
+        let (files, report) = discover(&[tmp.path()]);
+        assert!(!report.has_errors());
+        assert_eq!(files.len(), 200);
+        let loaded = load_files(&files, time::macros::date!(2026 - 01 - 01));
+        assert_eq!(loaded.len(), 200, "one result per file, in order");
+        let failed: Vec<_> = loaded.iter().filter(|f| f.definition.is_none()).collect();
+        assert_eq!(failed.len(), 1, "{:?}", failed[0].diagnostics);
+        assert!(failed[0].file.ends_with(PANIC_TEST_FILE), "{}", failed[0].file);
+        assert_eq!(failed[0].diagnostics[0].code, "internal-error");
+        assert!(failed[0].diagnostics[0].message.contains("injected panic"));
+        assert_eq!(loaded.iter().filter(|f| f.definition.is_some()).count(), 199);
+    }
 }

@@ -176,17 +176,22 @@ pub fn write_private(path: &Path, key: &PrivateKey) -> Result<(), TrustError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut file = match opts.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(TrustError::Exists(path.to_path_buf())),
-        Err(e) => return Err(io(e)),
+    if path.exists() {
+        return Err(TrustError::Exists(path.to_path_buf()));
+    }
+    // Written to a temporary file (0600) and linked into place without replacing anything, so a
+    // full disk or a crash never leaves a truncated key behind.
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
-    file.write_all(key.to_pem().as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(key.to_pem().as_bytes()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist_noclobber(path).map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::AlreadyExists => TrustError::Exists(path.to_path_buf()),
+        _ => io(e.error),
+    })?;
     Ok(())
 }
 

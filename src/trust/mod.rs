@@ -34,11 +34,15 @@ pub enum KeySource {
 pub struct DistMeta {
     pub repo: String,
     pub channel: String,
-    /// Unix seconds.
+    /// When the content (the index) was issued, Unix seconds: reproducible from the content.
     pub issued_at: i64,
     pub index_expires: i64,
+    /// When the head was issued: the wall clock unless pinned, since the head only asserts
+    /// freshness.
+    pub head_issued_at: i64,
     pub head_expires: i64,
-    /// Version of the index and of the head written by this build.
+    /// Version of the index written by this build; the head's version is the larger of this and
+    /// `head_issued_at`, so it grows with every build.
     pub version: u64,
 }
 

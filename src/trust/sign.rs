@@ -129,19 +129,79 @@ pub fn new_root(
 }
 
 const DEV_FILES: [&str; 4] = ["root.pem", "index.pem", "head.pem", "root/1.json"];
+/// Prefix of the staging directories development keys are written into before the rename.
+const DEV_STAGING_PREFIX: &str = ".dev.staging-";
 
 /// Create development keys and root in `dir` unless they exist. Returns `Some(dir)` when created.
+///
+/// The keys are written into a staging directory beside `dir` and renamed into place in one
+/// step, so a crash (or a full disk) never leaves a half-written key directory, and concurrent
+/// first builds agree on one key set: the first rename wins, the others drop their staging
+/// directory and use the winner's keys. A directory that is there but incomplete or unreadable
+/// (left by an older rrctl) is reported with the command that fixes it.
 pub fn ensure_dev_keys(dir: &Path, repo: &str, issued_at: i64) -> Result<Option<PathBuf>, TrustError> {
-    let present = DEV_FILES.iter().filter(|f| dir.join(f).exists()).count();
-    if present == DEV_FILES.len() {
+    if dir_has_entries(dir) {
+        check_dev_dir(dir)?;
         return Ok(None);
     }
-    if present > 0 {
-        return Err(TrustError::Config(format!(
-            "incomplete development key directory {}; remove it to create new development keys",
-            dir.display()
-        )));
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| TrustError::Fs(crate::fsutil::FsError::Io { path: p, error: source })
+    };
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    remove_stale_dev_staging(&parent);
+    let staging = tempfile::Builder::new()
+        .prefix(&format!("{DEV_STAGING_PREFIX}{}-", std::process::id()))
+        .tempdir_in(&parent)
+        .map_err(io(&parent))?;
+    write_dev_keys(staging.path(), repo, issued_at)?;
+    crate::fsutil::sync_dir(staging.path()).map_err(TrustError::Fs)?;
+    // rename(2) replaces an empty directory but never a non-empty one: exactly one concurrent
+    // first build gets its keys in place.
+    match std::fs::rename(staging.path(), dir) {
+        Ok(()) => {
+            let _ = staging.keep();
+            crate::fsutil::sync_dir(&parent).map_err(TrustError::Fs)?;
+            Ok(Some(dir.to_path_buf()))
+        }
+        Err(_) if dir_has_entries(dir) => {
+            check_dev_dir(dir)?;
+            Ok(None)
+        }
+        Err(e) => Err(io(dir)(e)),
     }
+}
+
+fn dir_has_entries(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+/// Every development file is there and loads.
+fn check_dev_dir(dir: &Path) -> Result<(), TrustError> {
+    let damaged = |what: String| {
+        TrustError::Config(format!(
+            "the development key directory {} is incomplete or damaged ({what}), probably by an interrupted \
+             first build of an older rrctl; remove it with `rm -r {}` and build again to create new development keys",
+            dir.display(),
+            dir.display()
+        ))
+    };
+    for f in DEV_FILES {
+        if !dir.join(f).is_file() {
+            return Err(damaged(format!("{f} is missing")));
+        }
+    }
+    for f in ["root.pem", "index.pem", "head.pem"] {
+        PrivateKey::load(&KeySource::File(dir.join(f))).map_err(|e| damaged(format!("{f}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn write_dev_keys(dir: &Path, repo: &str, issued_at: i64) -> Result<(), TrustError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| TrustError::Fs(crate::fsutil::FsError::Io { path: p, error: source })
@@ -175,7 +235,22 @@ pub fn ensure_dev_keys(dir: &Path, repo: &str, issued_at: i64) -> Result<Option<
     keys::write_private(&dir.join("index.pem"), &index_key)?;
     keys::write_private(&dir.join("head.pem"), &head_key)?;
     crate::fsutil::write_atomic(&dir.join("root/1.json"), &env.to_bytes())?;
-    Ok(Some(dir.to_path_buf()))
+    crate::fsutil::sync_dir(&dir.join("root")).map_err(TrustError::Fs)?;
+    Ok(())
+}
+
+/// Remove staging directories that killed first builds left behind: only ours (by name) and only
+/// when the process that made them is gone.
+fn remove_stale_dev_staging(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(DEV_STAGING_PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !crate::fsutil::process_alive(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Sign the canonical index payload bytes and produce the index envelope, head, head archive
@@ -186,7 +261,7 @@ pub fn ensure_dev_keys(dir: &Path, repo: &str, issued_at: i64) -> Result<Option<
 /// `channel` and `version` match `meta`. The head is written only when a head key is
 /// available (always in development mode). Everything produced is verified before returning.
 pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -> Result<SignedFiles, TrustError> {
-    check_expiry_policy(meta.issued_at, meta.head_expires, meta.index_expires, DEFAULT_POLL_INTERVAL_SECS)?;
+    check_expiry_policy(meta.head_issued_at, meta.head_expires, meta.index_expires, DEFAULT_POLL_INTERVAL_SECS)?;
     let dev = opts.root_dir.is_none() && opts.index_key.is_none() && opts.head_key.is_none();
     let (chain, index_key, head_key, created) = if dev {
         let created = ensure_dev_keys(&opts.dev_dir, &meta.repo, meta.issued_at)?;
@@ -260,8 +335,8 @@ pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -
         let head = HeadPayload {
             repo: meta.repo.clone(),
             channel: meta.channel.clone(),
-            version: meta.version,
-            issued_at: meta.issued_at,
+            version: meta.version.max(meta.head_issued_at.max(1) as u64),
+            issued_at: meta.head_issued_at,
             expires: meta.head_expires,
             root_version: root.version,
             index: FileRef { path: index_path.clone(), sha256: index_sha, length: index_env.len() as u64 },
@@ -270,8 +345,9 @@ pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -
         let head_env = Envelope::sign(Role::Head, head.to_bytes(), &[head_key]).to_bytes();
         // Verify what was produced exactly as a client will.
         let expect = Expect { repo: Some(meta.repo.clone()), channel: Some(meta.channel.clone()) };
-        let (head, _) = verify::verify_head(root, &head_env, &expect, None, meta.issued_at, &limits)?;
-        verify::verify_index(root, &head, &index_env, None, meta.issued_at, &limits)?;
+        let now = meta.head_issued_at.max(meta.issued_at);
+        let (head, _) = verify::verify_head(root, &head_env, &expect, None, now, &limits)?;
+        verify::verify_index(root, &head, &index_env, None, now, &limits)?;
         files.push(("head.json".to_string(), head_env.clone()));
         files.push((format!("head/{}.json", head.version), head_env));
     }
