@@ -1,23 +1,48 @@
-//! Every `$ rrctl …` line in README.md's `console` blocks runs, in order, in a copy of the
-//! repository, with the exit code the README states (`# exit N`, default 0).
+//! Every `$ rrctl …` line in README.md's `console` blocks runs, in order, with the exit code the
+//! README states (`# exit N`, default 0), in a fresh git repository of the checkout's files whose
+//! last commit is 30 days old, with nothing beside it: the tour works on any later day and needs
+//! nothing outside the repository.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else if kind.is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
+/// A fresh git repository holding the checkout's tracked files, committed `age_days` ago: what a
+/// newcomer's `git clone` of an older commit looks like (the build dates content by that commit).
+fn clone_dated(repo_root: &Path, to: &Path, age_days: i64) {
+    let listed = Command::new("git").arg("-C").arg(repo_root).args(["ls-files", "-z"]).output().unwrap();
+    assert!(listed.status.success(), "git ls-files: {}", String::from_utf8_lossy(&listed.stderr));
+    for rel in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let rel = Path::new(std::str::from_utf8(rel).unwrap());
+        let (src, dst) = (repo_root.join(rel), to.join(rel));
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        let meta = std::fs::symlink_metadata(&src);
+        match meta {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+            }
+            Ok(_) => {
+                std::fs::copy(&src, &dst).unwrap();
+            }
+            // Deleted in the work tree but not yet in the index: not part of a clone either.
+            Err(_) => {}
         }
     }
+    let date = format!("@{} +0000", rrctl::clock::now_unix() - age_days * 86400);
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(to)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "content"]);
 }
 
 /// (command, expected exit code) for each `$ ` line of the README's console blocks.
@@ -46,9 +71,7 @@ fn readme_commands_work_as_shown() {
     let repo_root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
-    for dir in ["definitions", "fixtures", "schema"] {
-        copy_tree(&repo_root.join(dir), &repo.join(dir));
-    }
+    clone_dated(&repo_root, &repo, 30);
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_rrctl")).parent().unwrap().to_path_buf();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
 

@@ -95,7 +95,9 @@ pub fn build_into(
     report: &mut Report,
 ) -> Result<BuildOutcome, BuildError> {
     let t = std::time::Instant::now();
-    let served = plan::select(defs, opts.issued_at, report);
+    // Expiry is judged when the dist is served (the head's time: now unless pinned), so an expired
+    // definition stops being served on its date even when the content is from an older commit.
+    let served = plan::select(defs, opts.head_issued_at, report);
     tracing::debug!("selected {} definitions in {:?}", served.definitions.len(), t.elapsed());
     let mut outcome = BuildOutcome {
         definitions_served: served.definitions.len(),

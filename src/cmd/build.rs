@@ -186,6 +186,12 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     tracing::debug!("validated {} files in {:?}", validated.files_checked, t.elapsed());
     let files_checked = validated.files_checked;
     let mut report = validated.report;
+    // A definition past its expiry date is an error in review (`rrctl validate`), but the build
+    // just stops serving it: otherwise the content pipeline would break by itself on that date.
+    for d in report.diagnostics.iter_mut().filter(|d| d.code == "expired") {
+        d.severity = crate::diag::Severity::Warning;
+        d.message.push_str("; it is no longer served");
+    }
     if report.has_errors() {
         report.sort();
         print_report(&report, g, a.format, files_checked);
