@@ -171,6 +171,7 @@ fn make_dist(spec: &Spec) -> Release {
         head_issued_at: spec.issued_at,
         head_expires: spec.issued_at + 365 * DAY,
         version: spec.version,
+        head_version: spec.version,
     };
     let index_payload = canon(&json!({
         "_type": "rrctl/index", "spec_version": 1, "repo": REPO, "channel": CHANNEL,
@@ -248,10 +249,6 @@ fn release_other() -> Release {
 
 // ---------------------------------------------------------------- services
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 fn wait_for_port(port: u16, what: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -272,16 +269,43 @@ struct Moto {
 }
 
 impl Moto {
+    /// moto binds port 0 itself and reports the port it got ("Running on http://127.0.0.1:N"),
+    /// so no other test can take the port between a pick and the bind.
     fn start() -> Moto {
         let bin = find_binary("moto_server");
-        let port = free_port();
         let log = tempfile::NamedTempFile::new().expect("log file");
         let mut child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(log.reopen().expect("log file"))
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start moto_server");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut log_file = log.reopen().expect("log file");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Copy moto's log into the file for failure messages, and pick the port out of it.
+        std::thread::spawn(move || {
+            use std::io::{BufRead as _, Write as _};
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(log_file, "{line}");
+                if let Some(port) = line
+                    .split_once("Running on http://127.0.0.1:")
+                    .and_then(|(_, p)| p.trim().trim_end_matches('/').parse::<u16>().ok())
+                {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let port = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(port) => port,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "moto_server did not report its port: {}",
+                    std::fs::read_to_string(log.path()).unwrap_or_default()
+                );
+            }
+        };
         wait_for_port(port, "moto_server", &mut child);
         Moto { child, port, log }
     }

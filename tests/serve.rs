@@ -92,10 +92,23 @@ fn rrctl_serve(dir: &Path, extra: &[&str]) -> Service {
     Service { base: base.to_string(), port, child }
 }
 
+/// nginx cannot bind port 0 and report it, so: pick a free port and start nginx on it; should
+/// another test take the port in between (nginx then exits with "Address already in use"),
+/// pick another and try again.
 fn nginx(dir: &Path, tmp: &Path) -> Service {
+    for attempt in 0..10 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        match nginx_on(dir, &tmp.join(format!("nginx-{attempt}")), port) {
+            Ok(service) => return service,
+            Err(err) if err.contains("Address already in use") => continue,
+            Err(err) => panic!("nginx failed to start: {err}"),
+        }
+    }
+    panic!("nginx: no free port after 10 attempts");
+}
+
+fn nginx_on(dir: &Path, prefix: &Path, port: u16) -> Result<Service, String> {
     let bin = find_binary("nginx");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let prefix = tmp.join("nginx");
     std::fs::create_dir_all(prefix.join("logs")).expect("mkdir");
     let p = prefix.display();
     let conf = format!(
@@ -111,7 +124,7 @@ fn nginx(dir: &Path, tmp: &Path) -> Service {
     std::fs::write(&conf_path, conf).expect("write nginx.conf");
     let mut child = Command::new(bin)
         .arg("-p")
-        .arg(&prefix)
+        .arg(prefix)
         .arg("-c")
         .arg(&conf_path)
         .arg("-e")
@@ -127,12 +140,19 @@ fn nginx(dir: &Path, tmp: &Path) -> Service {
             if let Some(mut e) = child.stderr.take() {
                 let _ = e.read_to_string(&mut err);
             }
-            panic!("nginx exited: {status}: {err}");
+            err.push_str(&std::fs::read_to_string(prefix.join("logs/error.log")).unwrap_or_default());
+            return Err(format!("exited with {status}: {err}"));
         }
         assert!(Instant::now() < deadline, "nginx did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Service { child, base: format!("http://127.0.0.1:{port}"), port }
+    // Whoever answers must be this nginx, not another test's server that took the port.
+    let (_, head) = raw_request(port, "/");
+    if !head.to_ascii_lowercase().contains("server: nginx") {
+        let _ = child.kill();
+        return Err(format!("Address already in use (port {port} answered by something else)"));
+    }
+    Ok(Service { child, base: format!("http://127.0.0.1:{port}"), port })
 }
 
 /// The parts of a curl response the comparison looks at.

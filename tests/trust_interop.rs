@@ -59,6 +59,7 @@ fn make_dist(dist: &Path, dev: &Path, version: u64) -> rrctl::trust::SignedFiles
         head_issued_at: T0,
         head_expires: T0 + DAY,
         version,
+        head_version: version,
     };
     let opts = SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev.to_path_buf() };
     let signed = sign_dist(&rrctl::canonical::to_vec(&index).unwrap(), &meta, &opts).unwrap();
@@ -227,6 +228,7 @@ fn development_root_of_another_repo_is_refused() {
         head_issued_at: T0,
         head_expires: T0 + DAY,
         version: 1,
+        head_version: 1,
     };
     let opts = SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev };
     assert!(matches!(sign_dist(b"{}", &meta, &opts), Err(TrustError::DevRepoMismatch { .. })));
@@ -246,6 +248,7 @@ fn production_signing_refuses_a_key_outside_its_role_and_a_short_head_expiry() {
         head_issued_at: T0,
         head_expires: T0 + DAY,
         version: T0 as u64,
+        head_version: T0 as u64,
     };
     // The head key used as index key.
     let opts = SigningOptions {

@@ -139,6 +139,7 @@ pub fn build_into(
         head_issued_at: opts.head_issued_at,
         head_expires: opts.head_issued_at.saturating_add(opts.head_expires_in),
         version: meta.version,
+        head_version: meta.version.max(opts.head_issued_at.max(1) as u64),
     };
     let signed = crate::trust::sign_dist(&payload, &dist_meta, &opts.signing)?;
     for (path, bytes) in &signed.files {

@@ -41,9 +41,11 @@ pub struct DistMeta {
     /// freshness.
     pub head_issued_at: i64,
     pub head_expires: i64,
-    /// Version of the index written by this build; the head's version is the larger of this and
-    /// `head_issued_at`, so it grows with every build.
+    /// Version of the index written by this build.
     pub version: u64,
+    /// Version of the head written by this build (a build uses the head's issue time, so it grows
+    /// with every build even when the content is unchanged).
+    pub head_version: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -335,7 +335,7 @@ pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -
         let head = HeadPayload {
             repo: meta.repo.clone(),
             channel: meta.channel.clone(),
-            version: meta.version.max(meta.head_issued_at.max(1) as u64),
+            version: meta.head_version,
             issued_at: meta.head_issued_at,
             expires: meta.head_expires,
             root_version: root.version,
