@@ -518,9 +518,38 @@ fn root_rotation_with_offline_signatures_merged() {
     rrctl().args(["root", "merge", "--out"]).arg(&root2).arg(d.join("c3.json")).assert().success();
     let a = rrctl().args(["root", "check"]).arg(&root2).arg("--prev").arg(&root1).assert().code(1);
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("by the keys of root 1"));
+    // r1 is not a key of root 2: its rotation signature is only kept when root 1 is given to
+    // check it against.
+    let a = rrctl()
+        .args(["root", "merge", "--out"])
+        .arg(d.join("unchecked.json"))
+        .arg(d.join("c1.json"))
+        .arg(d.join("c3.json"))
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("does not list"));
+    // A copy whose signature was altered is refused, never merged.
+    let mut c2: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("c2.json")).unwrap()).unwrap();
+    let sig = c2["signatures"][0]["sig"].as_str().unwrap().to_string();
+    let flipped = if sig.starts_with('A') { sig.replacen('A', "B", 1) } else { format!("A{}", &sig[1..]) };
+    c2["signatures"][0]["sig"] = flipped.into();
+    std::fs::write(d.join("c2-bad.json"), serde_json::to_vec(&c2).unwrap()).unwrap();
+    let a = rrctl()
+        .args(["root", "merge", "--out"])
+        .arg(d.join("bad.json"))
+        .arg("--prev")
+        .arg(&root1)
+        .arg(d.join("c2-bad.json"))
+        .arg(d.join("c3.json"))
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("does not verify"));
+    assert!(!d.join("bad.json").exists() && !d.join("unchecked.json").exists());
     rrctl()
         .args(["root", "merge", "--out"])
         .arg(&root2)
+        .arg("--prev")
+        .arg(&root1)
         .arg(d.join("c1.json"))
         .arg(d.join("c2.json"))
         .arg(d.join("c3.json"))

@@ -189,7 +189,8 @@ pub fn build_dist(
         .map_err(|e| BuildError::Io(format!("cannot create a staging directory in {}: {e}", parent.display())))?;
     let sink = DirSink { root: staging.path().to_path_buf() };
     let outcome = build_into(defs, opts, &sink, report)?;
-    if std::env::var(FAIL_AFTER_STAGING_ENV).is_ok_and(|v| v == "1") {
+    // Test-only fault injection; release binaries ignore the variable.
+    if cfg!(debug_assertions) && std::env::var(FAIL_AFTER_STAGING_ENV).is_ok_and(|v| v == "1") {
         return Err(BuildError::FailAfterStaging);
     }
     let staged = staging.keep();

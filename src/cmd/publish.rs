@@ -11,7 +11,8 @@ use crate::cli::GlobalOpts;
 use crate::publish::{self, Action, LocalDist, Plan, PlanItem, Progress, PublishOptions, Step, StoreConfig, Target};
 
 /// Test-only crash injection: fail every object-store write after this many (documented in
-/// `tests/publish.rs`; not a user setting).
+/// `tests/publish.rs`; not a user setting). Read only by debug builds (what the tests run); a
+/// release binary ignores it.
 const FAIL_AFTER_ENV: &str = "RRCTL_PUBLISH_FAIL_AFTER";
 
 #[derive(Debug, Clone, clap::Args)]
@@ -41,8 +42,10 @@ pub struct StoreArgs {
 impl StoreArgs {
     fn open(&self) -> anyhow::Result<Target> {
         let fail_after_writes = match std::env::var(FAIL_AFTER_ENV) {
-            Ok(v) => Some(v.parse::<u64>().with_context(|| format!("{FAIL_AFTER_ENV}={v:?}"))?),
-            Err(_) => None,
+            Ok(v) if cfg!(debug_assertions) => {
+                Some(v.parse::<u64>().with_context(|| format!("{FAIL_AFTER_ENV}={v:?}"))?)
+            }
+            _ => None,
         };
         let cfg = StoreConfig {
             url: self.to.clone(),

@@ -86,6 +86,10 @@ pub enum RootCommand {
     Merge {
         #[arg(long)]
         out: PathBuf,
+        /// The previous root, whose keys may have signed this one (a rotation); without it only
+        /// signatures by this root's own keys are accepted.
+        #[arg(long)]
+        prev: Option<PathBuf>,
         #[arg(required = true, num_args = 1..)]
         inputs: Vec<PathBuf>,
     },
@@ -420,28 +424,24 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 spec.map_or(0, |s| s.threshold)
             );
         }
-        RootCommand::Merge { out, inputs } => {
-            let mut merged: Option<Envelope> = None;
+        RootCommand::Merge { out, prev, inputs } => {
+            let mut envelopes: Vec<(String, Envelope)> = Vec::new();
+            let mut root: Option<RootPayload> = None;
             for input in &inputs {
-                let (env, _) = read_signed_root(input)?;
-                match &mut merged {
-                    None => merged = Some(env),
-                    Some(m) => {
-                        if m.payload != env.payload {
-                            bail!("{} signs a different root payload than {}", input.display(), inputs[0].display());
-                        }
-                        for s in env.signatures {
-                            if !m.signatures.iter().any(|x| x.keyid == s.keyid) {
-                                m.signatures.push(s);
-                            }
-                        }
-                    }
+                let (env, payload) = read_signed_root(input)?;
+                if let Some((_, first)) = envelopes.first()
+                    && first.payload != env.payload
+                {
+                    bail!("{} signs a different root payload than {}", input.display(), inputs[0].display());
                 }
+                root.get_or_insert(payload);
+                envelopes.push((input.display().to_string(), env));
             }
-            let mut m = merged.context("no inputs")?;
-            m.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+            let root = root.context("no inputs")?;
+            let prev = prev.as_deref().map(read_signed_root).transpose()?.map(|(_, p)| p);
+            let m = crate::trust::sign::merge_root_signatures(envelopes, &root, prev.as_ref())?;
             write_public(&out, &m.to_bytes())?;
-            eprintln!("{}: {} signature(s)", out.display(), m.signatures.len());
+            eprintln!("{}: {} verified signature(s)", out.display(), m.signatures.len());
         }
         RootCommand::Check { file, prev } => {
             let limits = Limits::default();

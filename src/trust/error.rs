@@ -35,6 +35,8 @@ pub enum TrustError {
     Root(String),
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    #[error("{file}: the signature by key {keyid} {problem}")]
+    MergeSignature { file: String, keyid: String, problem: String },
     #[error("{0}")]
     Other(String),
 }

@@ -436,3 +436,49 @@ mod tests {
         assert!(check_expiry_policy(0, 86400, 86399, DEFAULT_POLL_INTERVAL_SECS).is_err());
     }
 }
+
+/// Join the signatures of several copies of one root (`rrctl root merge`), keeping only
+/// signatures that verify: each must be by a key of `root` itself or, for a rotation, of `prev`.
+/// A signature that does not verify, or by a key neither root knows, is refused: a merged root
+/// must never carry a signature nobody checked. `inputs` are (file name, envelope) pairs whose
+/// payloads the caller has checked to be identical.
+pub fn merge_root_signatures(
+    inputs: Vec<(String, Envelope)>,
+    root: &RootPayload,
+    prev: Option<&RootPayload>,
+) -> Result<Envelope, TrustError> {
+    let mut merged: Option<Envelope> = None;
+    for (file, env) in inputs {
+        let mut kept = Vec::new();
+        for s in &env.signatures {
+            let problem = |problem: &str| TrustError::MergeSignature {
+                file: file.clone(),
+                keyid: s.keyid.clone(),
+                problem: problem.to_string(),
+            };
+            let key = root.keys.get(&s.keyid).or_else(|| prev.and_then(|p| p.keys.get(&s.keyid))).ok_or_else(|| {
+                problem(if prev.is_some() {
+                    "is by a key of neither this root nor the previous one"
+                } else {
+                    "is by a key this root does not list (pass --prev with the previous root if it is a rotation signature)"
+                })
+            })?;
+            key.verify_strict(&env.payload, &ed25519_dalek::Signature::from_bytes(&s.sig))
+                .map_err(|_| problem("does not verify over the root payload"))?;
+            kept.push(s.clone());
+        }
+        match &mut merged {
+            None => merged = Some(Envelope { signatures: kept, ..env }),
+            Some(m) => {
+                for s in kept {
+                    if !m.signatures.iter().any(|x| x.keyid == s.keyid) {
+                        m.signatures.push(s);
+                    }
+                }
+            }
+        }
+    }
+    let mut m = merged.ok_or_else(|| TrustError::Other("no roots to merge".into()))?;
+    m.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+    Ok(m)
+}
