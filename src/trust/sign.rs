@@ -415,28 +415,6 @@ pub fn resign_head(
     Ok(ResignedHead { files: vec![("head.json".into(), env.clone()), (format!("head/{version}.json"), env)], head })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("24h").unwrap(), 86400);
-        assert_eq!(parse_duration("365d").unwrap(), 365 * 86400);
-        assert_eq!(parse_duration("90").unwrap(), 90);
-        assert!(parse_duration("1y").is_err());
-        assert!(parse_duration("0h").is_err());
-        assert!(parse_duration("-1h").is_err());
-    }
-
-    #[test]
-    fn expiry_policy() {
-        assert!(check_expiry_policy(0, 6 * 3600, 6 * 3600, DEFAULT_POLL_INTERVAL_SECS).is_ok());
-        assert!(check_expiry_policy(0, 6 * 3600 - 1, 86400, DEFAULT_POLL_INTERVAL_SECS).is_err());
-        assert!(check_expiry_policy(0, 86400, 86399, DEFAULT_POLL_INTERVAL_SECS).is_err());
-    }
-}
-
 /// Join the signatures of several copies of one root (`rrctl root merge`), keeping only
 /// signatures that verify: each must be by a key of `root` itself or, for a rotation, of `prev`.
 /// A signature that does not verify, or by a key neither root knows, is refused: a merged root
@@ -481,4 +459,26 @@ pub fn merge_root_signatures(
     let mut m = merged.ok_or_else(|| TrustError::Other("no roots to merge".into()))?;
     m.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h").unwrap(), 86400);
+        assert_eq!(parse_duration("365d").unwrap(), 365 * 86400);
+        assert_eq!(parse_duration("90").unwrap(), 90);
+        assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("0h").is_err());
+        assert!(parse_duration("-1h").is_err());
+    }
+
+    #[test]
+    fn expiry_policy() {
+        assert!(check_expiry_policy(0, 6 * 3600, 6 * 3600, DEFAULT_POLL_INTERVAL_SECS).is_ok());
+        assert!(check_expiry_policy(0, 6 * 3600 - 1, 86400, DEFAULT_POLL_INTERVAL_SECS).is_err());
+        assert!(check_expiry_policy(0, 86400, 86399, DEFAULT_POLL_INTERVAL_SECS).is_err());
+    }
 }
