@@ -150,6 +150,7 @@ fn nginx_on(dir: &Path, prefix: &Path, port: u16) -> Result<Service, String> {
     let (_, head) = raw_request(port, "/");
     if !head.to_ascii_lowercase().contains("server: nginx") {
         let _ = child.kill();
+        let _ = child.wait();
         return Err(format!("Address already in use (port {port} answered by something else)"));
     }
     Ok(Service { child, base: format!("http://127.0.0.1:{port}"), port })
