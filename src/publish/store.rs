@@ -117,10 +117,6 @@ pub enum Created {
 const MAX_READ_BYTES: u64 = 512 * 1024 * 1024;
 /// Name of the lock file guarding `head.json` in a local-directory target.
 const LOCAL_LOCK: &str = ".rrctl-publish.lock";
-/// A local lock older than this was left by a crashed publisher (the critical section is one
-/// read, one compare and one rename).
-const STALE_LOCK: Duration = Duration::from_secs(120);
-
 pub struct Target {
     store: Arc<dyn ObjectStore>,
     /// Key prefix inside the bucket (no leading or trailing `/`), empty for none.
@@ -437,44 +433,35 @@ fn open_azure(
 }
 
 /// Held while a local `head.json` is compared and replaced; removed on drop.
-struct LocalLock(PathBuf);
-
-impl Drop for LocalLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+/// An exclusive advisory lock (`flock`) on the target's lock file, held while the value lives.
+/// The kernel releases it when the process ends, however it ends, so a killed publisher never
+/// leaves a stale lock behind; the file itself stays (removing it would let two publishers lock
+/// two different files).
+struct LocalLock(#[allow(dead_code)] std::fs::File);
 
 fn acquire_local_lock(root: &Path) -> Result<LocalLock, PublishError> {
+    use rustix::fs::{FlockOperation, flock};
     let path = root.join(LOCAL_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| PublishError::Remote(format!("{}: {e}", path.display())))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                use std::io::Write as _;
-                let _ = writeln!(f, "{}", std::process::id());
-                return Ok(LocalLock(path));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let stale = std::fs::metadata(&path)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > STALE_LOCK);
-                if stale {
-                    tracing::warn!("removing stale lock {}", path.display());
-                    let _ = std::fs::remove_file(&path);
-                    continue;
-                }
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(LocalLock(file)),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {
                 if std::time::Instant::now() > deadline {
                     return Err(PublishError::Remote(format!(
-                        "{} is held by another publisher; remove it if no publish is running",
+                        "{} is locked by another publish that has been running for over 30 s",
                         path.display()
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            Err(e) => return Err(PublishError::Remote(format!("{}: {e}", path.display()))),
+            Err(e) => return Err(PublishError::Remote(format!("{}: cannot lock: {e}", path.display()))),
         }
     }
 }
