@@ -284,43 +284,6 @@ proptest! {
     }
 
     #[test]
-    fn consumer_selection_from_index_and_bundle_equals_direct_evaluation(
-        defs in prop::collection::vec((alternatives(), select(&[100u8, 100, 1, 10, 50, 99][..])), 0..8),
-        extra in prop::collection::vec(version_text(), 0..8),
-        clusters in prop::collection::vec("[a-z0-9-]{1,12}", 1..3),
-    ) {
-        let texts: Vec<(String, u8)> = defs.iter().map(|(alts, p)| (render(alts), *p)).collect();
-        let built = build_in_memory(&texts);
-        let alts: Vec<&Alternatives> = defs.iter().map(|(a, _)| a).collect();
-        let mut versions: Vec<OcpVersion> = Vec::new();
-        for a in &alts {
-            versions.extend(probes(a, &[]));
-        }
-        versions.extend(extra.iter().map(|s| v(s)));
-        for p in &versions {
-            for cluster in clusters.iter().map(String::as_str) {
-                // Direct: the range's comparators evaluated one by one, and the bucket from SHA-256.
-                let expected: Vec<String> = texts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (text, _))| VersionRange::parse(text).unwrap().contains(p))
-                    .filter(|(n, (_, percent))| *percent == 100 || bucket_by_hand(&id_of(*n), cluster) < *percent)
-                    .map(|(n, _)| id_of(n))
-                    .collect();
-                prop_assert_eq!(built.selected(p, Some(cluster)), expected, "at {} for {}", p, cluster);
-            }
-            // Without a cluster id only fully rolled-out definitions apply.
-            let expected: Vec<String> = texts
-                .iter()
-                .enumerate()
-                .filter(|(_, (text, percent))| *percent == 100 && VersionRange::parse(text).unwrap().contains(p))
-                .map(|(n, _)| id_of(n))
-                .collect();
-            prop_assert_eq!(built.selected(p, None), expected, "at {} without a cluster id", p);
-        }
-    }
-
-    #[test]
     fn set_operations_agree_with_pointwise_logic(
         a in range_set(),
         b in range_set(),
@@ -376,6 +339,48 @@ proptest! {
                 prop_assert!(text.is_char_boundary(e.offset) && text.is_char_boundary(e.offset + e.len));
                 prop_assert!(!e.message.is_empty());
             }
+        }
+    }
+}
+
+proptest! {
+    // Each case builds a dist in memory; fewer cases keep the test under a few seconds.
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn consumer_selection_from_index_and_bundle_equals_direct_evaluation(
+        defs in prop::collection::vec((alternatives(), select(&[100u8, 100, 1, 10, 50, 99][..])), 0..8),
+        extra in prop::collection::vec(version_text(), 0..8),
+        clusters in prop::collection::vec("[a-z0-9-]{1,12}", 1..3),
+    ) {
+        let texts: Vec<(String, u8)> = defs.iter().map(|(alts, p)| (render(alts), *p)).collect();
+        let built = build_in_memory(&texts);
+        let alts: Vec<&Alternatives> = defs.iter().map(|(a, _)| a).collect();
+        let mut versions: Vec<OcpVersion> = Vec::new();
+        for a in &alts {
+            versions.extend(probes(a, &[]));
+        }
+        versions.extend(extra.iter().map(|s| v(s)));
+        for p in &versions {
+            for cluster in clusters.iter().map(String::as_str) {
+                // Direct: the range's comparators evaluated one by one, and the bucket from SHA-256.
+                let expected: Vec<String> = texts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (text, _))| VersionRange::parse(text).unwrap().contains(p))
+                    .filter(|(n, (_, percent))| *percent == 100 || bucket_by_hand(&id_of(*n), cluster) < *percent)
+                    .map(|(n, _)| id_of(n))
+                    .collect();
+                prop_assert_eq!(built.selected(p, Some(cluster)), expected, "at {} for {}", p, cluster);
+            }
+            // Without a cluster id only fully rolled-out definitions apply.
+            let expected: Vec<String> = texts
+                .iter()
+                .enumerate()
+                .filter(|(_, (text, percent))| *percent == 100 && VersionRange::parse(text).unwrap().contains(p))
+                .map(|(n, _)| id_of(n))
+                .collect();
+            prop_assert_eq!(built.selected(p, None), expected, "at {} without a cluster id", p);
         }
     }
 }
