@@ -424,7 +424,7 @@ fn export_files(
         {
             // A gap inside the mapping: the service would serve the previous configuration there.
             unserved(first_unserved, t);
-            let ends: Vec<&str> = ends_at(inputs, &items, t);
+            let ends: Vec<&str> = ends_at(inputs, items, t);
             report.push(no_rules(
                 format!(
                     "no legacy definition applies to {}, but the existing service would serve the configuration of \
@@ -508,7 +508,7 @@ fn export_files(
         // by the operator. Serving the last content to versions it does not apply to would change
         // what those clusters gather, so this is an error that names the definitions ending there.
         unserved(first_unserved, t);
-        let ends = ends_at(inputs, &items, t);
+        let ends = ends_at(inputs, items, t);
         report.push(no_rules(
             format!(
                 "no legacy definition applies at or above {t}, but the existing service serves its last \
