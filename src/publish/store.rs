@@ -508,7 +508,9 @@ mod tests {
         local_swap_head(dir.path(), b"two", Some(&sha_one)).unwrap();
         assert_eq!(std::fs::read(dir.path().join("head.json")).unwrap(), b"two");
         assert!(matches!(local_swap_head(dir.path(), b"three", Some(&sha_one)), Err(PublishError::Conflict)));
-        assert!(!dir.path().join(LOCAL_LOCK).exists());
+        // The lock file stays, but nobody holds the lock any more.
+        let lock = std::fs::File::open(dir.path().join(LOCAL_LOCK)).unwrap();
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
     }
 
     #[tokio::test]
