@@ -213,27 +213,9 @@ fn first_tag(text: &str) -> Option<Span> {
 fn classify(text: &str, err: &serde_saphyr::Error) -> ParseError {
     let span = err.location().filter(|l| l.line() > 0).map(|l| location_span(text, &l));
     let message = err.without_snippet().to_string();
-    let lower = message.to_lowercase();
-    let kind = if matches!(err, serde_saphyr::Error::MultipleDocuments { .. })
-        || lower.contains("multiple documents")
-        || lower.contains("documents {")
-    {
-        ParseErrorKind::MultipleDocuments
-    } else if lower.contains("budget")
-        || lower.contains("alias")
-        || lower.contains("depth")
-        || lower.contains("nesting")
-        || lower.contains("recursion")
-    {
-        ParseErrorKind::Budget
-    } else if lower.contains("duplicate") {
-        ParseErrorKind::DuplicateKey
-    } else if lower.contains("tag") {
-        ParseErrorKind::Tag
-    } else if tab_in_indentation(text, span) {
-        ParseErrorKind::Tabs
-    } else {
-        ParseErrorKind::Syntax
+    let kind = match kind_of(err) {
+        ParseErrorKind::Syntax if tab_in_indentation(text, span) => ParseErrorKind::Tabs,
+        kind => kind,
     };
     let mut message = message.lines().next().unwrap_or("invalid YAML").trim().to_string();
     // The position is shown separately; drop the parser's own " at line L, column C".
@@ -250,6 +232,36 @@ fn classify(text: &str, err: &serde_saphyr::Error) -> ParseError {
         message = format!("duplicate key `{name}`");
     }
     ParseError { kind, message, span }
+}
+
+/// The kind of a parser error, from its variant (never from its wording, which may change).
+fn kind_of(err: &serde_saphyr::Error) -> ParseErrorKind {
+    use serde_saphyr::Error as E;
+    match err {
+        E::WithSnippet { error, .. } | E::AliasError { error, .. } => kind_of(error),
+        E::MultipleDocuments { .. }
+        | E::Budget { breach: serde_saphyr::budget::BudgetBreach::Documents { .. }, .. } => {
+            ParseErrorKind::MultipleDocuments
+        }
+        E::Budget { .. }
+        | E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => ParseErrorKind::Budget,
+        E::ExternalMessage { source, .. } => match source.as_ref() {
+            serde_saphyr::ExternalMessageSource::Parser(scan) => match scan.kind() {
+                serde_saphyr::granit_parser::ErrorKind::RecursionLimitExceeded => ParseErrorKind::Budget,
+                _ => ParseErrorKind::Syntax,
+            },
+            _ => ParseErrorKind::Syntax,
+        },
+        E::DuplicateMappingKey { .. } => ParseErrorKind::DuplicateKey,
+        E::TaggedScalarCannotDeserializeIntoString { .. }
+        | E::TaggedEnumMismatch { .. }
+        | E::InvalidBinaryBase64 { .. }
+        | E::BinaryNotUtf8 { .. } => ParseErrorKind::Tag,
+        _ => ParseErrorKind::Syntax,
+    }
 }
 
 /// A syntax error on or right after a line indented with a tab is reported as a tab problem.
