@@ -465,8 +465,10 @@ async fn rbac_allows_exactly_the_granted_requests() {
         denied["message"],
         "pods is forbidden: User \"system:serviceaccount:openshift-insights:gatherer\" cannot list resource \"pods\" in API group \"\" at the cluster scope"
     );
-    // resourceNames: get of that name only, and no plain list.
+    // resourceNames: get of that name only, and no plain list; a list pinned to the name by a
+    // field selector is authorised against the name, as the real request-info resolver does.
     assert_eq!(status("/apis/config.openshift.io/v1/clusterversions", t).await.status, 403);
+    assert_eq!(status("/apis/config.openshift.io/v1/clusterversions/other", t).await.status, 403);
     let denied = status("/api/v1/namespaces/openshift-monitoring/secrets", t).await;
     assert_eq!(denied.status, 403);
     let denied = status("/apis/machineconfiguration.openshift.io/v1/machineconfigpools/master", t).await.json();
@@ -541,6 +543,132 @@ subjects:
     assert_eq!(code("/api/v1/namespaces/openshift-etcd/pods", "sa-token").await, 403, "the Role is namespaced");
     assert_eq!(code("/api/v1/nodes", "sa-token").await, 403);
     assert_eq!(code("/apis/config.openshift.io/v1/clusteroperators", "other-token").await, 403, "not bound");
+}
+
+#[tokio::test]
+async fn rbac_resource_names_cover_a_list_pinned_by_metadata_name() {
+    let reader = User::new("reader", "reader-token").cluster_rules(vec![
+        PolicyRule::new(&["config.openshift.io"], &["clusterversions"], &["list"]).names(&["version"]),
+    ]);
+    let server =
+        KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).rbac([reader]).build().start().await;
+    let pinned = get_with(
+        &server,
+        "/apis/config.openshift.io/v1/clusterversions?fieldSelector=metadata.name%3Dversion",
+        Some("reader-token"),
+        None,
+    )
+    .await;
+    assert_eq!(pinned.status, 200);
+    assert_eq!(names(&pinned.json()), ["version"]);
+    let other = get_with(
+        &server,
+        "/apis/config.openshift.io/v1/clusterversions?fieldSelector=metadata.name%3Dother",
+        Some("reader-token"),
+        None,
+    )
+    .await;
+    assert_eq!(other.status, 403);
+    // The user's own port: no token needed there (kubectl sends none over http).
+    let reply = http()
+        .get(format!(
+            "{}/apis/config.openshift.io/v1/clusterversions?fieldSelector=metadata.name%3Dversion",
+            server.url_for("reader")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 200);
+    let reply = http()
+        .get(format!("{}/apis/config.openshift.io/v1/clusterversions", server.url_for("reader")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 403);
+    assert_eq!(server.requests().last().unwrap().user.as_deref(), Some("reader"));
+}
+
+// ---------- other representations ----------
+
+#[tokio::test]
+async fn tables_and_metadata_only_lists_are_served_on_request() {
+    let server = bulk_server(5).await;
+    let table = get_with(
+        &server,
+        "/api/v1/namespaces/bulk/configmaps?limit=2",
+        None,
+        Some("application/json;as=Table;v=v1;g=meta.k8s.io,application/json"),
+    )
+    .await
+    .json();
+    assert_eq!(table["kind"], "Table");
+    assert_eq!(
+        table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["Name", "Created At"]
+    );
+    // generated_configmaps are created at 2026-01-01T00:00:00Z.
+    assert_eq!(table["rows"][0]["cells"], json!(["cm-00000", "2026-01-01T00:00:00Z"]));
+    assert_eq!(table["rows"][1]["object"]["metadata"]["namespace"], "bulk");
+    assert!(table["metadata"]["continue"].is_string());
+
+    let meta = get_with(
+        &server,
+        "/api/v1/namespaces/bulk/configmaps",
+        None,
+        Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"),
+    )
+    .await
+    .json();
+    assert_eq!(meta["kind"], "PartialObjectMetadataList");
+    assert_eq!(meta["items"].as_array().unwrap().len(), 6);
+    assert_eq!(meta["items"][0]["kind"], "PartialObjectMetadata");
+    assert_eq!(meta["items"][0]["metadata"]["labels"]["bucket"], "0");
+    assert!(meta["items"][0].get("data").is_none(), "no object content in a metadata-only list");
+    let one = get_with(
+        &server,
+        "/api/v1/namespaces/bulk/configmaps/cm-00003",
+        None,
+        Some("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (one["kind"].as_str(), one["metadata"]["name"].as_str()),
+        (Some("PartialObjectMetadata"), Some("cm-00003"))
+    );
+    assert!(one.get("data").is_none());
+    // Asking a list endpoint for a single-object representation only is not acceptable.
+    let wrong = get_with(
+        &server,
+        "/api/v1/namespaces/bulk/configmaps",
+        None,
+        Some("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"),
+    )
+    .await;
+    assert_eq!(wrong.status, 406);
+    let proto_only =
+        get_with(&server, "/api/v1/namespaces/bulk/configmaps", None, Some("application/vnd.kubernetes.protobuf"))
+            .await;
+    assert_eq!(proto_only.status, 406);
+}
+
+#[tokio::test]
+async fn removed_groups_and_resources_are_not_served() {
+    let server = KubeApi::builder()
+        .objects_from_archive(kubeapi::archive_sample())
+        .without_group("machineconfiguration.openshift.io")
+        .without_resource("config.openshift.io", "clusterversions")
+        .build()
+        .start()
+        .await;
+    let groups = get(&server, "/apis").await.json();
+    assert!(!groups["groups"].as_array().unwrap().iter().any(|g| g["name"] == "machineconfiguration.openshift.io"));
+    assert_eq!(get(&server, "/apis/machineconfiguration.openshift.io/v1").await.status, 404);
+    assert_eq!(get(&server, "/apis/machineconfiguration.openshift.io/v1/machineconfigpools").await.status, 404);
+    let config = get(&server, "/apis/config.openshift.io/v1").await.json();
+    assert!(!config["resources"].as_array().unwrap().iter().any(|r| r["name"] == "clusterversions"));
+    assert_eq!(get(&server, "/apis/config.openshift.io/v1/clusterversions/version").await.status, 404);
+    assert_eq!(get(&server, "/apis/config.openshift.io/v1/clusteroperators/etcd").await.status, 200);
 }
 
 // ---------- pod logs ----------
@@ -636,6 +764,39 @@ async fn pod_logs_honour_container_timestamps_tail_since_and_limit() {
     assert_eq!(get(&server, "/api/v1/namespaces/openshift-monitoring/pods/nope/log").await.status, 404);
     assert_eq!(log("&follow=true").await.status, 400, "follow is refused loudly");
     assert_eq!(log("&sinceSeconds=0").await.status, 422);
+}
+
+#[tokio::test]
+async fn archive_logs_gathered_without_timestamps_get_one_per_second_up_to_now() {
+    let server = sample_server().await;
+    let rel = "conditional/namespaces/openshift-cluster-samples-operator/pods/cluster-samples-operator-8ffb9b45f-49mjr/containers/cluster-samples-operator-watch/logs/last-100-lines.log";
+    let fixture = log_fixture(rel);
+    let lines: Vec<&str> = fixture.lines().collect();
+    assert_eq!(lines.len(), 6);
+    let base = "/api/v1/namespaces/openshift-cluster-samples-operator/pods/cluster-samples-operator-8ffb9b45f-49mjr/log?container=cluster-samples-operator-watch";
+    assert_eq!(get(&server, base).await.text(), fixture);
+    // DEFAULT_NOW is 2026-11-26T12:00:00Z: the 6 lines are stamped 11:59:55 … 12:00:00.
+    let stamped = get(&server, &format!("{base}&timestamps=true")).await.text();
+    let want: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("2026-11-26T11:59:{:02}.000000000Z {l}\n", 55 + i).replace("11:59:60", "12:00:00"))
+        .collect();
+    assert_eq!(stamped, want);
+    assert_eq!(
+        get(&server, &format!("{base}&sinceSeconds=2")).await.text(),
+        format!("{}\n{}\n{}\n", lines[3], lines[4], lines[5])
+    );
+    // The pod was generated from the log directories: both containers, no other.
+    let pod = get(
+        &server,
+        "/api/v1/namespaces/openshift-cluster-samples-operator/pods/cluster-samples-operator-8ffb9b45f-49mjr",
+    )
+    .await
+    .json();
+    let containers: Vec<&str> =
+        pod["spec"]["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(containers, ["cluster-samples-operator", "cluster-samples-operator-watch"]);
 }
 
 #[tokio::test]
@@ -780,6 +941,10 @@ async fn kube_client_discovers_lists_with_pagination_and_streams_logs() {
         }
     }
     assert_eq!(seen, (0..1_234).map(|i| format!("cm-{i:05}")).collect::<Vec<_>>());
+    let meta = api.list_metadata(&ListParams::default().labels("bucket=7")).await.expect("metadata list");
+    // i mod 10 = 7 in 0..1234: 7, 17, …, 1227 → 123.
+    assert_eq!(meta.items.len(), 123);
+    assert_eq!(meta.items[0].metadata.name.as_deref(), Some("cm-00007"));
     let even = api.list(&ListParams::default().labels("parity=even,bucket in (0,2)")).await.unwrap();
     // i mod 10 in {0, 2} (both even): 2 of every 10 in 0..1230 → 246, plus 1230 and 1232 → 248.
     assert_eq!(even.items.len(), 248);

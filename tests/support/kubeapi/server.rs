@@ -132,12 +132,22 @@ fn bad_request(message: &str) -> Reply {
 enum Format {
     Json,
     Table,
+    /// `PartialObjectMetadata` for a get, `PartialObjectMetadataList` for a list.
+    Metadata,
+}
+
+/// Which endpoint answers: discovery documents, a list, or one object.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Endpoint {
+    Discovery,
+    List,
+    Get,
 }
 
 /// The first media range of `Accept` this server can produce. Aggregated discovery
 /// (`as=APIGroupDiscoveryList`) and protobuf are not offered, as on a server without them; a
 /// client that lists only those gets 406.
-fn negotiate(accept: Option<&str>, table_ok: bool) -> Result<Format, Reply> {
+fn negotiate(accept: Option<&str>, endpoint: Endpoint) -> Result<Format, Reply> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return Ok(Format::Json) };
     for range in accept.split(',') {
         let mut parts = range.split(';').map(str::trim);
@@ -147,17 +157,17 @@ fn negotiate(accept: Option<&str>, table_ok: bool) -> Result<Format, Reply> {
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
         match media.as_str() {
-            "application/json" => match params.get("as").map(String::as_str) {
-                None => return Ok(Format::Json),
-                Some("Table")
-                    if table_ok
-                        && params.get("g").map(String::as_str) == Some("meta.k8s.io")
-                        && matches!(params.get("v").map(String::as_str), Some("v1" | "v1beta1")) =>
-                {
-                    return Ok(Format::Table);
+            "application/json" => {
+                let meta_v1 = params.get("g").map(String::as_str) == Some("meta.k8s.io")
+                    && matches!(params.get("v").map(String::as_str), Some("v1" | "v1beta1"));
+                match (params.get("as").map(String::as_str), endpoint) {
+                    (None, _) => return Ok(Format::Json),
+                    (Some("Table"), Endpoint::List | Endpoint::Get) if meta_v1 => return Ok(Format::Table),
+                    (Some("PartialObjectMetadataList"), Endpoint::List) if meta_v1 => return Ok(Format::Metadata),
+                    (Some("PartialObjectMetadata"), Endpoint::Get) if meta_v1 => return Ok(Format::Metadata),
+                    _ => continue,
                 }
-                Some(_) => continue,
-            },
+            }
             "*/*" | "application/*" => return Ok(Format::Json),
             _ => continue,
         }
@@ -175,7 +185,7 @@ fn route(
     accept: Option<&str>,
 ) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let discovery = |body: Value| match negotiate(accept, false) {
+    let discovery = |body: Value| match negotiate(accept, Endpoint::Discovery) {
         Ok(_) => json_reply(200, &body),
         Err(reply) => reply,
     };
@@ -356,7 +366,7 @@ fn resource_request(
     match (name, sub) {
         (Some(name), Some("log")) => pod_log(state, rt, namespace.unwrap_or_default(), name, query),
         (Some(name), _) => {
-            let format = match negotiate(accept, true) {
+            let format = match negotiate(accept, Endpoint::Get) {
                 Ok(f) => f,
                 Err(reply) => return reply,
             };
@@ -365,11 +375,12 @@ fn resource_request(
                 Some(object) => match format {
                     Format::Json => json_reply(200, object.as_ref()),
                     Format::Table => json_reply(200, &table(&[object.as_ref()], None, query)),
+                    Format::Metadata => json_reply(200, &partial_metadata(object)),
                 },
             }
         }
         (None, _) => {
-            let format = match negotiate(accept, true) {
+            let format = match negotiate(accept, Endpoint::List) {
                 Ok(f) => f,
                 Err(reply) => return reply,
             };
@@ -464,6 +475,15 @@ fn list(
     let objs: Vec<&Value> = items.iter().map(|(_, o)| o.as_ref()).collect();
     match format {
         Format::Table => json_reply(200, &table(&objs, Some(metadata), query)),
+        Format::Metadata => json_reply(
+            200,
+            &json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": metadata,
+                "items": objs.iter().map(|o| partial_metadata(o)).collect::<Vec<_>>(),
+            }),
+        ),
         Format::Json => {
             let list = ListBody {
                 kind: format!("{}List", rt.kind),
@@ -506,6 +526,15 @@ impl Serialize for Item<'_> {
     }
 }
 
+/// What a metadata-only request gets: the object's type and metadata, nothing else.
+fn partial_metadata(object: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": object.get("metadata").cloned().unwrap_or(json!({})),
+    })
+}
+
 /// The default table of a resource without printer columns: Name and Created At, each row with
 /// the object's metadata (`includeObject=Metadata`, the default) so kubectl can add columns.
 fn table(objects: &[&Value], metadata: Option<Value>, query: &BTreeMap<String, String>) -> Value {
@@ -519,13 +548,7 @@ fn table(objects: &[&Value], metadata: Option<Value>, query: &BTreeMap<String, S
             match include {
                 "None" => {}
                 "Object" => row["object"] = (*o).clone(),
-                _ => {
-                    row["object"] = json!({
-                        "kind": "PartialObjectMetadata",
-                        "apiVersion": "meta.k8s.io/v1",
-                        "metadata": o.get("metadata").cloned().unwrap_or(json!({})),
-                    })
-                }
+                _ => row["object"] = partial_metadata(o),
             }
             row
         })
