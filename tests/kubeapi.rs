@@ -9,7 +9,7 @@ mod kubeapi;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use kubeapi::{KubeApi, LogSource, PolicyRule, RunningServer, User};
+use kubeapi::{Fault, KubeApi, LogSource, PolicyRule, RunningServer, User};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -841,6 +841,70 @@ async fn generated_logs_stream_with_exact_sizes() {
     // The generated pod exists with its container.
     let pod = get(&server, "/api/v1/namespaces/load/pods/big").await.json();
     assert_eq!(pod["spec"]["containers"][0]["name"], "app");
+}
+
+// ---------- injected faults ----------
+
+#[tokio::test]
+async fn injected_faults_answer_with_server_errors_then_recover() {
+    let server = KubeApi::builder()
+        .objects(kubeapi::generated_configmaps("bulk", "cm", 3))
+        .fault("/api/v1/namespaces/bulk/configmaps", Fault::Status(500), Some(1))
+        .fault("/api/v1/namespaces/bulk/configmaps", Fault::Status(429), Some(1))
+        .fault("/api/v1/nodes", Fault::Status(503), None)
+        .build()
+        .start()
+        .await;
+    let first = get(&server, "/api/v1/namespaces/bulk/configmaps").await;
+    assert_eq!((first.status, first.json()["reason"].as_str()), (500, Some("InternalError")));
+    let resp = http().get(format!("{}/api/v1/namespaces/bulk/configmaps", server.url())).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["details"]["retryAfterSeconds"], 1);
+    assert_eq!(names(&get(&server, "/api/v1/namespaces/bulk/configmaps").await.json()).len(), 3, "faults used up");
+    for _ in 0..2 {
+        assert_eq!(get(&server, "/api/v1/nodes").await.json()["reason"], "ServiceUnavailable");
+    }
+    assert_eq!(server.requests().iter().map(|r| r.status).collect::<Vec<_>>(), [500, 429, 200, 503, 503]);
+}
+
+#[tokio::test]
+async fn stalled_requests_and_logs_never_finish() {
+    let stalling =
+        LogSource::timestamped("2026-11-26T11:00:00Z one\n2026-11-26T11:00:01Z two\n2026-11-26T11:00:02Z three\n")
+            .stalling_after(2);
+    let server = KubeApi::builder()
+        .pod_log("load", "hung", "app", false, stalling)
+        .objects(kubeapi::generated_configmaps("bulk", "cm", 1))
+        .fault("/api/v1/namespaces/bulk/configmaps/cm-00000", Fault::Stall, None)
+        .build()
+        .start()
+        .await;
+    let wait = std::time::Duration::from_millis(300);
+    let stalled = tokio::time::timeout(
+        wait,
+        http().get(format!("{}/api/v1/namespaces/bulk/configmaps/cm-00000", server.url())).send(),
+    )
+    .await;
+    assert!(stalled.is_err(), "no response to a stalled request");
+    assert_eq!(server.requests()[0].status, 0);
+    // The log sends its first two lines, then hangs without ending.
+    let mut resp = http().get(format!("{}/api/v1/namespaces/load/pods/hung/log", server.url())).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(wait, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => got.extend_from_slice(&chunk),
+            Ok(other) => panic!("the stream ended instead of stalling: {other:?}"),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(String::from_utf8(got).unwrap(), "one\ntwo\n");
+    // `after_lines` counts lines of the requested window: with tailLines=1 that is one line,
+    // sent whole, and the stream ends.
+    let tail = get(&server, "/api/v1/namespaces/load/pods/hung/log?tailLines=1").await;
+    assert_eq!(tail.text(), "three\n");
 }
 
 // ---------- request log and concurrency ----------

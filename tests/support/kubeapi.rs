@@ -72,6 +72,24 @@ impl RequestRecord {
     }
 }
 
+/// A failure the server injects into requests whose path starts with a prefix (after
+/// authentication, before anything else), to exercise a client's error handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status as a `Status` object: 500 InternalError, 429 TooManyRequests
+    /// (with `Retry-After: 1`), 503 ServiceUnavailable, 504 Timeout.
+    Status(u16),
+    /// Never answer: the connection stays open and no response header is sent.
+    Stall,
+}
+
+struct FaultRule {
+    path_prefix: String,
+    fault: Fault,
+    /// How many more requests get the fault; `None` is every one.
+    remaining: Option<std::sync::atomic::AtomicUsize>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Auth {
     /// Every request is allowed, with or without a token.
@@ -122,6 +140,7 @@ pub struct State {
     compacted_below: AtomicU64,
     requests: Mutex<Vec<RequestRecord>>,
     address: OnceLock<String>,
+    faults: Vec<FaultRule>,
 }
 
 #[derive(Default)]
@@ -135,6 +154,7 @@ pub struct KubeApiBuilder {
     removed_groups: Vec<String>,
     removed_resources: Vec<(String, String)>,
     minor_version: Option<u32>,
+    faults: Vec<(String, Fault, Option<usize>)>,
 }
 
 /// What a built server holds, before it listens.
@@ -207,6 +227,13 @@ impl KubeApiBuilder {
 
     pub fn without_resource(mut self, group: &str, plural: &str) -> Self {
         self.removed_resources.push((group.into(), plural.into()));
+        self
+    }
+
+    /// Inject `fault` into requests whose path starts with `path_prefix`: the first `times`
+    /// of them, or all when `None`. A stalled request is logged with status 0.
+    pub fn fault(mut self, path_prefix: &str, fault: Fault, times: Option<usize>) -> Self {
+        self.faults.push((path_prefix.into(), fault, times));
         self
     }
 
@@ -364,6 +391,15 @@ impl KubeApiBuilder {
             compacted_below: AtomicU64::new(0),
             requests: Mutex::new(Vec::new()),
             address: OnceLock::new(),
+            faults: self
+                .faults
+                .into_iter()
+                .map(|(path_prefix, fault, times)| FaultRule {
+                    path_prefix,
+                    fault,
+                    remaining: times.map(std::sync::atomic::AtomicUsize::new),
+                })
+                .collect(),
         };
         KubeApi { state, skipped }
     }
@@ -498,7 +534,12 @@ async fn accept_loop(
             let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let state = state.clone();
                 let port_user = port_user.clone();
-                async move { Ok::<_, std::convert::Infallible>(server::handle(&state, port_user.as_deref(), &req)) }
+                async move {
+                    match server::handle(&state, port_user.as_deref(), &req) {
+                        Some(reply) => Ok::<_, std::convert::Infallible>(reply),
+                        None => std::future::pending().await,
+                    }
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
