@@ -588,6 +588,64 @@ async fn rbac_resource_names_cover_a_list_pinned_by_metadata_name() {
     assert_eq!(server.requests().last().unwrap().user.as_deref(), Some("reader"));
 }
 
+#[tokio::test]
+async fn rbac_manifests_as_a_list_with_a_cluster_role_bound_in_one_namespace() {
+    // A `kind: List`; the ClusterRole is granted only in openshift-etcd through a RoleBinding,
+    // and a binding to a role that does not exist grants nothing.
+    let yaml = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: ClusterRole
+  metadata: {name: pod-reader}
+  rules:
+  - {apiGroups: [""], resources: [pods], verbs: [list]}
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: RoleBinding
+  metadata: {name: pod-reader, namespace: openshift-etcd}
+  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pod-reader}
+  subjects: [{kind: ServiceAccount, name: rrctl, namespace: openshift-insights}]
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: ClusterRoleBinding
+  metadata: {name: dangling}
+  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: does-not-exist}
+  subjects: [{kind: ServiceAccount, name: rrctl, namespace: openshift-insights}]
+"#;
+    let users =
+        kubeapi::rbac::users_from_manifests(yaml, &[("system:serviceaccount:openshift-insights:rrctl", "t")]).unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].grants.len(), 1);
+    assert_eq!(users[0].grants[0].namespace.as_deref(), Some("openshift-etcd"));
+    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).rbac(users).build().start().await;
+    assert_eq!(get_with(&server, "/api/v1/namespaces/openshift-etcd/pods", Some("t"), None).await.status, 200);
+    assert_eq!(get_with(&server, "/api/v1/namespaces/openshift-monitoring/pods", Some("t"), None).await.status, 403);
+    assert_eq!(
+        get_with(&server, "/api/v1/pods", Some("t"), None).await.status,
+        403,
+        "a RoleBinding never grants cluster-wide"
+    );
+    assert_eq!(
+        get_with(
+            &server,
+            "/api/v1/namespaces/openshift-etcd/pods/etcd-master-0.imeixner20210707.lab.upshift.rdu2.redhat.com",
+            Some("t"),
+            None
+        )
+        .await
+        .status,
+        403,
+        "list does not grant get"
+    );
+
+    let bad = kubeapi::rbac::users_from_manifests(
+        "kind: ClusterRole\nrules: [{nonResourceURLs: [/metrics], verbs: [get]}]\n",
+        &[],
+    );
+    assert!(bad.unwrap_err().contains("nonResourceURLs"));
+    assert!(kubeapi::rbac::users_from_manifests("kind: [unclosed", &[]).unwrap_err().starts_with("RBAC YAML:"));
+}
+
 // ---------- other representations ----------
 
 #[tokio::test]

@@ -1,19 +1,42 @@
 //! A faithful Kubernetes API server for tests (no real one can run here): legacy discovery,
 //! lists with `limit`/`continue` pagination and label/field selectors, gets, pod logs with the
-//! kubelet's parameters, `Status` errors, RBAC per bearer token, and a log of every request.
-//! Plain HTTP on 127.0.0.1 with a kubeconfig that `kubectl` and the `kube` client accept.
+//! kubelet's parameters, `Status` errors, RBAC per bearer token, injected faults, and a log of
+//! every request. Plain HTTP on 127.0.0.1 with kubeconfigs that `kubectl` and `kube` accept.
 //!
 //! ```ignore
 //! #[path = "support/kubeapi.rs"]
 //! mod kubeapi;
-//! let server = kubeapi::KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start().await;
-//! // server.url(), server.kubeconfig_path(), server.requests()
+//!
+//! let server = kubeapi::KubeApi::builder()
+//!     .objects_from_archive(kubeapi::archive_sample())          // the real archive sample
+//!     .objects(kubeapi::generated_configmaps("bulk", "cm", 10_000))
+//!     .pod_log("openshift-etcd", "etcd-0", "etcd", false, kubeapi::LogSource::generated(..))
+//!     .rbac_from_manifests(&rrctl_rbac_yaml, &[("system:serviceaccount:ns:sa", "token")])
+//!     .build()
+//!     .start()              // on the current tokio runtime; start_background() for sync tests
+//!     .await;
+//! // server.kubeconfig_path() / kubeconfig_for(user), server.requests(), server.store()
 //! ```
 //!
-//! What it does not do (a test needing it fails loudly, never silently): watch, `follow=true`,
-//! writes (405), protobuf, aggregated discovery (clients fall back to the legacy endpoints, as
-//! against a server older than 1.26), version conversion (an object is served at its own version
-//! only), printer columns other than Name/Created At.
+//! Semantics worth knowing:
+//! - Objects are keyed like etcd (`<namespace>/<name>`); lists come in key order. Built-in
+//!   types' list items carry no `apiVersion`/`kind` (as from a typed server); custom resources'
+//!   do. Each object is served at its own version only (no conversion).
+//! - The catalogue is a table of well-known kinds plus the kinds of the served objects (plural
+//!   derived like a CRD's); `without_group`/`without_resource` take kinds away.
+//! - Namespaces that objects or logs use exist as Namespace objects; pods that only logs name
+//!   are generated with those containers.
+//! - Logs are timestamped lines; `sinceSeconds` is relative to the server's fixed "now"
+//!   (`DEFAULT_NOW` unless `.now(..)`), never to the wall clock.
+//! - Discovery (`/api`, `/apis`, group-versions, `/version`) is legacy only: a request that
+//!   accepts only aggregated discovery gets 406, as from a server without it; kubectl and kube's
+//!   `Discovery::run` fall back. `Table` and `PartialObjectMetadata[List]` are served on request.
+//! - kubectl (client-go) never sends credentials to an `http` server, so with RBAC each user
+//!   also has a port of their own (`url_for`, used by `kubeconfig_for`): a request there without
+//!   a token is that user's. Tokens are checked first on every port.
+//!
+//! Not supported, and refused loudly rather than faked: watch (405), `follow=true` (400),
+//! writes (405), protobuf-only `Accept` (406), non-resource URL rules in RBAC.
 #![allow(dead_code, unused_imports)]
 
 #[path = "kubeapi/archive.rs"]
