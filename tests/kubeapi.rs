@@ -351,6 +351,67 @@ async fn label_selectors_follow_the_apimachinery_grammar() {
 }
 
 #[tokio::test]
+async fn label_selectors_on_archive_pods_match_the_fixture_labels() {
+    let server = sample_server().await;
+    // Every pod file of the sample with its labels, read directly.
+    let mut pods: Vec<Value> = std::fs::read_dir(kubeapi::archive_sample().join("config/pod"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .flat_map(|d| std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    pods.push(fixture("conditional/namespaces/openshift-monitoring/pods/alertmanager-main-0/alertmanager-main-0.json"));
+    let label = |p: &Value, k: &str| p["metadata"]["labels"][k].as_str().map(str::to_string);
+    let expect = |keep: &dyn Fn(&Value) -> bool| -> BTreeSet<String> {
+        pods.iter()
+            .filter(|p| keep(p))
+            .map(|p| {
+                format!("{}/{}", p["metadata"]["namespace"].as_str().unwrap(), p["metadata"]["name"].as_str().unwrap())
+            })
+            .collect()
+    };
+    let served = |selector: &str| {
+        let path = format!("/api/v1/pods?labelSelector={}", urlencode(selector));
+        let server = &server;
+        async move {
+            let list = get(server, &path).await.json();
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}/{}",
+                        p["metadata"]["namespace"].as_str().unwrap(),
+                        p["metadata"]["name"].as_str().unwrap()
+                    )
+                })
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let prometheus = expect(&|p| label(p, "operator.prometheus.io/name").as_deref() == Some("k8s"));
+    assert_eq!(prometheus.len(), 2, "prometheus-k8s-0 and -1");
+    assert_eq!(served("operator.prometheus.io/name=k8s").await, prometheus);
+    let two_apps = expect(&|p| matches!(label(p, "app").as_deref(), Some("prometheus" | "packageserver")));
+    assert_eq!(two_apps.len(), 4);
+    assert_eq!(served("app in (prometheus, packageserver)").await, two_apps);
+    let with_app = expect(&|p| label(p, "app").is_some());
+    assert!(!with_app.is_empty());
+    // The generated pod for prometheus-operator's logs has app=<its name>; count it apart.
+    let mut served_app = served("app").await;
+    assert!(served_app.remove("openshift-monitoring/prometheus-operator-5474fcdb86-nknz9"));
+    assert!(served_app.remove("openshift-cluster-samples-operator/cluster-samples-operator-8ffb9b45f-49mjr"));
+    assert_eq!(served_app, with_app);
+    let not_etcd = expect(&|p| label(p, "app").is_some_and(|a| a != "etcd" && a != "guard"));
+    let mut served_not = served("app,app notin (etcd,guard)").await;
+    served_not.remove("openshift-monitoring/prometheus-operator-5474fcdb86-nknz9");
+    served_not.remove("openshift-cluster-samples-operator/cluster-samples-operator-8ffb9b45f-49mjr");
+    assert_eq!(served_not, not_etcd);
+}
+
+#[tokio::test]
 async fn field_selectors_on_name_and_namespace() {
     let server = bulk_server(20).await;
     let list = get(&server, "/api/v1/configmaps?fieldSelector=metadata.name%3Dcm-00007").await.json();
