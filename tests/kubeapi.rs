@@ -1157,6 +1157,67 @@ async fn kube_client_discovers_lists_with_pagination_and_streams_logs() {
     }
 }
 
+#[tokio::test]
+async fn https_like_a_real_cluster_for_the_kube_client() {
+    use kube::api::{Api, ListParams, LogParams};
+    // 300,000 lines of 34 bytes + newline: 10,500,000 bytes through TLS records and backpressure.
+    let big =
+        LogSource::generated(300_000, datetime!(2026-11-26 11:00:00 UTC), time::Duration::milliseconds(1), |i, buf| {
+            use std::fmt::Write;
+            write!(buf, "line {i:010} level=info msg=ok.").unwrap();
+        });
+    let server = KubeApi::builder()
+        .objects_from_archive(kubeapi::archive_sample())
+        .pod_log("load", "big", "app", false, big)
+        .tls()
+        .build()
+        .start()
+        .await;
+    assert!(server.url().starts_with("https://"));
+    let client = kube_client(&server).await;
+    let operators: Api<kube::api::DynamicObject> = Api::all_with(
+        client.clone(),
+        &kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            "config.openshift.io",
+            "v1",
+            "ClusterOperator",
+        )),
+    );
+    let names: BTreeSet<String> = operators
+        .list(&ListParams::default().limit(7))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|o| o.metadata.name.unwrap())
+        .collect();
+    assert_eq!(names.len(), 7);
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, "openshift-monitoring");
+    let log = pods
+        .logs("alertmanager-main-0", &LogParams { container: Some("alertmanager".into()), ..LogParams::default() })
+        .await
+        .unwrap();
+    assert_eq!(log, strip_stamps(&log_fixture(ALERTMANAGER_LOG)));
+    // A client that does not trust the CA is refused at the handshake.
+    let untrusting = http().get(format!("{}/version", server.url())).send().await;
+    assert!(untrusting.is_err(), "the certificate is not publicly trusted");
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().unwrap()).unwrap();
+    let trusting = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
+    let version: Value = serde_json::from_slice(
+        &trusting.get(format!("{}/version", server.url())).send().await.unwrap().bytes().await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(version["minor"], "33");
+    let mut resp = trusting.get(format!("{}/api/v1/namespaces/load/pods/big/log", server.url())).send().await.unwrap();
+    let (mut total, mut last) = (0usize, Vec::new());
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        total += chunk.len();
+        last = chunk.to_vec();
+    }
+    assert_eq!(total, 10_500_000);
+    assert!(last.ends_with(b"line 0000299999 level=info msg=ok.\n"));
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

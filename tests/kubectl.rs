@@ -280,3 +280,21 @@ fn kubectl_sees_rbac_forbidden_like_on_a_cluster() {
     );
     assert!(server.requests().iter().any(|r| r.status == 401 && r.user.is_none()));
 }
+
+#[test]
+fn kubectl_over_https_sends_its_token() {
+    let reader = User::new("reader", "reader-token")
+        .namespace_rules("openshift-monitoring", vec![PolicyRule::new(&[""], &["pods"], &["get", "list"])]);
+    let server = KubeApi::builder().objects_from_archive(sample()).rbac([reader]).tls().build().start_background();
+    assert!(server.url().starts_with("https://127.0.0.1:"));
+    // The main port knows users by token only; over TLS kubectl sends it.
+    let kubeconfig = server.kubeconfig_with_token("reader-token");
+    let pods = run(&server, &kubeconfig, &["get", "pods", "-n", "openshift-monitoring", "-o", "name"]);
+    assert!(pods.status.success(), "{}", String::from_utf8_lossy(&pods.stderr));
+    assert!(String::from_utf8_lossy(&pods.stdout).lines().any(|l| l == "pod/alertmanager-main-0"));
+    let denied = run(&server, &kubeconfig, &["get", "pods", "-n", "openshift-etcd"]);
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("User \"reader\" cannot list resource \"pods\""));
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|r| r.user.as_deref() == Some("reader")), "every request carried the token");
+}
