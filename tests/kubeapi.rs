@@ -858,6 +858,9 @@ async fn pod_logs_honour_container_timestamps_tail_since_and_limit() {
         .collect();
     assert!(!recent.is_empty() && recent.len() < plain.text().len(), "the cutoff splits the fixture");
     assert_eq!(log("&sinceSeconds=660").await.text(), recent);
+    let since_time = cutoff.format(&time::format_description::well_known::Rfc3339).unwrap();
+    assert_eq!(log(&format!("&sinceTime={since_time}")).await.text(), recent);
+    assert_eq!(log(&format!("&sinceTime={since_time}&sinceSeconds=5")).await.status, 422, "at most one of the two");
     assert_eq!(log("&sinceSeconds=60").await.text(), "");
     assert_eq!(log("&previous=true").await.text(), "crashed once\ngoodbye\n");
 
@@ -1011,14 +1014,16 @@ async fn stalled_requests_and_logs_never_finish() {
     // The log sends its first two lines, then hangs without ending.
     let mut resp = http().get(format!("{}/api/v1/namespaces/load/pods/hung/log", server.url())).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+    // Read what is sent (however slow the machine), then the stream must not go on or end.
     let mut got = Vec::new();
-    loop {
-        match tokio::time::timeout(wait, resp.chunk()).await {
-            Ok(Ok(Some(chunk))) => got.extend_from_slice(&chunk),
-            Ok(other) => panic!("the stream ended instead of stalling: {other:?}"),
-            Err(_) => break,
+    while got.len() < "one\ntwo\n".len() {
+        match resp.chunk().await.unwrap() {
+            Some(chunk) => got.extend_from_slice(&chunk),
+            None => panic!("the stream ended instead of stalling after {got:?}"),
         }
     }
+    let more = tokio::time::timeout(wait, resp.chunk()).await;
+    assert!(more.is_err(), "after two lines the stream neither sends nor ends: {more:?}");
     assert_eq!(String::from_utf8(got).unwrap(), "one\ntwo\n");
     // `after_lines` counts lines of the requested window: with tailLines=1 that is one line,
     // sent whole, and the stream ends.
