@@ -350,6 +350,29 @@ async fn label_selectors_follow_the_apimachinery_grammar() {
     assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 500);
 }
 
+#[test]
+fn label_selector_parser_accepts_the_grammar_and_rejects_the_rest() {
+    use kubeapi::selector::{LabelSelector, Requirement::*};
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        LabelSelector::parse("a=b,c!=d,e in (x, y),f notin (z),g,!h,app.kubernetes.io/name==etcd,k=").unwrap().0,
+        vec![
+            Equals(s("a"), s("b")),
+            NotEquals(s("c"), s("d")),
+            In(s("e"), vec![s("x"), s("y")]),
+            NotIn(s("f"), vec![s("z")]),
+            Exists(s("g")),
+            DoesNotExist(s("h")),
+            Equals(s("app.kubernetes.io/name"), s("etcd")),
+            Equals(s("k"), s("")),
+        ]
+    );
+    assert!(LabelSelector::parse("").unwrap().is_empty());
+    for bad in ["a in (x", "a=b=c", "a,,b", "a in x", "a > 1", "=b", "a=b c"] {
+        assert!(LabelSelector::parse(bad).is_err(), "{bad:?} must not parse");
+    }
+}
+
 #[tokio::test]
 async fn label_selectors_on_archive_pods_match_the_fixture_labels() {
     let server = sample_server().await;
