@@ -219,6 +219,13 @@ async fn archive_objects_are_listed_and_got_as_in_the_fixture_files() {
     .json();
     assert_eq!(got, want);
 
+    // ImageStreams are served by OpenShift's own API server (typed): items without a type.
+    let streams =
+        get(&server, "/apis/image.openshift.io/v1/namespaces/openshift-cluster-samples-operator/imagestreams")
+            .await
+            .json();
+    assert_eq!(names(&streams), ["example"]);
+    assert!(streams["items"][0].get("kind").is_none());
     // Built-in lists drop apiVersion/kind from items, like a typed server.
     let pods = get(&server, "/api/v1/namespaces/openshift-monitoring/pods").await.json();
     assert_eq!(pods["kind"], "PodList");
