@@ -807,6 +807,7 @@ async fn removed_groups_and_resources_are_not_served() {
         .objects_from_archive(kubeapi::archive_sample())
         .without_group("machineconfiguration.openshift.io")
         .without_resource("config.openshift.io", "clusterversions")
+        .minor_version(29)
         .build()
         .start()
         .await;
@@ -818,6 +819,8 @@ async fn removed_groups_and_resources_are_not_served() {
     assert!(!config["resources"].as_array().unwrap().iter().any(|r| r["name"] == "clusterversions"));
     assert_eq!(get(&server, "/apis/config.openshift.io/v1/clusterversions/version").await.status, 404);
     assert_eq!(get(&server, "/apis/config.openshift.io/v1/clusteroperators/etcd").await.status, 200);
+    let version = get(&server, "/version").await.json();
+    assert_eq!((version["minor"].as_str(), version["gitVersion"].as_str()), (Some("29"), Some("v1.29.0")));
 }
 
 // ---------- pod logs ----------
