@@ -178,3 +178,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over the whole command tree (conflicting flags, bad defaults,
+    /// duplicate names), which otherwise only fail when a user reaches the broken command.
+    #[test]
+    fn command_tree_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}
