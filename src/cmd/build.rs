@@ -9,7 +9,7 @@ use crate::build::dist::{self, BuildOptions};
 use crate::build::legacy::LegacyMode;
 use crate::build::{import, show};
 use crate::cli::GlobalOpts;
-use crate::cmd::validate::FormatArg;
+use crate::cmd::FormatArg;
 use crate::diag::render::{self, RenderOptions};
 use crate::diag::{Report, Severity};
 use crate::trust::{KeySource, SigningOptions};
@@ -205,7 +205,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if !a.definitions.exists() {
         bail!("{}: no such file or directory", a.definitions.display());
     }
-    let today = crate::cmd::validate::resolve_today(a.today.as_deref())?;
+    let today = crate::cmd::resolve_today(a.today.as_deref())?;
     let t = std::time::Instant::now();
     let validated = crate::definition::validate_paths(&[a.definitions.as_path()], today);
     tracing::debug!("validated {} files in {:?}", validated.files_checked, t.elapsed());
@@ -337,7 +337,7 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             if !dir.exists() {
                 bail!("{}: no such file or directory (pass a definitions directory or --from DIST)", dir.display());
             }
-            let today = crate::cmd::validate::resolve_today(a.today.as_deref())?;
+            let today = crate::cmd::resolve_today(a.today.as_deref())?;
             let validated = crate::definition::validate_paths(&[dir.as_path()], today);
             if validated.report.has_errors() {
                 print_report(&validated.report, g, FormatArg::Human, validated.files_checked);

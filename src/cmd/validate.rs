@@ -4,31 +4,11 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
+pub use super::{FormatArg, resolve_today};
 use crate::cli::GlobalOpts;
 use crate::definition;
-use crate::diag::render::{self, Format, RenderOptions};
+use crate::diag::render::{self, RenderOptions};
 use crate::diag::{Severity, codes};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FormatArg {
-    Human,
-    Json,
-    Sarif,
-    Github,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Human => Format::Human,
-            FormatArg::Json => Format::Json,
-            FormatArg::Sarif => Format::Sarif,
-            FormatArg::Github => Format::Github,
-        }
-    }
-}
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -57,14 +37,6 @@ pub struct ExplainArgs {
     /// List every code with its one-line summary.
     #[arg(long)]
     pub list: bool,
-}
-
-/// The date checks compare against: `--today`, else RRCTL_TODAY, else today in UTC.
-pub fn resolve_today(arg: Option<&str>) -> anyhow::Result<time::Date> {
-    match arg {
-        Some(s) => definition::parse_date(s).with_context(|| format!("--today {s:?} is not a YYYY-MM-DD date")),
-        None => definition::today().map_err(anyhow::Error::msg),
-    }
 }
 
 pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
