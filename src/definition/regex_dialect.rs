@@ -93,6 +93,8 @@ struct Frame {
     flags: Flags,
     /// Flags as the Rust text emitted so far has them (pending flag groups not yet written).
     emitted_flags: Flags,
+    /// Where the group starts in the Rust text.
+    start: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -124,6 +126,11 @@ struct Translator<'a> {
     frames: Vec<Frame>,
     /// The previous item was a repetition operator (Go refuses to stack them).
     last_repeat: bool,
+    /// The Rust text ends with a repetition operator (a flag group or an empty `\Q\E` may have
+    /// come between in Go's text); a further operator must then not read as its lazy `?`.
+    emitted_repeat: bool,
+    /// Where the last item a repetition can apply to starts in `out`.
+    operand_start: usize,
 }
 
 fn escape_char(out: &mut String, c: char) {
@@ -156,8 +163,15 @@ impl<'a> Translator<'a> {
             src,
             pos: 0,
             out: String::with_capacity(src.len() * 2),
-            frames: vec![Frame { has_operand: false, flags: Flags::default(), emitted_flags: Flags::default() }],
+            frames: vec![Frame {
+                has_operand: false,
+                flags: Flags::default(),
+                emitted_flags: Flags::default(),
+                start: 0,
+            }],
             last_repeat: false,
+            emitted_repeat: false,
+            operand_start: 0,
         }
     }
 
@@ -191,6 +205,8 @@ impl<'a> Translator<'a> {
     fn atom(&mut self) {
         self.flush_flags();
         self.frame().has_operand = true;
+        self.operand_start = self.out.len();
+        self.emitted_repeat = false;
     }
 
     fn run(mut self) -> Result<String, RegexDialectError> {
@@ -203,6 +219,7 @@ impl<'a> Translator<'a> {
                     self.flush_flags();
                     self.out.push('|');
                     self.frame().has_operand = false;
+                    self.emitted_repeat = false;
                 }
                 ')' => {
                     self.bump();
@@ -210,9 +227,11 @@ impl<'a> Translator<'a> {
                         return go_err("unexpected ): unbalanced parentheses");
                     }
                     self.flush_flags();
-                    self.frames.pop();
+                    let group = self.frames.pop().expect("checked above");
                     self.out.push(')');
+                    self.operand_start = group.start;
                     self.frame().has_operand = true;
+                    self.emitted_repeat = false;
                 }
                 '^' | '$' | '.' => {
                     self.bump();
@@ -286,10 +305,16 @@ impl<'a> Translator<'a> {
         // greediness is written for the flags already in force in the Rust text.
         let f = *self.frame();
         let go_lazy = lazy != f.flags.u;
+        if self.emitted_repeat {
+            // Go applies this operator to the repetition before it: group that explicitly.
+            self.out.insert_str(self.operand_start, "(?:");
+            self.out.push(')');
+        }
         self.out.push_str(text);
         if go_lazy != f.emitted_flags.u {
             self.out.push('?');
         }
+        self.emitted_repeat = true;
         Ok(())
     }
 
@@ -404,9 +429,10 @@ impl<'a> Translator<'a> {
 
     fn open_frame(&mut self, text: &str) {
         self.atom();
+        let start = self.out.len();
         self.out.push_str(text);
         let f = *self.frame();
-        self.frames.push(Frame { has_operand: false, flags: f.flags, emitted_flags: f.emitted_flags });
+        self.frames.push(Frame { has_operand: false, flags: f.flags, emitted_flags: f.emitted_flags, start });
     }
 
     /// An escape outside a class.
@@ -480,6 +506,9 @@ impl<'a> Translator<'a> {
     /// `\pL`, `\p{Greek}`, `\P{^Lu}` with the names Go knows.
     fn unicode_class(&mut self) -> Result<Option<String>, RegexDialectError> {
         let rest = self.rest();
+        if !rest.starts_with('\\') {
+            return Ok(None);
+        }
         let negated = match rest.as_bytes().get(1) {
             Some(b'p') => false,
             Some(b'P') => true,
