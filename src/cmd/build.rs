@@ -242,7 +242,7 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     }
     let out = crate::fsutil::check_output_dir(&a.out, &[a.src.as_path()], import::IMPORT_MARKER, "rrctl import-legacy")?;
     if out.earlier_output && !a.force {
-        bail!("{} is not empty (it holds an earlier import); pass --force to replace its content", a.out.display());
+        bail!("{} is not empty; pass --force to replace its content (an earlier import)", a.out.display());
     }
     let mut report = Report::default();
     let defs = import::import_repo(&a.src, a.schemas.as_deref(), &mut report);
