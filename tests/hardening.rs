@@ -75,7 +75,8 @@ fn build(cwd: &Path, definitions: &Path, out: &Path) -> Output {
         .arg(definitions)
         .arg("--out")
         .arg(out)
-        .args(["--issued-at", ISSUED_AT, "--dev-dir"])
+        // Long validity: publish verifies with the real clock.
+        .args(["--issued-at", ISSUED_AT, "--head-expires-in", "3650d", "--index-expires-in", "3650d", "--dev-dir"])
         .arg(cwd.join("dev"))
         .output()
         .unwrap()
@@ -316,14 +317,16 @@ fn item08_fifos_are_refused_never_waited_for() {
     let tmp = tempfile::tempdir().unwrap();
     let dist = built_dist(tmp.path());
     let index = std::fs::read_dir(dist.join("index")).unwrap().next().unwrap().unwrap().path();
-    let bundle = std::fs::read_dir(dist.join("bundles")).unwrap().next().unwrap().unwrap().path();
-    // verify: a FIFO in place of head.json, the index, a bundle, root/2.json.
-    for victim in [dist.join("head.json"), index, bundle, dist.join("root/2.json")] {
+    let bundles: Vec<PathBuf> = std::fs::read_dir(dist.join("bundles")).unwrap().map(|e| e.unwrap().path()).collect();
+    // verify: a FIFO in place of head.json, the index, the bundles, root/2.json.
+    for victims in [vec![dist.join("head.json")], vec![index], bundles, vec![dist.join("root/2.json")]] {
         let copy = tmp.path().join("copy");
         let _ = std::fs::remove_dir_all(&copy);
         copy_dir(&dist, &copy);
-        let victim = copy.join(victim.strip_prefix(&dist).unwrap());
-        mkfifo(&victim);
+        let victim = copy.join(victims[0].strip_prefix(&dist).unwrap());
+        for v in &victims {
+            mkfifo(&copy.join(v.strip_prefix(&dist).unwrap()));
+        }
         let o = verify_cmd(tmp.path(), &copy).output().unwrap();
         // Refused as unreadable (2) or as failed verification (1), never waited for.
         assert!(matches!(o.status.code(), Some(1 | 2)), "{}: {}", victim.display(), stderr(&o));
