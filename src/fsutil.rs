@@ -178,7 +178,10 @@ impl Staging {
         std::fs::create_dir_all(&parent).map_err(io(&parent))?;
         let removed = remove_stale_staging(target);
         if removed > 0 {
-            tracing::info!("removed {removed} staging director(ies) left behind by killed runs in {}", parent.display());
+            tracing::info!(
+                "removed {removed} staging director(ies) left behind by killed runs in {}",
+                parent.display()
+            );
         }
         let dir = tempfile::Builder::new().prefix(&staging_prefix(target)).tempdir_in(&parent).map_err(io(&parent))?;
         let path = dir.keep();

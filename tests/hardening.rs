@@ -148,7 +148,9 @@ fn item02_import_legacy_never_deletes_the_repository_it_imports() {
     let src = tmp.path().join("repos/gathering-conditions");
     copy_dir(&root().join("fixtures/upstream/gathering-conditions"), &src);
     let before = tree(tmp.path());
-    let import = |out: &Path| rrctl(tmp.path()).arg("import-legacy").arg(&src).arg("--out").arg(out).arg("--force").output().unwrap();
+    let import = |out: &Path| {
+        rrctl(tmp.path()).arg("import-legacy").arg(&src).arg("--out").arg(out).arg("--force").output().unwrap()
+    };
     for (out, why) in [
         (src.clone(), "is the input"),
         (tmp.path().join("repos"), "contains the input"),
@@ -221,7 +223,8 @@ fn item03_validate_accepts_exactly_what_gos_regexp_accepts() {
         "\\p{Script=Greek}",
     ] {
         let (code, doc) = validate_message(pattern);
-        let codes: Vec<&str> = doc["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+        let codes: Vec<&str> =
+            doc["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
         assert_eq!((code, codes.as_slice()), (1, ["regex-invalid"].as_slice()), "{pattern}: {doc}");
     }
     // Accepted by Go: `\Q…\E` quotes literally.
@@ -297,7 +300,8 @@ fn item07_closed_pipes_and_full_disks_never_panic() {
         assert!(!stderr(&o).contains("panicked"), "{what}: {}", stderr(&o));
     }
     // A full disk is an I/O error: exit 2 with a message, no panic.
-    for (what, c) in [("verify", verify()), ("explain --list", plain(&["explain", "--list"])), ("man", plain(&["man"]))] {
+    for (what, c) in [("verify", verify()), ("explain --list", plain(&["explain", "--list"])), ("man", plain(&["man"]))]
+    {
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full exists on Linux");
         let o = output_into(c, Stdio::from(full));
         assert_eq!(o.status.code(), Some(2), "{what} > /dev/full: {}", stderr(&o));
@@ -343,12 +347,14 @@ fn item08_fifos_are_refused_never_waited_for() {
     copy_dir(&dist, &copy);
     mkfifo(&copy.join("catalog/extra.json"));
     let target = tmp.path().join("bucket");
-    let o = rrctl(tmp.path()).arg("publish").arg(&copy).arg("--to").arg(&target).arg("--allow-dev-keys").output().unwrap();
+    let o =
+        rrctl(tmp.path()).arg("publish").arg(&copy).arg("--to").arg(&target).arg("--allow-dev-keys").output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
     std::fs::create_dir_all(&target).unwrap();
     mkfifo(&target.join("head.json"));
-    let o = rrctl(tmp.path()).arg("publish").arg(&dist).arg("--to").arg(&target).arg("--allow-dev-keys").output().unwrap();
+    let o =
+        rrctl(tmp.path()).arg("publish").arg(&dist).arg("--to").arg(&target).arg("--allow-dev-keys").output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("FIFO"), "{}", stderr(&o));
 }
@@ -396,7 +402,8 @@ fn item10_a_symlinked_out_is_followed_and_stays_a_link() {
         assert_eq!(std::fs::read_link(&link).unwrap(), served);
         assert!(served.join("head.json").is_file(), "the directory the link points at holds the build");
     }
-    let leftovers: Vec<_> = std::fs::read_dir(served.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(served.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(leftovers, ["www"], "nothing left beside the served directory");
 }
 

@@ -209,7 +209,8 @@ fn make_dist(spec: &Spec) -> Release {
     // mapping from versions to them.
     let mut mapping = Vec::new();
     for (i, from) in ["4.17.0-0", "4.18.0-0", "4.19.0-0"].iter().enumerate() {
-        let config = format!(r#"{{"conditional_gathering_rules":[],"container_logs":[],"version":"{}-{i}"}}"#, spec.legacy);
+        let config =
+            format!(r#"{{"conditional_gathering_rules":[],"container_logs":[],"version":"{}-{i}"}}"#, spec.legacy);
         let name = format!("remote_configurations/config_{}.json", &sha(config.as_bytes())[..12]);
         write(d, &format!("legacy/v2/{name}"), config.as_bytes());
         mapping.push(json!([from, name]));
@@ -757,9 +758,8 @@ fn legacy_view(target: &Path, what: &str) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
     let configs = entries
         .iter()
         .map(|(version, name)| {
-            std::fs::read(target.join("legacy/v2").join(name)).unwrap_or_else(|e| {
-                panic!("{what}: the mapping sends {version} to {name}, which is not there: {e}")
-            })
+            std::fs::read(target.join("legacy/v2").join(name))
+                .unwrap_or_else(|e| panic!("{what}: the mapping sends {version} to {name}, which is not there: {e}"))
         })
         .collect();
     Some((mapping, configs))

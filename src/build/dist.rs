@@ -16,7 +16,8 @@ pub const DEV_KEYS_MARKER: &str = ".rrctl-dev-keys";
 /// Marker file in every dist `build` writes: an output directory holding it may be replaced by
 /// the next build; any other non-empty directory is refused. Hidden, so never published.
 pub const DIST_MARKER: &str = ".rrctl-dist";
-const DIST_MARKER_TEXT: &[u8] = b"Written by rrctl build, which replaces this directory as a whole on the next build.\n";
+const DIST_MARKER_TEXT: &[u8] =
+    b"Written by rrctl build, which replaces this directory as a whole on the next build.\n";
 
 /// Where development keys live unless `--dev-dir` says otherwise.
 pub const DEFAULT_DEV_DIR: &str = ".rrctl/dev";

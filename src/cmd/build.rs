@@ -172,7 +172,8 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         bail!("{}: no such file or directory", a.definitions.display());
     }
     // Before any work: never replace the input, a file or someone else's directory.
-    let out = crate::fsutil::check_output_dir(&a.out, &[a.definitions.as_path()], dist::DIST_MARKER, "rrctl build")?.dir;
+    let out =
+        crate::fsutil::check_output_dir(&a.out, &[a.definitions.as_path()], dist::DIST_MARKER, "rrctl build")?.dir;
     let today = crate::cmd::validate::resolve_today(a.today.as_deref())?;
     let t = std::time::Instant::now();
     let validated = crate::definition::validate_paths(&[a.definitions.as_path()], today);
@@ -215,7 +216,8 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 eprintln!("note: using development keys in {}", a.dev_dir.display());
             }
             if !g.quiet && a.format == FormatArg::Human {
-                writeln!(crate::cli::stdout(), 
+                writeln!(
+                    crate::cli::stdout(),
                     "built {}: {} definitions served ({} expired), {} ranges, {} bundles, {} legacy files, issued at {}",
                     a.out.display(),
                     o.definitions_served,
@@ -240,7 +242,8 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     if !a.src.is_dir() {
         bail!("{}: not a directory", a.src.display());
     }
-    let out = crate::fsutil::check_output_dir(&a.out, &[a.src.as_path()], import::IMPORT_MARKER, "rrctl import-legacy")?;
+    let out =
+        crate::fsutil::check_output_dir(&a.out, &[a.src.as_path()], import::IMPORT_MARKER, "rrctl import-legacy")?;
     if out.earlier_output && !a.force {
         bail!("{} is not empty; pass --force to replace its content (an earlier import)", a.out.display());
     }
@@ -262,7 +265,8 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     }
     if !g.quiet && a.format == FormatArg::Human {
         let teams: std::collections::BTreeSet<&str> = defs.iter().map(|d| d.team.as_str()).collect();
-        writeln!(crate::cli::stdout(), 
+        writeln!(
+            crate::cli::stdout(),
             "imported {} definitions into {} (teams: {})",
             defs.len(),
             a.out.display(),

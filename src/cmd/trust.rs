@@ -478,7 +478,8 @@ pub fn run_head(c: HeadCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     for (path, bytes) in resigned.files.iter().rev() {
         write_public(&dist.join(path), bytes)?;
     }
-    writeln!(crate::cli::stdout(), 
+    writeln!(
+        crate::cli::stdout(),
         "head version {} (channel {}, root version {}), expires {}",
         resigned.head.version,
         resigned.head.channel,
@@ -536,7 +537,9 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            Format::Json => writeln!(crate::cli::stdout(), "{}", serde_json::json!({"ok": false, "error": e.to_string()}))?,
+            Format::Json => {
+                writeln!(crate::cli::stdout(), "{}", serde_json::json!({"ok": false, "error": e.to_string()}))?
+            }
         }
         Ok(ExitCode::from(exit::PROBLEMS))
     };
@@ -571,20 +574,23 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     match a.format {
         Format::Human => {
             writeln!(crate::cli::stdout(), "verified {}", a.target)?;
-            writeln!(crate::cli::stdout(), 
+            writeln!(
+                crate::cli::stdout(),
                 "  root   version {} (repo {}), expires {}",
                 v.root.version,
                 v.root.repo,
                 format_time(v.root.expires)
             )?;
-            writeln!(crate::cli::stdout(), 
+            writeln!(
+                crate::cli::stdout(),
                 "  head   version {}, channel {}, issued {}, expires {}",
                 v.head.version,
                 v.head.channel,
                 format_time(v.head.issued_at),
                 format_time(v.head.expires)
             )?;
-            writeln!(crate::cli::stdout(), 
+            writeln!(
+                crate::cli::stdout(),
                 "  index  version {}, {} range(s), {}, expires {}",
                 v.index.version,
                 v.index.ranges.len(),
@@ -593,10 +599,18 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             )?;
             for b in &bundles {
                 match &b.path {
-                    Some(p) => {
-                        writeln!(crate::cli::stdout(), "  {}  {p}: {} definition(s): {}", b.ocp_version, b.ids.len(), b.ids.join(", "))?
-                    }
-                    None => writeln!(crate::cli::stdout(), "  {}  no range holds this version: nothing applies", b.ocp_version)?,
+                    Some(p) => writeln!(
+                        crate::cli::stdout(),
+                        "  {}  {p}: {} definition(s): {}",
+                        b.ocp_version,
+                        b.ids.len(),
+                        b.ids.join(", ")
+                    )?,
+                    None => writeln!(
+                        crate::cli::stdout(),
+                        "  {}  no range holds this version: nothing applies",
+                        b.ocp_version
+                    )?,
                 }
             }
         }

@@ -396,22 +396,20 @@ pub(super) fn cross_file(defs: &[LoadedDefinition], trees: &[Node], report: &mut
         }
     }
     for ((ns, pod), group) in &groups {
-        if group.messages.len() > 1 {
-            if merged_too_large(&group.messages, policy::MERGED_REGEX_SIZE_LIMIT) {
-                let (i, ptr) = &group.first;
-                report.push(
-                    Diagnostic::new(
-                        "regex-merged-too-large",
-                        format!(
-                            "the {} message regexes for pods `{pod}` in `{ns}` merge into a regex above {} KiB",
-                            group.messages.len(),
-                            policy::MERGED_REGEX_SIZE_LIMIT / 1024
-                        ),
-                    )
-                    .in_file(defs[*i].file.clone())
-                    .at_opt(trees[*i].pointer(&format!("{ptr}/podNameRegex")).map(|n| n.span)),
-                );
-            }
+        if group.messages.len() > 1 && merged_too_large(&group.messages, policy::MERGED_REGEX_SIZE_LIMIT) {
+            let (i, ptr) = &group.first;
+            report.push(
+                Diagnostic::new(
+                    "regex-merged-too-large",
+                    format!(
+                        "the {} message regexes for pods `{pod}` in `{ns}` merge into a regex above {} KiB",
+                        group.messages.len(),
+                        policy::MERGED_REGEX_SIZE_LIMIT / 1024
+                    ),
+                )
+                .in_file(defs[*i].file.clone())
+                .at_opt(trees[*i].pointer(&format!("{ptr}/podNameRegex")).map(|n| n.span)),
+            );
         }
         if let (Some(_), Some((i, ptr))) = (group.previous.get(&false), group.previous.get(&true)) {
             let (fi, _) = &group.previous[&false];

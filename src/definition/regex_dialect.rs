@@ -30,24 +30,162 @@ const GO_CATEGORIES: &[&str] = &[
 
 /// Scripts Go's `\p{..}` knows (Go 1.19 `unicode.Scripts`, Unicode 13.0.0).
 const GO_SCRIPTS: &[&str] = &[
-    "Adlam", "Ahom", "Anatolian_Hieroglyphs", "Arabic", "Armenian", "Avestan", "Balinese", "Bamum", "Bassa_Vah",
-    "Batak", "Bengali", "Bhaiksuki", "Bopomofo", "Brahmi", "Braille", "Buginese", "Buhid", "Canadian_Aboriginal",
-    "Carian", "Caucasian_Albanian", "Chakma", "Cham", "Cherokee", "Chorasmian", "Common", "Coptic", "Cuneiform",
-    "Cypriot", "Cyrillic", "Deseret", "Devanagari", "Dives_Akuru", "Dogra", "Duployan", "Egyptian_Hieroglyphs",
-    "Elbasan", "Elymaic", "Ethiopic", "Georgian", "Glagolitic", "Gothic", "Grantha", "Greek", "Gujarati",
-    "Gunjala_Gondi", "Gurmukhi", "Han", "Hangul", "Hanifi_Rohingya", "Hanunoo", "Hatran", "Hebrew", "Hiragana",
-    "Imperial_Aramaic", "Inherited", "Inscriptional_Pahlavi", "Inscriptional_Parthian", "Javanese", "Kaithi",
-    "Kannada", "Katakana", "Kayah_Li", "Kharoshthi", "Khitan_Small_Script", "Khmer", "Khojki", "Khudawadi", "Lao",
-    "Latin", "Lepcha", "Limbu", "Linear_A", "Linear_B", "Lisu", "Lycian", "Lydian", "Mahajani", "Makasar",
-    "Malayalam", "Mandaic", "Manichaean", "Marchen", "Masaram_Gondi", "Medefaidrin", "Meetei_Mayek",
-    "Mende_Kikakui", "Meroitic_Cursive", "Meroitic_Hieroglyphs", "Miao", "Modi", "Mongolian", "Mro", "Multani",
-    "Myanmar", "Nabataean", "Nandinagari", "New_Tai_Lue", "Newa", "Nko", "Nushu", "Nyiakeng_Puachue_Hmong", "Ogham",
-    "Ol_Chiki", "Old_Hungarian", "Old_Italic", "Old_North_Arabian", "Old_Permic", "Old_Persian", "Old_Sogdian",
-    "Old_South_Arabian", "Old_Turkic", "Oriya", "Osage", "Osmanya", "Pahawh_Hmong", "Palmyrene", "Pau_Cin_Hau",
-    "Phags_Pa", "Phoenician", "Psalter_Pahlavi", "Rejang", "Runic", "Samaritan", "Saurashtra", "Sharada", "Shavian",
-    "Siddham", "SignWriting", "Sinhala", "Sogdian", "Sora_Sompeng", "Soyombo", "Sundanese", "Syloti_Nagri", "Syriac",
-    "Tagalog", "Tagbanwa", "Tai_Le", "Tai_Tham", "Tai_Viet", "Takri", "Tamil", "Tangut", "Telugu", "Thaana", "Thai",
-    "Tibetan", "Tifinagh", "Tirhuta", "Ugaritic", "Vai", "Wancho", "Warang_Citi", "Yezidi", "Yi", "Zanabazar_Square",
+    "Adlam",
+    "Ahom",
+    "Anatolian_Hieroglyphs",
+    "Arabic",
+    "Armenian",
+    "Avestan",
+    "Balinese",
+    "Bamum",
+    "Bassa_Vah",
+    "Batak",
+    "Bengali",
+    "Bhaiksuki",
+    "Bopomofo",
+    "Brahmi",
+    "Braille",
+    "Buginese",
+    "Buhid",
+    "Canadian_Aboriginal",
+    "Carian",
+    "Caucasian_Albanian",
+    "Chakma",
+    "Cham",
+    "Cherokee",
+    "Chorasmian",
+    "Common",
+    "Coptic",
+    "Cuneiform",
+    "Cypriot",
+    "Cyrillic",
+    "Deseret",
+    "Devanagari",
+    "Dives_Akuru",
+    "Dogra",
+    "Duployan",
+    "Egyptian_Hieroglyphs",
+    "Elbasan",
+    "Elymaic",
+    "Ethiopic",
+    "Georgian",
+    "Glagolitic",
+    "Gothic",
+    "Grantha",
+    "Greek",
+    "Gujarati",
+    "Gunjala_Gondi",
+    "Gurmukhi",
+    "Han",
+    "Hangul",
+    "Hanifi_Rohingya",
+    "Hanunoo",
+    "Hatran",
+    "Hebrew",
+    "Hiragana",
+    "Imperial_Aramaic",
+    "Inherited",
+    "Inscriptional_Pahlavi",
+    "Inscriptional_Parthian",
+    "Javanese",
+    "Kaithi",
+    "Kannada",
+    "Katakana",
+    "Kayah_Li",
+    "Kharoshthi",
+    "Khitan_Small_Script",
+    "Khmer",
+    "Khojki",
+    "Khudawadi",
+    "Lao",
+    "Latin",
+    "Lepcha",
+    "Limbu",
+    "Linear_A",
+    "Linear_B",
+    "Lisu",
+    "Lycian",
+    "Lydian",
+    "Mahajani",
+    "Makasar",
+    "Malayalam",
+    "Mandaic",
+    "Manichaean",
+    "Marchen",
+    "Masaram_Gondi",
+    "Medefaidrin",
+    "Meetei_Mayek",
+    "Mende_Kikakui",
+    "Meroitic_Cursive",
+    "Meroitic_Hieroglyphs",
+    "Miao",
+    "Modi",
+    "Mongolian",
+    "Mro",
+    "Multani",
+    "Myanmar",
+    "Nabataean",
+    "Nandinagari",
+    "New_Tai_Lue",
+    "Newa",
+    "Nko",
+    "Nushu",
+    "Nyiakeng_Puachue_Hmong",
+    "Ogham",
+    "Ol_Chiki",
+    "Old_Hungarian",
+    "Old_Italic",
+    "Old_North_Arabian",
+    "Old_Permic",
+    "Old_Persian",
+    "Old_Sogdian",
+    "Old_South_Arabian",
+    "Old_Turkic",
+    "Oriya",
+    "Osage",
+    "Osmanya",
+    "Pahawh_Hmong",
+    "Palmyrene",
+    "Pau_Cin_Hau",
+    "Phags_Pa",
+    "Phoenician",
+    "Psalter_Pahlavi",
+    "Rejang",
+    "Runic",
+    "Samaritan",
+    "Saurashtra",
+    "Sharada",
+    "Shavian",
+    "Siddham",
+    "SignWriting",
+    "Sinhala",
+    "Sogdian",
+    "Sora_Sompeng",
+    "Soyombo",
+    "Sundanese",
+    "Syloti_Nagri",
+    "Syriac",
+    "Tagalog",
+    "Tagbanwa",
+    "Tai_Le",
+    "Tai_Tham",
+    "Tai_Viet",
+    "Takri",
+    "Tamil",
+    "Tangut",
+    "Telugu",
+    "Thaana",
+    "Thai",
+    "Tibetan",
+    "Tifinagh",
+    "Tirhuta",
+    "Ugaritic",
+    "Vai",
+    "Wancho",
+    "Warang_Citi",
+    "Yezidi",
+    "Yi",
+    "Zanabazar_Square",
 ];
 
 /// POSIX classes inside brackets, as Go and Rust both know them.
@@ -570,34 +708,32 @@ impl<'a> Translator<'a> {
                 }
                 Ok(r)
             }
-            'x' => {
-                match self.bump() {
-                    Some('{') => {
-                        let mut r: u32 = 0;
-                        let mut digits = 0;
-                        loop {
-                            match self.bump() {
-                                Some('}') if digits > 0 => return Ok(r),
-                                Some(d) if d.is_ascii_hexdigit() => {
-                                    r = r * 16 + d.to_digit(16).expect("hex digit");
-                                    if r > 0x10FFFF {
-                                        return bad(self);
-                                    }
-                                    digits += 1;
+            'x' => match self.bump() {
+                Some('{') => {
+                    let mut r: u32 = 0;
+                    let mut digits = 0;
+                    loop {
+                        match self.bump() {
+                            Some('}') if digits > 0 => return Ok(r),
+                            Some(d) if d.is_ascii_hexdigit() => {
+                                r = r * 16 + d.to_digit(16).expect("hex digit");
+                                if r > 0x10FFFF {
+                                    return bad(self);
                                 }
-                                _ => return bad(self),
+                                digits += 1;
                             }
+                            _ => return bad(self),
                         }
                     }
-                    Some(x) if x.is_ascii_hexdigit() => match self.bump() {
-                        Some(y) if y.is_ascii_hexdigit() => {
-                            Ok(x.to_digit(16).expect("hex") * 16 + y.to_digit(16).expect("hex"))
-                        }
-                        _ => bad(self),
-                    },
-                    _ => bad(self),
                 }
-            }
+                Some(x) if x.is_ascii_hexdigit() => match self.bump() {
+                    Some(y) if y.is_ascii_hexdigit() => {
+                        Ok(x.to_digit(16).expect("hex") * 16 + y.to_digit(16).expect("hex"))
+                    }
+                    _ => bad(self),
+                },
+                _ => bad(self),
+            },
             'a' => Ok(7),
             'f' => Ok(0x0C),
             'n' => Ok(0x0A),
@@ -630,18 +766,19 @@ impl<'a> Translator<'a> {
             }
             first = false;
             let rest = self.rest();
-            if rest.len() > 2 && rest.starts_with("[:") {
-                if let Some(end) = rest[2..].find(":]") {
-                    let name = &rest[..end + 4];
-                    let inner = &name[2..name.len() - 2];
-                    let base = inner.strip_prefix('^').unwrap_or(inner);
-                    if !POSIX_CLASSES.contains(&base) {
-                        return go_err(format!("invalid character class range: `{name}`"));
-                    }
-                    self.pos += end + 4;
-                    items.push(ClassItem::Nested(format!("[{name}]")));
-                    continue;
+            if rest.len() > 2
+                && rest.starts_with("[:")
+                && let Some(end) = rest[2..].find(":]")
+            {
+                let name = &rest[..end + 4];
+                let inner = &name[2..name.len() - 2];
+                let base = inner.strip_prefix('^').unwrap_or(inner);
+                if !POSIX_CLASSES.contains(&base) {
+                    return go_err(format!("invalid character class range: `{name}`"));
                 }
+                self.pos += end + 4;
+                items.push(ClassItem::Nested(format!("[{name}]")));
+                continue;
             }
             if let Some(class) = self.unicode_class()? {
                 items.push(ClassItem::Nested(format!("[{class}]")));
@@ -775,9 +912,8 @@ fn check_repeat_products(node: &regex_syntax::ast::Ast) -> Result<(), RegexDiale
             if m > n {
                 return false;
             }
-            if m > 0 {
-                n /= m;
-            }
+            // A count of 0 repeats nothing; Go leaves the budget as it is.
+            n = n.checked_div(m).unwrap_or(n);
         }
         children(node).into_iter().all(|c| valid(c, n))
     }
