@@ -245,3 +245,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chain_prints_each_cause_once() {
+        // The message of issue 10: a verify error whose text already holds its fetch cause.
+        let cause = crate::trust::fetch::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
+        let e = anyhow::Error::from(crate::trust::VerifyError::Fetch { what: "head.json".into(), source: cause });
+        assert_eq!(
+            format!("{e:#}"),
+            "head.json: request timed out after 30 s: head.json: request timed out after 30 s"
+        );
+        assert_eq!(error_chain(&e), "head.json: request timed out after 30 s");
+        // Context and a cause the parent does not repeat are both kept.
+        let e = anyhow::Error::from(std::io::Error::other("disk on fire")).context("writing dist/head.json");
+        assert_eq!(error_chain(&e), "writing dist/head.json: disk on fire");
+    }
+}
