@@ -513,14 +513,15 @@ fn check_regexes(cx: &mut Ctx<'_>, rel: &str, v: &Value) -> bool {
         );
         ok = false;
     };
+    // Go's regexp reads these; the portable dialect is what Go accepts.
     if let Some(p) = v.get("pod_name_regex").and_then(Value::as_str)
-        && let Err(e) = regex_syntax::Parser::new().parse(p)
+        && let Err(e) = crate::definition::regex_dialect::to_rust(p)
     {
         bad("pod_name_regex".into(), p, first_line(&e.to_string()));
     }
     for (i, m) in v.get("messages").and_then(Value::as_array).into_iter().flatten().enumerate() {
         if let Some(m) = m.as_str()
-            && let Err(e) = regex_syntax::Parser::new().parse(m)
+            && let Err(e) = crate::definition::regex_dialect::to_rust(m)
         {
             bad(format!("messages[{i}] (message filter)"), m, first_line(&e.to_string()));
         }
