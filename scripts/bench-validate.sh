@@ -25,7 +25,7 @@ for n in $(seq 0 999); do
   {
     printf '%s\n' '# yaml-language-server: $schema=../../schema/definition.schema.json' \
       "apiVersion: rapid.insights.openshift.io/v1" "kind: GatheringDefinition" "id: etcd-slow-$n" \
-      "title: etcd warns about slow disk fsync" "owner: etcd" "justification: benchmark" 'versions: ">=4.14.0-0"' \
+      "title: etcd warns about slow disk fsync" "owner: etcd" "justification: Benchmark of the merged message regex check." 'versions: ">=4.14.0-0"' \
       "gather:" "  - containerLogs:" "      namespace: openshift-etcd" '      podNameRegex: "^etcd-"' "      messages:"
     for i in $(seq 0 63); do printf "        - '%s'\n" "\\w{8}-$n-$i"; done
   } > "$work/merged/etcd/etcd-slow-$n.yaml"
