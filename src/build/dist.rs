@@ -13,6 +13,12 @@ use crate::trust::{DistMeta, SigningOptions};
 
 /// Marker file in a dist signed with development keys; `publish` refuses such dists unless told.
 pub const DEV_KEYS_MARKER: &str = ".rrctl-dev-keys";
+/// Marker file in every dist `build` writes: an output directory holding it may be replaced by
+/// the next build; any other non-empty directory is refused. Hidden, so never published.
+pub const DIST_MARKER: &str = ".rrctl-dist";
+const DIST_MARKER_TEXT: &[u8] =
+    b"Written by rrctl build, which replaces this directory as a whole on the next build.\n";
+
 /// Where development keys live unless `--dev-dir` says otherwise.
 pub const DEFAULT_DEV_DIR: &str = ".rrctl/dev";
 
@@ -218,35 +224,25 @@ fn legacy_export(inputs: &[legacy::Input<'_>], mode: LegacyMode, report: &mut Re
 }
 
 /// Build into `out`: staging directory beside it, then an atomic swap. On any error `out` is left
-/// as it was and the staging directory is removed.
+/// as it was and the staging directory is removed; staging directories of killed builds are
+/// removed first ([`crate::fsutil::Staging::beside`]). `out` must have passed
+/// [`crate::fsutil::check_output_dir`] (the command does that, with the inputs it knows).
 pub fn build_dist(
     defs: &[LoadedDefinition],
     opts: &BuildOptions,
     out: &Path,
     report: &mut Report,
 ) -> Result<BuildOutcome, BuildError> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| BuildError::Io(format!("{}: {e}", parent.display())))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dist".into());
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.staging-"))
-        .tempdir_in(&parent)
-        .map_err(|e| BuildError::Io(format!("cannot create a staging directory in {}: {e}", parent.display())))?;
+    let staging = crate::fsutil::Staging::beside(out)?;
     let sink = DirSink { root: staging.path().to_path_buf() };
     let outcome = build_into(defs, opts, &sink, report)?;
+    sink.put(DIST_MARKER, DIST_MARKER_TEXT)?;
     // Test-only fault injection; release binaries ignore the variable.
     if cfg!(debug_assertions) && std::env::var(FAIL_AFTER_STAGING_ENV).is_ok_and(|v| v == "1") {
         return Err(BuildError::FailAfterStaging);
     }
-    let staged = staging.keep();
     let t = std::time::Instant::now();
-    if let Err(e) = crate::fsutil::replace_dir(&staged, out) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(e.into());
-    }
+    staging.commit(out)?;
     tracing::debug!("swapped into {} in {:?}", out.display(), t.elapsed());
     Ok(outcome)
 }

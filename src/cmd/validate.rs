@@ -41,6 +41,12 @@ pub struct ExplainArgs {
 
 pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let today = resolve_today(a.today.as_deref())?;
+    // A missing input is a usage error (exit 2), not a problem found in content (exit 1).
+    for p in &a.definitions {
+        if std::fs::symlink_metadata(p).is_err() {
+            anyhow::bail!("{}: no such file or directory", p.display());
+        }
+    }
     let inputs: Vec<&std::path::Path> = a.definitions.iter().map(PathBuf::as_path).collect();
     let validated = definition::validate_paths(&inputs, today);
     let opts = RenderOptions {
@@ -49,7 +55,7 @@ pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode>
         files_checked: validated.files_checked,
     };
     let out = render::render(&validated.report, a.format.into(), &opts);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::stdout();
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
     let failed = validated.report.has_errors() || (a.deny_warnings && validated.report.warnings() > 0);
@@ -57,14 +63,15 @@ pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode>
 }
 
 pub fn run_schema(_a: SchemaArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    std::io::stdout().write_all(definition::SCHEMA_JSON.as_bytes())?;
+    crate::cli::stdout().write_all(definition::SCHEMA_JSON.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_explain(a: ExplainArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    let mut out = crate::cli::stdout();
     if a.list {
         for c in codes::all() {
-            println!("{:<28} {:<7} {}", c.code, c.severity.as_str(), c.summary);
+            writeln!(out, "{:<28} {:<7} {}", c.code, c.severity.as_str(), c.summary)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -75,7 +82,7 @@ pub fn run_explain(a: ExplainArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> 
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            println!("{} ({level})\n\n{}\n\nhelp: {}", c.code, c.summary, c.help);
+            writeln!(out, "{} ({level})\n\n{}\n\nhelp: {}", c.code, c.summary, c.help)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {

@@ -7,6 +7,7 @@
 mod check;
 mod load;
 pub mod model;
+pub mod regex_dialect;
 pub mod selector;
 
 use std::path::Path;

@@ -27,10 +27,17 @@ pub enum Step {
     Roots,
     /// `head/<version>.json`: immutable archive, create-only.
     HeadArchive,
+    /// `legacy/v2/remote_configurations/config_<sha256 prefix>.json`: the legacy export's
+    /// configurations, named by their content, create-only; written before the mapping that
+    /// names them, so a legacy client never follows the mapping to a missing configuration.
+    LegacyConfigs,
+    /// `legacy/v2/cluster_version_mapping.json` and `legacy/v1/rules.json`: fixed names,
+    /// overwritten when different, after every configuration they name and before `head.json`.
+    LegacyMapping,
     /// `head.json`: the one mutable signed file, conditional write, last of the release.
     Head,
-    /// Everything else (`schema/`, `legacy/`, `catalog/`): not part of the signed release,
-    /// overwritten when different, after the release is live.
+    /// Everything else (`schema/`, `catalog/`): not part of either release format, overwritten
+    /// when different, after the release is live.
     Mutable,
 }
 
@@ -41,6 +48,8 @@ impl Step {
             Step::Index => "index",
             Step::Roots => "roots",
             Step::HeadArchive => "head archive",
+            Step::LegacyConfigs => "legacy configurations",
+            Step::LegacyMapping => "legacy mapping",
             Step::Head => "head.json",
             Step::Mutable => "side files",
         }
@@ -48,7 +57,7 @@ impl Step {
 
     /// Whether an existing object under this name must hold the same bytes (never overwritten).
     pub fn is_immutable(self) -> bool {
-        matches!(self, Step::Bundles | Step::Index | Step::Roots | Step::HeadArchive)
+        matches!(self, Step::Bundles | Step::Index | Step::Roots | Step::HeadArchive | Step::LegacyConfigs)
     }
 
     /// Whether the object name is the SHA-256 of its bytes, so equal size is enough to skip it.
@@ -69,6 +78,10 @@ pub fn classify(rel: &str) -> Step {
         Step::Roots
     } else if rel.starts_with("head/") {
         Step::HeadArchive
+    } else if rel.starts_with("legacy/v2/remote_configurations/") {
+        Step::LegacyConfigs
+    } else if rel == "legacy/v2/cluster_version_mapping.json" || rel == "legacy/v1/rules.json" {
+        Step::LegacyMapping
     } else {
         Step::Mutable
     }
@@ -81,7 +94,8 @@ pub fn classify(rel: &str) -> Step {
 pub fn cache_control(rel: &str, head_max_age: u32) -> String {
     match classify(rel) {
         Step::Head => format!("public, max-age={head_max_age}"),
-        Step::Mutable => CACHE_MUTABLE.to_string(),
+        // The legacy export keeps the short cache of the existing service's files.
+        Step::Mutable | Step::LegacyConfigs | Step::LegacyMapping => CACHE_MUTABLE.to_string(),
         _ => CACHE_IMMUTABLE.to_string(),
     }
 }
@@ -166,6 +180,12 @@ impl LocalDist {
             if ft.is_dir() {
                 continue;
             }
+            if !ft.is_file() {
+                return Err(PublishError::Dist(format!(
+                    "{}: not a regular file (a FIFO, device or socket); a dist holds only files and directories",
+                    entry.path().display()
+                )));
+            }
             let size = entry.metadata().map_err(|e| PublishError::Dist(e.to_string()))?.len();
             if size > MAX_FILE_BYTES {
                 return Err(PublishError::Dist(format!("{rel}: larger than {MAX_FILE_BYTES} bytes")));
@@ -213,7 +233,11 @@ mod tests {
         assert_eq!(classify("index/ab.json"), Step::Index);
         assert_eq!(classify("root/2.json"), Step::Roots);
         assert_eq!(classify("head/17.json"), Step::HeadArchive);
-        assert_eq!(classify("legacy/v1/rules.json"), Step::Mutable);
+        assert_eq!(classify("legacy/v1/rules.json"), Step::LegacyMapping);
+        assert_eq!(classify("legacy/v2/cluster_version_mapping.json"), Step::LegacyMapping);
+        assert_eq!(classify("legacy/v2/remote_configurations/config_0123456789ab.json"), Step::LegacyConfigs);
+        assert_eq!(classify("catalog/index.html"), Step::Mutable);
+        assert!(Step::LegacyConfigs < Step::LegacyMapping && Step::LegacyMapping < Step::Head);
         assert_eq!(cache_control("head.json", 60), "public, max-age=60");
         assert_eq!(cache_control("bundles/x.json", 60), CACHE_IMMUTABLE);
         assert_eq!(cache_control("schema/definition.schema.json", 60), CACHE_MUTABLE);
