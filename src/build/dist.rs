@@ -11,16 +11,8 @@ use crate::diag::{Diagnostic, Report};
 use crate::fsutil::FsError;
 use crate::trust::{DistMeta, SigningOptions};
 
-/// Marker file in a dist signed with development keys; `publish` refuses such dists unless told.
-pub const DEV_KEYS_MARKER: &str = ".rrctl-dev-keys";
-/// Marker file in every dist `build` writes: an output directory holding it may be replaced by
-/// the next build; any other non-empty directory is refused. Hidden, so never published.
-pub const DIST_MARKER: &str = ".rrctl-dist";
-const DIST_MARKER_TEXT: &[u8] =
-    b"Written by rrctl build, which replaces this directory as a whole on the next build.\n";
-
-/// Where development keys live unless `--dev-dir` says otherwise.
-pub const DEFAULT_DEV_DIR: &str = ".rrctl/dev";
+use crate::layout::DIST_MARKER_TEXT;
+pub use crate::layout::{DEFAULT_DEV_DIR, DEV_KEYS_MARKER, DIST_MARKER};
 
 /// Test-only: when set to `1`, the build fails after writing the staging directory and before
 /// swapping it in (used to test that an interrupted build leaves the previous dist untouched).
@@ -162,11 +154,11 @@ pub fn build_into(
             b"This dist is signed with development keys; rrctl publish refuses it by default.\n",
         )?;
     }
-    sink.put("schema/definition.schema.json", schema_json().as_bytes())?;
+    sink.put(crate::layout::SCHEMA_FILE, schema_json().as_bytes())?;
     let catalog =
         super::catalog::render(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
             .map_err(|e| BuildError::Catalog(e.to_string()))?;
-    sink.put("catalog/index.html", &catalog)?;
+    sink.put(crate::layout::CATALOG_FILE, &catalog)?;
     if let Some(files) = legacy_files {
         outcome.legacy_files = files.len();
         for (path, bytes) in &files {

@@ -17,7 +17,7 @@ use object_store::{
 use sha2::{Digest, Sha256};
 
 use super::PublishError;
-use super::dist::{cache_control, content_type};
+use crate::layout::{cache_control, content_type, is_hidden};
 
 /// Connection settings for a target URL. S3 credentials, region and endpoint also come from the
 /// usual `AWS_*` environment variables; flags given here win.
@@ -288,7 +288,7 @@ impl Target {
                 Err(e) => return Err(store_err("list", "/")(e)),
             };
             let Some(rel) = self.rel_of(meta.location.as_ref()) else { continue };
-            if super::dist::is_hidden(rel) {
+            if is_hidden(rel) {
                 continue;
             }
             out.insert(
