@@ -55,7 +55,8 @@ impl OperatorRange {
             for term in expand_wildcards(&and_parts).map_err(err)? {
                 let (op, version) = split_comparator_version(&term).map_err(err)?;
                 let op = parse_op(op).ok_or_else(|| err(format!("unknown comparator `{op}` in `{term}`")))?;
-                let version = Version::parse(version).map_err(|e| err(format!("version `{version}` in `{term}`: {e}")))?;
+                let version =
+                    Version::parse(version).map_err(|e| err(format!("version `{version}` in `{term}`: {e}")))?;
                 terms.push((op, version));
             }
             alternatives.push(terms);
@@ -304,8 +305,12 @@ mod tests {
 
     #[test]
     fn errors_name_the_range_or_the_version() {
-        assert!(matches!(check_cluster_version("4.14", "4.14.0"), Err(RangeError::Range { range, .. }) if range == "4.14"));
-        assert!(matches!(check_cluster_version(">=4.1.0", "4.14"), Err(RangeError::Version { version, .. }) if version == "4.14"));
+        assert!(
+            matches!(check_cluster_version("4.14", "4.14.0"), Err(RangeError::Range { range, .. }) if range == "4.14")
+        );
+        assert!(
+            matches!(check_cluster_version(">=4.1.0", "4.14"), Err(RangeError::Version { version, .. }) if version == "4.14")
+        );
         assert_eq!(check_cluster_version(">=4.1.0", "4.14.0"), Ok(true));
     }
 }

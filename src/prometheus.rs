@@ -342,7 +342,8 @@ mod tests {
         assert_eq!(alerts[1].labels, BTreeMap::from([("pod".to_string(), "p".to_string())]));
         assert!(parse_alerts(br#"{"status":"error","error":"bad"}"#).unwrap_err().contains("bad"));
         assert!(parse_alerts(br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#).is_err());
-        let nameless = br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}"#;
+        let nameless =
+            br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}"#;
         assert!(parse_alerts(nameless).unwrap_err().contains("alertname"));
     }
 

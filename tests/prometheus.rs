@@ -147,7 +147,9 @@ async fn federate_returns_exactly_the_selected_series() {
     // model an empty label value is the same as no label, so empty values are dropped.
     let federated: BTreeSet<Series> = series
         .iter()
-        .map(|(n, l)| (n.clone(), l.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect()))
+        .map(|(n, l)| {
+            (n.clone(), l.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect())
+        })
         .collect();
     assert_eq!(federated.len(), series.len(), "a series twice:\n{text}");
 
@@ -163,7 +165,9 @@ async fn federate_returns_exactly_the_selected_series() {
     assert_eq!(names, BTreeSet::from(["ALERTS", "prometheus_build_info", "prometheus_tsdb_head_series", "up"]));
     assert!(federated.iter().any(|(n, l)| n == "up" && l.get("instance") == Some(&prom.address)));
     assert!(
-        federated.iter().any(|(n, l)| n == "ALERTS" && l.get("pod").map(String::as_str) == Some(prometheus::FIRING_POD))
+        federated
+            .iter()
+            .any(|(n, l)| n == "ALERTS" && l.get("pod").map(String::as_str) == Some(prometheus::FIRING_POD))
     );
 }
 

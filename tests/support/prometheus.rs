@@ -152,9 +152,9 @@ impl Drop for Prometheus {
 fn config_yaml(self_address: Option<&str>) -> String {
     let scrape = match self_address {
         None => "scrape_configs: []\n".to_string(),
-        Some(addr) => format!(
-            "scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['{addr}']\n"
-        ),
+        Some(addr) => {
+            format!("scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['{addr}']\n")
+        }
     };
     format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - rules.yml\n{scrape}")
 }
