@@ -354,3 +354,22 @@ fn a_ca_bundle_without_certificates_is_refused() {
     let err = PrometheusClient::new(&s).unwrap_err();
     assert!(matches!(err, PrometheusError::File { ref path, .. } if path == &ca), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_ca_bundle_is_trusted_and_needed() {
+    let prom = tokio::task::spawn_blocking(Prometheus::start_tls).await.unwrap();
+    assert!(prom.url.starts_with("https://127.0.0.1:"), "{}", prom.url);
+    let mut s = PrometheusSettings::new(&prom.url);
+    s.ca_bundle = prom.ca_file.clone();
+    let c = PrometheusClient::new(&s).unwrap();
+    let alerts = c.firing_alerts().await.unwrap();
+    assert_eq!(alerts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["AlertmanagerFailedReload"]);
+    let up = c.federate(&[r#"up{job="prometheus"}"#.to_string()], 1 << 20).await.unwrap();
+    let series = parse_exposition(std::str::from_utf8(&up.text).unwrap());
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(series[0].1.get("instance"), Some(&prom.address));
+
+    // Without the CA the certificate is not trusted.
+    let err = client(&prom.url).firing_alerts().await.unwrap_err();
+    assert!(matches!(err, PrometheusError::Http { .. }), "{err:?}");
+}
