@@ -293,6 +293,10 @@ mod tests {
             (">=4.0.0 ||", "4.1.0", false),
             ("", "4.1.0", false),
             (">=4.0.0,<5.0.0", "4.1.0", false),
+            // Forms of rrctl's own range grammar (`versions`) that the operator does not parse.
+            ("*", "4.16.0", false),
+            ("4.16.0 - 4.16.9", "4.16.3", false),
+            (">=4.16", "4.16.3", false),
         ];
         let mut wrong = Vec::new();
         for &(range, version, expected) in cases {
