@@ -373,3 +373,31 @@ async fn over_https_the_ca_bundle_is_trusted_and_needed() {
     let err = client(&prom.url).firing_alerts().await.unwrap_err();
     assert!(matches!(err, PrometheusError::Http { .. }), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_alerts_fire_with_their_labels() {
+    let extra = [
+        prometheus::TestAlert {
+            name: "APIRemovedInNextEUSReleaseInUse",
+            labels: vec![
+                ("group", "flowcontrol.apiserver.k8s.io"),
+                ("resource", "flowschemas"),
+                ("version", "v1beta1"),
+            ],
+            firing: true,
+        },
+        prometheus::TestAlert { name: "SamplesImagestreamImportFailing", labels: vec![], firing: false },
+    ];
+    let prom = tokio::task::spawn_blocking(move || Prometheus::start_with_alerts(&extra)).await.unwrap();
+    let alerts = client(&prom.url).firing_alerts().await.unwrap();
+    let names: Vec<&str> = alerts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["APIRemovedInNextEUSReleaseInUse", "AlertmanagerFailedReload"]);
+    assert_eq!(
+        alerts[0].labels,
+        BTreeMap::from([
+            ("group".to_string(), "apiextensions.k8s.io".to_string()),
+            ("resource".to_string(), "customresourcedefinitions".to_string()),
+            ("version".to_string(), "v1beta1".to_string()),
+        ])
+    );
+}

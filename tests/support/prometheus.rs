@@ -66,20 +66,28 @@ pub fn binary() -> PathBuf {
 impl Prometheus {
     /// Start and wait until it scrapes itself and the test alert is firing.
     pub fn start() -> Prometheus {
-        Self::start_with(false)
+        Self::start_with(false, &[])
     }
 
     /// The same over HTTPS (a throw-away CA and certificate made with `openssl`), scraping
     /// itself over HTTPS too.
     pub fn start_tls() -> Prometheus {
-        Self::start_with(true)
+        Self::start_with(true, &[])
     }
 
-    fn start_with(tls: bool) -> Prometheus {
+    /// With more alerts besides the default two (e.g. the alerts the legacy functions read:
+    /// `APIRemovedInNextEUSReleaseInUse` with `group`/`version`/`resource` labels, as in the archive
+    /// sample's `conditional/alerts/`); waits for
+    /// every firing one.
+    pub fn start_with_alerts(extra: &[TestAlert]) -> Prometheus {
+        Self::start_with(false, extra)
+    }
+
+    fn start_with(tls: bool, extra: &[TestAlert]) -> Prometheus {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca_file = tls.then(|| make_certificates(dir.path()));
         let rules = dir.path().join("rules.yml");
-        std::fs::write(&rules, rules_yaml()).unwrap();
+        std::fs::write(&rules, rules_yaml(extra)).unwrap();
         let config = dir.path().join("prometheus.yml");
         // The port is known only once it listens: start without scrape targets, then reload.
         std::fs::write(&config, config_yaml(None, tls)).unwrap();
@@ -114,8 +122,11 @@ impl Prometheus {
 
         let up = format!(r#"up{{job="prometheus",instance="{address}"}} == 1"#);
         prom.wait_for("its own scrape (up == 1)", deadline, |p| (!p.vector(&up).is_empty()).then_some(()));
-        let firing = format!(r#"ALERTS{{alertname="{FIRING_ALERT}",alertstate="firing"}}"#);
-        prom.wait_for("the test alert to fire", deadline, |p| (!p.vector(&firing).is_empty()).then_some(()));
+        let firing_names = std::iter::once(FIRING_ALERT).chain(extra.iter().filter(|a| a.firing).map(|a| a.name));
+        for name in firing_names {
+            let firing = format!(r#"ALERTS{{alertname="{name}",alertstate="firing"}}"#);
+            prom.wait_for("the test alert to fire", deadline, |p| (!p.vector(&firing).is_empty()).then_some(()));
+        }
         prom
     }
 
@@ -182,8 +193,28 @@ fn config_yaml(self_address: Option<&str>, tls: bool) -> String {
     format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - rules.yml\n{scrape}")
 }
 
-fn rules_yaml() -> String {
-    format!(
+/// An extra alert rule: always firing (`vector(1)`) or never (`vector(1) == 0`), `for: 0s`.
+#[derive(Debug, Clone)]
+pub struct TestAlert {
+    pub name: &'static str,
+    pub labels: Vec<(&'static str, &'static str)>,
+    pub firing: bool,
+}
+
+fn rules_yaml(extra: &[TestAlert]) -> String {
+    let mut more = String::new();
+    for a in extra {
+        let expr = if a.firing { "vector(1)" } else { "vector(1) == 0" };
+        more.push_str(&format!("      - alert: {}\n        expr: {expr}\n        for: 0s\n", a.name));
+        if !a.labels.is_empty() {
+            more.push_str("        labels:\n");
+            for (k, v) in &a.labels {
+                // JSON strings are YAML strings: no quoting surprises.
+                more.push_str(&format!("          {k}: {}\n", serde_json::to_string(v).unwrap()));
+            }
+        }
+    }
+    let defaults = format!(
         "groups:
   - name: rrctl-test
     interval: 1s
@@ -205,7 +236,8 @@ fn rules_yaml() -> String {
           namespace: {FIRING_NAMESPACE}
           severity: warning
 "
-    )
+    );
+    defaults + &more
 }
 
 impl Prometheus {
