@@ -380,8 +380,8 @@ async fn extra_alerts_fire_with_their_labels() {
         prometheus::TestAlert {
             name: "APIRemovedInNextEUSReleaseInUse",
             labels: vec![
-                ("group", "flowcontrol.apiserver.k8s.io"),
-                ("resource", "flowschemas"),
+                ("group", "apiextensions.k8s.io"),
+                ("resource", "customresourcedefinitions"),
                 ("version", "v1beta1"),
             ],
             firing: true,
