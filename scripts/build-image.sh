@@ -46,8 +46,9 @@ cp "$binary" "$rootfs/usr/local/bin/rrctl"
 if command -v strip >/dev/null 2>&1; then strip "$rootfs/usr/local/bin/rrctl"; fi
 
 # Every library the dynamic loader resolves (`name => /path (addr)`) and the loader itself
-# (`/lib64/ld-linux-x86-64.so.2 (addr)`); the vDSO has no file.
-ldd "$binary" | awk '/=>/ && $3 ~ /^\// {print $3} !/=>/ && $1 ~ /^\// {print $1}' | sort -u |
+# (`/lib64/ld-linux-x86-64.so.2 (addr)`); the vDSO has no file. A static binary has none
+# (`ldd` then says "not a dynamic executable" and fails).
+{ ldd "$binary" 2>/dev/null || true; } | awk '/=>/ && $3 ~ /^\// {print $3} !/=>/ && $1 ~ /^\// {print $1}' | sort -u |
 while read -r lib; do
   mkdir -p "$rootfs$(dirname "$lib")"
   cp -L "$lib" "$rootfs$lib"
