@@ -1,7 +1,7 @@
 //! `clusterVersionMatches` with the existing operator's semantics.
 //!
 //! The operator (`pkg/gatherers/conditional`) parses the condition's `version` with
-//! `semver.ParseRange` of `github.com/blang/semver/v4` and the cluster version with
+//! `semver.ParseRange` of `github.com/blang/semver/v4` (v4.0.0) and the cluster version with
 //! `semver.Parse`; a parse error of either makes the condition fail (the rule is not applied).
 //! This module reproduces that range grammar rather than the npm-style ranges of
 //! [`crate::version`], quirks included, so that a legacy rule means the same here:
@@ -12,8 +12,13 @@
 //!   a pre-release sorts before its release;
 //! - wildcards: `4.12.x` is `>=4.12.0 <4.13.0`, `4.x` is `>=4.0.0 <5.0.0`, `<=4.12.x` is
 //!   `<4.13.0`, `>4.12.x` is `>=4.13.0`; the library's quirks kept: `4.x.x` counts as a patch
-//!   wildcard (`>=4.0.0 <4.1.0`), and `!=4.12.x` becomes `<4.12.0` AND `>=4.13.0`, which nothing
-//!   matches.
+//!   wildcard (`>=4.0.0 <4.1.0`), `!=4.12.x` becomes `<4.12.0` AND `>=4.13.0`, which nothing
+//!   matches, any term containing an `x` is taken for a wildcard, and an unknown operator before
+//!   a wildcard is dropped (`~4.x` is `=4.0.0`).
+//!
+//! Checked against the library itself: `fixtures/blang-semver/cases.tsv` holds its answers
+//! (made by `fixtures/blang-semver/oracle.go` with Debian's golang-github-blang-semver-dev 4.0.0)
+//! and a test compares every one.
 
 use std::cmp::Ordering;
 
@@ -169,11 +174,12 @@ enum Wildcard {
 fn expand_wildcards(terms: &[String]) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for term in terms {
-        let (op, version) = split_comparator_version(term)?;
-        if !term.contains(".x") {
+        // v4.0.0 treats any term with an `x` as a wildcard (a later commit narrowed it to `.x`).
+        if !term.contains('x') {
             out.push(term.clone());
             continue;
         }
+        let (op, version) = split_comparator_version(term)?;
         let dots: Vec<&str> = version.split('.').collect();
         let kind = match (dots.len(), dots.last() == Some(&"x")) {
             (2, true) => Wildcard::Minor,
@@ -197,8 +203,8 @@ fn expand_wildcards(terms: &[String]) -> Result<Vec<String>, String> {
                 out.push(format!("<{flat}"));
                 (">=", true)
             }
-            // An unknown operator is kept as written and rejected when parsed.
-            other => (other, false),
+            // The library has no case for other operators: they are dropped (`~4.x` is `=4.0.0`).
+            _ => ("", false),
         };
         let result_version = if increment {
             // The library ignores a failed increment, leaving no version (an error later).
@@ -305,6 +311,29 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// Every answer of the real library (blang/semver v4.0.0, via `fixtures/blang-semver/`).
+    #[test]
+    fn agrees_with_blang_semver() {
+        let cases = include_str!("../fixtures/blang-semver/cases.tsv");
+        let mut wrong = Vec::new();
+        let mut n = 0;
+        for line in cases.lines() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [range, version, expected] = fields[..] else { panic!("bad line {line:?}") };
+            let got = match check_cluster_version(range, version) {
+                Ok(true) => "true",
+                Ok(false) => "false",
+                Err(_) => "error",
+            };
+            if got != expected {
+                wrong.push(format!("{range:?} vs {version:?}: blang says {expected}, got {got}"));
+            }
+            n += 1;
+        }
+        assert!(n > 3000, "only {n} cases");
+        assert!(wrong.is_empty(), "{} of {n} differ:\n{}", wrong.len(), wrong.join("\n"));
     }
 
     #[test]
