@@ -2,7 +2,7 @@
 //! alerts through the query API (the `alertIsFiring` condition and the legacy functions driven
 //! by alert labels).
 //!
-//! In a cluster the agent talks to the monitoring stack's Prometheus (or Thanos querier) over
+//! In a cluster the agent talks to the monitoring stack's Prometheus (`prometheus-k8s`) over
 //! HTTPS with the pod's service account token and the service CA bundle. Every read is bounded:
 //! a connect timeout, a stall timeout (no byte for that long), a timeout for the whole request,
 //! and a byte cap. `/federate` is streamed: at most the cap is held, and a cut is made at a line
@@ -16,8 +16,9 @@ use std::time::Duration;
 /// `--prometheus-token-file`, `--prometheus-ca-file`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrometheusSettings {
-    /// Base URL, e.g. `https://thanos-querier.openshift-monitoring.svc:9091`; a path prefix is
-    /// kept (`/federate` and `/api/v1/query` are appended).
+    /// Base URL, e.g. `https://prometheus-k8s.openshift-monitoring.svc:9091` (the Thanos querier
+    /// serves the query API but not `/federate`); a path prefix is kept (`/federate` and
+    /// `/api/v1/query` are appended).
     pub url: String,
     /// Bearer token file, e.g. the in-cluster service account token
     /// (`/var/run/secrets/kubernetes.io/serviceaccount/token`).
