@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh Debian machine (nginx, curl,
-# openssl, kubectl, golang-go for the Go regex differential test, moto_server), then runs
-# formatting, lint and every test. Exits non-zero on any failure.
+# openssl, kubectl, golang-go for the Go regex differential test, prometheus, buildah,
+# moto_server), then runs formatting, lint and every test. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,12 +13,18 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v go >/dev/null 2>&1 || [ -x /usr/lib/go/bin/go ] || missing+=(golang-go)
+# A real Prometheus for tests/prometheus.rs, buildah for tests/image.rs (no test skips without them).
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]} (Debian packages)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
+for tool in prometheus buildah; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing after installing it" >&2; exit 1; }
+done
 
 if ! command -v moto_server >/dev/null 2>&1; then
   echo "== installing moto[server] (PyPI)"

@@ -9,18 +9,22 @@
 //! - [`version`]: OpenShift versions and ranges, intervals and the partition;
 //! - [`build`]: bundles, index payload, legacy export, import and `show`;
 //! - [`trust`]: keys, signed envelopes, roots, verification;
-//! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally.
+//! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally;
+//! - [`prometheus`]: the cluster Prometheus (federate, firing alerts); [`condition`]: the
+//!   operator's `clusterVersionMatches`.
 
 pub mod build;
 pub mod canonical;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
+pub mod condition;
 pub mod definition;
 pub mod diag;
 pub mod fsutil;
 pub mod layout;
 pub mod policy;
+pub mod prometheus;
 pub mod publish;
 pub mod serve;
 pub mod trust;
