@@ -6,6 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# Run one stage and print how long it took (CI must stay well under an hour on 2 cores).
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  echo "== $name"
+  "$@"
+  echo "== $name: $((SECONDS - start)) s"
+}
+started=$SECONDS
 
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
@@ -33,9 +42,9 @@ if ! command -v moto_server >/dev/null 2>&1; then
 fi
 command -v moto_server >/dev/null 2>&1 || { echo "moto_server is still missing after installing moto[server]" >&2; exit 1; }
 
-echo "== cargo fmt --check"
-cargo fmt --check
-echo "== cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
-echo "== cargo test"
-cargo test --locked
+echo "== set-up: $((SECONDS - started)) s"
+
+stage "cargo fmt --check" cargo fmt --check
+stage "cargo clippy" cargo clippy --locked --all-targets -- -D warnings
+stage "cargo test" cargo test --locked
+echo "== all stages: $((SECONDS - started)) s"
