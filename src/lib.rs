@@ -9,8 +9,11 @@
 //! - [`version`]: OpenShift versions and ranges, intervals and the partition;
 //! - [`build`]: bundles, index payload, legacy export, import and `show`;
 //! - [`trust`]: keys, signed envelopes, roots, verification;
-//! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally.
+//! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally;
+//! - [`fetch`]: the cluster side's fetch-and-verify client and its state directory;
+//! - [`agent`]: the cluster side's loop: fetch, then (later) gather, status and metrics.
 
+pub mod agent;
 pub mod build;
 pub mod canonical;
 pub mod cli;
@@ -18,6 +21,7 @@ pub mod clock;
 pub mod cmd;
 pub mod definition;
 pub mod diag;
+pub mod fetch;
 pub mod fsutil;
 pub mod policy;
 pub mod publish;
