@@ -93,10 +93,10 @@ pub enum Command {
     /// Serve a dist directory over HTTP like a CDN (ETag, 304, Range, Cache-Control).
     Serve(cmd::publish::ServeArgs),
     /// Fetch and verify the bundle for this cluster into a state directory (one poll).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, args_override_self = true)]
     Fetch(cmd::fetch::FetchArgs),
     /// Poll, verify and keep the last good bundle; status.json and Prometheus metrics.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, args_override_self = true)]
     Agent(cmd::agent::AgentArgs),
     /// Print shell completions.
     Completions {
