@@ -180,10 +180,17 @@ fn polls_with_one_conditional_head_serves_metrics_logs_json_and_stops_on_sigterm
     BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let addr = line.trim().strip_prefix("metrics on http://").and_then(|s| s.strip_suffix("/metrics")).unwrap();
     let addr = addr.to_string();
-    wait_until("4 polls", Duration::from_secs(60), || cdn.count("head.json") >= 4);
-    let metrics = http_get(&addr, "/metrics");
-    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
-    let body = metrics.split_once("\r\n\r\n").unwrap().1;
+    let scrape = || {
+        let metrics = http_get(&addr, "/metrics");
+        assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+        metrics.split_once("\r\n\r\n").unwrap().1.to_string()
+    };
+    // The metrics count a cycle once it is complete (after the server saw its requests).
+    wait_until("4 polls", Duration::from_secs(60), || {
+        parse_exposition(&scrape()).iter().any(|(s, v)| s == "rrctl_fetch_attempts_total" && *v >= 4.0)
+    });
+    let body = scrape();
+    let body = body.as_str();
     let samples = parse_exposition(body);
     let v1 = view(&r1, OCP);
     assert!(sample(&samples, "rrctl_fetch_attempts_total") >= 4.0);

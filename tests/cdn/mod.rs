@@ -214,6 +214,7 @@ pub enum Fault {
 
 #[derive(Debug, Clone)]
 pub struct Logged {
+    id: usize,
     pub path: String,
     pub if_none_match: Option<String>,
     pub user_agent: Option<String>,
@@ -228,6 +229,7 @@ struct Shared {
     log: Mutex<Vec<Logged>>,
     /// Responses whose body could not be written completely (the client went away).
     cut: AtomicUsize,
+    next_id: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -246,6 +248,7 @@ impl Cdn {
             always: Mutex::default(),
             log: Mutex::default(),
             cut: AtomicUsize::new(0),
+            next_id: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
         let s = shared.clone();
@@ -353,18 +356,25 @@ fn handle(s: &Shared, mut conn: TcpStream) {
     let file_path = path.split('?').next().unwrap_or("");
     let file =
         if file_path.is_empty() || file_path.contains("..") { None } else { std::fs::read(dist.join(file_path)).ok() };
-    let inm = headers.get("if-none-match").cloned();
     let resets = matches!(fault, Some(Fault::ResetMidBody));
+    let inm = headers.get("if-none-match").cloned();
+    // Logged on receipt (a client sends its next request only after this response), so the
+    // log is in request order; the status is filled in once sent.
+    let id = s.next_id.fetch_add(1, Ordering::Relaxed);
+    s.log.lock().unwrap().push(Logged {
+        id,
+        path,
+        if_none_match: inm.clone(),
+        user_agent: headers.get("user-agent").cloned(),
+        status: 0,
+    });
     let (status, complete) = respond(&mut conn, fault, file, inm.as_deref());
     if !complete {
         s.cut.fetch_add(1, Ordering::Relaxed);
     }
-    s.log.lock().unwrap().push(Logged {
-        path,
-        if_none_match: inm,
-        user_agent: headers.get("user-agent").cloned(),
-        status,
-    });
+    if let Some(l) = s.log.lock().unwrap().iter_mut().find(|l| l.id == id) {
+        l.status = status;
+    }
     // A clean shutdown would send a FIN before the reset.
     if !resets {
         let _ = conn.flush();
