@@ -30,6 +30,29 @@ pub const SCHEMA_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// What `rrctl build --legacy` does with the legacy export (DESIGN.md section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LegacyMode {
+    /// Write `legacy/` when the legacy format can serve the content; otherwise leave it out with
+    /// one warning naming the first version it cannot serve. The rrctl output is always built.
+    #[default]
+    Auto,
+    /// Content the legacy format cannot serve is a build error.
+    Always,
+    /// Never write `legacy/`.
+    Never,
+}
+
+/// The result of [`export`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Export {
+    /// The files, or `None` when nothing is written (nothing expressible, or an error was found).
+    pub files: Option<Files>,
+    /// The lowest OpenShift version the legacy files cannot serve as rrctl does, when an error
+    /// was found (for the one warning of `--legacy auto`).
+    pub first_unserved: Option<OcpVersion>,
+}
+
 /// Versions below this are served by the v1 API of the existing service.
 pub const V1_BELOW: &str = "4.17.0-0";
 
@@ -270,9 +293,27 @@ fn interval_text(from: &OcpVersion, to: Option<&OcpVersion>) -> String {
     }
 }
 
-/// Build the legacy export. Problems are pushed to `report`; `None` when there is nothing to
-/// write or an error was found (the build must then write nothing).
-pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Option<Files> {
+/// Build the legacy export. Problems are pushed to `report`; no files when there is nothing to
+/// write or an error was found (then `first_unserved` names the lowest version concerned).
+pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+    let mut first_unserved: Option<OcpVersion> = None;
+    let files = export_files(inputs, rrctl_version, report, &mut first_unserved);
+    Export { files, first_unserved }
+}
+
+/// Lowers `first` to `v`.
+fn unserved(first: &mut Option<OcpVersion>, v: &OcpVersion) {
+    if first.as_ref().is_none_or(|f| v < f) {
+        *first = Some(v.clone());
+    }
+}
+
+fn export_files(
+    inputs: &[Input<'_>],
+    rrctl_version: &str,
+    report: &mut Report,
+    first_unserved: &mut Option<OcpVersion>,
+) -> Option<Files> {
     let schemas = LegacySchemas::bundled();
     // Legacy-expressible definitions, in id order (inputs are sorted by the caller).
     let mut items: Vec<(usize, LegacyItem)> = Vec::new();
@@ -339,6 +380,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             && t < &seg.from
         {
             // A gap inside the mapping: the service would serve the previous configuration there.
+            unserved(first_unserved, t);
             let ends: Vec<&str> = ends_at(inputs, &items, t);
             report.push(no_rules(
                 format!(
@@ -367,6 +409,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             }
         }
         if rules.is_empty() {
+            unserved(first_unserved, &seg.from);
             report.push(no_rules(
                 format!(
                     "OpenShift versions {} get a legacy configuration with no conditional rule (only {} container-log \
@@ -385,6 +428,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             json!({"conditional_gathering_rules": rule_values, "container_logs": [], "version": rrctl_version});
         let errs = schema_errors(&schemas.v2, &skeleton);
         if !errs.is_empty() {
+            unserved(first_unserved, &seg.from);
             report.push(Diagnostic::new(
                 "legacy-schema-invalid",
                 format!(
@@ -415,6 +459,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
         // last entry and cannot answer "not found" there, and an empty configuration is rejected
         // by the operator. Serving the last content to versions it does not apply to would change
         // what those clusters gather, so this is an error that names the definitions ending there.
+        unserved(first_unserved, t);
         let ends = ends_at(inputs, &items, t);
         report.push(no_rules(
             format!(
@@ -448,6 +493,10 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
         let v1 = json!({"rules": v1_rules, "version": rrctl_version});
         let errs = schema_errors(&schemas.v1, &v1);
         if !errs.is_empty() {
+            // The v1 file serves every version below 4.17.0-0 that has a rule.
+            if let Some(lowest) = segments.first() {
+                unserved(first_unserved, &lowest.from);
+            }
             report.push(Diagnostic::new(
                 "legacy-schema-invalid",
                 format!("legacy/v1/rules.json fails remote_configuration_v1.schema.json: {}", errs.join("; ")),
@@ -460,6 +509,9 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
     let mapping_value = json!(mapping.iter().map(|(v, p)| json!([v, p])).collect::<Vec<_>>());
     let errs = schema_errors(&schemas.mapping, &mapping_value);
     if !errs.is_empty() {
+        if let Some(lowest) = segments.first() {
+            unserved(first_unserved, &lowest.from);
+        }
         report.push(Diagnostic::new(
             "legacy-schema-invalid",
             format!("cluster_version_mapping.json fails its schema: {}", errs.join("; ")),
@@ -467,7 +519,12 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
     }
     match crate::canonical::to_vec(&mapping_value) {
         Ok(b) => files.push(("legacy/v2/cluster_version_mapping.json".into(), b)),
-        Err(e) => report.push(Diagnostic::new("legacy-schema-invalid", format!("cannot serialise: {e}"))),
+        Err(e) => {
+            if let Some(lowest) = segments.first() {
+                unserved(first_unserved, &lowest.from);
+            }
+            report.push(Diagnostic::new("legacy-schema-invalid", format!("cannot serialise: {e}")))
+        }
     }
     if report.errors() > errors_before {
         return None;
@@ -544,8 +601,9 @@ mod tests {
         let inputs: Vec<Input<'_>> =
             defs.iter().zip(&sets).map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s }).collect();
         let mut report = Report::default();
-        let files = export(&inputs, "0.1.0", &mut report);
-        (files, report)
+        let out = export(&inputs, "0.1.0", &mut report);
+        assert_eq!(out.files.is_none() && report.has_errors(), out.first_unserved.is_some(), "{report:?}");
+        (out.files, report)
     }
 
     fn get(files: &Files, path: &str) -> Value {
