@@ -8,7 +8,7 @@ use crate::trust::fetch::{FetchError, Fetched, Fetcher};
 use crate::trust::payload::{Limits, Range};
 use crate::trust::verify::{self, Expect, PreviousHead};
 
-use super::state::{ActiveBundle, StateDir, StoredBundle, StoredHead, StoredIndex, Verified};
+use super::state::{ActiveBundle, NotApplied, StateDir, StoredBundle, StoredHead, StoredIndex, Verified};
 use super::{BundleChange, Changes, Cluster, Failure, HeadChange, Reason};
 
 /// What one poll is judged against.
@@ -210,10 +210,18 @@ async fn check<F: Fetcher>(
     Ok((next, changes))
 }
 
-/// The definitions of a verified bundle that apply to this cluster.
-// Until bundles carry per-definition intervals and rollout (output format 2), every definition
-// of the bundle selected by the index range applies.
+/// The bundle in force for this cluster: the definitions that apply to its version and rollout
+/// bucket ([`crate::trust::payload::Bundle::select`]), and those left out with the reason.
 fn active_bundle(range: &Range, cluster: &Cluster, bundle: &crate::trust::payload::Bundle) -> ActiveBundle {
+    let mut definitions = Vec::new();
+    let mut not_applied = Vec::new();
+    for s in bundle.select(&cluster.ocp_version, cluster.cluster_id.as_deref()) {
+        if s.decision.applies() {
+            definitions.push(s.id.to_string());
+        } else {
+            not_applied.push(NotApplied { id: s.id.to_string(), reason: s.decision.code().to_string() });
+        }
+    }
     ActiveBundle {
         path: range.bundle.path.clone(),
         sha256: range.bundle.sha256.clone(),
@@ -221,6 +229,7 @@ fn active_bundle(range: &Range, cluster: &Cluster, bundle: &crate::trust::payloa
         ocp_version: cluster.ocp_version.to_string(),
         range_from: range.from.to_string(),
         range_to: range.to.as_ref().map(|v| v.to_string()),
-        definitions: bundle.ids().into_iter().map(str::to_string).collect(),
+        definitions,
+        not_applied,
     }
 }

@@ -63,6 +63,17 @@ pub struct ActiveBundle {
     pub range_to: Option<String>,
     /// Ids of the definitions that apply to this cluster.
     pub definitions: Vec<String>,
+    /// The bundle's other definitions and why they do not apply (outside-versions,
+    /// outside-rollout, rollout-needs-cluster-id).
+    #[serde(default)]
+    pub not_applied: Vec<NotApplied>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotApplied {
+    pub id: String,
+    pub reason: String,
 }
 
 /// Verified pieces of a state directory.

@@ -144,6 +144,7 @@ impl Status {
             serde_json::json!({
                 "sha256": a.sha256, "path": a.path, "length": a.length, "ocpVersion": a.ocp_version,
                 "range": {"from": a.range_from, "to": a.range_to}, "definitions": a.definitions,
+                "notApplied": a.not_applied.iter().map(|n| serde_json::json!({"id": n.id, "reason": n.reason})).collect::<Vec<_>>(),
             })
         });
         self.versions = Some(serde_json::json!({
