@@ -92,6 +92,14 @@ pub enum Command {
     Gc(cmd::publish::GcArgs),
     /// Serve a dist directory over HTTP like a CDN (ETag, 304, Range, Cache-Control).
     Serve(cmd::publish::ServeArgs),
+    /// Execute definitions against a cluster inside the local policy and write an Insights-style archive.
+    #[command(after_help = EXIT_CODES)]
+    Gather(cmd::gather::GatherArgs),
+    /// Print the least ClusterRole/Roles (and bindings) that the gatherers of DEFINITIONS or a DIST need.
+    Rbac(cmd::gather::RbacArgs),
+    /// The local policy that bounds every gather.
+    #[command(subcommand)]
+    Policy(cmd::gather::PolicyCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -166,6 +174,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish(a) => cmd::publish::run_publish(a, g),
         Command::Gc(a) => cmd::publish::run_gc(a, g),
         Command::Serve(a) => cmd::publish::run_serve(a, g),
+        Command::Gather(a) => cmd::gather::run_gather(a, g),
+        Command::Rbac(a) => cmd::gather::run_rbac(a, g),
+        Command::Policy(c) => cmd::gather::run_policy(c, g),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "rrctl", &mut std::io::stdout());

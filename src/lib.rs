@@ -9,16 +9,21 @@
 //! - [`version`]: OpenShift versions and ranges, intervals and the partition;
 //! - [`build`]: bundles, index payload, legacy export, import and `show`;
 //! - [`trust`]: keys, signed envelopes, roots, verification;
-//! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally.
+//! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally;
+//! - [`cluster`], [`gather`] and [`archive`]: the cluster side: executing definitions with `kube`
+//!   inside the local [`policy`], and the Insights-style archive.
 
+pub mod archive;
 pub mod build;
 pub mod canonical;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod cmd;
 pub mod definition;
 pub mod diag;
 pub mod fsutil;
+pub mod gather;
 pub mod policy;
 pub mod publish;
 pub mod serve;

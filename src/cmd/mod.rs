@@ -2,6 +2,7 @@
 //! results to exit codes. `anyhow` is used here and nowhere deeper.
 
 pub mod build;
+pub mod gather;
 pub mod publish;
 pub mod trust;
 pub mod validate;
