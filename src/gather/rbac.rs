@@ -17,7 +17,7 @@ pub const AGENT_NAME: &str = "rrctl-agent";
 /// Namespace the agent runs in (`deploy/`).
 pub const AGENT_NAMESPACE: &str = "openshift-insights-rrctl";
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Access {
     verbs: BTreeSet<&'static str>,
     /// `None`: every object; `Some`: only these names.
@@ -47,7 +47,12 @@ pub struct Rbac {
 }
 
 fn add(rules: &mut RuleSet, group: &str, resource: &str, access: Access) {
-    rules.entry((group.to_string(), resource.to_string())).or_default().merge(access);
+    match rules.entry((group.to_string(), resource.to_string())) {
+        std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(access),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert(access);
+        }
+    }
 }
 
 fn access(verbs: &[&'static str], names: Option<&[String]>) -> Access {

@@ -80,9 +80,11 @@ impl Default for LocalPolicy {
         let mut denied_kinds: Vec<KindRef> =
             DENIED_KINDS.iter().map(|(g, k)| KindRef { group: g.to_string(), kind: k.to_string() }).collect();
         denied_kinds.sort();
+        let mut allowed_namespace_prefixes: Vec<String> = NAMESPACE_PREFIXES.iter().map(|p| p.to_string()).collect();
+        allowed_namespace_prefixes.sort();
         LocalPolicy {
             denied_kinds,
-            allowed_namespace_prefixes: NAMESPACE_PREFIXES.iter().map(|p| p.to_string()).collect(),
+            allowed_namespace_prefixes,
             gatherer_max_bytes: DEFAULT_GATHERER_MAX_BYTES,
             total_max_bytes: DEFAULT_TOTAL_MAX_BYTES,
             gatherer_timeout_seconds: DEFAULT_GATHERER_TIMEOUT_SECONDS,
