@@ -98,6 +98,14 @@ pub enum Command {
     /// Poll, verify and keep the last good bundle; status.json and Prometheus metrics.
     #[command(after_help = EXIT_CODES, args_override_self = true)]
     Agent(cmd::agent::AgentArgs),
+    /// Execute definitions against a cluster inside the local policy and write an Insights-style archive.
+    #[command(after_help = EXIT_CODES)]
+    Gather(cmd::gather::GatherArgs),
+    /// Print the least ClusterRole/Roles (and bindings) that the gatherers of DEFINITIONS or a DIST need.
+    Rbac(cmd::gather::RbacArgs),
+    /// The local policy that bounds every gather.
+    #[command(subcommand)]
+    Policy(cmd::gather::PolicyCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -188,6 +196,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => cmd::publish::run_serve(a, g),
         Command::Fetch(a) => cmd::fetch::run_fetch(a, g),
         Command::Agent(a) => cmd::agent::run_agent(a, g),
+        Command::Gather(a) => cmd::gather::run_gather(a, g),
+        Command::Rbac(a) => cmd::gather::run_rbac(a, g),
+        Command::Policy(c) => cmd::gather::run_policy(c, g),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "rrctl", &mut std::io::stdout());

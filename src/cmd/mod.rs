@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod build;
 pub mod fetch;
+pub mod gather;
 pub mod publish;
 pub mod trust;
 pub mod validate;
