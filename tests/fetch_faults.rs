@@ -589,3 +589,118 @@ fn clock_set_back_a_day_is_reported_not_trusted() {
     assert!(r.stderr.contains("warning: clock stepped back"), "{r:?}");
     assert_eq!(json(&fx.state().join("state.json"))["latest_known_time"], T0 + 7 * DAY - 100);
 }
+
+// ------------------------------------------------------------------------------ environment
+
+/// A kubeconfig for a fake API server that serves the ClusterVersion `version` (a static file
+/// at its API path, served by the test CDN).
+fn fake_cluster(dir: &Path, version: &str, cluster_id: &str) -> (Cdn, PathBuf) {
+    let api = dir.join("api");
+    let cv = api.join("apis/config.openshift.io/v1/clusterversions");
+    std::fs::create_dir_all(&cv).unwrap();
+    let object = serde_json::json!({
+        "apiVersion": "config.openshift.io/v1", "kind": "ClusterVersion",
+        "metadata": {"name": "version", "resourceVersion": "1"},
+        "spec": {"clusterID": cluster_id, "channel": "stable-4.16"},
+        "status": {"desired": {"version": version, "image": "quay.io/openshift-release-dev/ocp-release"}},
+    });
+    std::fs::write(cv.join("version"), serde_json::to_vec(&object).unwrap()).unwrap();
+    let server = Cdn::start(&api);
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{}\n\
+             contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n\
+             users:\n- name: u\n  user:\n    token: test-token\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    (server, kubeconfig)
+}
+
+#[test]
+fn version_and_cluster_id_come_from_the_cluster_version() {
+    let fx = Fx::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (api, kubeconfig) = fake_cluster(dir.path(), OCP, "5c0c4a3e-0000-4000-8000-000000000001");
+    let r = Run::from(
+        rrctl()
+            .arg("fetch")
+            .arg(fx.cdn.url())
+            .arg("--root")
+            .arg(fx.rel.root())
+            .arg("--state-dir")
+            .arg(fx.state())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .env("RRCTL_NOW", rfc3339(T0 + 3600))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(api.paths(), ["apis/config.openshift.io/v1/clusterversions/version"]);
+    let ua = fx.cdn.log()[0].user_agent.clone().unwrap_or_default();
+    assert!(ua.ends_with(" cluster/5c0c4a3e-0000-4000-8000-000000000001"), "{ua}");
+    assert_active(fx.state(), &view(&fx.r1, OCP));
+    // Without --ocp-version and without a reachable cluster: a usage/I-O error, exit 2.
+    let r = Run::from(
+        rrctl()
+            .arg("fetch")
+            .arg(fx.cdn.url())
+            .arg("--root")
+            .arg(fx.rel.root())
+            .arg("--state-dir")
+            .arg(fx.state())
+            .arg("--kubeconfig")
+            .arg(dir.path().join("missing-kubeconfig"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("no --ocp-version, and the cluster cannot be reached"), "{r:?}");
+}
+
+#[test]
+fn http_proxy_from_the_environment_is_used() {
+    let fx = Fx::new();
+    // The CDN answers absolute-form requests too, so it can stand in for a forward proxy; the
+    // origin's name does not resolve, so only the proxy can have answered.
+    let r = Run::from(
+        rrctl()
+            .arg("fetch")
+            .arg("http://cdn.rrctl-test.invalid/")
+            .arg("--root")
+            .arg(fx.rel.root())
+            .arg("--state-dir")
+            .arg(fx.state())
+            .args(["--ocp-version", OCP, "--retries", "0"])
+            .env("HTTP_PROXY", format!("http://127.0.0.1:{}", fx.cdn.port))
+            .env("RRCTL_NOW", rfc3339(T0 + 3600))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(fx.cdn.count("head.json"), 1);
+    assert_active(fx.state(), &view(&fx.r1, OCP));
+    // NO_PROXY exempts the origin: it is contacted directly, and it does not exist.
+    let r = Run::from(
+        rrctl()
+            .arg("fetch")
+            .arg("http://cdn.rrctl-test.invalid/")
+            .arg("--root")
+            .arg(fx.rel.root())
+            .arg("--state-dir")
+            .arg(fx.state())
+            .args(["--ocp-version", OCP, "--retries", "0"])
+            .env("HTTP_PROXY", format!("http://127.0.0.1:{}", fx.cdn.port))
+            .env("NO_PROXY", "rrctl-test.invalid")
+            .env("RRCTL_NOW", rfc3339(T0 + 3600))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("fetch failed (Unreachable)"), "{r:?}");
+    assert_eq!(fx.cdn.count("head.json"), 1, "not through the proxy");
+}

@@ -26,6 +26,9 @@ pub struct AgentConfig {
     pub once: bool,
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub clock: Clock,
+    /// When set, the cluster's OpenShift version is read from its ClusterVersion before every
+    /// cycle (an upgraded cluster needs another bundle); a failed read keeps the last known one.
+    pub kube: Option<kube::Client>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,10 +94,14 @@ pub async fn run<F: Fetcher>(
         None => None,
     };
     tokio::pin!(shutdown);
+    let mut fetch_cfg = cfg.fetch.clone();
     loop {
+        if let Some(client) = &cfg.kube {
+            refresh_version(client, &mut fetch_cfg.cluster).await;
+        }
         let now = (cfg.clock)();
         let cycle = tokio::select! {
-            c = run_cycle(fetcher, &cfg.fetch, now, &metrics) => c?,
+            c = run_cycle(fetcher, &fetch_cfg, now, &metrics) => c?,
             _ = &mut shutdown => {
                 tracing::info!("shutdown during a cycle; the stored state is unchanged");
                 return Ok(AgentExit::Stopped);
@@ -112,6 +119,24 @@ pub async fn run<F: Fetcher>(
                 return Ok(AgentExit::Stopped);
             }
         }
+    }
+}
+
+/// Read the cluster's version again; keep the last known one when that fails.
+async fn refresh_version(client: &kube::Client, cluster: &mut crate::fetch::Cluster) {
+    match crate::cluster::cluster_identity(client).await {
+        Ok((version, _)) => match semver::Version::parse(&version) {
+            Ok(v) if v != cluster.ocp_version => {
+                tracing::info!("cluster version is now {v} (was {})", cluster.ocp_version);
+                cluster.ocp_version = v;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                "ClusterVersion version {version:?} is not a version ({e}); keeping {}",
+                cluster.ocp_version
+            ),
+        },
+        Err(e) => tracing::warn!("{e}; keeping version {}", cluster.ocp_version),
     }
 }
 

@@ -54,16 +54,23 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         Some(t) => Arc::new(move || t),
         None => Arc::new(crate::clock::now_unix),
     };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let cluster = rt.block_on(c.resolve_cluster())?;
+    // Without --ocp-version the version is read again before every cycle (clusters upgrade).
+    let kube = match &c.ocp_version {
+        Some(_) => None,
+        None => Some(rt.block_on(crate::cluster::client(c.kubeconfig.as_deref()))?),
+    };
+    let fetcher = c.fetcher(&cluster)?;
     let cfg = AgentConfig {
-        fetch: c.config(clock())?,
+        fetch: c.config(clock(), cluster)?,
         interval: a.interval.max(Duration::from_millis(100)),
         once: a.once,
         metrics_addr: a.metrics_addr,
         clock,
+        kube,
     };
-    let fetcher = c.fetcher()?;
     let metrics = Arc::new(Metrics::new(Some(fetcher.stats().clone())));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let exit = rt.block_on(crate::agent::run(&fetcher, &cfg, metrics, shutdown_signal(), |addr| {
         println!("metrics on http://{addr}/metrics");
     }))?;

@@ -28,8 +28,9 @@ pub struct ClientArgs {
     /// This cluster's id (ClusterVersion spec.clusterID), sent in the User-Agent.
     #[arg(long)]
     pub cluster_id: Option<String>,
-    /// Kubeconfig to read the cluster's version and id from (not available yet: give
-    /// --ocp-version).
+    /// Kubeconfig to read the cluster's version and id from (ClusterVersion `version`) when
+    /// --ocp-version is not given; default KUBECONFIG, ~/.kube/config, then the in-cluster
+    /// service account.
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Extra CA certificates (PEM bundle) to trust besides the system's, e.g. a cluster proxy's.
@@ -87,19 +88,26 @@ impl ClientArgs {
         }
     }
 
-    pub fn cluster(&self) -> anyhow::Result<Cluster> {
-        let Some(v) = &self.ocp_version else {
-            bail!(
-                "--ocp-version is required: reading the version from the cluster's ClusterVersion{} is not available yet",
-                if self.kubeconfig.is_some() { " (--kubeconfig)" } else { "" }
-            );
+    /// The cluster's version and id: from --ocp-version and --cluster-id, else from the
+    /// cluster's ClusterVersion (with --cluster-id overriding the id read).
+    pub async fn resolve_cluster(&self) -> anyhow::Result<Cluster> {
+        let (version, cluster_id) = match &self.ocp_version {
+            Some(v) => (v.clone(), self.cluster_id.clone()),
+            None => {
+                let client = crate::cluster::client(self.kubeconfig.as_deref())
+                    .await
+                    .context("no --ocp-version, and the cluster cannot be reached to read it")?;
+                let (v, id) = crate::cluster::cluster_identity(&client).await?;
+                (v, Some(self.cluster_id.clone().unwrap_or(id)))
+            }
         };
-        let ocp_version =
-            semver::Version::parse(v).with_context(|| format!("--ocp-version {v:?} is not a version like 4.16.3"))?;
-        Ok(Cluster { ocp_version, cluster_id: self.cluster_id.clone() })
+        let ocp_version = semver::Version::parse(&version)
+            .with_context(|| format!("OpenShift version {version:?} is not a version like 4.16.3"))?;
+        Ok(Cluster { ocp_version, cluster_id })
     }
 
-    pub fn fetcher(&self) -> anyhow::Result<HttpFetcher> {
+    /// The shared HTTP client, with `User-Agent: rrctl/<version> cluster/<id>`.
+    pub fn fetcher(&self, cluster: &Cluster) -> anyhow::Result<HttpFetcher> {
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             bail!("{}: not an http:// or https:// URL", self.base_url);
         }
@@ -120,13 +128,13 @@ impl ClientArgs {
                 max_delay: Duration::from_secs(30).max(self.retry_delay),
                 max_retry_after: self.max_retry_after,
             },
-            user_agent: crate::fetch::user_agent(self.cluster_id.as_deref()),
+            user_agent: crate::fetch::user_agent(cluster.cluster_id.as_deref()),
             extra_ca,
         };
         Ok(HttpFetcher::with_options(&self.base_url, &opts)?)
     }
 
-    pub fn config(&self, now: i64) -> anyhow::Result<FetchConfig> {
+    pub fn config(&self, now: i64, cluster: Cluster) -> anyhow::Result<FetchConfig> {
         let limits = Limits::default();
         let pinned_root = crate::fsutil::read_bounded(&self.root, limits.root)?;
         let poll = PollOptions {
@@ -135,7 +143,7 @@ impl ClientArgs {
             limits,
             channel: self.channel.clone(),
         };
-        Ok(FetchConfig { pinned_root, state_dir: StateDir::new(&self.state_dir), cluster: self.cluster()?, poll })
+        Ok(FetchConfig { pinned_root, state_dir: StateDir::new(&self.state_dir), cluster, poll })
     }
 }
 
@@ -179,9 +187,10 @@ pub fn report(cycle: &Cycle) -> ExitCode {
 pub fn run_fetch(a: FetchArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let c = &a.client;
     let now = c.fixed_now()?.unwrap_or_else(crate::clock::now_unix);
-    let cfg = c.config(now)?;
-    let fetcher = c.fetcher()?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let cluster = rt.block_on(c.resolve_cluster())?;
+    let fetcher = c.fetcher(&cluster)?;
+    let cfg = c.config(now, cluster)?;
     match rt.block_on(crate::fetch::run_once(&fetcher, &cfg)) {
         Ok(cycle) => Ok(report(&cycle)),
         Err(e @ SetupError::PinnedRoot(_)) => Err(anyhow::Error::new(e).context(c.root.display().to_string())),
