@@ -704,3 +704,160 @@ fn http_proxy_from_the_environment_is_used() {
     assert!(r.stderr.contains("fetch failed (Unreachable)"), "{r:?}");
     assert_eq!(fx.cdn.count("head.json"), 1, "not through the proxy");
 }
+
+/// A CA and a server certificate for 127.0.0.1, made with the openssl command-line tool.
+fn test_pki(dir: &Path) -> (PathBuf, Vec<u8>, Vec<u8>) {
+    let openssl = |args: &[&str]| {
+        let o = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("`openssl` not found: these tests need it (scripts/test.sh installs it from Debian)");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=rrctl test CA"],
+            &["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ]
+        .concat(),
+    );
+    openssl(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (dir.join("ca.pem"), std::fs::read(dir.join("server.pem")).unwrap(), std::fs::read(dir.join("server.key")).unwrap())
+}
+
+/// A TLS file server (rustls, ring) for `dist` on 127.0.0.1:0: strong ETags and 304.
+fn tls_server(dist: &Path, cert_pem: &[u8], key_pem: &[u8]) -> u16 {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{BufRead as _, Read as _};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(cert_pem).collect::<Result<_, _>>().expect("server cert");
+    let key = PrivateKeyDer::from_pem_slice(key_pem).expect("server key");
+    let config =
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server config");
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dist = dist.to_path_buf();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, dist) = (config.clone(), dist.clone());
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(conn, tcp));
+                let mut line = String::new();
+                if tls.read_line(&mut line).is_err() {
+                    return; // the client refused the certificate
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+                let mut inm = None;
+                loop {
+                    let mut h = String::new();
+                    if tls.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("if-none-match:") {
+                        inm = Some(v.trim().to_string());
+                    }
+                }
+                let file = if path.contains("..") { None } else { std::fs::read(dist.join(&path)).ok() };
+                let resp = match file {
+                    None => b"HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                    Some(b) => {
+                        let tag = format!("\"{}\"", sha256_hex(&b));
+                        if inm.as_deref() == Some(tag.as_str()) {
+                            format!("HTTP/1.1 304 X\r\nETag: {tag}\r\nConnection: close\r\n\r\n").into_bytes()
+                        } else {
+                            let mut r = format!(
+                                "HTTP/1.1 200 X\r\nContent-Length: {}\r\nETag: {tag}\r\nConnection: close\r\n\r\n",
+                                b.len()
+                            )
+                            .into_bytes();
+                            r.extend_from_slice(&b);
+                            r
+                        }
+                    }
+                };
+                let stream = tls.get_mut();
+                let _ = stream.write_all(&resp);
+                let _ = stream.flush();
+                stream.conn.send_close_notify();
+                let _ = stream.flush();
+                let mut rest = Vec::new();
+                let _ = stream.read_to_end(&mut rest);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn extra_ca_file_is_trusted_for_https() {
+    let fx = Fx::new();
+    let pki = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(pki.path());
+    let port = tls_server(&fx.r1, &cert, &key);
+    let url = format!("https://127.0.0.1:{port}/");
+    let fetch = |extra: &[&std::ffi::OsStr]| {
+        Run::from(
+            rrctl()
+                .arg("fetch")
+                .arg(&url)
+                .arg("--root")
+                .arg(fx.rel.root())
+                .arg("--state-dir")
+                .arg(fx.state())
+                .args(["--ocp-version", OCP, "--retries", "0", "--stall-timeout", "5s"])
+                .args(extra)
+                .env("RRCTL_NOW", rfc3339(T0 + 3600))
+                .output()
+                .unwrap(),
+        )
+    };
+    // The system's roots do not know the test CA.
+    let r = fetch(&[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("fetch failed (Unreachable)"), "{r:?}");
+    assert!(r.stderr.to_lowercase().contains("certificate"), "{r:?}");
+    let r = fetch(&["--ca-file".as_ref(), ca.as_os_str()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_active(fx.state(), &view(&fx.r1, OCP));
+    let r = fetch(&["--ca-file".as_ref(), ca.as_os_str()]);
+    assert!(r.stdout.starts_with("no change: head.json not modified (304)"), "{r:?}");
+    // A CA file without a certificate is a usage error.
+    let not_pem = pki.path().join("ext.cnf");
+    let r = fetch(&["--ca-file".as_ref(), not_pem.as_os_str()]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("no PEM certificate"), "{r:?}");
+}
