@@ -338,3 +338,67 @@ pub async fn run_once<F: Fetcher>(fetcher: &F, cfg: &FetchConfig) -> Result<Cycl
     status.save(&cfg.state_dir)?;
     Ok(Cycle { state_problems: loaded.problems, clock_step, result, state, status })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_time_does_not_follow_a_clock_that_went_back() {
+        assert_eq!(effective_time(1_000, 900, 600), (1_000, None));
+        assert_eq!(effective_time(1_000, 1_500, 600), (1_000, None), "within the tolerance");
+        let (t, step) = effective_time(1_000, 5_000, 600);
+        assert_eq!(t, 4_400);
+        assert_eq!(step, Some(ClockStep { now: 1_000, latest_known_time: 5_000, effective: 4_400 }));
+    }
+
+    #[test]
+    fn transition_time_changes_only_with_the_status() {
+        let mut s = Status::default();
+        s.set_condition("X", "True", "A", "m".into(), 10);
+        s.set_condition("X", "True", "B", "n".into(), 20);
+        let c = s.condition("X").unwrap();
+        assert_eq!(
+            (c.reason.as_str(), c.message.as_str(), c.last_transition_time.as_str()),
+            ("B", "n", "1970-01-01T00:00:10Z")
+        );
+        s.set_condition("X", "False", "C", "o".into(), 30);
+        assert_eq!(s.condition("X").unwrap().last_transition_time, "1970-01-01T00:00:30Z");
+    }
+
+    #[test]
+    fn reasons_split_into_availability_and_validity() {
+        let fetch = |source| Failure::from_verify(VerifyError::Fetch { what: "head.json".into(), source }).reason;
+        assert_eq!(fetch(FetchError::Status { path: "p".into(), status: 429 }), Reason::RateLimited);
+        assert_eq!(fetch(FetchError::Status { path: "p".into(), status: 502 }), Reason::ServerError);
+        assert_eq!(fetch(FetchError::Io { path: "p".into(), reason: "reset".into() }), Reason::Unreachable);
+        let expired =
+            Failure::from_verify(VerifyError::Expired { what: "h".into(), expires: "e".into(), now: "n".into() });
+        assert_eq!(expired.reason, Reason::Expired);
+        assert!(!expired.reason.is_availability());
+        assert!(Reason::Timeout.is_availability());
+        let names: std::collections::BTreeSet<_> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), Reason::ALL.len(), "names are distinct");
+    }
+
+    #[test]
+    fn no_change_means_nothing_new_in_force() {
+        let mut c = Changes {
+            root: (1, 1),
+            head: HeadChange::NotModified { version: 5 },
+            index: (Some(5), 5, false),
+            bundle: BundleChange::Unchanged { path: "bundles/a.json".into(), definitions: 2 },
+            ocp_version: "4.16.3".into(),
+        };
+        assert!(c.is_no_change());
+        assert!(
+            c.to_string()
+                .starts_with("no change: head.json not modified (304), version 5; bundle bundles/a.json stays active")
+        );
+        c.root = (1, 2);
+        assert!(!c.is_no_change());
+        c.root = (1, 1);
+        c.bundle = BundleChange::NoneApplies { from: Some("bundles/a.json".into()) };
+        assert!(!c.is_no_change(), "a deactivated bundle is a change");
+    }
+}
