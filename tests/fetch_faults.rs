@@ -201,6 +201,67 @@ fn root_probe_answered_403_means_no_newer_root() {
     assert_failed(&fx, &r, "HttpStatus", AVAILABLE, &view(&fx.r1, OCP));
 }
 
+#[test]
+fn root_rotation_is_walked_verified_and_kept() {
+    let fx = Fx::new();
+    fx.fetch_ok(&[]);
+    // Root 2: the same keys, signed by root 1's root key (old and new holder at once).
+    let dir = fx.rel.tmp.path();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let r = Run::from(rrctl().args(args).output().unwrap());
+        assert_eq!(r.code, 0, "rrctl {args:?}: {r:?}");
+    };
+    let (draft, root2) = (dir.join("draft2.json"), dir.join("root2.json"));
+    run(&[
+        "root".as_ref(),
+        "init".as_ref(),
+        "--from".as_ref(),
+        fx.rel.root().as_os_str(),
+        "--out".as_ref(),
+        draft.as_os_str(),
+        "--issued-at".as_ref(),
+        rfc3339(T0).as_ref(),
+    ]);
+    let key = fx.rel.dev().join("root.pem");
+    run(&[
+        "root".as_ref(),
+        "sign".as_ref(),
+        draft.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+        "--out".as_ref(),
+        root2.as_os_str(),
+    ]);
+    let rotated = dir.join("r1-rotated");
+    for e in walkdir::WalkDir::new(&fx.r1) {
+        let e = e.unwrap();
+        let to = rotated.join(e.path().strip_prefix(&fx.r1).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+    std::fs::copy(&root2, rotated.join("root/2.json")).unwrap();
+    fx.cdn.set_dist(&rotated);
+    fx.cdn.clear_log();
+    let r = fx.fetch_ok(&[]);
+    assert!(r.stdout.contains("root   version 1 -> 2 (rotation verified)"), "{r:?}");
+    assert_eq!(fx.cdn.paths(), ["root/2.json", "root/3.json", "head.json"]);
+    assert_eq!(std::fs::read(fx.state().join("roots/2.json")).unwrap(), std::fs::read(&root2).unwrap());
+    assert_eq!(fx.status()["versions"]["root"], 2);
+    // Kept across runs: the next poll probes root/3.json only, and nothing is reported.
+    fx.cdn.clear_log();
+    let r = fx.fetch_ok(&[]);
+    assert!(!r.stderr.contains("warning"), "{r:?}");
+    assert_eq!(fx.cdn.paths(), ["root/3.json", "head.json"]);
+    // A root 2 the server swaps for one that does not verify is refused, root 2 stays.
+    std::fs::write(rotated.join("root/3.json"), b"{}").unwrap();
+    let r = fx.fetch(&[]);
+    assert_failed(&fx, &r, "Malformed", VALID, &view(&fx.r1, OCP));
+    assert_eq!(fx.status()["versions"]["root"], 2);
+}
+
 // ------------------------------------------------------------------------------ transport faults
 
 #[test]
