@@ -42,6 +42,22 @@ for i in $(seq 1 "$POLLS"); do
   /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.$i" "${FETCH[@]}" >"$WORK/out.$i"
   grep -q "^no change: head.json not modified (304)" "$WORK/out.$i" || { cat "$WORK/out.$i"; exit 1; }
 done
+# A hostile CDN: a 100 MiB head.json. The fetch must refuse it at the 16 KiB cap, in bounded
+# memory.
+cp -r "$WORK/dist" "$WORK/hostile"
+head -c $((100 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$WORK/hostile/head.json"
+"$RRCTL" serve "$WORK/hostile" --addr 127.0.0.1:0 >"$WORK/serve2.out" 2>/dev/null &
+SERVE2_PID=$!
+for _ in $(seq 1 100); do grep -q "listening on" "$WORK/serve2.out" 2>/dev/null && break; sleep 0.05; done
+BASE2="$(sed -n 's/^listening on //p' "$WORK/serve2.out" | head -1)/"
+set +e
+/usr/bin/time -f "%e %U %S %M" -o "$WORK/time.hostile" "$RRCTL" fetch "$BASE2" --root "$WORK/keys/root/1.json" \
+  --state-dir "$WORK/state" --ocp-version 4.16.3 >/dev/null 2>"$WORK/hostile.err"
+CODE=$?
+set -e
+kill "$SERVE2_PID" 2>/dev/null || true; wait "$SERVE2_PID" 2>/dev/null || true
+echo "== 100 MiB head.json: exit $CODE, $(grep -o 'fetch failed ([A-Za-z]*)' "$WORK/hostile.err"), peak RSS $(awk '{printf "%.1f MiB", $4/1024}' "$WORK/time.hostile")"
+
 python3 - "$WORK" "$POLLS" <<'EOF'
 import json, os, statistics, sys, base64
 work, n = sys.argv[1], int(sys.argv[2])

@@ -48,6 +48,7 @@ pub struct ClientArgs {
     /// Minimum average transfer rate in bytes/s, enforced after --rate-grace.
     #[arg(long, default_value_t = 4096)]
     pub min_rate: u64,
+    /// How long a transfer may run before --min-rate is enforced.
     #[arg(long, default_value = "10s", value_parser = parse_short_duration)]
     pub rate_grace: Duration,
     /// Retries of one request after a transport error, 429 or 5xx.
