@@ -95,21 +95,29 @@ pub async fn run<F: Fetcher>(
     };
     tokio::pin!(shutdown);
     let mut fetch_cfg = cfg.fetch.clone();
+    let mut first = true;
     loop {
         if let Some(client) = &cfg.kube {
             refresh_version(client, &mut fetch_cfg.cluster).await;
         }
         let now = (cfg.clock)();
-        let cycle = tokio::select! {
-            c = run_cycle(fetcher, &fetch_cfg, now, &metrics) => c?,
+        let result = tokio::select! {
+            c = run_cycle(fetcher, &fetch_cfg, now, &metrics) => c,
             _ = &mut shutdown => {
                 tracing::info!("shutdown during a cycle; the stored state is unchanged");
                 return Ok(AgentExit::Stopped);
             }
         };
-        if cfg.once {
-            return Ok(AgentExit::Once(Box::new(cycle)));
+        match result {
+            Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle))),
+            Ok(_) => {}
+            // A pinned root that does not verify will not get better: stop.
+            Err(e @ SetupError::PinnedRoot(_)) => return Err(e.into()),
+            Err(e) if cfg.once || first => return Err(e.into()),
+            // The state directory failed after working before (disk full, ...): keep polling.
+            Err(e) => tracing::error!("{e}; trying again at the next poll"),
         }
+        first = false;
         let delay = jittered(cfg.interval);
         tracing::debug!("next poll in {:.1} s", delay.as_secs_f64());
         tokio::select! {
