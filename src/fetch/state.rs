@@ -154,6 +154,25 @@ impl StateDir {
         self.dir.join(rel)
     }
 
+    /// Take the directory's lock (`.lock`, an advisory lock the kernel drops when the process
+    /// ends, even on `kill -9`): one client at a time commits and collects garbage.
+    pub fn lock(&self) -> Result<std::fs::File, StateError> {
+        let path = self.path(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(io_err(&self.dir, "in use by another rrctl fetch or agent (.lock is held)"))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path, e)),
+        }
+    }
+
     /// Create the directory if needed, check that it can be written, and remove temporary files
     /// a killed process left behind (never renamed, so never part of the state).
     pub fn prepare(&self) -> Result<(), StateError> {
