@@ -316,7 +316,8 @@ impl StateDir {
     pub fn commit(&self, state: &Verified) -> Result<(), StateError> {
         for r in &state.rotated {
             let path = self.path(&format!("roots/{}.json", r.payload.version));
-            if std::fs::read(&path).ok().as_deref() != Some(r.bytes.as_slice()) {
+            let current = crate::fsutil::read_bounded(&path, r.bytes.len() as u64).ok();
+            if current.as_deref() != Some(r.bytes.as_slice()) {
                 write_durable(&path, &r.bytes)?;
             }
         }
@@ -387,7 +388,8 @@ impl StateDir {
 /// Content-addressed files are written once; an existing file with other bytes (tampered) is
 /// replaced.
 fn write_if_absent(path: &Path, bytes: &[u8], sha256: &str) -> Result<(), StateError> {
-    let current = std::fs::read(path).ok();
+    // A longer file cannot be the right one: read no more than the expected length.
+    let current = crate::fsutil::read_bounded(path, bytes.len() as u64).ok();
     if current.as_deref().is_some_and(|c| payload::sha256_hex(c) == sha256) {
         return Ok(());
     }
