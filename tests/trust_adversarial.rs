@@ -1155,7 +1155,7 @@ fn duplicate_bundle_definition_ids_are_refused() {
 fn bundle_select_decides_by_interval_and_rollout_bucket() {
     // Buckets computed with sha256sum (see src/version/rollout.rs):
     //   "etcd-slow-fdatasync/cluster-a" -> 34, "etcd-slow-fdatasync/x" -> 9f934b524b6a8a54… mod 100 = 56,
-    //   "new-check/x" -> 43.
+    //   "new-check/x" -> 43, "new-check/cluster-a" -> b39fefea27458f5d… mod 100 = 85.
     let defs = vec![
         bundle_definition("etcd-slow-fdatasync", json!([{"from": "4.10.3", "to": "4.10.9-0"}]), 35),
         bundle_definition("new-check", json!([{"from": "4.10.0-0", "to": null}]), 43),
@@ -1178,7 +1178,7 @@ fn bundle_select_decides_by_interval_and_rollout_bucket() {
         decisions("4.10.3", Some("cluster-a")),
         vec![
             ("etcd-slow-fdatasync".into(), Decision::Applies),
-            ("new-check".into(), Decision::Applies),
+            ("new-check".into(), Decision::OutsideRollout { bucket: 85, percent: 43 }),
             ("old-check".into(), Decision::OutsideVersions),
         ]
     );

@@ -172,7 +172,11 @@ fn legacy_export(inputs: &[legacy::Input<'_>], mode: LegacyMode, report: &mut Re
         return None;
     }
     let mut own = Report::default();
-    let export = legacy::export(inputs, env!("CARGO_PKG_VERSION"), &mut own);
+    let version = env!("CARGO_PKG_VERSION");
+    let export = match mode {
+        LegacyMode::Auto => legacy::export_unless_unservable(inputs, version, &mut own),
+        _ => legacy::export(inputs, version, &mut own),
+    };
     if mode == LegacyMode::Always {
         if let Some(d) = own.diagnostics.iter_mut().find(|d| d.code == "legacy-empty") {
             d.severity = crate::diag::Severity::Error;

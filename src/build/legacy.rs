@@ -296,26 +296,51 @@ fn interval_text(from: &OcpVersion, to: Option<&OcpVersion>) -> String {
 /// Build the legacy export. Problems are pushed to `report`; no files when there is nothing to
 /// write or an error was found (then `first_unserved` names the lowest version concerned).
 pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+    let items = expressible(inputs, report);
     let mut first_unserved: Option<OcpVersion> = None;
-    let files = export_files(inputs, rrctl_version, report, &mut first_unserved);
+    let files = export_files(inputs, &items, rrctl_version, report, &mut first_unserved);
     Export { files, first_unserved }
 }
 
-/// Lowers `first` to `v`.
-fn unserved(first: &mut Option<OcpVersion>, v: &OcpVersion) {
-    if first.as_ref().is_none_or(|f| v < f) {
-        *first = Some(v.clone());
+/// [`export`] for `--legacy auto`: first a cheap check that from the lowest version with legacy
+/// content on every version has a conditional rule (without one the existing operator rejects
+/// the configuration, and the existing service cannot answer "not found" above its first entry).
+/// When that fails, one `legacy-no-rules` error names the first such version and the per-version
+/// files are not computed at all (with thousands of bug-specific bounds they are the costly part).
+pub fn export_unless_unservable(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+    let items = expressible(inputs, report);
+    if let Some(v) = first_without_rule(inputs, &items) {
+        report.push(Diagnostic::new(
+            "legacy-no-rules",
+            format!(
+                "no conditional rule applies to OpenShift {v}, although legacy content applies to it or to a lower \
+                 version"
+            ),
+        ));
+        return Export { files: None, first_unserved: Some(v) };
     }
+    let mut first_unserved: Option<OcpVersion> = None;
+    let files = export_files(inputs, &items, rrctl_version, report, &mut first_unserved);
+    Export { files, first_unserved }
 }
 
-fn export_files(
-    inputs: &[Input<'_>],
-    rrctl_version: &str,
-    report: &mut Report,
-    first_unserved: &mut Option<OcpVersion>,
-) -> Option<Files> {
+/// The lowest version at or above the lowest legacy content where no conditional rule applies.
+fn first_without_rule(inputs: &[Input<'_>], items: &[(usize, LegacyItem)]) -> Option<OcpVersion> {
+    let lowest = items.iter().filter_map(|(k, _)| inputs[*k].set.intervals().first()).map(|i| &i.from).min()?;
+    let rules: Vec<Interval> = items
+        .iter()
+        .filter(|(_, item)| matches!(item, LegacyItem::Rule(_)))
+        .flat_map(|(k, _)| inputs[*k].set.intervals().iter().cloned())
+        .collect();
+    let needed = IntervalSet::from_intervals(vec![Interval::new(lowest.clone(), None)]);
+    let missing = needed.intersect(&IntervalSet::from_intervals(rules).complement());
+    missing.intervals().first().map(|i| i.from.clone())
+}
+
+/// The legacy-expressible definitions, in id order (inputs are sorted by the caller); the others
+/// get a `legacy-not-expressible` warning.
+fn expressible(inputs: &[Input<'_>], report: &mut Report) -> Vec<(usize, LegacyItem)> {
     let schemas = LegacySchemas::bundled();
-    // Legacy-expressible definitions, in id order (inputs are sorted by the caller).
     let mut items: Vec<(usize, LegacyItem)> = Vec::new();
     for (k, inp) in inputs.iter().enumerate() {
         match to_legacy(inp.definition) {
@@ -351,6 +376,24 @@ fn export_files(
             ),
         }
     }
+    items
+}
+
+/// Lowers `first` to `v`.
+fn unserved(first: &mut Option<OcpVersion>, v: &OcpVersion) {
+    if first.as_ref().is_none_or(|f| v < f) {
+        *first = Some(v.clone());
+    }
+}
+
+fn export_files(
+    inputs: &[Input<'_>],
+    items: &[(usize, LegacyItem)],
+    rrctl_version: &str,
+    report: &mut Report,
+    first_unserved: &mut Option<OcpVersion>,
+) -> Option<Files> {
+    let schemas = LegacySchemas::bundled();
     let parts: Vec<(usize, IntervalSet)> =
         items.iter().enumerate().map(|(j, (k, _))| (j, inputs[*k].set.clone())).collect();
     let segments = partition(&parts);
@@ -381,7 +424,7 @@ fn export_files(
         {
             // A gap inside the mapping: the service would serve the previous configuration there.
             unserved(first_unserved, t);
-            let ends: Vec<&str> = ends_at(inputs, &items, t);
+            let ends: Vec<&str> = ends_at(inputs, items, t);
             report.push(no_rules(
                 format!(
                     "no legacy definition applies to {}, but the existing service would serve the configuration of \
@@ -438,6 +481,11 @@ fn export_files(
                 ),
             ));
         }
+        if report.errors() > errors_before {
+            // Nothing will be written: keep checking, but do not assemble files.
+            prev_to = seg.to.clone();
+            continue;
+        }
         let rule_bytes: Vec<&[u8]> = rules.iter().map(|&j| encoded[j][0].as_slice()).collect();
         let bytes = config_bytes(&rule_bytes, &logs, &version_json);
         let name = config_names
@@ -460,7 +508,7 @@ fn export_files(
         // by the operator. Serving the last content to versions it does not apply to would change
         // what those clusters gather, so this is an error that names the definitions ending there.
         unserved(first_unserved, t);
-        let ends = ends_at(inputs, &items, t);
+        let ends = ends_at(inputs, items, t);
         report.push(no_rules(
             format!(
                 "no legacy definition applies at or above {t}, but the existing service serves its last \
@@ -476,7 +524,7 @@ fn export_files(
         Err(_) => IntervalSet::empty(),
     };
     let mut v1_rules: Vec<&Value> = Vec::new();
-    for (k, item) in &items {
+    for (k, item) in items {
         if let LegacyItem::Rule(r) = item
             && !inputs[*k].set.intersect(&below).is_empty()
             && !v1_rules.contains(&r)
@@ -744,6 +792,52 @@ mod tests {
             assert!(schema_errors(validator, &v).is_empty(), "{path}");
             // Assembled bytes are canonical JSON.
             assert_eq!(crate::canonical::to_vec(&v).unwrap(), bytes, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_quick_check_of_auto_names_the_same_first_version_as_the_full_export() {
+        let (g, w) = rule("A");
+        let (g2, w2) = rule("B");
+        // (definitions, first version without a rule, worked out by hand)
+        let cases: Vec<(Vec<LoadedDefinition>, Option<&str>)> = vec![
+            // Log requests from 4.14.0-0, rules only from 4.16.0-0.
+            (
+                vec![
+                    def("a", ">=4.16.0-0", g.clone(), w.clone()),
+                    def("logs", ">=4.14.0-0", vec![logs("openshift-etcd")], vec![]),
+                ],
+                Some("4.14.0-0"),
+            ),
+            // A gap between two rules' streams, then a bounded tail: the gap comes first.
+            (vec![def("a", "4.14", g.clone(), w.clone()), def("b", "4.16", g2.clone(), w2.clone())], Some("4.15.0-0")),
+            // Rules cover everything from the lowest content on.
+            (
+                vec![
+                    def("a", ">=4.10.0-0", g.clone(), w.clone()),
+                    def("logs", "4.15 || 4.17", vec![logs("openshift-a")], vec![]),
+                ],
+                None,
+            ),
+            // Only log requests.
+            (vec![def("logs", ">=4.12.3", vec![logs("openshift-a")], vec![])], Some("4.12.3")),
+        ];
+        for (defs, expected) in cases {
+            let sets: Vec<IntervalSet> =
+                defs.iter().map(|d| VersionRange::parse(&d.definition.versions).unwrap().intervals()).collect();
+            let inputs: Vec<Input<'_>> = defs
+                .iter()
+                .zip(&sets)
+                .map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s })
+                .collect();
+            let (mut quick, mut full) = (Report::default(), Report::default());
+            let q = export_unless_unservable(&inputs, "0.1.0", &mut quick);
+            let f = export(&inputs, "0.1.0", &mut full);
+            let expected = expected.map(|v| OcpVersion::parse(v).unwrap());
+            assert_eq!(q.first_unserved, expected);
+            assert_eq!(f.first_unserved, expected);
+            assert_eq!(q.files, f.files);
+            assert_eq!(quick.has_errors(), expected.is_some());
         }
     }
 }
