@@ -10,18 +10,28 @@
 //! - [`build`]: bundles, index payload, legacy export, import and `show`;
 //! - [`trust`]: keys, signed envelopes, roots, verification;
 //! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally;
+//! - [`layout`]: the dist's paths, upload steps and HTTP headers, one contract for all of them;
 //! - [`prometheus`]: the cluster Prometheus (federate, firing alerts); [`condition`]: the
-//!   operator's `clusterVersionMatches`.
+//!   operator's `clusterVersionMatches`;
+//! - [`fetch`]: the cluster side's fetch-and-verify client and its state directory;
+//! - [`cluster`], [`gather`] and [`archive`]: the cluster side: executing definitions with `kube`
+//!   inside the local [`policy`], and the Insights-style archive;
+//! - [`agent`]: the cluster side's loop: fetch, then (later) gather, status and metrics.
 
+pub mod agent;
+pub mod archive;
 pub mod build;
 pub mod canonical;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod cmd;
 pub mod condition;
 pub mod definition;
 pub mod diag;
+pub mod fetch;
 pub mod fsutil;
+pub mod gather;
 pub mod layout;
 pub mod policy;
 pub mod prometheus;

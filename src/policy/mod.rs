@@ -1,5 +1,10 @@
 //! What a definition may ask for at all. The build-time policy here mirrors the cluster-side
-//! policy that bounds execution: a bundle can never widen it.
+//! policy that bounds execution: a bundle can never widen it. [`local`] is that cluster-side
+//! policy (a file the cluster's administrator controls).
+
+pub mod local;
+
+pub use local::{LocalPolicy, PolicyError};
 
 /// Namespaces that may be gathered from: platform namespaces only.
 pub const NAMESPACE_PREFIXES: &[&str] = &["openshift-", "kube-"];
@@ -31,7 +36,7 @@ pub fn is_denied_kind(group: &str, kind: &str) -> bool {
     DENIED_KINDS.iter().any(|(g, k)| g.eq_ignore_ascii_case(group) && kind_matches(k, kind))
 }
 
-fn kind_matches(known: &str, asked: &str) -> bool {
+pub(crate) fn kind_matches(known: &str, asked: &str) -> bool {
     let asked = asked.to_ascii_lowercase();
     let known = known.to_ascii_lowercase();
     asked == known || asked == format!("{known}s") || asked == format!("{known}es")

@@ -1,0 +1,219 @@
+//! The Insights-style archive (DESIGN.md section 6): gathered files at their paths plus the
+//! metadata contract under `insights-operator/` (`remote-configuration.json`, `gathers.json`,
+//! `provenance.json`; documented in `docs/archive.md`).
+//!
+//! The `.tar.gz` is deterministic (entries sorted by path, mtime 0, uid/gid 0, mode 0644, no
+//! directory entries, gzip header without time or name) and written to a temporary file that
+//! is renamed over the target, so a failed write leaves any previous archive as it was.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use crate::gather::source::SourceInfo;
+use crate::gather::{DefinitionReport, GatherResult};
+
+/// Version of the metadata formats below.
+pub const METADATA_SPEC_VERSION: u64 = 1;
+pub const REMOTE_CONFIGURATION_PATH: &str = "insights-operator/remote-configuration.json";
+pub const GATHERS_PATH: &str = "insights-operator/gathers.json";
+pub const PROVENANCE_PATH: &str = "insights-operator/provenance.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive path {0:?} is not a safe relative path")]
+    UnsafePath(String),
+    #[error("archive path {0:?} occurs twice")]
+    Duplicate(String),
+    #[error("{path}: {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct NotApplicable<'a> {
+    id: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct RemoteConfiguration<'a> {
+    spec_version: u64,
+    rrctl_version: &'static str,
+    #[serde(flatten)]
+    source: &'a SourceInfo,
+    ocp_version: &'a str,
+    cluster_id: &'a str,
+    policy_sha256: &'a str,
+    definitions_applied: Vec<&'a str>,
+    definitions_not_applicable: Vec<NotApplicable<'a>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Gathers<'a> {
+    spec_version: u64,
+    definitions: &'a [DefinitionReport],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Provenance<'a> {
+    definition: &'a str,
+    gatherer: usize,
+    bundle_sha256: Option<&'a str>,
+    git_commit: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct ProvenanceFile<'a> {
+    spec_version: u64,
+    files: BTreeMap<&'a str, Provenance<'a>>,
+}
+
+/// What the run was about, for the metadata.
+#[derive(Debug, Clone)]
+pub struct RunInfo<'a> {
+    pub source: &'a SourceInfo,
+    pub ocp_version: &'a str,
+    pub cluster_id: &'a str,
+    pub policy_sha256: &'a str,
+}
+
+fn json(value: &impl Serialize) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("metadata encodes");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Every entry of the archive: the gathered files and the three metadata files, sorted by path.
+pub fn entries(result: &GatherResult, run: &RunInfo<'_>) -> Vec<(String, Vec<u8>)> {
+    let remote = RemoteConfiguration {
+        spec_version: METADATA_SPEC_VERSION,
+        rrctl_version: env!("CARGO_PKG_VERSION"),
+        source: run.source,
+        ocp_version: run.ocp_version,
+        cluster_id: run.cluster_id,
+        policy_sha256: run.policy_sha256,
+        definitions_applied: result.reports.iter().map(|r| r.id.as_str()).collect(),
+        definitions_not_applicable: result
+            .not_applicable
+            .iter()
+            .map(|(id, reason)| NotApplicable { id, reason })
+            .collect(),
+    };
+    let gathers = Gathers { spec_version: METADATA_SPEC_VERSION, definitions: &result.reports };
+    let provenance = ProvenanceFile {
+        spec_version: METADATA_SPEC_VERSION,
+        files: result
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.path.as_str(),
+                    Provenance {
+                        definition: &f.definition,
+                        gatherer: f.gatherer,
+                        bundle_sha256: run.source.bundle_sha256.as_deref(),
+                        git_commit: run.source.git_commit.as_deref(),
+                    },
+                )
+            })
+            .collect(),
+    };
+    let mut out: Vec<(String, Vec<u8>)> = result.files.iter().map(|f| (f.path.clone(), f.bytes.clone())).collect();
+    out.push((REMOTE_CONFIGURATION_PATH.into(), json(&remote)));
+    out.push((GATHERS_PATH.into(), json(&gathers)));
+    out.push((PROVENANCE_PATH.into(), json(&provenance)));
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// A relative path of safe segments (no `..`, `.`, empty segments, backslashes or NUL).
+pub fn is_safe_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && path.split('/').all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains(['\\', '\0']))
+}
+
+/// The deterministic `.tar.gz` bytes of `entries` (sorted here; duplicates refused).
+pub fn tar_gz(entries: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ArchiveError> {
+    let mut sorted: Vec<&(String, Vec<u8>)> = entries.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for pair in sorted.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            return Err(ArchiveError::Duplicate(pair[0].0.clone()));
+        }
+    }
+    let io = |source| ArchiveError::Write { path: "archive".into(), source };
+    let gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.mode(tar::HeaderMode::Deterministic);
+    for (path, bytes) in sorted {
+        if !is_safe_path(path) {
+            return Err(ArchiveError::UnsafePath(path.clone()));
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        tar.append_data(&mut header, path, bytes.as_slice()).map_err(io)?;
+    }
+    let mut gz = tar.into_inner().map_err(io)?;
+    gz.flush().map_err(io)?;
+    gz.finish().map_err(io)
+}
+
+/// Write the archive of `result` to `out` atomically.
+pub fn write(out: &Path, result: &GatherResult, run: &RunInfo<'_>) -> Result<u64, ArchiveError> {
+    let bytes = tar_gz(&entries(result, run))?;
+    crate::fsutil::write_atomic(out, &bytes).map_err(|e| ArchiveError::Write {
+        path: out.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(bytes.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_back(bytes: &[u8]) -> Vec<(String, Vec<u8>, u64, u32)> {
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let path = e.path().unwrap().to_string_lossy().into_owned();
+                let (mtime, mode) = (e.header().mtime().unwrap(), e.header().mode().unwrap());
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+                (path, data, mtime, mode)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sorted_fixed_and_reproducible() {
+        let long = format!("namespaces/openshift-etcd/pods/{}/etcd/current.log", "p".repeat(120));
+        let entries = vec![("b.json".to_string(), b"{}".to_vec()), (long.clone(), b"line\n".to_vec())];
+        let a = tar_gz(&entries).unwrap();
+        let mut reversed = entries.clone();
+        reversed.reverse();
+        assert_eq!(a, tar_gz(&reversed).unwrap(), "input order does not matter");
+        let back = read_back(&a);
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0], ("b.json".to_string(), b"{}".to_vec(), 0, 0o644));
+        assert_eq!(back[1], (long, b"line\n".to_vec(), 0, 0o644), "long paths survive");
+    }
+
+    #[test]
+    fn unsafe_and_duplicate_paths_are_refused() {
+        assert!(matches!(tar_gz(&[("../x".into(), vec![])]), Err(ArchiveError::UnsafePath(_))));
+        assert!(matches!(tar_gz(&[("a//b".into(), vec![])]), Err(ArchiveError::UnsafePath(_))));
+        assert!(matches!(tar_gz(&[("a".into(), vec![]), ("a".into(), vec![1])]), Err(ArchiveError::Duplicate(_))));
+    }
+}

@@ -1,0 +1,107 @@
+//! The cluster a gather runs against: a `kube::Client` from a kubeconfig or the in-cluster
+//! service account, and the cluster's identity (OpenShift version and cluster id) from the
+//! `ClusterVersion` named `version`.
+//!
+//! The TLS provider is the process-wide ring provider that [`crate::trust::fetch`] installs;
+//! nothing here installs one.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// How long establishing a connection to the API server may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the API server may stay silent while a response is read.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{path}: cannot read kubeconfig: {reason}")]
+    Kubeconfig { path: String, reason: String },
+    #[error("no cluster configuration: {0}")]
+    Infer(String),
+    #[error("cannot build the Kubernetes client: {0}")]
+    Client(String),
+    #[error("{url}: {reason}")]
+    Request { url: String, reason: String },
+    #[error("ClusterVersion \"version\": {0}")]
+    Identity(String),
+}
+
+/// A client for `--kubeconfig PATH`, else `KUBECONFIG` or `~/.kube/config`, else the in-cluster
+/// service account (what `kube::Config::infer` tries, in that order).
+pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
+    crate::trust::fetch::install_crypto_provider();
+    let mut config = match kubeconfig {
+        Some(path) => {
+            let shown = path.display().to_string();
+            let file = Kubeconfig::read_from(path)
+                .map_err(|e| ClusterError::Kubeconfig { path: shown.clone(), reason: e.to_string() })?;
+            Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| ClusterError::Kubeconfig { path: shown, reason: e.to_string() })?
+        }
+        None => Config::infer().await.map_err(|e| ClusterError::Infer(e.to_string()))?,
+    };
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+}
+
+/// The API resource of `config.openshift.io/v1` `ClusterVersion` (cluster-scoped).
+pub fn cluster_version_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("config.openshift.io", "v1", "ClusterVersion"),
+        "clusterversions",
+    )
+}
+
+/// `(ocp_version, cluster_id)` from `status.desired.version` and `spec.clusterID` of the
+/// `ClusterVersion` named `version`.
+pub async fn cluster_identity(client: &Client) -> Result<(String, String), ClusterError> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &cluster_version_resource());
+    let object = api.get("version").await.map_err(|e| ClusterError::Request {
+        url: "/apis/config.openshift.io/v1/clusterversions/version".into(),
+        reason: e.to_string(),
+    })?;
+    identity_of(&object.data)
+}
+
+/// The identity fields of a `ClusterVersion` object's body.
+pub fn identity_of(data: &serde_json::Value) -> Result<(String, String), ClusterError> {
+    let text = |pointer: &str| {
+        data.pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ClusterError::Identity(format!("{pointer} is missing or not a string")))
+    };
+    let version = text("/status/desired/version")?;
+    let cluster_id = text("/spec/clusterID")?;
+    Ok((version, cluster_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_from_the_archive_sample() {
+        // fixtures/upstream/insights-archive-sample/config/version.json is the ClusterVersion of a
+        // real 4.x cluster; its desired version and id are read from the file by hand below.
+        let text = include_str!("../fixtures/upstream/insights-archive-sample/config/version.json");
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        let (version, id) = identity_of(&value).unwrap();
+        assert_eq!(version, value["status"]["desired"]["version"].as_str().unwrap());
+        assert_eq!(id, value["spec"]["clusterID"].as_str().unwrap());
+    }
+
+    #[test]
+    fn missing_identity_is_named() {
+        let err = identity_of(&serde_json::json!({"spec": {"clusterID": "x"}})).unwrap_err();
+        assert!(err.to_string().contains("/status/desired/version"), "{err}");
+    }
+}

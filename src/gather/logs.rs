@@ -1,0 +1,299 @@
+//! `containerLogs` gatherers: list the namespace's pods, match pod and container names
+//! (unanchored, like the existing operator), stream each log line by line and keep the lines
+//! that match any message regex. No log is ever held whole in memory: a line is at most
+//! [`MAX_LINE_BYTES`] long, and only kept lines count against the byte budget.
+
+use futures_util::io::{AsyncBufRead, AsyncBufReadExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::{Api, ListParams, LogParams};
+use regex::bytes::RegexSet;
+
+use crate::definition::{ContainerLogs, DEFAULT_MAX_BYTES, DEFAULT_SINCE_SECONDS, MAX_SINCE_SECONDS};
+use crate::policy::LocalPolicy;
+
+use super::{Fail, Sink, safe_segment};
+
+/// Longest log line looked at; the rest of a longer line is dropped (and counted).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The gatherer's byte budget: its `maxBytes`, never above the policy's per-gatherer budget.
+pub fn byte_limit(c: &ContainerLogs, policy: &LocalPolicy) -> u64 {
+    c.max_bytes.unwrap_or(DEFAULT_MAX_BYTES).min(policy.gatherer_max_bytes)
+}
+
+/// The look-back window: `sinceSeconds`, at most 24 hours.
+pub fn since_seconds(c: &ContainerLogs) -> u64 {
+    c.since_seconds.unwrap_or(DEFAULT_SINCE_SECONDS).min(MAX_SINCE_SECONDS)
+}
+
+/// The archive path of one container's log.
+pub fn log_path(namespace: &str, pod: &str, container: &str, previous: bool) -> String {
+    let file = if previous { "previous.log" } else { "current.log" };
+    format!("namespaces/{namespace}/pods/{pod}/{container}/{file}")
+}
+
+/// One log to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTarget {
+    pub pod: String,
+    pub container: String,
+    pub previous: bool,
+}
+
+pub(crate) struct Matchers {
+    pods: RegexSet,
+    containers: Option<RegexSet>,
+    pub(crate) messages: RegexSet,
+}
+
+pub(crate) fn matchers(c: &ContainerLogs) -> Result<Matchers, Fail> {
+    let compile = |what: &str, patterns: &[String]| {
+        super::regex::compile_set(patterns).map_err(|e| Fail::Failed(format!("{what} does not compile: {e}")))
+    };
+    Ok(Matchers {
+        pods: compile("podNameRegex", std::slice::from_ref(&c.pod_name_regex))?,
+        containers: match &c.container_name_regex {
+            Some(r) => Some(compile("containerNameRegex", std::slice::from_ref(r))?),
+            None => None,
+        },
+        messages: compile("messages", &c.messages)?,
+    })
+}
+
+/// List the namespace's pods (paginated) and the logs to read, sorted by pod and container.
+/// Previous logs are asked for only where the container has restarted.
+pub(crate) async fn targets(
+    client: &Client,
+    c: &ContainerLogs,
+    m: &Matchers,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<LogTarget>, u64), Fail> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);
+    let mut params = ListParams::default().limit(super::resources::PAGE_SIZE);
+    let mut out = Vec::new();
+    let mut pods_seen = 0u64;
+    let mut no_previous = 0usize;
+    loop {
+        let page =
+            api.list(&params).await.map_err(|e| Fail::from_kube(&format!("list pods in {}", c.namespace), &e))?;
+        for pod in page.items {
+            pods_seen += 1;
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            if !m.pods.is_match(name.as_bytes()) {
+                continue;
+            }
+            if !safe_segment(&name) {
+                warnings.push(format!("pod with the unusable name {name:?} is left out"));
+                continue;
+            }
+            let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.clone()).unwrap_or_default();
+            for container in pod.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or_default() {
+                if m.containers.as_ref().is_some_and(|set| !set.is_match(container.name.as_bytes())) {
+                    continue;
+                }
+                if !safe_segment(&container.name) {
+                    warnings.push(format!("container with the unusable name {:?} is left out", container.name));
+                    continue;
+                }
+                out.push(LogTarget { pod: name.clone(), container: container.name.clone(), previous: false });
+                if c.previous == Some(true) {
+                    let restarted = statuses.iter().any(|s| {
+                        s.name == container.name
+                            && (s.restart_count > 0 || s.last_state.as_ref().is_some_and(|l| l.terminated.is_some()))
+                    });
+                    if restarted {
+                        out.push(LogTarget { pod: name.clone(), container: container.name.clone(), previous: true });
+                    } else {
+                        no_previous += 1;
+                    }
+                }
+            }
+        }
+        match page.metadata.continue_.filter(|t| !t.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    if no_previous > 0 {
+        warnings.push(format!("{no_previous} container(s) never restarted: no previous log to read"));
+    }
+    out.sort_by(|a, b| (&a.pod, &a.container, a.previous).cmp(&(&b.pod, &b.container, b.previous)));
+    Ok((out, pods_seen))
+}
+
+/// Stream and filter every matching container's log into `sink`.
+pub(crate) async fn collect(
+    client: &Client,
+    c: &ContainerLogs,
+    sink: &mut Sink,
+    _policy: &LocalPolicy,
+) -> Result<(), Fail> {
+    let m = matchers(c)?;
+    let (targets, pods_seen) = targets(client, c, &m, &mut sink.warnings).await?;
+    if targets.is_empty() {
+        sink.summary = Some(format!(
+            "no container of the {pods_seen} pod(s) in {} matches podNameRegex {:?}{}",
+            c.namespace,
+            c.pod_name_regex,
+            c.container_name_regex.as_ref().map(|r| format!(" and containerNameRegex {r:?}")).unwrap_or_default()
+        ));
+        return Ok(());
+    }
+    let api: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);
+    let since = since_seconds(c) as i64;
+    let mut read_logs = 0usize;
+    let mut long_lines = 0u64;
+    for t in &targets {
+        let params = LogParams {
+            container: Some(t.container.clone()),
+            previous: t.previous,
+            since_seconds: Some(since),
+            timestamps: true,
+            ..LogParams::default()
+        };
+        let what = format!("log of {}/{} {}", t.pod, t.container, if t.previous { "(previous)" } else { "(current)" });
+        let stream = match api.log_stream(&t.pod, &params).await {
+            Ok(s) => s,
+            Err(e) => {
+                sink.fail_part(Fail::from_kube(&what, &e));
+                continue;
+            }
+        };
+        read_logs += 1;
+        let mut kept = Vec::new();
+        let filtered = filter_lines(stream, &m.messages, sink, &mut kept).await;
+        long_lines += filtered.long_lines;
+        if !kept.is_empty() {
+            sink.files.push((log_path(&c.namespace, &t.pod, &t.container, t.previous), kept));
+        }
+        if let Err(e) = filtered.result {
+            sink.fail_part(Fail::Failed(format!("{what}: reading failed: {e}")));
+        }
+        if sink.truncated.is_some() {
+            break;
+        }
+    }
+    if long_lines > 0 {
+        sink.warnings.push(format!("{long_lines} line(s) longer than {MAX_LINE_BYTES} bytes were cut"));
+    }
+    sink.summary =
+        Some(format!("{} matching line(s) from {} of {} log(s) read", sink.records, sink.files.len(), read_logs));
+    Ok(())
+}
+
+pub(crate) struct Filtered {
+    pub result: std::io::Result<()>,
+    pub long_lines: u64,
+}
+
+/// Read `stream` line by line (each at most [`MAX_LINE_BYTES`]) and append the lines that
+/// match `messages` to `kept`, reserving their bytes in `sink`. Stops at the end of the stream
+/// or when the budget is spent (the rest of the stream is then never read).
+pub(crate) async fn filter_lines<R: AsyncBufRead>(
+    stream: R,
+    messages: &RegexSet,
+    sink: &mut Sink,
+    kept: &mut Vec<u8>,
+) -> Filtered {
+    let mut stream = std::pin::pin!(stream);
+    let mut line = Vec::with_capacity(1024);
+    let mut long_lines = 0u64;
+    loop {
+        let (end, cut) = match read_line(&mut stream, &mut line).await {
+            Ok(r) => r,
+            Err(e) => return Filtered { result: Err(e), long_lines },
+        };
+        if end && line.is_empty() {
+            return Filtered { result: Ok(()), long_lines };
+        }
+        long_lines += u64::from(cut);
+        if messages.is_match(&line) {
+            if !sink.reserve(line.len() as u64 + 1) {
+                return Filtered { result: Ok(()), long_lines };
+            }
+            kept.extend_from_slice(&line);
+            kept.push(b'\n');
+            sink.records += 1;
+        }
+        if end {
+            return Filtered { result: Ok(()), long_lines };
+        }
+    }
+}
+
+/// Read one line without its newline into `line` (cleared first), keeping at most
+/// [`MAX_LINE_BYTES`]. Returns (end of stream reached, line was cut).
+async fn read_line<R: AsyncBufRead>(
+    stream: &mut std::pin::Pin<&mut R>,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(bool, bool)> {
+    line.clear();
+    let mut cut = false;
+    loop {
+        let chunk = stream.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok((true, cut));
+        }
+        let (take, used, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], i + 1, true),
+            None => (chunk, chunk.len(), false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        if take.len() > room {
+            cut = true;
+        }
+        line.extend_from_slice(&take[..take.len().min(room)]);
+        stream.as_mut().consume(used);
+        if done {
+            return Ok((false, cut));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    fn sink(limit: u64) -> Sink {
+        Sink::new(limit, Arc::new(super::super::TotalBudget(AtomicU64::new(u64::MAX))))
+    }
+
+    fn run(input: &[u8], patterns: &[&str], limit: u64) -> (Vec<u8>, Sink, Filtered) {
+        let set = super::super::regex::compile_set(patterns).unwrap();
+        let mut s = sink(limit);
+        let mut kept = Vec::new();
+        let reader = futures_util::io::BufReader::with_capacity(7, futures_util::io::Cursor::new(input.to_vec()));
+        let f = futures_util::FutureExt::now_or_never(filter_lines(reader, &set, &mut s, &mut kept)).unwrap();
+        (kept, s, f)
+    }
+
+    #[test]
+    fn keeps_matching_lines_only_across_small_reads() {
+        let input = b"a slow fdatasync here\nnothing\napply request took too long\nlast slow fdatasync";
+        let (kept, s, f) = run(input, &["slow fdatasync", "took too long"], 1 << 20);
+        assert!(f.result.is_ok());
+        assert_eq!(kept, b"a slow fdatasync here\napply request took too long\nlast slow fdatasync\n");
+        assert_eq!(s.records, 3);
+        assert_eq!(s.bytes, kept.len() as u64);
+    }
+
+    #[test]
+    fn the_budget_truncates_on_a_line_boundary() {
+        let input = b"x 1\nx 2\nx 3\n";
+        let (kept, s, _) = run(input, &["x"], 8);
+        assert_eq!(kept, b"x 1\nx 2\n");
+        assert!(s.truncated.is_some());
+    }
+
+    #[test]
+    fn long_lines_are_cut() {
+        let mut input = vec![b'y'; MAX_LINE_BYTES + 10];
+        input.extend_from_slice(b"\nshort y\n");
+        let (kept, _, f) = run(&input, &["y"], 1 << 20);
+        assert_eq!(f.long_lines, 1);
+        assert_eq!(kept.len(), MAX_LINE_BYTES + 1 + b"short y\n".len());
+    }
+}

@@ -1,0 +1,560 @@
+//! Executing definitions against a cluster (DESIGN.md section 6, "Execute") with the real
+//! `kube` client, inside the local policy.
+//!
+//! Every decision the policy can make is made before any request: denied kinds, namespaces,
+//! byte budgets (reserved as data arrives, so a gatherer stops reading when over budget), time
+//! limits (per gatherer and per run) and concurrency. Each gatherer ends with an [`Outcome`]
+//! and a reason; a failing gatherer never stops the others.
+//!
+//! - [`resources`]: discovery (legacy endpoints, only the groups named), paginated lists,
+//!   selectors, names, `fields` projection;
+//! - [`logs`]: pods, container-name matching, streamed and filtered logs;
+//! - [`plan`]: the same resolution without reading any log or object body;
+//! - [`rbac`]: the least ClusterRole and Roles the gatherers need.
+
+pub mod logs;
+pub mod outcome;
+pub mod plan;
+pub mod project;
+pub mod rbac;
+pub mod regex;
+pub mod resources;
+pub mod source;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use kube::Client;
+use serde_json::Value;
+
+use crate::definition::{Condition, Definition, Gatherer};
+use crate::policy::LocalPolicy;
+use crate::version::OcpVersion;
+use crate::version::VersionRange;
+
+pub use outcome::{DefinitionReport, GathererReport, Outcome};
+
+/// One definition to execute, with what the bundle says about its staged rollout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatherDefinition {
+    pub definition: Definition,
+    /// `rollout.percent`, 1..=100 (100 when the definition has no rollout).
+    pub rollout_percent: u64,
+}
+
+impl GatherDefinition {
+    /// From a definition of a verified bundle (normalised, with `intervals`) or a local file
+    /// turned into JSON. Bundle-only keys are read here and removed before the typed parse.
+    pub fn from_value(mut value: Value) -> Result<Self, String> {
+        let id = value.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
+        let Some(map) = value.as_object_mut() else { return Err("a bundle definition is not an object".into()) };
+        map.remove("intervals");
+        let rollout_percent = match map.remove("rollout") {
+            None | Some(Value::Null) => 100,
+            Some(r) => r
+                .get("percent")
+                .and_then(Value::as_u64)
+                .filter(|p| (1..=100).contains(p))
+                .ok_or_else(|| format!("definition {id}: rollout.percent is not an integer 1..100"))?,
+        };
+        let definition: Definition =
+            serde_json::from_value(value).map_err(|e| format!("definition {id}: not a definition: {e}"))?;
+        Ok(GatherDefinition { definition, rollout_percent })
+    }
+
+    pub fn from_definition(definition: &Definition) -> Result<Self, String> {
+        let value = serde_json::to_value(definition).map_err(|e| e.to_string())?;
+        GatherDefinition::from_value(value)
+    }
+}
+
+/// The cluster being gathered from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub ocp_version: String,
+    pub cluster_id: String,
+}
+
+/// A staged-rollout bucket (DESIGN.md section 5): `u64` of the first 8 bytes, big-endian, of
+/// SHA-256("<definition id>/<cluster id>"), mod 100.
+pub fn rollout_bucket(definition_id: &str, cluster_id: &str) -> u64 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{definition_id}/{cluster_id}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) % 100
+}
+
+/// One archived file and the gatherer that produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatheredFile {
+    pub path: String,
+    pub bytes: Vec<u8>,
+    pub definition: String,
+    pub gatherer: usize,
+}
+
+/// Everything one run produced, in a deterministic order.
+#[derive(Debug, Clone, Default)]
+pub struct GatherResult {
+    /// Sorted by path; each path once.
+    pub files: Vec<GatheredFile>,
+    /// Applied definitions, sorted by id.
+    pub reports: Vec<DefinitionReport>,
+    /// Definitions that do not apply to this cluster's version: (id, reason).
+    pub not_applicable: Vec<(String, String)>,
+}
+
+impl GatherResult {
+    /// True when some gatherer could not do its job (forbidden, timed out, failed).
+    pub fn has_problems(&self) -> bool {
+        self.reports.iter().any(|d| d.gatherers.iter().any(|g| g.outcome.is_problem()))
+    }
+}
+
+/// What to do with one gatherer, decided before any request.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// Recorded without running: denied by policy, skipped, not implemented.
+    Decided(GathererReport),
+    Resources(crate::definition::Resources),
+    Logs(crate::definition::ContainerLogs),
+}
+
+/// The per-definition decision before anything runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Decided {
+    pub id: String,
+    pub steps: Vec<(usize, &'static str, Step)>,
+}
+
+/// Version applicability, `when`, rollout and the policy pre-checks of every gatherer.
+pub(crate) fn decide(
+    definitions: &[GatherDefinition],
+    target: &Target,
+    policy: &LocalPolicy,
+) -> (Vec<Decided>, Vec<(String, String)>) {
+    let version = OcpVersion::parse(&target.ocp_version).ok();
+    let mut decided = Vec::new();
+    let mut not_applicable = Vec::new();
+    let mut sorted: Vec<&GatherDefinition> = definitions.iter().collect();
+    sorted.sort_by(|a, b| a.definition.id.cmp(&b.definition.id));
+    for gd in sorted {
+        let d = &gd.definition;
+        let applies = match (&version, VersionRange::parse(&d.versions)) {
+            (Some(v), Ok(range)) => range.contains(v),
+            (None, _) => false,
+            (_, Err(_)) => false,
+        };
+        if !applies {
+            let reason = match version {
+                Some(_) => format!("versions {:?} do not include {}", d.versions, target.ocp_version),
+                None => format!("the cluster version {:?} is not a version", target.ocp_version),
+            };
+            not_applicable.push((d.id.clone(), reason));
+            continue;
+        }
+        let skip = skip_reason(gd, target, version.as_ref());
+        let steps = d
+            .gather
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let kind = g.kind_name();
+                let step = match &skip {
+                    Some((outcome, reason)) => Step::Decided(GathererReport::new(i, kind, *outcome, reason.clone())),
+                    None => precheck(i, g, policy),
+                };
+                (i, kind, step)
+            })
+            .collect();
+        decided.push(Decided { id: d.id.clone(), steps });
+    }
+    (decided, not_applicable)
+}
+
+/// Why a whole definition is skipped on this cluster, if it is.
+fn skip_reason(gd: &GatherDefinition, target: &Target, version: Option<&OcpVersion>) -> Option<(Outcome, String)> {
+    let d = &gd.definition;
+    let bucket = rollout_bucket(&d.id, &target.cluster_id);
+    if bucket >= gd.rollout_percent {
+        return Some((
+            Outcome::SkippedRollout,
+            format!("this cluster's rollout bucket {bucket} is not below rollout.percent {}", gd.rollout_percent),
+        ));
+    }
+    for c in &d.when {
+        match c {
+            Condition::ClusterVersionMatches(r) => {
+                let holds = match (VersionRange::parse(r), version) {
+                    (Ok(range), Some(v)) => range.contains(v),
+                    _ => false,
+                };
+                if !holds {
+                    return Some((
+                        Outcome::SkippedCondition,
+                        format!("clusterVersionMatches {r:?} does not hold for {}", target.ocp_version),
+                    ));
+                }
+            }
+            Condition::AlertIsFiring(alert) => {
+                return Some((
+                    Outcome::SkippedCondition,
+                    format!(
+                        "alertIsFiring {alert} cannot be evaluated: this version does not query Prometheus, \
+                         so conditional definitions are not run"
+                    ),
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy) -> Step {
+    let kind = g.kind_name();
+    let denied = |reason: String| Step::Decided(GathererReport::new(index, kind, Outcome::DeniedByPolicy, reason));
+    match g {
+        Gatherer::Resources(r) => {
+            if policy.is_denied(&r.group, &r.kind) {
+                return denied(format!("kind {} is denied by the local policy", kind_label(&r.group, &r.kind)));
+            }
+            match &r.namespace {
+                Some(ns) if !policy.namespace_allowed(ns) => denied(format!(
+                    "namespace {ns:?} is outside the policy's prefixes ({})",
+                    policy.allowed_namespace_prefixes.join(", ")
+                )),
+                None if crate::policy::known_scope(&r.group, &r.kind) == Some(crate::policy::Scope::Namespaced) => {
+                    denied(format!("{} is namespaced and no namespace is given: every namespace is never read", r.kind))
+                }
+                _ => Step::Resources(r.clone()),
+            }
+        }
+        Gatherer::ContainerLogs(c) => {
+            if !policy.namespace_allowed(&c.namespace) {
+                return denied(format!(
+                    "namespace {:?} is outside the policy's prefixes ({})",
+                    c.namespace,
+                    policy.allowed_namespace_prefixes.join(", ")
+                ));
+            }
+            Step::Logs(c.clone())
+        }
+        Gatherer::Metrics(_) => Step::Decided(GathererReport::new(
+            index,
+            kind,
+            Outcome::Failed,
+            "not implemented in this version: metrics are read from Prometheus, which this version does not query",
+        )),
+        _ => Step::Decided(GathererReport::new(
+            index,
+            kind,
+            Outcome::Failed,
+            format!("not implemented in this version: the legacy function {kind}"),
+        )),
+    }
+}
+
+/// `Kind` or `Kind.group` for messages.
+pub fn kind_label(group: &str, kind: &str) -> String {
+    if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") }
+}
+
+/// The run's byte budget, shared by concurrent gatherers.
+#[derive(Debug)]
+pub(crate) struct TotalBudget(AtomicU64);
+
+impl TotalBudget {
+    fn take(&self, n: u64) -> bool {
+        self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(n)).is_ok()
+    }
+}
+
+/// Why a gatherer stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fail {
+    /// The policy refuses what discovery revealed (a denied plural, a namespaced kind with no
+    /// namespace); no object request was made.
+    Denied(String),
+    Forbidden(String),
+    NotFound(String),
+    Failed(String),
+}
+
+impl Fail {
+    /// Classify a client error by the API's status code.
+    pub(crate) fn from_kube(what: &str, e: &kube::Error) -> Fail {
+        match e {
+            kube::Error::Api(status) if status.code == 403 => {
+                Fail::Forbidden(format!("{what}: forbidden (403): {}", status.message))
+            }
+            kube::Error::Api(status) if status.code == 404 => {
+                Fail::NotFound(format!("{what}: not found (404): {}", status.message))
+            }
+            kube::Error::Api(status) => Fail::Failed(format!("{what}: HTTP {}: {}", status.code, status.message)),
+            other => Fail::Failed(format!("{what}: {other}")),
+        }
+    }
+
+    fn outcome(&self) -> (Outcome, &str) {
+        match self {
+            Fail::Denied(m) => (Outcome::DeniedByPolicy, m),
+            Fail::Forbidden(m) => (Outcome::Forbidden, m),
+            Fail::NotFound(m) => (Outcome::NotFound, m),
+            Fail::Failed(m) => (Outcome::Failed, m),
+        }
+    }
+}
+
+/// Where one gatherer puts what it collects, within its own and the run's byte budget.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    limit: u64,
+    total: Arc<TotalBudget>,
+    pub bytes: u64,
+    pub records: u64,
+    pub files: Vec<(String, Vec<u8>)>,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Set when a budget stopped the gatherer.
+    pub truncated: Option<String>,
+    /// The first error of a part that failed while others may have worked.
+    pub first_fail: Option<Fail>,
+    /// What the gatherer found, for the reason (`3 objects`, `12 lines from 2 containers`).
+    pub summary: Option<String>,
+}
+
+impl Sink {
+    pub(crate) fn new(limit: u64, total: Arc<TotalBudget>) -> Self {
+        Sink {
+            limit,
+            total,
+            bytes: 0,
+            records: 0,
+            files: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            truncated: None,
+            first_fail: None,
+            summary: None,
+        }
+    }
+
+    /// Reserve `n` bytes in both budgets; false (and `truncated` set) when either is spent.
+    pub(crate) fn reserve(&mut self, n: u64) -> bool {
+        if self.truncated.is_some() {
+            return false;
+        }
+        if self.bytes + n > self.limit {
+            self.truncated = Some(format!("the gatherer's budget of {} bytes is spent", self.limit));
+            return false;
+        }
+        if !self.total.take(n) {
+            self.truncated = Some("the run's total byte budget is spent".into());
+            return false;
+        }
+        self.bytes += n;
+        true
+    }
+
+    pub(crate) fn fail_part(&mut self, fail: Fail) {
+        let (_, message) = fail.outcome();
+        self.errors.push(message.to_string());
+        self.first_fail.get_or_insert(fail);
+    }
+}
+
+/// The result of one step: its report and files.
+type StepResult = (usize, usize, GathererReport, Vec<(String, Vec<u8>)>);
+
+/// Run every applicable definition's gatherers and collect files and reports.
+pub async fn gather(
+    client: &Client,
+    definitions: &[GatherDefinition],
+    target: &Target,
+    policy: &LocalPolicy,
+) -> GatherResult {
+    let (decided, not_applicable) = decide(definitions, target, policy);
+    let discovery = resources::discover_for(client, &decided).await;
+    let total = Arc::new(TotalBudget(AtomicU64::new(policy.total_max_bytes)));
+    let run_deadline = Instant::now() + Duration::from_secs(policy.run_timeout_seconds);
+    let gatherer_timeout = Duration::from_secs(policy.gatherer_timeout_seconds);
+
+    let mut jobs = Vec::new();
+    let mut results: Vec<StepResult> = Vec::new();
+    for (di, d) in decided.iter().enumerate() {
+        for (gi, kind, step) in &d.steps {
+            match step {
+                Step::Decided(r) => results.push((di, *gi, r.clone(), Vec::new())),
+                _ => jobs.push((di, *gi, *kind, step.clone())),
+            }
+        }
+    }
+    let concurrency = policy.concurrency.max(1) as usize;
+    let discovery = &discovery;
+    let ran: Vec<StepResult> = futures_util::stream::iter(jobs)
+        .map(|(di, gi, kind, step)| {
+            let total = total.clone();
+            async move {
+                let started = Instant::now();
+                let left = run_deadline.saturating_duration_since(started);
+                if left.is_zero() {
+                    let r = GathererReport::new(
+                        gi,
+                        kind,
+                        Outcome::TimedOut,
+                        format!(
+                            "the run's time limit of {} s was reached before it started",
+                            policy.run_timeout_seconds
+                        ),
+                    );
+                    return (di, gi, r, Vec::new());
+                }
+                let limit_time = gatherer_timeout.min(left);
+                let budget = match &step {
+                    Step::Logs(c) => logs::byte_limit(c, policy),
+                    _ => policy.gatherer_max_bytes,
+                };
+                let mut sink = Sink::new(budget, total);
+                let result = match &step {
+                    Step::Resources(r) => {
+                        tokio::time::timeout(limit_time, resources::collect(client, discovery, r, policy, &mut sink))
+                            .await
+                    }
+                    Step::Logs(c) => {
+                        tokio::time::timeout(limit_time, logs::collect(client, c, &mut sink, policy)).await
+                    }
+                    Step::Decided(_) => unreachable!("decided steps are not jobs"),
+                };
+                let mut report = finish(gi, kind, &mut sink, result, limit_time);
+                report.duration_ms = started.elapsed().as_millis() as u64;
+                (di, gi, report, std::mem::take(&mut sink.files))
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    results.extend(ran);
+    assemble(decided, results, not_applicable)
+}
+
+/// A gatherer's report from what its sink holds and how its work ended.
+fn finish(
+    index: usize,
+    kind: &'static str,
+    sink: &mut Sink,
+    result: Result<Result<(), Fail>, tokio::time::error::Elapsed>,
+    limit: Duration,
+) -> GathererReport {
+    let (outcome, reason) = match result {
+        Err(_) => (
+            Outcome::TimedOut,
+            format!("did not finish within {} s; {} record(s) read before were kept", limit.as_secs(), sink.records),
+        ),
+        Ok(Err(fail)) => {
+            let (o, m) = fail.outcome();
+            (o, m.to_string())
+        }
+        Ok(Ok(())) => match (&sink.truncated, sink.records, &sink.first_fail) {
+            (Some(why), _, _) => {
+                (Outcome::Truncated, format!("{why}: {} record(s), {} bytes kept", sink.records, sink.bytes))
+            }
+            (None, 0, Some(fail)) => {
+                let (o, m) = fail.outcome();
+                (o, m.to_string())
+            }
+            (None, 0, None) => (Outcome::Empty, sink.summary.clone().unwrap_or_else(|| "nothing matched".into())),
+            (None, _, _) => {
+                (Outcome::Collected, sink.summary.clone().unwrap_or_else(|| format!("{} record(s)", sink.records)))
+            }
+        },
+    };
+    let mut report = GathererReport::new(index, kind, outcome, reason);
+    report.records = sink.records;
+    report.bytes = sink.bytes;
+    report.errors = std::mem::take(&mut sink.errors);
+    report.warnings = std::mem::take(&mut sink.warnings);
+    report
+}
+
+/// Order everything by definition and gatherer, keep the first file for each path (a later
+/// gatherer asking for the same file gets a warning), and sum up each definition.
+fn assemble(
+    decided: Vec<Decided>,
+    mut results: Vec<StepResult>,
+    not_applicable: Vec<(String, String)>,
+) -> GatherResult {
+    results.sort_by_key(|(di, gi, _, _)| (*di, *gi));
+    let mut owners: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut files = Vec::new();
+    let mut per_definition: Vec<Vec<GathererReport>> = vec![Vec::new(); decided.len()];
+    for (di, gi, mut report, produced) in results {
+        let id = &decided[di].id;
+        for (path, bytes) in produced {
+            if let Some((owner, index)) = owners.get(&path) {
+                report
+                    .warnings
+                    .push(format!("{path} is already archived by {owner} gatherer {index}; this copy is left out"));
+                report.bytes = report.bytes.saturating_sub(bytes.len() as u64);
+                continue;
+            }
+            owners.insert(path.clone(), (id.clone(), gi));
+            files.push(GatheredFile { path, bytes, definition: id.clone(), gatherer: gi });
+        }
+        per_definition[di].push(report);
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let reports = decided
+        .into_iter()
+        .zip(per_definition)
+        .map(|(d, gatherers)| DefinitionReport::from_gatherers(d.id, gatherers))
+        .collect();
+    GatherResult { files, reports, not_applicable }
+}
+
+/// A path segment taken from the API (a namespace, object, pod or container name) that is safe
+/// inside an archive path: DNS-style names only, never `.`, `..` or a separator.
+pub fn safe_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s != "."
+        && s != ".."
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+}
+
+/// The groups the steps name, for discovery.
+pub(crate) fn groups_named(decided: &[Decided]) -> BTreeSet<String> {
+    decided
+        .iter()
+        .flat_map(|d| d.steps.iter())
+        .filter_map(|(_, _, s)| match s {
+            Step::Resources(r) => Some(r.group.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_bucket_follows_the_formula() {
+        // By hand: printf 'etcd-slow-fdatasync/84ef291d-8f1b-4d28-ab34-cfddff941b84' | sha256sum
+        // gives 3aea35b96631abc1...; 0x3aea35b96631abc1 mod 100 = 45.
+        assert_eq!(rollout_bucket("etcd-slow-fdatasync", "84ef291d-8f1b-4d28-ab34-cfddff941b84"), 45);
+        // And for cluster 00000000-0000-0000-0000-000000000001: 70.
+        assert_eq!(rollout_bucket("etcd-slow-fdatasync", "00000000-0000-0000-0000-000000000001"), 70);
+    }
+
+    #[test]
+    fn unsafe_segments() {
+        assert!(safe_segment("etcd-master-0.example.com"));
+        for s in ["", ".", "..", "a/b", "a\\b", "a b", "é"] {
+            assert!(!safe_segment(s), "{s:?}");
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The least RBAC the gatherers need (DESIGN.md section 6, "Deployment"), so that Kubernetes
+//! authorisation enforces the policy a second time: `get`/`list` on the resources named
+//! (`get` with `resourceNames` when the definition names its objects), `pods` `list` and
+//! `pods/log` `get` in the namespaces logs are read from, and `get` on the `ClusterVersion`
+//! named `version` for the cluster's identity. Nothing the local policy refuses is granted, so
+//! `secrets` never appear.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::api::{ApiResource, GroupVersionKind};
+
+use crate::definition::{Definition, Gatherer};
+use crate::policy::{LocalPolicy, Scope, known_scope};
+
+/// Name of the ClusterRole, Roles, bindings and ServiceAccount.
+pub const AGENT_NAME: &str = "rrctl-agent";
+/// Namespace the agent runs in (`deploy/`).
+pub const AGENT_NAMESPACE: &str = "openshift-insights-rrctl";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Access {
+    verbs: BTreeSet<&'static str>,
+    /// `None`: every object; `Some`: only these names.
+    names: Option<BTreeSet<String>>,
+}
+
+impl Access {
+    fn merge(&mut self, other: Access) {
+        self.verbs.extend(other.verbs);
+        self.names = match (self.names.take(), other.names) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
+        };
+    }
+}
+
+type RuleSet = BTreeMap<(String, String), Access>;
+
+/// The rules for a set of definitions: cluster-wide and per namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rbac {
+    cluster: RuleSet,
+    namespaced: BTreeMap<String, RuleSet>,
+}
+
+fn add(rules: &mut RuleSet, group: &str, resource: &str, access: Access) {
+    match rules.entry((group.to_string(), resource.to_string())) {
+        std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(access),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            e.insert(access);
+        }
+    }
+}
+
+fn access(verbs: &[&'static str], names: Option<&[String]>) -> Access {
+    Access { verbs: verbs.iter().copied().collect(), names: names.map(|n| n.iter().cloned().collect()) }
+}
+
+/// The plural resource name Kubernetes derives for a kind (the heuristic `kube` uses too).
+pub fn plural_of(group: &str, version: &str, kind: &str) -> String {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)).plural
+}
+
+impl Rbac {
+    pub fn for_definitions<'a>(definitions: impl IntoIterator<Item = &'a Definition>, policy: &LocalPolicy) -> Rbac {
+        let mut rbac = Rbac::default();
+        add(
+            &mut rbac.cluster,
+            "config.openshift.io",
+            "clusterversions",
+            access(&["get"], Some(&["version".to_string()])),
+        );
+        for d in definitions {
+            for g in &d.gather {
+                match g {
+                    Gatherer::Resources(r) => {
+                        let plural = plural_of(&r.group, &r.version, &r.kind);
+                        if policy.is_denied(&r.group, &r.kind) || policy.is_denied(&r.group, &plural) {
+                            continue;
+                        }
+                        let a = if r.names.is_empty() {
+                            access(&["get", "list"], None)
+                        } else {
+                            access(&["get"], Some(&r.names))
+                        };
+                        let scope = known_scope(&r.group, &r.kind).unwrap_or(if r.namespace.is_some() {
+                            Scope::Namespaced
+                        } else {
+                            Scope::Cluster
+                        });
+                        match (scope, &r.namespace) {
+                            (Scope::Namespaced, Some(ns)) if policy.namespace_allowed(ns) => {
+                                add(rbac.namespaced.entry(ns.clone()).or_default(), &r.group, &plural, a)
+                            }
+                            (Scope::Namespaced, _) => {}
+                            (Scope::Cluster, _) => add(&mut rbac.cluster, &r.group, &plural, a),
+                        }
+                    }
+                    Gatherer::ContainerLogs(c) if policy.namespace_allowed(&c.namespace) => {
+                        let rules = rbac.namespaced.entry(c.namespace.clone()).or_default();
+                        add(rules, "", "pods", access(&["list"], None));
+                        add(rules, "", "pods/log", access(&["get"], None));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        rbac
+    }
+
+    /// The manifests as YAML documents: the ClusterRole and its binding, then one Role and
+    /// RoleBinding per namespace, all bound to the agent's ServiceAccount.
+    pub fn to_yaml(&self, sa_namespace: &str) -> String {
+        let mut out = String::new();
+        out.push_str("# Generated by `rrctl rbac`: the least access the gatherers need. Do not edit.\n");
+        out.push_str(&role_doc("ClusterRole", None, &self.cluster));
+        out.push_str("---\n");
+        out.push_str(&binding_doc("ClusterRoleBinding", "ClusterRole", None, sa_namespace));
+        for (ns, rules) in &self.namespaced {
+            out.push_str("---\n");
+            out.push_str(&role_doc("Role", Some(ns), rules));
+            out.push_str("---\n");
+            out.push_str(&binding_doc("RoleBinding", "Role", Some(ns), sa_namespace));
+        }
+        out
+    }
+}
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn q(s: &str) -> String {
+    serde_json::to_string(s).expect("strings encode")
+}
+
+fn list(items: impl IntoIterator<Item = String>) -> String {
+    format!("[{}]", items.into_iter().map(|s| q(&s)).collect::<Vec<_>>().join(", "))
+}
+
+fn metadata(namespace: Option<&str>) -> String {
+    let mut s = format!("metadata:\n  name: {}\n", q(AGENT_NAME));
+    if let Some(ns) = namespace {
+        s.push_str(&format!("  namespace: {}\n", q(ns)));
+    }
+    s.push_str("  labels:\n    app.kubernetes.io/name: \"rrctl-agent\"\n");
+    s
+}
+
+fn role_doc(kind: &str, namespace: Option<&str>, rules: &RuleSet) -> String {
+    let mut s = format!("apiVersion: \"rbac.authorization.k8s.io/v1\"\nkind: {kind}\n{}rules:\n", metadata(namespace));
+    for ((group, resource), a) in rules {
+        s.push_str(&format!("  - apiGroups: {}\n", list([group.clone()])));
+        s.push_str(&format!("    resources: {}\n", list([resource.clone()])));
+        if let Some(names) = &a.names {
+            s.push_str(&format!("    resourceNames: {}\n", list(names.iter().cloned())));
+        }
+        s.push_str(&format!("    verbs: {}\n", list(a.verbs.iter().map(|v| v.to_string()))));
+    }
+    s
+}
+
+fn binding_doc(kind: &str, role_kind: &str, namespace: Option<&str>, sa_namespace: &str) -> String {
+    format!(
+        "apiVersion: \"rbac.authorization.k8s.io/v1\"\nkind: {kind}\n{}roleRef:\n  apiGroup: \"rbac.authorization.k8s.io\"\n  \
+         kind: {role_kind}\n  name: {}\nsubjects:\n  - kind: ServiceAccount\n    name: {}\n    namespace: {}\n",
+        metadata(namespace),
+        q(AGENT_NAME),
+        q(AGENT_NAME),
+        q(sa_namespace)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::{ContainerLogs, Resources};
+
+    fn definition(gather: Vec<Gatherer>) -> Definition {
+        Definition {
+            api_version: crate::definition::API_VERSION.into(),
+            kind: crate::definition::KIND.into(),
+            id: "x".into(),
+            title: "t".into(),
+            owner: "o".into(),
+            tracking: None,
+            justification: "j".into(),
+            versions: "*".into(),
+            expires: None,
+            rollout: None,
+            when: Vec::new(),
+            gather,
+        }
+    }
+
+    fn resources(group: &str, kind: &str, namespace: Option<&str>, names: &[&str]) -> Gatherer {
+        Gatherer::Resources(Resources {
+            group: group.into(),
+            version: "v1".into(),
+            kind: kind.into(),
+            namespace: namespace.map(Into::into),
+            label_selector: None,
+            names: names.iter().map(|n| n.to_string()).collect(),
+            fields: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn least_rules_never_secrets() {
+        let d = definition(vec![
+            resources("", "Secret", Some("openshift-etcd"), &[]),
+            resources("config.openshift.io", "ClusterOperator", None, &[]),
+            resources("operator.openshift.io", "Etcd", None, &["cluster"]),
+            resources("", "ConfigMap", Some("default"), &[]),
+            Gatherer::ContainerLogs(ContainerLogs {
+                namespace: "openshift-etcd".into(),
+                pod_name_regex: "^etcd-".into(),
+                container_name_regex: None,
+                previous: None,
+                messages: vec!["x".into()],
+                since_seconds: None,
+                max_bytes: None,
+            }),
+        ]);
+        let yaml = Rbac::for_definitions([&d], &LocalPolicy::default()).to_yaml(AGENT_NAMESPACE);
+        assert!(!yaml.contains("secrets"), "{yaml}");
+        assert!(!yaml.contains("\"default\""), "a namespace outside the policy gets no Role: {yaml}");
+        assert!(yaml.contains(
+            "  - apiGroups: [\"config.openshift.io\"]\n    resources: [\"clusteroperators\"]\n    verbs: [\"get\", \"list\"]\n"
+        ));
+        assert!(yaml.contains(
+            "  - apiGroups: [\"operator.openshift.io\"]\n    resources: [\"etcds\"]\n    resourceNames: [\"cluster\"]\n    verbs: [\"get\"]\n"
+        ));
+        assert!(yaml.contains("kind: Role\nmetadata:\n  name: \"rrctl-agent\"\n  namespace: \"openshift-etcd\"\n"));
+        assert!(yaml.contains("    resources: [\"pods/log\"]\n    verbs: [\"get\"]\n"));
+    }
+}

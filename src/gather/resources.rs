@@ -1,0 +1,165 @@
+//! `resources` gatherers: discovery of the kinds named, paginated lists with selectors, gets
+//! by name, and the `fields` projection applied to each object as soon as its page is decoded,
+//! so nothing else is kept or written.
+
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::discovery::{ApiCapabilities, Discovery, Scope};
+
+use crate::definition::Resources;
+use crate::policy::LocalPolicy;
+
+use super::{Decided, Fail, Sink, kind_label, project, safe_segment};
+
+/// Objects per list page (`limit`), followed by `continue`.
+pub const PAGE_SIZE: u32 = 500;
+
+/// Discovery of the groups the resources steps name, or why it failed. Legacy discovery
+/// (`/api`, `/apis`, one request per group version), which every API server offers.
+pub(crate) type Discovered = Result<Discovery, String>;
+
+pub(crate) async fn discover_for(client: &Client, decided: &[Decided]) -> Discovered {
+    let groups = super::groups_named(decided);
+    discover(client, &groups).await
+}
+
+pub(crate) async fn discover(client: &Client, groups: &std::collections::BTreeSet<String>) -> Discovered {
+    if groups.is_empty() {
+        return Ok(Discovery::new(client.clone()).filter(&[]));
+    }
+    let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+    Discovery::new(client.clone()).filter(&names).run().await.map_err(|e| format!("API discovery failed: {e}"))
+}
+
+/// Resolve a kind through discovery: `Ok(None)` when the cluster does not serve it.
+pub(crate) fn resolve(discovery: &Discovered, r: &Resources) -> Result<Option<(ApiResource, ApiCapabilities)>, Fail> {
+    let discovery = discovery.as_ref().map_err(|e| Fail::Failed(e.clone()))?;
+    Ok(discovery.resolve_gvk(&GroupVersionKind::gvk(&r.group, &r.version, &r.kind)))
+}
+
+/// The archive directory of a kind's objects: `cluster-scoped-resources/<group|core>/<plural>`
+/// or `namespaces/<ns>/<group|core>/<plural>`.
+pub fn archive_dir(group: &str, plural: &str, namespace: Option<&str>) -> String {
+    let group = if group.is_empty() { "core" } else { group };
+    match namespace {
+        Some(ns) => format!("namespaces/{ns}/{group}/{plural}"),
+        None => format!("cluster-scoped-resources/{group}/{plural}"),
+    }
+}
+
+/// The API handle and archive directory for a resolved kind, after the policy's scope checks.
+pub(crate) fn api_for(
+    client: &Client,
+    r: &Resources,
+    ar: &ApiResource,
+    caps: &ApiCapabilities,
+    policy: &LocalPolicy,
+    warnings: &mut Vec<String>,
+) -> Result<(Api<DynamicObject>, String), Fail> {
+    // The plural the cluster serves is checked too: a kind name is not the only spelling.
+    if policy.is_denied(&r.group, &ar.plural) {
+        return Err(Fail::Denied(format!("resource {} is denied by the local policy", ar.plural)));
+    }
+    match (&caps.scope, &r.namespace) {
+        (Scope::Namespaced, Some(ns)) => {
+            Ok((Api::namespaced_with(client.clone(), ns, ar), archive_dir(&r.group, &ar.plural, Some(ns))))
+        }
+        (Scope::Namespaced, None) => Err(Fail::Denied(format!(
+            "{} is namespaced on this cluster and no namespace is given: every namespace is never read",
+            kind_label(&r.group, &r.kind)
+        ))),
+        (Scope::Cluster, ns) => {
+            if let Some(ns) = ns {
+                warnings.push(format!("{} is cluster-scoped; namespace {ns:?} is ignored", r.kind));
+            }
+            Ok((Api::all_with(client.clone(), ar), archive_dir(&r.group, &ar.plural, None)))
+        }
+    }
+}
+
+/// List or get the objects of one `resources` gatherer into `sink`.
+pub(crate) async fn collect(
+    client: &Client,
+    discovery: &Discovered,
+    r: &Resources,
+    policy: &LocalPolicy,
+    sink: &mut Sink,
+) -> Result<(), Fail> {
+    let label = kind_label(&r.group, &r.kind);
+    let Some((ar, caps)) = resolve(discovery, r)? else {
+        return Err(Fail::NotFound(format!("{}/{} {} is not served by this cluster", r.group, r.version, r.kind)));
+    };
+    let (api, dir) = api_for(client, r, &ar, &caps, policy, &mut sink.warnings)?;
+    if !r.names.is_empty() {
+        let mut missing = Vec::new();
+        for name in &r.names {
+            match api.get_opt(name).await {
+                Ok(Some(object)) => {
+                    if !keep(object, r, &dir, sink) {
+                        break;
+                    }
+                }
+                Ok(None) => missing.push(name.clone()),
+                Err(e) => return Err(Fail::from_kube(&format!("get {label} {name}"), &e)),
+            }
+        }
+        if !missing.is_empty() {
+            sink.warnings.push(format!("not found: {}", missing.join(", ")));
+        }
+        if sink.records == 0 && sink.truncated.is_none() {
+            return Err(Fail::NotFound(format!("no {label} named {}", r.names.join(", "))));
+        }
+        sink.summary = Some(format!("{} of {} named {label} object(s)", sink.records, r.names.len()));
+        return Ok(());
+    }
+    let mut params = ListParams::default().limit(PAGE_SIZE);
+    if let Some(selector) = &r.label_selector {
+        params = params.labels(selector);
+    }
+    let mut pages = 0u64;
+    loop {
+        let page = api.list(&params).await.map_err(|e| Fail::from_kube(&format!("list {label}"), &e))?;
+        pages += 1;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        for object in page.items {
+            if !keep(object, r, &dir, sink) {
+                break;
+            }
+        }
+        match next {
+            Some(token) if sink.truncated.is_none() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    sink.summary = Some(match sink.records {
+        0 => format!("no {label} object{}", if r.label_selector.is_some() { " matches the selector" } else { "" }),
+        n => format!("{n} {label} object(s) in {pages} page(s)"),
+    });
+    Ok(())
+}
+
+/// Project one object and add it to the sink; false when the budget is spent.
+fn keep(object: DynamicObject, r: &Resources, dir: &str, sink: &mut Sink) -> bool {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    if !safe_segment(&name) {
+        sink.warnings.push(format!("an object with the unusable name {name:?} is left out"));
+        return true;
+    }
+    let value = match serde_json::to_value(&object) {
+        Ok(v) => v,
+        Err(e) => {
+            sink.warnings.push(format!("{name}: cannot be encoded: {e}"));
+            return true;
+        }
+    };
+    drop(object);
+    let projected = project::project(value, &r.fields);
+    let mut bytes = serde_json::to_vec_pretty(&projected).expect("JSON values encode");
+    bytes.push(b'\n');
+    if !sink.reserve(bytes.len() as u64) {
+        return false;
+    }
+    sink.records += 1;
+    sink.files.push((format!("{dir}/{name}.json"), bytes));
+    true
+}

@@ -1,0 +1,70 @@
+//! Where the definitions to execute come from: a verified bundle of a dist (directory or URL,
+//! verified exactly as `rrctl verify` does before anything in it is parsed as a definition), or
+//! local definition files that passed validation (the authoring loop).
+
+use serde::Serialize;
+
+use crate::trust::VerifyError;
+use crate::trust::fetch::Fetcher;
+use crate::trust::verify::{self, ClientState, VerifyOptions};
+
+use super::GatherDefinition;
+
+/// Where the definitions came from: what was verified and used (`remote-configuration.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceInfo {
+    /// `bundle` (a verified dist) or `definitions` (local files).
+    pub source: String,
+    /// The dist URL or directory, or the definitions path.
+    pub location: String,
+    pub repo: Option<String>,
+    pub channel: Option<String>,
+    pub root_version: Option<u64>,
+    pub head_version: Option<u64>,
+    pub index_version: Option<u64>,
+    pub bundle_sha256: Option<String>,
+    pub git_commit: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error("{0}")]
+    Definition(String),
+}
+
+/// Verify the dist behind `fetcher` from `state` (a pinned root or the agent's state), select
+/// the bundle of `ocp_version` and turn its definitions into [`GatherDefinition`]s. No range
+/// for the version means nothing applies: an empty list.
+pub async fn from_dist<F: Fetcher>(
+    fetcher: &F,
+    state: &mut ClientState,
+    opts: &VerifyOptions,
+    ocp_version: &semver::Version,
+    location: &str,
+) -> Result<(Vec<GatherDefinition>, SourceInfo), SourceError> {
+    let verified = verify::update(state, fetcher, opts).await?;
+    let mut info = SourceInfo {
+        source: "bundle".into(),
+        location: location.to_string(),
+        repo: Some(verified.index.repo.clone()),
+        channel: Some(verified.head.channel.clone()),
+        root_version: Some(verified.root.version),
+        head_version: Some(verified.head.version),
+        index_version: Some(verified.index.version),
+        bundle_sha256: None,
+        git_commit: verified.index.git_commit.clone(),
+    };
+    let Some((range, bundle)) = verify::fetch_bundle(fetcher, &verified.index, ocp_version, &opts.limits).await? else {
+        return Ok((Vec::new(), info));
+    };
+    info.bundle_sha256 = Some(range.bundle.sha256.clone());
+    let definitions = bundle
+        .definitions
+        .into_iter()
+        .map(GatherDefinition::from_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| SourceError::Definition(format!("{}: {e}", range.bundle.path)))?;
+    Ok((definitions, info))
+}

@@ -1,0 +1,95 @@
+//! `deploy/`: the agent's manifests. The RBAC there is exactly what `rrctl rbac definitions`
+//! prints, the policy ConfigMap holds the effective default policy, and the Deployment runs
+//! as a non-root user on a read-only root filesystem.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn rrctl_stdout(args: &[&str]) -> String {
+    let out = Command::cargo_bin("rrctl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RRCTL_TODAY", "2026-11-26")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rrctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn documents(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(repo(path)).unwrap();
+    serde_saphyr::from_multiple::<Value>(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn deploy_rbac_is_what_rrctl_rbac_prints_for_definitions() {
+    let printed = rrctl_stdout(&["rbac", "definitions"]);
+    let committed = std::fs::read_to_string(repo("deploy/rbac.yaml")).unwrap();
+    assert_eq!(committed, printed, "regenerate with `rrctl rbac definitions > deploy/rbac.yaml`");
+}
+
+#[test]
+fn deploy_rbac_never_grants_secrets_or_writes() {
+    let docs = documents("deploy/rbac.yaml");
+    let roles: Vec<&Value> =
+        docs.iter().filter(|d| matches!(d["kind"].as_str(), Some("ClusterRole" | "Role"))).collect();
+    assert!(roles.iter().any(|r| r["kind"] == "ClusterRole"), "one ClusterRole");
+    for role in roles {
+        for rule in role["rules"].as_array().unwrap() {
+            for resource in rule["resources"].as_array().unwrap() {
+                assert_ne!(resource, "secrets", "{rule}");
+            }
+            for verb in rule["verbs"].as_array().unwrap() {
+                assert!(verb == "get" || verb == "list", "only reads: {rule}");
+            }
+        }
+    }
+    // Every binding names the agent's ServiceAccount in its namespace.
+    for binding in docs.iter().filter(|d| matches!(d["kind"].as_str(), Some("ClusterRoleBinding" | "RoleBinding"))) {
+        let subject = &binding["subjects"][0];
+        assert_eq!(subject["kind"], "ServiceAccount");
+        assert_eq!(subject["name"], "rrctl-agent");
+        assert_eq!(subject["namespace"], "openshift-insights-rrctl");
+    }
+}
+
+#[test]
+fn deploy_policy_configmap_is_the_effective_default_policy() {
+    let docs = documents("deploy/policy.yaml");
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["kind"], "ConfigMap");
+    let text = docs[0]["data"]["policy.yaml"].as_str().expect("data.policy.yaml");
+    let policy = rrctl::policy::LocalPolicy::parse(text, "deploy/policy.yaml").unwrap();
+    assert_eq!(policy, rrctl::policy::LocalPolicy::default());
+    assert_eq!(text, rrctl_stdout(&["policy", "show"]), "regenerate from `rrctl policy show`");
+}
+
+#[test]
+fn deployment_is_non_root_with_a_read_only_root_filesystem() {
+    let docs = documents("deploy/agent.yaml");
+    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").expect("a Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "rrctl-agent");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    for c in pod["containers"].as_array().unwrap() {
+        let sc = &c["securityContext"];
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{c}");
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{c}");
+        assert!(sc["runAsUser"].as_u64().is_some_and(|u| u > 0), "{c}");
+    }
+    let volumes: Vec<&str> =
+        pod["volumes"].as_array().unwrap().iter().filter_map(|v| v["configMap"]["name"].as_str()).collect();
+    assert!(volumes.contains(&"rrctl-policy") && volumes.contains(&"rrctl-root-of-trust"), "{volumes:?}");
+    assert!(docs.iter().any(|d| d["kind"] == "ServiceAccount" && d["metadata"]["name"] == "rrctl-agent"));
+    let ns = documents("deploy/namespace.yaml");
+    assert_eq!(ns[0]["metadata"]["name"], "openshift-insights-rrctl");
+    let root = documents("deploy/root-of-trust.yaml");
+    assert_eq!(root[0]["metadata"]["name"], "rrctl-root-of-trust");
+}
