@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh Debian machine (nginx, curl,
-# openssl, moto_server), then runs formatting, lint and every test. Exits non-zero on any failure.
+# openssl, kubectl, moto_server), then runs formatting, lint and every test. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]} (Debian packages)"
   as_root apt-get update -qq
