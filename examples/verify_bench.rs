@@ -29,6 +29,7 @@ fn definition(i: usize) -> serde_json::Value {
         "tracking": format!("https://issues.example/OCPBUGS-{}", 10000 + i),
         "justification": "Detect clusters whose component logs show the failure pattern behind a known recommendation; only matching lines are kept.",
         "versions": ">=4.14.0-0 <4.19.0-0",
+        "intervals": [{"from": "4.14.0-0", "to": "4.19.0-0"}], "rollout": {"percent": 100},
         "gather": [
             {"containerLogs": {"namespace": "openshift-etcd", "podNameRegex": "^etcd-", "containerNameRegex": "^etcd$",
              "previous": false, "messages": ["slow fdatasync", format!("apply request took too long {i}")],
@@ -69,9 +70,11 @@ fn main() {
     );
     let root_bytes = Envelope::sign(Role::Root, root.to_bytes(), &[&root_key]).to_bytes();
 
-    let defs: Vec<_> = (0..definitions).map(definition).collect();
+    let mut defs: Vec<_> = (0..definitions).map(definition).collect();
+    // Bundles list definitions sorted by id (the verifier checks it).
+    defs.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     let bundle = rrctl::canonical::to_vec(
-        &json!({"_type": "rrctl/bundle", "spec_version": 1, "repo": REPO, "definitions": defs}),
+        &json!({"_type": "rrctl/bundle", "spec_version": 2, "repo": REPO, "definitions": defs}),
     )
     .expect("bundle");
     let bundle_sha = sha256_hex(&bundle);
@@ -85,7 +88,7 @@ fn main() {
         ranges.push(json!({"from": from, "to": if i == RANGES - 1 { None } else { Some(to) },
                            "bundle": {"path": format!("bundles/{sha}.json"), "sha256": sha, "length": len}}));
     }
-    let index = json!({"_type": "rrctl/index", "spec_version": 1, "repo": REPO, "channel": "stable", "version": 1,
+    let index = json!({"_type": "rrctl/index", "spec_version": 2, "repo": REPO, "channel": "stable", "version": 1,
         "issued_at": format_time(T0), "expires": format_time(T0 + 7 * 86400), "ranges": ranges,
         "source": {"git_commit": "0123456789abcdef0123456789abcdef01234567", "rrctl_version": "0.1.0"}});
     let index_env =

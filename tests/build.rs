@@ -101,6 +101,12 @@ fn as_sets((mut a, mut b): (Vec<String>, Vec<String>)) -> (Vec<String>, Vec<Stri
     (a, b)
 }
 
+/// Development keys for the in-process builds: one temporary directory per test process.
+fn dev_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path().join("dev")
+}
+
 fn build_options() -> BuildOptions {
     BuildOptions {
         repo: "test/repo".into(),
@@ -109,12 +115,9 @@ fn build_options() -> BuildOptions {
         index_expires_in: 365 * 86400,
         head_expires_in: 7 * 86400,
         git_commit: None,
-        signing: rrctl::trust::SigningOptions {
-            root_dir: None,
-            index_key: None,
-            head_key: None,
-            dev_dir: std::env::temp_dir().join("rrctl-build-test-dev"),
-        },
+        signing: rrctl::trust::SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev_dir() },
+        // The legacy files are what these tests compare: a problem must fail the build.
+        legacy: rrctl::build::legacy::LegacyMode::Always,
     }
 }
 
@@ -489,18 +492,34 @@ fn failed_or_interrupted_build_leaves_the_previous_dist_untouched() {
 }
 
 #[test]
-fn an_interval_without_conditional_rules_is_a_build_error() {
+fn an_interval_without_conditional_rules_is_a_build_error_with_legacy_always() {
     let tmp = tempfile::tempdir().unwrap();
     let defs = tmp.path().join("definitions");
     write_def(&defs, "insights", "crash", ">=4.16.0-0", &rule_body("KubePodCrashLooping"));
     write_def(&defs, "etcd", "etcd-logs", ">=4.15.0-0", &logs_body("openshift-etcd"));
     let dist = tmp.path().join("dist");
-    let out = build(&defs, &dist).code(1).get_output().clone();
+    let out = rrctl()
+        .arg("build")
+        .arg(&defs)
+        .arg("--out")
+        .arg(&dist)
+        .args(["--issued-at", ISSUED, "--today", "2025-06-01", "--legacy", "always", "--dev-dir"])
+        .arg(tmp.path().join("devkeys"))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error[legacy-no-rules]"), "{stderr}");
     assert!(stderr.contains("etcd-logs.yaml"), "{stderr}");
     assert!(stderr.contains("[4.15.0-0, 4.16.0-0)"), "{stderr}");
     assert!(!dist.exists());
+    // The default (`--legacy auto`) builds everything else and names the first version.
+    let out = build(&defs, &dist).success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning[legacy-left-out]"), "{stderr}");
+    assert!(stderr.contains("cannot serve OpenShift 4.15.0-0"), "{stderr}");
+    assert!(dist.join("head.json").is_file() && !dist.join("legacy").exists());
 }
 
 #[test]

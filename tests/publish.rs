@@ -105,7 +105,8 @@ fn definition(id: &str) -> Value {
     json!({
         "apiVersion": "rapid.insights.openshift.io/v1", "kind": "GatheringDefinition", "id": id,
         "title": format!("Logs for {id}"), "owner": "team-test", "justification": "test data",
-        "versions": ">=4.12", "expires": "2099-12-31",
+        "versions": ">=4.12.0", "expires": "2099-12-31",
+        "intervals": [{"from": "4.12.0", "to": null}], "rollout": {"percent": 100},
         "gather": [{"containerLogs": {
             "namespace": "openshift-etcd", "podNameRegex": "^etcd-", "previous": false,
             "messages": [format!("{id}: .*deadline exceeded")], "sinceSeconds": 21600, "maxBytes": 1048576,
@@ -156,7 +157,7 @@ fn make_dist(spec: &Spec) -> Release {
     let mut bundles = Vec::new();
     for (i, ids) in spec.bundles.iter().enumerate() {
         let defs: Vec<Value> = ids.iter().map(|id| definition(id)).collect();
-        let bytes = canon(&json!({"_type": "rrctl/bundle", "spec_version": 1, "repo": REPO, "definitions": defs}));
+        let bytes = canon(&json!({"_type": "rrctl/bundle", "spec_version": 2, "repo": REPO, "definitions": defs}));
         let path = format!("bundles/{}.json", sha(&bytes));
         write(d, &path, &bytes);
         let to = if i + 1 < spec.bundles.len() { json!(bounds[i + 1]) } else { Value::Null };
@@ -172,7 +173,7 @@ fn make_dist(spec: &Spec) -> Release {
         version: spec.version,
     };
     let index_payload = canon(&json!({
-        "_type": "rrctl/index", "spec_version": 1, "repo": REPO, "channel": CHANNEL,
+        "_type": "rrctl/index", "spec_version": 2, "repo": REPO, "channel": CHANNEL,
         "version": spec.version, "issued_at": format_time(meta.issued_at), "expires": format_time(meta.index_expires),
         "ranges": ranges, "source": {"git_commit": "0123abc", "rrctl_version": "0.1.0"},
     }));

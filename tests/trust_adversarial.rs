@@ -53,10 +53,18 @@ fn root_v(version: u64, root_keys: &[&PrivateKey], index: &PrivateKey, head: &Pr
     )
 }
 
-fn bundle_bytes(ids: &[&str]) -> Vec<u8> {
-    let defs: Vec<Value> = ids.iter().map(|id| json!({"id": id, "gather": []})).collect();
-    rrctl::canonical::to_vec(&json!({"_type": "rrctl/bundle", "spec_version": 1, "repo": REPO, "definitions": defs}))
+/// A bundle definition as the build writes it, reduced to what verification reads.
+fn bundle_definition(id: &str, intervals: Value, percent: u64) -> Value {
+    json!({"id": id, "gather": [], "intervals": intervals, "rollout": {"percent": percent}})
+}
+
+fn bundle_of(defs: Vec<Value>) -> Vec<u8> {
+    rrctl::canonical::to_vec(&json!({"_type": "rrctl/bundle", "spec_version": 2, "repo": REPO, "definitions": defs}))
         .unwrap()
+}
+
+fn bundle_bytes(ids: &[&str]) -> Vec<u8> {
+    bundle_of(ids.iter().map(|id| bundle_definition(id, json!([{"from": "0.0.0-0", "to": null}]), 100)).collect())
 }
 
 impl Fx {
@@ -94,7 +102,7 @@ impl Fx {
         let b1 = self.put_bundle(&["old-check"]);
         let b2 = self.put_bundle(&["etcd-slow-fdatasync", "new-check"]);
         json!({
-            "_type": "rrctl/index", "spec_version": 1, "repo": REPO, "channel": "stable", "version": version,
+            "_type": "rrctl/index", "spec_version": 2, "repo": REPO, "channel": "stable", "version": version,
             "issued_at": rrctl::trust::payload::format_time(T0), "expires": rrctl::trust::payload::format_time(expires),
             "ranges": [
                 {"from": "0.0.0-0", "to": "4.16.0-0", "bundle": b1},
@@ -875,10 +883,34 @@ fn unknown_field_in_a_head_is_refused() {
 }
 
 #[test]
-fn unsupported_spec_version_is_refused() {
+fn version_1_head_is_refused_as_unsupported_spec_version() {
     let mut fx = Fx::new();
-    fx.edit_head_text(|t| t.replace("\"spec_version\":1", "\"spec_version\":2"));
-    assert!(matches!(fx.verify(), Err(VerifyError::SpecVersion { found, .. }) if found == "2"));
+    fx.edit_head_text(|t| t.replace("\"spec_version\":2", "\"spec_version\":1"));
+    let e = fx.verify().unwrap_err();
+    assert!(e.to_string().contains("unsupported spec_version 1"), "{e}");
+    assert!(matches!(e, VerifyError::SpecVersion { found, supported: 2, .. } if found == "1"));
+}
+
+#[test]
+fn version_1_index_is_refused_as_unsupported_spec_version() {
+    let mut fx = Fx::new();
+    fx.edit_index_text(|t| t.replace("\"spec_version\":2", "\"spec_version\":1"));
+    assert!(matches!(fx.verify(), Err(VerifyError::SpecVersion { found, .. }) if found == "1"));
+}
+
+#[test]
+fn version_1_root_is_refused_as_unsupported_spec_version() {
+    let fx = Fx::new();
+    let text = String::from_utf8(fx.root.to_bytes()).unwrap().replace("\"spec_version\":2", "\"spec_version\":1");
+    let env = Envelope::sign(Role::Root, text.into_bytes(), &[&fx.root_keys[0]]).to_bytes();
+    assert!(matches!(ClientState::new(&env), Err(VerifyError::SpecVersion { found, .. }) if found == "1"));
+}
+
+#[test]
+fn future_spec_version_is_refused() {
+    let mut fx = Fx::new();
+    fx.edit_head_text(|t| t.replace("\"spec_version\":2", "\"spec_version\":3"));
+    assert!(matches!(fx.verify(), Err(VerifyError::SpecVersion { found, .. }) if found == "3"));
 }
 
 #[test]
@@ -981,4 +1013,194 @@ fn version_outside_every_range_selects_nothing() {
     fx.edit_index_text(|t| t.replace("\"from\":\"0.0.0-0\"", "\"from\":\"4.10.0-0\""));
     assert!(fx.bundle_for("4.9.0").unwrap().is_none());
     assert!(fx.bundle_for("4.10.0").unwrap().is_some());
+}
+
+// ------------------------------------------------------------------------------------------
+// Bundles (spec_version 2): each definition's intervals and rollout are checked when read
+
+/// Serve `bytes` as the bundle of the first range ([0.0.0-0, 4.16.0-0)) and fetch it for 4.10.0.
+fn with_first_bundle(
+    bytes: Vec<u8>,
+) -> Result<Option<(rrctl::trust::payload::Range, rrctl::trust::payload::Bundle)>, VerifyError> {
+    let mut fx = Fx::new();
+    let sha = sha256_hex(&bytes);
+    let len = bytes.len();
+    fx.files.insert(format!("bundles/{sha}.json"), bytes);
+    fx.edit_index_text(move |t| {
+        let i = t.find("{\"bundle\":{").unwrap();
+        let j = i + t[i..].find("},\"from\"").unwrap() + 1;
+        format!(
+            "{}{{\"bundle\":{{\"length\":{len},\"path\":\"bundles/{sha}.json\",\"sha256\":\"{sha}\"}}{}",
+            &t[..i],
+            &t[j..]
+        )
+    });
+    fx.bundle_for("4.10.0")
+}
+
+fn bundle_field_error(defs: Vec<Value>) -> (String, String) {
+    match with_first_bundle(bundle_of(defs)) {
+        Err(VerifyError::Field { field, reason, .. }) => (field, reason),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+fn all_versions() -> Value {
+    json!([{"from": "0.0.0-0", "to": null}])
+}
+
+#[test]
+fn version_1_bundle_is_refused_as_unsupported_spec_version() {
+    let text = String::from_utf8(bundle_bytes(&["a"])).unwrap().replace("\"spec_version\":2", "\"spec_version\":1");
+    assert!(
+        matches!(with_first_bundle(text.into_bytes()), Err(VerifyError::SpecVersion { found, .. }) if found == "1")
+    );
+}
+
+#[test]
+fn bundle_definition_without_intervals_is_refused() {
+    let (field, reason) = bundle_field_error(vec![json!({"id": "a", "rollout": {"percent": 100}})]);
+    assert_eq!((field.as_str(), reason.as_str()), ("definitions[0].intervals", "missing or not an array"));
+}
+
+#[test]
+fn bundle_definition_with_empty_intervals_is_refused() {
+    let (field, _) = bundle_field_error(vec![bundle_definition("a", json!([]), 100)]);
+    assert_eq!(field, "definitions[0].intervals");
+}
+
+#[test]
+fn bundle_definition_with_overlapping_intervals_is_refused() {
+    let intervals = json!([{"from": "4.10.0-0", "to": "4.12.0-0"}, {"from": "4.11.0", "to": null}]);
+    let (field, reason) = bundle_field_error(vec![bundle_definition("a", intervals, 100)]);
+    assert_eq!(field, "definitions[0].intervals[1]");
+    assert!(reason.contains("does not lie above the previous interval's end 4.12.0-0"), "{reason}");
+}
+
+#[test]
+fn bundle_definition_with_touching_intervals_is_refused() {
+    // Normalised intervals never touch: [a, b) and [b, c) are written as [a, c).
+    let intervals = json!([{"from": "4.10.0-0", "to": "4.12.0-0"}, {"from": "4.12.0-0", "to": null}]);
+    let (field, _) = bundle_field_error(vec![bundle_definition("a", intervals, 100)]);
+    assert_eq!(field, "definitions[0].intervals[1]");
+}
+
+#[test]
+fn bundle_interval_ending_before_it_starts_is_refused() {
+    let intervals = json!([{"from": "4.12.0", "to": "4.12.0"}]);
+    let (field, reason) = bundle_field_error(vec![bundle_definition("a", intervals, 100)]);
+    assert_eq!(field, "definitions[0].intervals[0]");
+    assert!(reason.contains("is not below"), "{reason}");
+}
+
+#[test]
+fn bundle_interval_after_an_unbounded_one_is_refused() {
+    let intervals = json!([{"from": "4.10.0-0", "to": null}, {"from": "4.12.0-0", "to": null}]);
+    let (_, reason) = bundle_field_error(vec![bundle_definition("a", intervals, 100)]);
+    assert_eq!(reason, "follows an unbounded interval");
+}
+
+#[test]
+fn bundle_interval_that_is_not_a_version_is_refused() {
+    let intervals = json!([{"from": "4.10", "to": null}]);
+    let (field, _) = bundle_field_error(vec![bundle_definition("a", intervals, 100)]);
+    assert_eq!(field, "definitions[0].intervals[0].from");
+}
+
+#[test]
+fn bundle_interval_with_an_unknown_field_is_refused() {
+    let intervals = json!([{"from": "4.10.0", "to": null, "inclusive": true}]);
+    let (field, reason) = bundle_field_error(vec![bundle_definition("a", intervals, 100)]);
+    assert_eq!((field.as_str(), reason.as_str()), ("definitions[0].intervals[0].inclusive", "unknown field"));
+}
+
+#[test]
+fn rollout_percent_zero_is_refused() {
+    let (field, reason) = bundle_field_error(vec![bundle_definition("a", all_versions(), 0)]);
+    assert_eq!((field.as_str(), reason.as_str()), ("definitions[0].rollout.percent", "0 is not between 1 and 100"));
+}
+
+#[test]
+fn rollout_percent_above_100_is_refused() {
+    let (field, _) = bundle_field_error(vec![bundle_definition("a", all_versions(), 101)]);
+    assert_eq!(field, "definitions[0].rollout.percent");
+}
+
+#[test]
+fn missing_rollout_is_refused() {
+    let (field, reason) = bundle_field_error(vec![json!({"id": "a", "intervals": all_versions()})]);
+    assert_eq!((field.as_str(), reason.as_str()), ("definitions[0].rollout", "missing"));
+}
+
+#[test]
+fn bundle_definitions_out_of_id_order_are_refused() {
+    let (field, reason) = bundle_field_error(vec![
+        bundle_definition("b", all_versions(), 100),
+        bundle_definition("a", all_versions(), 100),
+    ]);
+    assert_eq!(field, "definitions[1].id");
+    assert!(reason.contains("sorted, unique"), "{reason}");
+}
+
+#[test]
+fn duplicate_bundle_definition_ids_are_refused() {
+    let (field, _) = bundle_field_error(vec![
+        bundle_definition("a", all_versions(), 100),
+        bundle_definition("a", all_versions(), 100),
+    ]);
+    assert_eq!(field, "definitions[1].id");
+}
+
+#[test]
+fn bundle_select_decides_by_interval_and_rollout_bucket() {
+    // Buckets computed with sha256sum (see src/version/rollout.rs):
+    //   "etcd-slow-fdatasync/cluster-a" -> 34, "etcd-slow-fdatasync/x" -> 9f934b524b6a8a54… mod 100 = 56,
+    //   "new-check/x" -> 43, "new-check/cluster-a" -> b39fefea27458f5d… mod 100 = 85.
+    let defs = vec![
+        bundle_definition("etcd-slow-fdatasync", json!([{"from": "4.10.3", "to": "4.10.9-0"}]), 35),
+        bundle_definition("new-check", json!([{"from": "4.10.0-0", "to": null}]), 43),
+        bundle_definition(
+            "old-check",
+            json!([{"from": "4.9.0", "to": "4.10.1-0"}, {"from": "4.10.5", "to": null}]),
+            100,
+        ),
+    ];
+    let (_, bundle) = with_first_bundle(bundle_of(defs)).unwrap().unwrap();
+    use rrctl::trust::payload::Decision;
+    let decisions = |v: &str, c: Option<&str>| -> Vec<(String, Decision)> {
+        bundle
+            .select(&semver::Version::parse(v).unwrap(), c)
+            .into_iter()
+            .map(|s| (s.id.to_string(), s.decision))
+            .collect()
+    };
+    assert_eq!(
+        decisions("4.10.3", Some("cluster-a")),
+        vec![
+            ("etcd-slow-fdatasync".into(), Decision::Applies),
+            ("new-check".into(), Decision::OutsideRollout { bucket: 85, percent: 43 }),
+            ("old-check".into(), Decision::OutsideVersions),
+        ]
+    );
+    assert_eq!(
+        decisions("4.10.5", Some("x")),
+        vec![
+            ("etcd-slow-fdatasync".into(), Decision::OutsideRollout { bucket: 56, percent: 35 }),
+            ("new-check".into(), Decision::OutsideRollout { bucket: 43, percent: 43 }),
+            ("old-check".into(), Decision::Applies),
+        ]
+    );
+    assert_eq!(
+        decisions("4.10.9", None),
+        vec![
+            ("etcd-slow-fdatasync".into(), Decision::OutsideVersions),
+            ("new-check".into(), Decision::RolloutNeedsClusterId { percent: 43 }),
+            ("old-check".into(), Decision::Applies),
+        ]
+    );
+    // Pre-releases are ordinary points: 4.10.9-0 is outside [4.10.3, 4.10.9-0), 4.10.8 inside.
+    assert_eq!(decisions("4.10.9-0", Some("cluster-a"))[0].1, Decision::OutsideVersions);
+    assert_eq!(decisions("4.10.8", Some("cluster-a"))[0].1, Decision::Applies);
+    assert_eq!(decisions("4.10.0", None)[2].1, Decision::Applies);
+    assert_eq!(decisions("4.10.1-0", None)[2].1, Decision::OutsideVersions);
 }

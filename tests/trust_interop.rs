@@ -36,9 +36,12 @@ fn make_dist(dist: &Path, dev: &Path, version: u64) -> rrctl::trust::SignedFiles
     for (from, to, ids) in
         [("0.0.0-0", Some("4.16.0-0"), vec!["old-check"]), ("4.16.0-0", None, vec!["etcd-slow-fdatasync"])]
     {
-        let defs: Vec<_> = ids.iter().map(|id| json!({"id": id})).collect();
+        let defs: Vec<_> = ids
+            .iter()
+            .map(|id| json!({"id": id, "intervals": [{"from": from, "to": to}], "rollout": {"percent": 100}}))
+            .collect();
         let bytes = rrctl::canonical::to_vec(
-            &json!({"_type": "rrctl/bundle", "spec_version": 1, "repo": REPO, "definitions": defs}),
+            &json!({"_type": "rrctl/bundle", "spec_version": 2, "repo": REPO, "definitions": defs}),
         )
         .unwrap();
         let sha = sha256_hex(&bytes);
@@ -47,7 +50,7 @@ fn make_dist(dist: &Path, dev: &Path, version: u64) -> rrctl::trust::SignedFiles
         ranges.push(json!({"from": from, "to": to, "bundle": {"path": path, "sha256": sha, "length": bytes.len()}}));
     }
     let index = json!({
-        "_type": "rrctl/index", "spec_version": 1, "repo": REPO, "channel": "stable", "version": version,
+        "_type": "rrctl/index", "spec_version": 2, "repo": REPO, "channel": "stable", "version": version,
         "issued_at": format_time(T0), "expires": format_time(T0 + 7 * DAY), "ranges": ranges,
         "source": {"git_commit": null, "rrctl_version": "0.1.0"},
     });

@@ -1,12 +1,15 @@
-//! Properties of OpenShift versions, ranges, interval sets and the partition, and the check that
-//! the embedded released-version list is exactly the public channel data.
+//! Properties of OpenShift versions, ranges, interval sets and the partitions, the consumer's
+//! selection from a built index and bundles (spec_version 2), and the check that the embedded
+//! released-version list is exactly the public channel data.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use rrctl::version::{Interval, IntervalSet, OcpVersion, VersionRange, partition, released_in, released_versions};
+use rrctl::version::{
+    Interval, IntervalSet, OcpVersion, VersionRange, partition, released_in, released_versions, stream_partition,
+};
 
 fn v(s: &str) -> OcpVersion {
     OcpVersion::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -243,6 +246,44 @@ proptest! {
     }
 
     #[test]
+    fn stream_partition_pieces_hold_every_set_meeting_them(
+        sets in prop::collection::vec(range_set(), 0..10),
+        extra in prop::collection::vec(version_text(), 0..8),
+    ) {
+        let pieces = stream_partition(&sets);
+        for p in &pieces {
+            prop_assert!(!p.members.is_empty());
+            // Bounded by minor-stream starts only.
+            for b in std::iter::once(&p.from).chain(p.to.as_ref()) {
+                prop_assert_eq!(b, &OcpVersion::stream_start(b.major(), b.minor()), "{} is no stream start", b);
+            }
+            // Members: exactly the sets with some version in the piece.
+            let expected: Vec<usize> =
+                (0..sets.len()).filter(|&n| sets[n].meets(&p.from, p.to.as_ref())).collect();
+            prop_assert_eq!(&p.members, &expected);
+        }
+        for w in pieces.windows(2) {
+            let to = w[0].to.as_ref().expect("only the last piece may be unbounded");
+            prop_assert!(*to <= w[1].from);
+            prop_assert!(*to < w[1].from || w[0].members != w[1].members, "equal neighbours not merged");
+        }
+        let refs: Vec<&IntervalSet> = sets.iter().collect();
+        for p in set_probes(&refs, &extra) {
+            let any = sets.iter().any(|s| s.contains(&p));
+            let holding = pieces.iter().filter(|q| q.from <= p && q.to.as_ref().is_none_or(|t| p < *t)).count();
+            prop_assert!(holding <= 1);
+            prop_assert!(!any || holding == 1, "{} applies somewhere but lies in no piece", p);
+        }
+    }
+
+    #[test]
+    fn normal_range_text_parses_back_to_the_same_set(a in range_set()) {
+        let text = a.range_text();
+        let back = VersionRange::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(back.intervals(), a);
+    }
+
+    #[test]
     fn set_operations_agree_with_pointwise_logic(
         a in range_set(),
         b in range_set(),
@@ -300,6 +341,144 @@ proptest! {
             }
         }
     }
+}
+
+proptest! {
+    // Each case builds a dist in memory; fewer cases keep the test under a few seconds.
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn consumer_selection_from_index_and_bundle_equals_direct_evaluation(
+        defs in prop::collection::vec((alternatives(), select(&[100u8, 100, 1, 10, 50, 99][..])), 0..8),
+        extra in prop::collection::vec(version_text(), 0..8),
+        clusters in prop::collection::vec("[a-z0-9-]{1,12}", 1..3),
+    ) {
+        let texts: Vec<(String, u8)> = defs.iter().map(|(alts, p)| (render(alts), *p)).collect();
+        let built = build_in_memory(&texts);
+        let alts: Vec<&Alternatives> = defs.iter().map(|(a, _)| a).collect();
+        let mut versions: Vec<OcpVersion> = Vec::new();
+        for a in &alts {
+            versions.extend(probes(a, &[]));
+        }
+        versions.extend(extra.iter().map(|s| v(s)));
+        for p in &versions {
+            for cluster in clusters.iter().map(String::as_str) {
+                // Direct: the range's comparators evaluated one by one, and the bucket from SHA-256.
+                let expected: Vec<String> = texts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (text, _))| VersionRange::parse(text).unwrap().contains(p))
+                    .filter(|(n, (_, percent))| *percent == 100 || bucket_by_hand(&id_of(*n), cluster) < *percent)
+                    .map(|(n, _)| id_of(n))
+                    .collect();
+                prop_assert_eq!(built.selected(p, Some(cluster)), expected, "at {} for {}", p, cluster);
+            }
+            // Without a cluster id only fully rolled-out definitions apply.
+            let expected: Vec<String> = texts
+                .iter()
+                .enumerate()
+                .filter(|(_, (text, percent))| *percent == 100 && VersionRange::parse(text).unwrap().contains(p))
+                .map(|(n, _)| id_of(n))
+                .collect();
+            prop_assert_eq!(built.selected(p, None), expected, "at {} without a cluster id", p);
+        }
+    }
+}
+
+fn id_of(n: usize) -> String {
+    format!("def-{n:02}")
+}
+
+/// The rollout bucket computed here from its definition, independently of `rrctl::version`.
+fn bucket_by_hand(id: &str, cluster: &str) -> u8 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{id}/{cluster}").as_bytes());
+    let first: [u8; 8] = digest[..8].try_into().unwrap();
+    (u64::from_be_bytes(first) % 100) as u8
+}
+
+/// The index and bundles a build writes for these (range, rollout percent) definitions, parsed
+/// back as a consumer parses them.
+struct Built {
+    index: rrctl::trust::payload::IndexPayload,
+    bundles: std::collections::BTreeMap<String, rrctl::trust::payload::Bundle>,
+}
+
+impl Built {
+    /// The ids a consumer applies: index range first, then each definition's intervals and rollout.
+    fn selected(&self, p: &OcpVersion, cluster: Option<&str>) -> Vec<String> {
+        let Some(range) = self.index.select(p.as_semver()) else { return Vec::new() };
+        self.bundles[&range.bundle.path]
+            .select(p.as_semver(), cluster)
+            .into_iter()
+            .filter(|s| s.decision.applies())
+            .map(|s| s.id.to_string())
+            .collect()
+    }
+}
+
+fn build_in_memory(defs: &[(String, u8)]) -> Built {
+    use rrctl::build::plan;
+    use rrctl::definition::{ContainerLogs, Definition, Gatherer, LoadedDefinition, Rollout};
+    let loaded: Vec<LoadedDefinition> = defs
+        .iter()
+        .enumerate()
+        .map(|(n, (versions, percent))| LoadedDefinition {
+            file: format!("definitions/team/{}.yaml", id_of(n)),
+            team: "team".into(),
+            source: std::sync::Arc::from(""),
+            definition: Definition {
+                api_version: rrctl::definition::API_VERSION.into(),
+                kind: rrctl::definition::KIND.into(),
+                id: id_of(n),
+                title: "t".into(),
+                owner: "team".into(),
+                tracking: None,
+                justification: "a justification".into(),
+                versions: versions.clone(),
+                expires: None,
+                rollout: (*percent < 100 || n % 2 == 0).then_some(Rollout { percent: *percent }),
+                when: vec![],
+                gather: vec![Gatherer::ContainerLogs(ContainerLogs {
+                    namespace: "openshift-etcd".into(),
+                    pod_name_regex: "^etcd-".into(),
+                    container_name_regex: None,
+                    previous: None,
+                    messages: vec!["slow".into()],
+                    since_seconds: None,
+                    max_bytes: None,
+                })],
+            },
+        })
+        .collect();
+    let mut report = rrctl::diag::Report::default();
+    let served = plan::select(&loaded, 0, &mut report);
+    assert!(!report.has_errors());
+    let serialized = plan::serialize_definitions(&served).unwrap();
+    let sink = plan::MemorySink::default();
+    let ranges = plan::write_bundles(&served, &serialized, "r", &sink).unwrap();
+    let meta = plan::IndexMeta {
+        repo: "r".into(),
+        channel: "stable".into(),
+        issued_at: 1_700_000_000,
+        expires: 1_800_000_000,
+        version: 1,
+        git_commit: None,
+    };
+    let payload = plan::index_payload(&meta, &ranges).unwrap();
+    let limits = rrctl::trust::payload::Limits::default();
+    let value = rrctl::trust::strict::parse(&payload).unwrap();
+    let index = rrctl::trust::payload::IndexPayload::from_value(&value, "index", &limits).unwrap();
+    let bundles = sink
+        .into_files()
+        .into_iter()
+        .map(|(path, bytes)| {
+            let value = rrctl::trust::strict::parse(&bytes).unwrap();
+            let bundle = rrctl::trust::payload::Bundle::from_value(value, &path).unwrap();
+            (path, bundle)
+        })
+        .collect();
+    Built { index, bundles }
 }
 
 /// The `versions:` entries of one channel file (tombstones are not releases).

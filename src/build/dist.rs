@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::legacy;
+use super::legacy::{self, LegacyMode};
 use super::plan::{self, IndexMeta, PlanError, Sink};
 use crate::definition::LoadedDefinition;
 use crate::diag::{Diagnostic, Report};
@@ -31,6 +31,8 @@ pub struct BuildOptions {
     pub head_expires_in: i64,
     pub git_commit: Option<String>,
     pub signing: SigningOptions,
+    /// Whether and how strictly `legacy/` is written (`--legacy`).
+    pub legacy: LegacyMode,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -105,12 +107,12 @@ pub fn build_into(
         .zip(&served.sets)
         .map(|(d, s)| legacy::Input { file: &d.file, definition: &d.definition, set: s })
         .collect();
-    let legacy_files = legacy::export(&inputs, env!("CARGO_PKG_VERSION"), report);
+    let legacy_files = legacy_export(&inputs, opts.legacy, report);
     tracing::debug!("legacy export at {:?}", t.elapsed());
     if report.has_errors() {
         return Err(BuildError::Refused(report.errors()));
     }
-    let serialized = plan::serialize_definitions(&served.definitions)?;
+    let serialized = plan::serialize_definitions(&served)?;
     tracing::debug!("definitions serialised at {:?}", t.elapsed());
     let ranges = plan::write_bundles(&served, &serialized, &opts.repo, sink)?;
     drop(serialized);
@@ -160,6 +162,52 @@ pub fn build_into(
     }
     tracing::debug!("signed and written at {:?}", t.elapsed());
     Ok(outcome)
+}
+
+/// The legacy export under `mode`. In `auto`, content the legacy format cannot serve leaves
+/// `legacy/` out with one warning naming the first version concerned, and its problems do not
+/// stop the build; in `always` they are errors; `never` writes nothing.
+fn legacy_export(inputs: &[legacy::Input<'_>], mode: LegacyMode, report: &mut Report) -> Option<legacy::Files> {
+    if mode == LegacyMode::Never {
+        return None;
+    }
+    let mut own = Report::default();
+    let version = env!("CARGO_PKG_VERSION");
+    let export = match mode {
+        LegacyMode::Auto => legacy::export_unless_unservable(inputs, version, &mut own),
+        _ => legacy::export(inputs, version, &mut own),
+    };
+    if mode == LegacyMode::Always {
+        if let Some(d) = own.diagnostics.iter_mut().find(|d| d.code == "legacy-empty") {
+            d.severity = crate::diag::Severity::Error;
+            d.message.push_str(" (--legacy always requires it)");
+        }
+        report.diagnostics.extend(own.diagnostics);
+        return export.files;
+    }
+    if !own.has_errors() {
+        report.diagnostics.extend(own.diagnostics);
+        return export.files;
+    }
+    let first = export.first_unserved.map_or_else(|| "some versions".to_string(), |v| v.to_string());
+    let why = own
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == crate::diag::Severity::Error)
+        .map(|d| format!("{}: {}", d.code, d.message))
+        .unwrap_or_default();
+    report.push(
+        Diagnostic::new(
+            "legacy-left-out",
+            format!(
+                "legacy/ is left out: the legacy format cannot serve OpenShift {first} as rrctl does; the rest of \
+                 the dist is built"
+            ),
+        )
+        .note(format!("first problem ({} in all): {why}", own.errors()))
+        .note("`--legacy always` reports every problem as an error; `--legacy never` skips the export"),
+    );
+    None
 }
 
 /// Build into `out`: staging directory beside it, then an atomic swap. On any error `out` is left
@@ -230,7 +278,7 @@ mod tests {
     use super::super::plan::tests::{def, logs, rule};
     use super::*;
 
-    fn opts(issued_at: i64) -> BuildOptions {
+    fn opts(issued_at: i64, dev: &Path) -> BuildOptions {
         BuildOptions {
             repo: "r".into(),
             channel: "stable".into(),
@@ -238,12 +286,8 @@ mod tests {
             index_expires_in: 365 * 86400,
             head_expires_in: 7 * 86400,
             git_commit: None,
-            signing: SigningOptions {
-                root_dir: None,
-                index_key: None,
-                head_key: None,
-                dev_dir: DEFAULT_DEV_DIR.into(),
-            },
+            signing: SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev.to_path_buf() },
+            legacy: LegacyMode::Always,
         }
     }
 
@@ -265,8 +309,9 @@ mod tests {
         let defs = [def("a", ">=4.14.0-0", g, w), def("l", "4.16", vec![logs("openshift-a")], vec![])];
         let out1 = tmp.path().join("d1");
         let out2 = tmp.path().join("d2");
-        build_dist(&defs, &opts(1_700_000_000), &out1, &mut Report::default()).unwrap();
-        build_dist(&defs, &opts(1_700_000_000), &out2, &mut Report::default()).unwrap();
+        let dev = tmp.path().join("dev");
+        build_dist(&defs, &opts(1_700_000_000, &dev), &out1, &mut Report::default()).unwrap();
+        build_dist(&defs, &opts(1_700_000_000, &dev), &out2, &mut Report::default()).unwrap();
         let t1 = tree(&out1);
         assert_eq!(t1, tree(&out2));
         assert!(t1.contains_key("legacy/v2/cluster_version_mapping.json"));
@@ -275,9 +320,9 @@ mod tests {
         // A build with a legacy error leaves the previous output alone.
         let bad = [def("l", "4.16", vec![logs("openshift-a")], vec![])];
         let mut report = Report::default();
-        assert!(matches!(build_dist(&bad, &opts(1), &out1, &mut report), Err(BuildError::Refused(_))));
+        assert!(matches!(build_dist(&bad, &opts(1, &dev), &out1, &mut report), Err(BuildError::Refused(_))));
         assert_eq!(tree(&out1), t1);
         let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(leftovers.len(), 2, "{leftovers:?}");
+        assert_eq!(leftovers.len(), 3, "{leftovers:?}");
     }
 }

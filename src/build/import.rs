@@ -723,6 +723,7 @@ fn convert(
             justification,
             versions,
             expires: None,
+            rollout: None,
             when,
             gather,
         },
@@ -979,6 +980,7 @@ mod tests {
             justification: "j".into(),
             versions: ">=4.0.0".into(),
             expires: None,
+            rollout: None,
             when: vec![Condition::AlertIsFiring("A".into())],
             gather: vec![
                 Gatherer::ContainersLogs(ContainersLogs {

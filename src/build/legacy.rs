@@ -30,6 +30,29 @@ pub const SCHEMA_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// What `rrctl build --legacy` does with the legacy export (DESIGN.md section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LegacyMode {
+    /// Write `legacy/` when the legacy format can serve the content; otherwise leave it out with
+    /// one warning naming the first version it cannot serve. The rrctl output is always built.
+    #[default]
+    Auto,
+    /// Content the legacy format cannot serve is a build error.
+    Always,
+    /// Never write `legacy/`.
+    Never,
+}
+
+/// The result of [`export`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Export {
+    /// The files, or `None` when nothing is written (nothing expressible, or an error was found).
+    pub files: Option<Files>,
+    /// The lowest OpenShift version the legacy files cannot serve as rrctl does, when an error
+    /// was found (for the one warning of `--legacy auto`).
+    pub first_unserved: Option<OcpVersion>,
+}
+
 /// Versions below this are served by the v1 API of the existing service.
 pub const V1_BELOW: &str = "4.17.0-0";
 
@@ -270,11 +293,54 @@ fn interval_text(from: &OcpVersion, to: Option<&OcpVersion>) -> String {
     }
 }
 
-/// Build the legacy export. Problems are pushed to `report`; `None` when there is nothing to
-/// write or an error was found (the build must then write nothing).
-pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Option<Files> {
+/// Build the legacy export. Problems are pushed to `report`; no files when there is nothing to
+/// write or an error was found (then `first_unserved` names the lowest version concerned).
+pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+    let items = expressible(inputs, report);
+    let mut first_unserved: Option<OcpVersion> = None;
+    let files = export_files(inputs, &items, rrctl_version, report, &mut first_unserved);
+    Export { files, first_unserved }
+}
+
+/// [`export`] for `--legacy auto`: first a cheap check that from the lowest version with legacy
+/// content on every version has a conditional rule (without one the existing operator rejects
+/// the configuration, and the existing service cannot answer "not found" above its first entry).
+/// When that fails, one `legacy-no-rules` error names the first such version and the per-version
+/// files are not computed at all (with thousands of bug-specific bounds they are the costly part).
+pub fn export_unless_unservable(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+    let items = expressible(inputs, report);
+    if let Some(v) = first_without_rule(inputs, &items) {
+        report.push(Diagnostic::new(
+            "legacy-no-rules",
+            format!(
+                "no conditional rule applies to OpenShift {v}, although legacy content applies to it or to a lower \
+                 version"
+            ),
+        ));
+        return Export { files: None, first_unserved: Some(v) };
+    }
+    let mut first_unserved: Option<OcpVersion> = None;
+    let files = export_files(inputs, &items, rrctl_version, report, &mut first_unserved);
+    Export { files, first_unserved }
+}
+
+/// The lowest version at or above the lowest legacy content where no conditional rule applies.
+fn first_without_rule(inputs: &[Input<'_>], items: &[(usize, LegacyItem)]) -> Option<OcpVersion> {
+    let lowest = items.iter().filter_map(|(k, _)| inputs[*k].set.intervals().first()).map(|i| &i.from).min()?;
+    let rules: Vec<Interval> = items
+        .iter()
+        .filter(|(_, item)| matches!(item, LegacyItem::Rule(_)))
+        .flat_map(|(k, _)| inputs[*k].set.intervals().iter().cloned())
+        .collect();
+    let needed = IntervalSet::from_intervals(vec![Interval::new(lowest.clone(), None)]);
+    let missing = needed.intersect(&IntervalSet::from_intervals(rules).complement());
+    missing.intervals().first().map(|i| i.from.clone())
+}
+
+/// The legacy-expressible definitions, in id order (inputs are sorted by the caller); the others
+/// get a `legacy-not-expressible` warning.
+fn expressible(inputs: &[Input<'_>], report: &mut Report) -> Vec<(usize, LegacyItem)> {
     let schemas = LegacySchemas::bundled();
-    // Legacy-expressible definitions, in id order (inputs are sorted by the caller).
     let mut items: Vec<(usize, LegacyItem)> = Vec::new();
     for (k, inp) in inputs.iter().enumerate() {
         match to_legacy(inp.definition) {
@@ -310,6 +376,24 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             ),
         }
     }
+    items
+}
+
+/// Lowers `first` to `v`.
+fn unserved(first: &mut Option<OcpVersion>, v: &OcpVersion) {
+    if first.as_ref().is_none_or(|f| v < f) {
+        *first = Some(v.clone());
+    }
+}
+
+fn export_files(
+    inputs: &[Input<'_>],
+    items: &[(usize, LegacyItem)],
+    rrctl_version: &str,
+    report: &mut Report,
+    first_unserved: &mut Option<OcpVersion>,
+) -> Option<Files> {
+    let schemas = LegacySchemas::bundled();
     let parts: Vec<(usize, IntervalSet)> =
         items.iter().enumerate().map(|(j, (k, _))| (j, inputs[*k].set.clone())).collect();
     let segments = partition(&parts);
@@ -339,7 +423,8 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             && t < &seg.from
         {
             // A gap inside the mapping: the service would serve the previous configuration there.
-            let ends: Vec<&str> = ends_at(inputs, &items, t);
+            unserved(first_unserved, t);
+            let ends: Vec<&str> = ends_at(inputs, items, t);
             report.push(no_rules(
                 format!(
                     "no legacy definition applies to {}, but the existing service would serve the configuration of \
@@ -367,6 +452,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             }
         }
         if rules.is_empty() {
+            unserved(first_unserved, &seg.from);
             report.push(no_rules(
                 format!(
                     "OpenShift versions {} get a legacy configuration with no conditional rule (only {} container-log \
@@ -385,6 +471,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
             json!({"conditional_gathering_rules": rule_values, "container_logs": [], "version": rrctl_version});
         let errs = schema_errors(&schemas.v2, &skeleton);
         if !errs.is_empty() {
+            unserved(first_unserved, &seg.from);
             report.push(Diagnostic::new(
                 "legacy-schema-invalid",
                 format!(
@@ -393,6 +480,11 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
                     errs.join("; ")
                 ),
             ));
+        }
+        if report.errors() > errors_before {
+            // Nothing will be written: keep checking, but do not assemble files.
+            prev_to = seg.to.clone();
+            continue;
         }
         let rule_bytes: Vec<&[u8]> = rules.iter().map(|&j| encoded[j][0].as_slice()).collect();
         let bytes = config_bytes(&rule_bytes, &logs, &version_json);
@@ -415,7 +507,8 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
         // last entry and cannot answer "not found" there, and an empty configuration is rejected
         // by the operator. Serving the last content to versions it does not apply to would change
         // what those clusters gather, so this is an error that names the definitions ending there.
-        let ends = ends_at(inputs, &items, t);
+        unserved(first_unserved, t);
+        let ends = ends_at(inputs, items, t);
         report.push(no_rules(
             format!(
                 "no legacy definition applies at or above {t}, but the existing service serves its last \
@@ -431,7 +524,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
         Err(_) => IntervalSet::empty(),
     };
     let mut v1_rules: Vec<&Value> = Vec::new();
-    for (k, item) in &items {
+    for (k, item) in items {
         if let LegacyItem::Rule(r) = item
             && !inputs[*k].set.intersect(&below).is_empty()
             && !v1_rules.contains(&r)
@@ -448,6 +541,10 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
         let v1 = json!({"rules": v1_rules, "version": rrctl_version});
         let errs = schema_errors(&schemas.v1, &v1);
         if !errs.is_empty() {
+            // The v1 file serves every version below 4.17.0-0 that has a rule.
+            if let Some(lowest) = segments.first() {
+                unserved(first_unserved, &lowest.from);
+            }
             report.push(Diagnostic::new(
                 "legacy-schema-invalid",
                 format!("legacy/v1/rules.json fails remote_configuration_v1.schema.json: {}", errs.join("; ")),
@@ -460,6 +557,9 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
     let mapping_value = json!(mapping.iter().map(|(v, p)| json!([v, p])).collect::<Vec<_>>());
     let errs = schema_errors(&schemas.mapping, &mapping_value);
     if !errs.is_empty() {
+        if let Some(lowest) = segments.first() {
+            unserved(first_unserved, &lowest.from);
+        }
         report.push(Diagnostic::new(
             "legacy-schema-invalid",
             format!("cluster_version_mapping.json fails its schema: {}", errs.join("; ")),
@@ -467,7 +567,12 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
     }
     match crate::canonical::to_vec(&mapping_value) {
         Ok(b) => files.push(("legacy/v2/cluster_version_mapping.json".into(), b)),
-        Err(e) => report.push(Diagnostic::new("legacy-schema-invalid", format!("cannot serialise: {e}"))),
+        Err(e) => {
+            if let Some(lowest) = segments.first() {
+                unserved(first_unserved, &lowest.from);
+            }
+            report.push(Diagnostic::new("legacy-schema-invalid", format!("cannot serialise: {e}")))
+        }
     }
     if report.errors() > errors_before {
         return None;
@@ -544,8 +649,9 @@ mod tests {
         let inputs: Vec<Input<'_>> =
             defs.iter().zip(&sets).map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s }).collect();
         let mut report = Report::default();
-        let files = export(&inputs, "0.1.0", &mut report);
-        (files, report)
+        let out = export(&inputs, "0.1.0", &mut report);
+        assert_eq!(out.files.is_none() && report.has_errors(), out.first_unserved.is_some(), "{report:?}");
+        (out.files, report)
     }
 
     fn get(files: &Files, path: &str) -> Value {
@@ -686,6 +792,52 @@ mod tests {
             assert!(schema_errors(validator, &v).is_empty(), "{path}");
             // Assembled bytes are canonical JSON.
             assert_eq!(crate::canonical::to_vec(&v).unwrap(), bytes, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_quick_check_of_auto_names_the_same_first_version_as_the_full_export() {
+        let (g, w) = rule("A");
+        let (g2, w2) = rule("B");
+        // (definitions, first version without a rule, worked out by hand)
+        let cases: Vec<(Vec<LoadedDefinition>, Option<&str>)> = vec![
+            // Log requests from 4.14.0-0, rules only from 4.16.0-0.
+            (
+                vec![
+                    def("a", ">=4.16.0-0", g.clone(), w.clone()),
+                    def("logs", ">=4.14.0-0", vec![logs("openshift-etcd")], vec![]),
+                ],
+                Some("4.14.0-0"),
+            ),
+            // A gap between two rules' streams, then a bounded tail: the gap comes first.
+            (vec![def("a", "4.14", g.clone(), w.clone()), def("b", "4.16", g2.clone(), w2.clone())], Some("4.15.0-0")),
+            // Rules cover everything from the lowest content on.
+            (
+                vec![
+                    def("a", ">=4.10.0-0", g.clone(), w.clone()),
+                    def("logs", "4.15 || 4.17", vec![logs("openshift-a")], vec![]),
+                ],
+                None,
+            ),
+            // Only log requests.
+            (vec![def("logs", ">=4.12.3", vec![logs("openshift-a")], vec![])], Some("4.12.3")),
+        ];
+        for (defs, expected) in cases {
+            let sets: Vec<IntervalSet> =
+                defs.iter().map(|d| VersionRange::parse(&d.definition.versions).unwrap().intervals()).collect();
+            let inputs: Vec<Input<'_>> = defs
+                .iter()
+                .zip(&sets)
+                .map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s })
+                .collect();
+            let (mut quick, mut full) = (Report::default(), Report::default());
+            let q = export_unless_unservable(&inputs, "0.1.0", &mut quick);
+            let f = export(&inputs, "0.1.0", &mut full);
+            let expected = expected.map(|v| OcpVersion::parse(v).unwrap());
+            assert_eq!(q.first_unserved, expected);
+            assert_eq!(f.first_unserved, expected);
+            assert_eq!(q.files, f.files);
+            assert_eq!(quick.has_errors(), expected.is_some());
         }
     }
 }

@@ -52,6 +52,13 @@ pub const CODES: &[CodeInfo] = &[
          below 4.17.0-0 if old operators should still get rules.",
     ),
     w(
+        "legacy-left-out",
+        "The legacy format cannot serve some OpenShift versions as rrctl does, so `legacy/` is left out of this \
+         build (`--legacy auto`); everything else is built.",
+        "Nothing to do if no existing operator reads this content. To serve existing operators, make a conditional \
+         rule apply to the version named (see the note), and run `rrctl build --legacy always` to list every problem.",
+    ),
+    w(
         "legacy-empty",
         "No definition can be expressed in the legacy format; `legacy/` is not written.",
         "Nothing to do unless existing operators should still receive content.",

@@ -1,6 +1,10 @@
-//! The partition of the version line, the bundles and the index payload (DESIGN.md sections 4, 5).
+//! The index ranges, the bundles and the index payload (DESIGN.md sections 4, 5; spec_version 2).
+//!
+//! Index ranges are bounded by minor-stream starts only ([`stream_partition`]), so a z-stream
+//! bound moves no range boundary; each bundle definition carries its own normalised `intervals`
+//! and `rollout`, which the consumer applies ([`crate::trust::payload::Bundle::select`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::json;
@@ -9,7 +13,8 @@ use crate::canonical::sha256_hex;
 use crate::clock::format_rfc3339;
 use crate::definition::{Definition, LoadedDefinition};
 use crate::diag::{Diagnostic, Report};
-use crate::version::{IntervalSet, OcpVersion, VersionRange, partition};
+use crate::trust::payload::SPEC_VERSION;
+use crate::version::{IntervalSet, OcpVersion, VersionRange, stream_partition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -113,22 +118,44 @@ pub fn select<'a>(defs: &'a [LoadedDefinition], issued_at: i64, report: &mut Rep
     Served { definitions, sets }
 }
 
-/// Canonical JSON of each normalised definition, computed once (in parallel on 2+ cores).
-pub fn serialize_definitions(defs: &[&LoadedDefinition]) -> Result<Vec<Vec<u8>>, PlanError> {
-    let one = |d: &LoadedDefinition| -> Result<Vec<u8>, PlanError> {
-        let mut n: Definition = d.definition.clone();
-        n.normalize();
-        crate::canonical::to_vec(&n).map_err(|source| PlanError::Serialize { what: d.file.clone(), source })
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads < 2 || defs.len() < 256 {
-        return defs.iter().map(|d| one(d)).collect();
+/// The bundle form of one definition: defaults filled in, `versions` rewritten in normal form
+/// (sorted, disjoint, merged) and `intervals` added: `[{"from", "to" (null = unbounded)}]`.
+pub fn bundle_definition(d: &Definition, set: &IntervalSet) -> Result<serde_json::Value, serde_json::Error> {
+    let mut n = d.clone();
+    n.normalize();
+    n.versions = set.range_text();
+    let mut v = serde_json::to_value(&n)?;
+    let intervals: Vec<serde_json::Value> = set
+        .intervals()
+        .iter()
+        .map(|i| json!({"from": i.from.to_string(), "to": i.to.as_ref().map(ToString::to_string)}))
+        .collect();
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("intervals".into(), serde_json::Value::Array(intervals));
     }
-    let chunk = defs.len().div_ceil(threads);
+    Ok(v)
+}
+
+/// Canonical JSON of each definition's bundle form, computed once (in parallel on 2+ cores);
+/// bundles are assembled from these bytes.
+pub fn serialize_definitions(served: &Served<'_>) -> Result<Vec<Vec<u8>>, PlanError> {
+    let one = |(d, set): (&&LoadedDefinition, &IntervalSet)| -> Result<Vec<u8>, PlanError> {
+        let v = bundle_definition(&d.definition, set).map_err(|e| PlanError::Serialize {
+            what: d.file.clone(),
+            source: crate::canonical::CanonicalError::Serialize(e),
+        })?;
+        crate::canonical::to_vec(&v).map_err(|source| PlanError::Serialize { what: d.file.clone(), source })
+    };
+    let pairs: Vec<(&&LoadedDefinition, &IntervalSet)> = served.definitions.iter().zip(&served.sets).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || pairs.len() < 256 {
+        return pairs.into_iter().map(one).collect();
+    }
+    let chunk = pairs.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> =
-            defs.chunks(chunk).map(|c| s.spawn(move || c.iter().map(|d| one(d)).collect::<Vec<_>>())).collect();
-        let mut out = Vec::with_capacity(defs.len());
+            pairs.chunks(chunk).map(|c| s.spawn(move || c.iter().map(|&p| one(p)).collect::<Vec<_>>())).collect();
+        let mut out = Vec::with_capacity(pairs.len());
         for h in handles {
             for r in h.join().map_err(|_| PlanError::Write("serialisation thread panicked".into()))? {
                 out.push(r?);
@@ -160,32 +187,34 @@ fn bundle_into(buf: &mut Vec<u8>, repo_json: &[u8], members: &[usize], serialize
     }
     buf.extend_from_slice(br#"],"repo":"#);
     buf.extend_from_slice(repo_json);
-    buf.extend_from_slice(br#","spec_version":1}"#);
+    buf.extend_from_slice(br#","spec_version":"#);
+    buf.extend_from_slice(SPEC_VERSION.to_string().as_bytes());
+    buf.push(b'}');
 }
 
-/// Partition the served definitions, write one bundle per distinct applicable set into `sink`
-/// and return the index ranges (versions covered by no definition are left out).
+/// Cut the version line at minor-stream starts ([`stream_partition`]), write one bundle per
+/// distinct set of definitions into `sink` and return the index ranges (versions no definition
+/// applies to are left out).
 pub fn write_bundles(
     served: &Served<'_>,
     serialized: &[Vec<u8>],
     repo: &str,
     sink: &dyn Sink,
 ) -> Result<Vec<IndexRange>, PlanError> {
-    let items: Vec<(usize, IntervalSet)> = served.sets.iter().cloned().enumerate().collect();
-    let segments = partition(&items);
-    // One bundle per distinct set, even when the set recurs in non-adjacent segments.
-    let mut distinct: Vec<Vec<usize>> = Vec::new();
-    let mut which: HashMap<&BTreeSet<usize>, usize> = HashMap::new();
-    let mut seg_bundle = Vec::with_capacity(segments.len());
-    for s in &segments {
-        let k = *which.entry(&s.members).or_insert_with(|| {
-            distinct.push(s.members.iter().copied().collect());
+    let pieces = stream_partition(&served.sets);
+    // One bundle per distinct set, even when the set recurs in non-adjacent ranges.
+    let mut distinct: Vec<&Vec<usize>> = Vec::new();
+    let mut which: HashMap<&Vec<usize>, usize> = HashMap::new();
+    let mut piece_bundle = Vec::with_capacity(pieces.len());
+    for p in &pieces {
+        let k = *which.entry(&p.members).or_insert_with(|| {
+            distinct.push(&p.members);
             distinct.len() - 1
         });
-        seg_bundle.push(k);
+        piece_bundle.push(k);
     }
     let repo_json = serde_json::to_vec(repo).map_err(|e| PlanError::Write(e.to_string()))?;
-    let one = |buf: &mut Vec<u8>, members: &Vec<usize>| -> Result<FileRef, PlanError> {
+    let one = |buf: &mut Vec<u8>, members: &[usize]| -> Result<FileRef, PlanError> {
         bundle_into(buf, &repo_json, members, serialized);
         let sha = sha256_hex(buf);
         let path = format!("bundles/{sha}.json");
@@ -197,7 +226,7 @@ pub fn write_bundles(
         let mut buf = Vec::new();
         distinct.iter().map(|m| one(&mut buf, m)).collect::<Result<_, _>>()?
     } else {
-        // Interleave so that both threads get a share of the large middle bundles.
+        // Interleave so that every thread gets a share of the large bundles.
         let one = &one;
         let distinct = &distinct;
         std::thread::scope(|s| {
@@ -207,7 +236,7 @@ pub fn write_bundles(
                         let mut buf = Vec::new();
                         (t..distinct.len())
                             .step_by(threads)
-                            .map(|k| one(&mut buf, &distinct[k]).map(|r| (k, r)))
+                            .map(|k| one(&mut buf, distinct[k]).map(|r| (k, r)))
                             .collect::<Result<Vec<_>, _>>()
                     })
                 })
@@ -223,10 +252,15 @@ pub fn write_bundles(
                 .collect::<Result<Vec<_>, _>>()
         })?
     };
-    Ok(segments
-        .into_iter()
-        .zip(seg_bundle)
-        .map(|(s, k)| IndexRange { from: s.from, to: s.to, bundle: refs[k].clone(), members: distinct[k].clone() })
+    Ok(pieces
+        .iter()
+        .zip(piece_bundle)
+        .map(|(p, k)| IndexRange {
+            from: p.from.clone(),
+            to: p.to.clone(),
+            bundle: refs[k].clone(),
+            members: p.members.clone(),
+        })
         .collect())
 }
 
@@ -244,7 +278,7 @@ pub fn index_payload(meta: &IndexMeta, ranges: &[IndexRange]) -> Result<Vec<u8>,
         .collect();
     let payload = json!({
         "_type": "rrctl/index",
-        "spec_version": 1,
+        "spec_version": SPEC_VERSION,
         "repo": meta.repo,
         "channel": meta.channel,
         "version": meta.version,
@@ -277,6 +311,7 @@ pub(crate) mod tests {
                 justification: "because".into(),
                 versions: versions.into(),
                 expires: None,
+                rollout: None,
                 when,
                 gather,
             },
@@ -319,41 +354,53 @@ pub(crate) mod tests {
             [def("b", "4.16", vec![logs("openshift-b")], vec![]), def("a", "*", vec![logs("openshift-a")], vec![])];
         let mut report = Report::default();
         let served = select(&defs, 0, &mut report);
-        let ser = serialize_definitions(&served.definitions).unwrap();
+        let ser = serialize_definitions(&served).unwrap();
         let bytes = bundle_bytes(&serde_json::to_vec("my/repo").unwrap(), &[0, 1], &ser);
-        let normalized: Vec<Definition> = served
-            .definitions
-            .iter()
-            .map(|d| {
-                let mut n = d.definition.clone();
-                n.normalize();
-                n
-            })
-            .collect();
+        // Written by hand: defaults filled in, `versions` normalised, `intervals` added.
+        let gather = |ns: &str| {
+            json!([{"containerLogs": {"namespace": ns, "podNameRegex": "pod-.*", "messages": ["error", "fail"],
+                "previous": false, "sinceSeconds": 21600, "maxBytes": 1048576}}])
+        };
+        let common = |id: &str, versions: &str, intervals: serde_json::Value, ns: &str| {
+            json!({"apiVersion": "rapid.insights.openshift.io/v1", "kind": "GatheringDefinition", "id": id,
+                "title": format!("title of {id}"), "owner": "team", "justification": "because",
+                "versions": versions, "intervals": intervals, "rollout": {"percent": 100}, "gather": gather(ns)})
+        };
         let expected = crate::canonical::to_vec(&json!({
-            "_type": "rrctl/bundle", "spec_version": 1, "repo": "my/repo", "definitions": normalized,
+            "_type": "rrctl/bundle", "spec_version": 2, "repo": "my/repo", "definitions": [
+                common("a", "*", json!([{"from": "0.0.0-0", "to": null}]), "openshift-a"),
+                common("b", "4.16", json!([{"from": "4.16.0-0", "to": "4.17.0-0"}]), "openshift-b"),
+            ],
         }))
         .unwrap();
         assert_eq!(String::from_utf8(bytes).unwrap(), String::from_utf8(expected).unwrap());
     }
 
-    #[test]
-    fn partition_into_sorted_disjoint_ranges_with_gaps_left_out() {
-        let defs = [
-            def("a", ">=4.14.0-0 <4.16.0-0", vec![logs("openshift-a")], vec![]),
-            def("b", "4.15", vec![logs("openshift-b")], vec![]),
-            def("c", ">=4.18.0-0", vec![logs("openshift-c")], vec![]),
-            def("d", ">=4.18.0-0", vec![logs("openshift-d")], vec![]),
-        ];
+    fn ranges_of(defs: &[LoadedDefinition]) -> (Vec<IndexRange>, std::collections::BTreeMap<String, Vec<u8>>) {
         let mut report = Report::default();
-        let served = select(&defs, 0, &mut report);
-        let ser = serialize_definitions(&served.definitions).unwrap();
+        let served = select(defs, 0, &mut report);
+        let ser = serialize_definitions(&served).unwrap();
         let sink = MemorySink::default();
         let ranges = write_bundles(&served, &ser, "r", &sink).unwrap();
+        (ranges, sink.into_files())
+    }
+
+    #[test]
+    fn index_ranges_start_and_end_at_minor_streams_only() {
+        let defs = [
+            def("a", ">=4.14.0-0 <4.16.0-0", vec![logs("openshift-a")], vec![]),
+            def("b", "4.15.3 - 4.15.9", vec![logs("openshift-b")], vec![]),
+            def("c", ">=4.18.0-rc.0", vec![logs("openshift-c")], vec![]),
+            def("d", ">=4.18.2", vec![logs("openshift-d")], vec![]),
+        ];
+        let (ranges, files) = ranges_of(&defs);
         let got: Vec<_> = ranges
             .iter()
             .map(|r| (r.from.to_string(), r.to.as_ref().map(|t| t.to_string()), r.members.clone()))
             .collect();
+        // Cuts (by hand): a: 4.14.0-0, 4.15.0-0, 4.16.0-0, 4.17.0-0; b: 4.15.0-0, 4.16.0-0;
+        // c and d: 4.18.0-0, 4.19.0-0. [4.14, 4.15) {a}; [4.15, 4.16) {a, b}; [4.16, 4.17) and
+        // [4.17, 4.18) empty; [4.18, 4.19) {c, d}; [4.19, ∞) {c, d}, merged with the previous.
         assert_eq!(
             got,
             vec![
@@ -362,15 +409,18 @@ pub(crate) mod tests {
                 ("4.18.0-0".into(), None, vec![2, 3]),
             ]
         );
-        let files = sink.into_files();
         assert_eq!(files.len(), 3);
         for r in &ranges {
             let b = &files[&r.bundle.path];
             assert_eq!(sha256_hex(b), r.bundle.sha256);
             assert_eq!(b.len() as u64, r.bundle.length);
         }
-        assert!(ranges[0].to.as_ref().unwrap() <= &ranges[1].from);
-        assert!(v("4.17.5") < ranges[2].from && v("4.16.0-0") == *ranges[1].to.as_ref().unwrap());
+        // The bundle of [4.18.0-0, ∞) says where inside it each definition applies.
+        let b: serde_json::Value = serde_json::from_slice(&files[&ranges[2].bundle.path]).unwrap();
+        assert_eq!(b["definitions"][0]["intervals"], json!([{"from": "4.18.0-rc.0", "to": null}]));
+        assert_eq!(b["definitions"][1]["intervals"], json!([{"from": "4.18.2", "to": null}]));
+        assert_eq!(b["definitions"][1]["versions"], ">=4.18.2");
+        assert!(v("4.17.5") < ranges[2].from);
     }
 
     #[test]
@@ -379,15 +429,11 @@ pub(crate) mod tests {
             def("a", ">=4.10.0-0", vec![logs("openshift-a")], vec![]),
             def("b", "4.12", vec![logs("openshift-b")], vec![]),
         ];
-        let mut report = Report::default();
-        let served = select(&defs, 0, &mut report);
-        let ser = serialize_definitions(&served.definitions).unwrap();
-        let sink = MemorySink::default();
-        let ranges = write_bundles(&served, &ser, "r", &sink).unwrap();
+        let (ranges, files) = ranges_of(&defs);
         assert_eq!(ranges.len(), 3);
         assert_eq!(ranges[0].bundle, ranges[2].bundle);
         assert_ne!(ranges[0].bundle, ranges[1].bundle);
-        assert_eq!(sink.into_files().len(), 2);
+        assert_eq!(files.len(), 2);
     }
 
     #[test]

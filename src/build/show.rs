@@ -10,9 +10,9 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::import::range_text;
 use crate::definition::LoadedDefinition;
-use crate::version::{Interval, IntervalSet, OcpVersion, VersionRange};
+use crate::trust::payload::{Bundle, Decision, IndexPayload, Limits};
+use crate::version::{Interval, IntervalSet, OcpVersion, VersionRange, rollout_bucket};
 
 /// Largest file read from a dist.
 const MAX_FILE: u64 = 256 * 1024 * 1024;
@@ -24,18 +24,37 @@ pub struct Match {
     pub title: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
-    /// The definition's whole range.
+    /// The definition's whole range (normalised in a dist).
     pub versions: String,
     /// The interval that contains the version, as a range (`>=4.16.0-0 <4.18.0-0`).
     pub matched: String,
     pub matched_from: String,
     pub matched_to: Option<String>,
+    pub rollout_percent: u8,
+    /// The cluster's rollout bucket for this definition, when a cluster id was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<u8>,
+    /// `applies`, `outside-rollout` or `rollout-needs-cluster-id`.
+    pub decision: String,
+    /// Why, in words: the interval matched and the rollout bucket.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Answer {
     pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+    /// The definitions the cluster gets.
     pub definitions: Vec<Match>,
+    /// Definitions whose versions match but whose staged rollout leaves this cluster out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_in_rollout: Vec<Match>,
+    /// From a dist: the index range that holds the version and its bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_range: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -51,7 +70,63 @@ fn interval_of(set: &IntervalSet, v: &OcpVersion) -> Option<Interval> {
 }
 
 fn single(i: &Interval) -> String {
-    range_text(&IntervalSet::from_intervals(vec![i.clone()]))
+    IntervalSet::from_intervals(vec![i.clone()]).range_text()
+}
+
+fn reason(matched: &str, decision: Decision, bucket: Option<u8>) -> String {
+    let range = format!("version in {matched}");
+    match (decision, bucket) {
+        (Decision::Applies, Some(b)) => format!("{range}; bucket {b} (every cluster at 100 %)"),
+        (Decision::Applies, None) => range,
+        (Decision::OutsideVersions, _) => "version outside the definition's versions".to_string(),
+        (Decision::OutsideRollout { bucket, percent }, _) => {
+            format!("{range}; rollout {percent} %: bucket {bucket} is not below {percent}")
+        }
+        (Decision::RolloutNeedsClusterId { percent }, _) => {
+            format!("{range}; rollout {percent} %: pass --cluster-id to compute the cluster's bucket")
+        }
+    }
+}
+
+fn reason_in_rollout(matched: &str, percent: u8, bucket: u8) -> String {
+    format!("version in {matched}; rollout {percent} %: bucket {bucket} is below {percent}")
+}
+
+/// One definition's row, with the decision made by [`Decision::decide`].
+#[allow(clippy::too_many_arguments)]
+fn row(
+    id: &str,
+    owner: &str,
+    title: &str,
+    file: Option<String>,
+    versions: &str,
+    interval: &Interval,
+    percent: u8,
+    bucket: Option<u8>,
+) -> (Match, Decision) {
+    let decision = Decision::decide(true, percent, bucket);
+    let matched = single(interval);
+    let reason = match (decision, bucket) {
+        (Decision::Applies, Some(b)) if percent < crate::version::MAX_PERCENT => {
+            reason_in_rollout(&matched, percent, b)
+        }
+        _ => reason(&matched, decision, bucket),
+    };
+    let m = Match {
+        id: id.to_string(),
+        owner: owner.to_string(),
+        title: title.to_string(),
+        file,
+        versions: versions.to_string(),
+        matched_from: interval.from.to_string(),
+        matched_to: interval.to.as_ref().map(ToString::to_string),
+        matched,
+        rollout_percent: percent,
+        bucket,
+        decision: decision.code().to_string(),
+        reason,
+    };
+    (m, decision)
 }
 
 /// Explain why nothing applies to `v` given the covered intervals (sorted, disjoint).
@@ -77,7 +152,13 @@ fn nothing_note(v: &OcpVersion, covered: &IntervalSet) -> String {
 }
 
 /// Answers from definitions (expired ones, relative to `today`, are not served and not listed).
-pub fn from_definitions(defs: &[LoadedDefinition], versions: &[OcpVersion], today: time::Date) -> Vec<Answer> {
+/// With `cluster_id`, staged rollouts are decided for that cluster.
+pub fn from_definitions(
+    defs: &[LoadedDefinition],
+    versions: &[OcpVersion],
+    today: time::Date,
+    cluster_id: Option<&str>,
+) -> Vec<Answer> {
     let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
     let mut parsed: Vec<(&LoadedDefinition, IntervalSet)> = defs
         .iter()
@@ -91,24 +172,34 @@ pub fn from_definitions(defs: &[LoadedDefinition], versions: &[OcpVersion], toda
     versions
         .iter()
         .map(|v| {
-            let definitions: Vec<Match> = parsed
-                .iter()
-                .filter_map(|(d, set)| {
-                    let i = interval_of(set, v)?;
-                    Some(Match {
-                        id: d.definition.id.clone(),
-                        owner: d.definition.owner.clone(),
-                        title: d.definition.title.clone(),
-                        file: Some(d.file.clone()),
-                        versions: d.definition.versions.clone(),
-                        matched: single(&i),
-                        matched_from: i.from.to_string(),
-                        matched_to: i.to.as_ref().map(ToString::to_string),
-                    })
-                })
-                .collect();
-            let note = definitions.is_empty().then(|| nothing_note(v, &covered));
-            Answer { version: v.to_string(), definitions, note }
+            let mut definitions = Vec::new();
+            let mut not_in_rollout = Vec::new();
+            for (d, set) in &parsed {
+                let Some(i) = interval_of(set, v) else { continue };
+                let def = &d.definition;
+                let bucket = cluster_id.map(|c| rollout_bucket(&def.id, c));
+                let (m, decision) = row(
+                    &def.id,
+                    &def.owner,
+                    &def.title,
+                    Some(d.file.clone()),
+                    &def.versions,
+                    &i,
+                    def.rollout_percent(),
+                    bucket,
+                );
+                if decision.applies() { definitions.push(m) } else { not_in_rollout.push(m) }
+            }
+            let note = (definitions.is_empty() && not_in_rollout.is_empty()).then(|| nothing_note(v, &covered));
+            Answer {
+                version: v.to_string(),
+                cluster_id: cluster_id.map(str::to_string),
+                definitions,
+                not_in_rollout,
+                index_range: None,
+                bundle: None,
+                note,
+            }
         })
         .collect()
 }
@@ -118,7 +209,7 @@ fn read(dist: &Path, rel: &str) -> Result<Vec<u8>, ShowError> {
 }
 
 fn json(bytes: &[u8], what: &str) -> Result<Value, ShowError> {
-    serde_json::from_slice(bytes).map_err(|e| ShowError::Dist(format!("{what} is not valid JSON: {e}")))
+    crate::trust::strict::parse(bytes).map_err(|e| ShowError::Dist(format!("{what} is not valid JSON: {e}")))
 }
 
 fn envelope_payload(bytes: &[u8], what: &str) -> Result<Value, ShowError> {
@@ -131,29 +222,35 @@ fn envelope_payload(bytes: &[u8], what: &str) -> Result<Value, ShowError> {
     json(&raw, what)
 }
 
-/// Read `rel` and check it against a `{path, sha256, length}` reference.
-fn read_ref(dist: &Path, r: &Value, what: &str) -> Result<Vec<u8>, ShowError> {
-    let path = r.get("path").and_then(Value::as_str).ok_or_else(|| ShowError::Dist(format!("{what}: no path")))?;
-    if path.split('/').any(|s| s == ".." || s.is_empty()) {
-        return Err(ShowError::Dist(format!("{what}: path {path:?} leaves the dist")));
-    }
+/// Read `path` and check it against a pinned length and SHA-256.
+fn read_pinned(dist: &Path, path: &str, sha256: &str, length: u64) -> Result<Vec<u8>, ShowError> {
+    crate::trust::payload::check_path("dist", path).map_err(|e| ShowError::Dist(e.to_string()))?;
     let bytes = read(dist, path)?;
-    if r.get("length").and_then(Value::as_u64) != Some(bytes.len() as u64) {
+    if bytes.len() as u64 != length {
         return Err(ShowError::Dist(format!("{path}: length does not match the reference")));
     }
-    if r.get("sha256").and_then(Value::as_str) != Some(crate::canonical::sha256_hex(&bytes).as_str()) {
+    if crate::canonical::sha256_hex(&bytes) != sha256 {
         return Err(ShowError::Dist(format!("{path}: SHA-256 does not match the reference")));
     }
     Ok(bytes)
 }
 
-/// Answers from a built dist: head.json → index → bundle, with hash checks (no signature check).
+/// Answers from a built dist: head.json → index → bundle, with hash checks (no signature check),
+/// selecting exactly as a consumer does: the index range holding the version
+/// ([`IndexPayload::select`]), then each definition's intervals and rollout ([`Bundle::select`]).
 /// A dist without `head.json` but with exactly one index (a development build) uses that index.
-pub fn from_dist(dist: &Path, versions: &[OcpVersion]) -> Result<Vec<Answer>, ShowError> {
+pub fn from_dist(dist: &Path, versions: &[OcpVersion], cluster_id: Option<&str>) -> Result<Vec<Answer>, ShowError> {
     let index_bytes = if dist.join("head.json").is_file() {
         let head = envelope_payload(&read(dist, "head.json")?, "head.json")?;
         let r = head.get("index").ok_or_else(|| ShowError::Dist("head.json: no index reference".into()))?;
-        read_ref(dist, r, "head.json index")?
+        let (Some(path), Some(sha), Some(len)) = (
+            r.get("path").and_then(Value::as_str),
+            r.get("sha256").and_then(Value::as_str),
+            r.get("length").and_then(Value::as_u64),
+        ) else {
+            return Err(ShowError::Dist("head.json: malformed index reference".into()));
+        };
+        read_pinned(dist, path, sha, len)?
     } else {
         let mut found: Vec<_> = std::fs::read_dir(dist.join("index"))
             .map_err(|e| ShowError::Dist(format!("{}: no head.json and no index/ ({e})", dist.display())))?
@@ -166,56 +263,88 @@ pub fn from_dist(dist: &Path, versions: &[OcpVersion]) -> Result<Vec<Answer>, Sh
         let p = found.remove(0);
         crate::fsutil::read_bounded(&p, MAX_FILE).map_err(|e| ShowError::Dist(e.to_string()))?
     };
-    let index = envelope_payload(&index_bytes, "index")?;
-    let ranges =
-        index.get("ranges").and_then(Value::as_array).ok_or_else(|| ShowError::Dist("index: no ranges".into()))?;
-    let mut parsed: Vec<(Interval, &Value)> = Vec::new();
-    for r in ranges {
-        let from = r.get("from").and_then(Value::as_str).and_then(|s| OcpVersion::parse(s).ok());
-        let to = match r.get("to") {
-            Some(Value::Null) | None => Some(None),
-            Some(Value::String(s)) => OcpVersion::parse(s).ok().map(Some),
-            _ => None,
-        };
-        let (Some(from), Some(to), Some(bundle)) = (from, to, r.get("bundle")) else {
-            return Err(ShowError::Dist(format!("index: malformed range {r}")));
-        };
-        parsed.push((Interval { from, to }, bundle));
-    }
-    let covered = IntervalSet::from_intervals(parsed.iter().map(|(i, _)| i.clone()).collect());
-    let mut cache: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+    let limits = Limits::default();
+    let index = IndexPayload::from_value(&envelope_payload(&index_bytes, "index")?, "index", &limits)
+        .map_err(|e| ShowError::Dist(e.to_string()))?;
+    let covered = IntervalSet::from_intervals(
+        index
+            .ranges
+            .iter()
+            .map(|r| Interval::new(OcpVersion::from(r.from.clone()), r.to.clone().map(OcpVersion::from)))
+            .collect(),
+    );
+    let mut cache: std::collections::HashMap<String, Bundle> = std::collections::HashMap::new();
     let mut answers = Vec::new();
     for v in versions {
-        // Ranges are sorted and disjoint: binary search for the last range starting at or below v.
-        let k = parsed.partition_point(|(i, _)| &i.from <= v);
-        let hit = k.checked_sub(1).map(|k| &parsed[k]).filter(|(i, _)| i.to.as_ref().is_none_or(|t| v < t));
-        let Some((interval, bundle_ref)) = hit else {
-            answers.push(Answer { version: v.to_string(), definitions: vec![], note: Some(nothing_note(v, &covered)) });
+        let sv = v.as_semver();
+        let Some(range) = index.select(sv) else {
+            answers.push(Answer {
+                version: v.to_string(),
+                cluster_id: cluster_id.map(str::to_string),
+                definitions: vec![],
+                not_in_rollout: vec![],
+                index_range: None,
+                bundle: None,
+                note: Some(nothing_note(v, &covered)),
+            });
             continue;
         };
-        let path = bundle_ref.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
+        let path = range.bundle.path.clone();
         if !cache.contains_key(&path) {
-            let bundle = json(&read_ref(dist, bundle_ref, "bundle")?, &path)?;
-            let defs = bundle.get("definitions").and_then(Value::as_array).cloned().unwrap_or_default();
-            cache.insert(path.clone(), defs);
+            let bytes = read_pinned(dist, &path, &range.bundle.sha256, range.bundle.length)?;
+            let bundle = Bundle::from_value(json(&bytes, &path)?, &path).map_err(|e| ShowError::Dist(e.to_string()))?;
+            cache.insert(path.clone(), bundle);
         }
+        let bundle = &cache[&path];
         let s = |d: &Value, k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let definitions = cache[&path]
-            .iter()
-            .map(|d| Match {
-                id: s(d, "id"),
-                owner: s(d, "owner"),
-                title: s(d, "title"),
-                file: None,
-                versions: s(d, "versions"),
-                matched: single(interval),
-                matched_from: interval.from.to_string(),
-                matched_to: interval.to.as_ref().map(ToString::to_string),
-            })
-            .collect();
-        answers.push(Answer { version: v.to_string(), definitions, note: None });
+        let mut definitions = Vec::new();
+        let mut not_in_rollout = Vec::new();
+        for sel in bundle.select(sv, cluster_id) {
+            let Some(i) = sel.interval else { continue };
+            let interval = Interval::new(OcpVersion::from(i.from.clone()), i.to.clone().map(OcpVersion::from));
+            let d = sel.definition;
+            let (m, decision) = row(
+                sel.id,
+                &s(d, "owner"),
+                &s(d, "title"),
+                None,
+                &s(d, "versions"),
+                &interval,
+                sel.rollout_percent,
+                sel.bucket,
+            );
+            // The row's decision is made from the same inputs as the bundle's; they agree.
+            debug_assert_eq!(decision, sel.decision);
+            if sel.decision.applies() { definitions.push(m) } else { not_in_rollout.push(m) }
+        }
+        let index_range = Interval::new(OcpVersion::from(range.from.clone()), range.to.clone().map(OcpVersion::from));
+        let note = (definitions.is_empty() && not_in_rollout.is_empty()).then(|| {
+            format!(
+                "no definition applies to {v}; its index range {} holds {} definition(s), none of whose versions \
+                 contain it",
+                single(&index_range),
+                bundle.entries.len()
+            )
+        });
+        answers.push(Answer {
+            version: v.to_string(),
+            cluster_id: cluster_id.map(str::to_string),
+            definitions,
+            not_in_rollout,
+            index_range: Some(single(&index_range)),
+            bundle: Some(path),
+            note,
+        });
     }
     Ok(answers)
+}
+
+/// `100%`, or the percentage with the cluster's bucket.
+fn rollout_cell(m: &Match) -> String {
+    match m.bucket {
+        Some(b) if m.rollout_percent < crate::version::MAX_PERCENT => format!("{}% (bucket {b})", m.rollout_percent),
+        _ => format!("{}%", m.rollout_percent),
+    }
 }
 
 /// Small aligned tables, one per version.
@@ -233,17 +362,27 @@ pub fn render_human(answers: &[Answer], source: &str) -> String {
             if count == 1 { "" } else { "s" },
             if count == 1 { "ies" } else { "y" }
         ));
+        if let (Some(range), Some(bundle)) = (&a.index_range, &a.bundle) {
+            out.push_str(&format!("  index range {range}: {bundle}\n"));
+        }
         if let Some(note) = &a.note {
             out.push_str(&format!("  {note}\n"));
+        }
+        for m in &a.not_in_rollout {
+            out.push_str(&format!("  not for this cluster: {} ({})\n", m.id, m.reason));
         }
         if count == 0 {
             continue;
         }
-        let head = ["ID", "OWNER", "MATCHED INTERVAL", "VERSIONS", "TITLE"];
-        let rows: Vec<[&str; 5]> = a
+        let head = ["ID", "OWNER", "MATCHED INTERVAL", "ROLLOUT", "VERSIONS", "TITLE"];
+        let rollouts: Vec<String> = a.definitions.iter().map(rollout_cell).collect();
+        let rows: Vec<[&str; 6]> = a
             .definitions
             .iter()
-            .map(|m| [m.id.as_str(), m.owner.as_str(), m.matched.as_str(), m.versions.as_str(), m.title.as_str()])
+            .zip(&rollouts)
+            .map(|(m, r)| {
+                [m.id.as_str(), m.owner.as_str(), m.matched.as_str(), r.as_str(), m.versions.as_str(), m.title.as_str()]
+            })
             .collect();
         let mut width = head.map(|h| h.chars().count());
         for r in &rows {
@@ -283,7 +422,7 @@ mod tests {
             def("b", "4.17", vec![logs("openshift-b")], vec![]),
         ];
         let today = time::macros::date!(2025 - 01 - 01);
-        let ans = from_definitions(&defs, &[v("4.17.0-rc.1"), v("4.2.0"), v("4.16.3")], today);
+        let ans = from_definitions(&defs, &[v("4.17.0-rc.1"), v("4.2.0"), v("4.16.3")], today, None);
         assert_eq!(ans[0].definitions.len(), 2);
         assert_eq!(ans[0].definitions[0].matched, ">=4.17.0-0");
         assert_eq!(ans[0].definitions[1].matched, "4.17");
@@ -297,6 +436,27 @@ mod tests {
         );
         let text = render_human(&ans, "definitions");
         assert!(text.contains("OpenShift 4.17.0-rc.1: 2 definitions apply (definitions)"), "{text}");
-        assert!(text.contains("  ID  OWNER  MATCHED INTERVAL  VERSIONS"), "{text}");
+        assert!(text.contains("  ID  OWNER  MATCHED INTERVAL  ROLLOUT  VERSIONS"), "{text}");
+    }
+
+    #[test]
+    fn staged_rollout_is_decided_per_cluster() {
+        // Buckets by hand (see version::rollout tests): "etcd-slow-fdatasync/cluster-a" -> 34.
+        let mut a = def("etcd-slow-fdatasync", "4.16", vec![logs("openshift-a")], vec![]);
+        a.definition.rollout = Some(crate::definition::Rollout { percent: 35 });
+        let today = time::macros::date!(2025 - 01 - 01);
+        let ans = from_definitions(std::slice::from_ref(&a), &[v("4.16.3")], today, Some("cluster-a"));
+        assert_eq!(ans[0].definitions.len(), 1);
+        assert_eq!(ans[0].definitions[0].bucket, Some(34));
+        assert_eq!(ans[0].definitions[0].reason, "version in 4.16; rollout 35 %: bucket 34 is below 35");
+        a.definition.rollout = Some(crate::definition::Rollout { percent: 34 });
+        let ans = from_definitions(std::slice::from_ref(&a), &[v("4.16.3")], today, Some("cluster-a"));
+        assert!(ans[0].definitions.is_empty());
+        assert_eq!(ans[0].not_in_rollout[0].decision, "outside-rollout");
+        assert_eq!(ans[0].note, None);
+        let ans = from_definitions(std::slice::from_ref(&a), &[v("4.16.3")], today, None);
+        assert_eq!(ans[0].not_in_rollout[0].decision, "rollout-needs-cluster-id");
+        let text = render_human(&ans, "definitions");
+        assert!(text.contains("not for this cluster: etcd-slow-fdatasync (version in 4.16; rollout 34 %"), "{text}");
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 
 use crate::build::dist::{self, BuildOptions};
+use crate::build::legacy::LegacyMode;
 use crate::build::{import, show};
 use crate::cli::GlobalOpts;
 use crate::cmd::validate::FormatArg;
@@ -59,9 +60,30 @@ pub struct BuildArgs {
     /// Where development keys are kept when no keys are configured.
     #[arg(long, default_value = crate::build::dist::DEFAULT_DEV_DIR)]
     pub dev_dir: PathBuf,
+    /// The legacy export (`legacy/`): auto writes it when the legacy format can serve the content and
+    /// otherwise leaves it out with one warning; always makes that an error; never skips it.
+    #[arg(long, value_enum, default_value_t = LegacyArg::Auto)]
+    pub legacy: LegacyArg,
     /// Format of diagnostics: human (stderr) or json, sarif, github (stdout).
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
     pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LegacyArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<LegacyArg> for LegacyMode {
+    fn from(a: LegacyArg) -> LegacyMode {
+        match a {
+            LegacyArg::Auto => LegacyMode::Auto,
+            LegacyArg::Always => LegacyMode::Always,
+            LegacyArg::Never => LegacyMode::Never,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +125,9 @@ pub struct ShowArgs {
     /// Date that `expires` is checked against (YYYY-MM-DD); default today (UTC).
     #[arg(long, env = "RRCTL_TODAY")]
     pub today: Option<String>,
+    /// The cluster's id (ClusterVersion spec.clusterID): decides staged rollouts (`rollout.percent`).
+    #[arg(long)]
+    pub cluster_id: Option<String>,
     /// Definitions directory (when not reading a dist).
     pub definitions: Option<PathBuf>,
 }
@@ -199,6 +224,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             head_key: key_source(&a.head_key, &a.head_key_env, "RRCTL_HEAD_KEY"),
             dev_dir: a.dev_dir.clone(),
         },
+        legacy: a.legacy.into(),
     };
     let result = dist::build_dist(&validated.definitions, &opts, &a.out, &mut report);
     tracing::debug!("built at {:?}", t.elapsed());
@@ -287,7 +313,7 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<_>>()?;
     let (answers, source) = match &a.from {
         Some(dist) => (
-            show::from_dist(dist, &versions)?,
+            show::from_dist(dist, &versions, a.cluster_id.as_deref())?,
             format!("from {}; hashes checked, signatures not verified: use `rrctl verify`", dist.display()),
         ),
         None => {
@@ -301,7 +327,10 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 print_report(&validated.report, g, FormatArg::Human, validated.files_checked);
                 eprintln!("warning: definitions with errors are shown as far as they could be read");
             }
-            (show::from_definitions(&validated.definitions, &versions, today), format!("from {}", dir.display()))
+            (
+                show::from_definitions(&validated.definitions, &versions, today, a.cluster_id.as_deref()),
+                format!("from {}", dir.display()),
+            )
         }
     };
     let mut out = std::io::stdout().lock();

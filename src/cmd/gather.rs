@@ -132,12 +132,13 @@ async fn verified_bundle<F: Fetcher>(
     fetcher: &F,
     root: &Path,
     version: &semver::Version,
+    cluster_id: &str,
     location: &str,
 ) -> anyhow::Result<(Vec<GatherDefinition>, SourceInfo)> {
     let root_bytes = crate::fsutil::read_bounded(root, Limits::default().root)?;
     let mut state = ClientState::new(&root_bytes).with_context(|| format!("{}", root.display()))?;
     let opts = VerifyOptions::new(crate::clock::now_unix());
-    Ok(source::from_dist(fetcher, &mut state, &opts, version, location).await?)
+    Ok(source::from_dist(fetcher, &mut state, &opts, version, cluster_id, location).await?)
 }
 
 pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
@@ -172,11 +173,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let (definitions, source_info) = match (&local, &a.from) {
             (Some(defs), _) => {
                 let path = a.definitions.as_deref().expect("set with local");
-                let list = defs
-                    .iter()
-                    .map(GatherDefinition::from_definition)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(anyhow::Error::msg)?;
+                let list: Vec<GatherDefinition> = defs.iter().map(GatherDefinition::from_definition).collect();
                 let git_commit = crate::build::dist::git_head(if path.is_dir() {
                     path
                 } else {
@@ -195,12 +192,12 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 let root = a.root.as_deref().expect("clap requires --root with --from");
                 if is_url(from) {
                     let fetcher = HttpFetcher::new(from, HttpLimits::default())?;
-                    verified_bundle(&fetcher, root, &version, from).await?
+                    verified_bundle(&fetcher, root, &version, &cluster_id, from).await?
                 } else {
                     if !Path::new(from).is_dir() {
                         bail!("{from}: not a directory (nor an http(s) URL)");
                     }
-                    verified_bundle(&DirFetcher::new(from), root, &version, from).await?
+                    verified_bundle(&DirFetcher::new(from), root, &version, &cluster_id, from).await?
                 }
             }
             (None, None) => bail!("one of --state-dir, --from or --definitions is needed"),
@@ -275,7 +272,7 @@ async fn all_bundle_definitions(dist: &Path, root: &Path) -> anyhow::Result<Vec<
             continue;
         };
         for value in bundle.definitions {
-            let d = GatherDefinition::from_value(value).map_err(anyhow::Error::msg)?.definition;
+            let d = GatherDefinition::from_value(value, None).map_err(anyhow::Error::msg)?.definition;
             if !out.iter().any(|o| o.id == d.id) {
                 out.push(d);
             }

@@ -191,9 +191,13 @@ pub struct VerifyArgs {
     /// The pinned root (a signed root/<N>.json); newer roots are reached by rotation.
     #[arg(long)]
     pub root: PathBuf,
-    /// Also select and verify the bundle of this OpenShift version (repeatable).
+    /// Also select and verify the bundle of this OpenShift version (repeatable), and say which of
+    /// its definitions apply (their intervals and rollout).
     #[arg(long = "ocp-version")]
     pub ocp_versions: Vec<String>,
+    /// The cluster's id (ClusterVersion spec.clusterID), to decide staged rollouts for --ocp-version.
+    #[arg(long, requires = "ocp_versions")]
+    pub cluster_id: Option<String>,
     /// Expected channel (default: whatever the head says).
     #[arg(long)]
     pub channel: Option<String>,
@@ -490,7 +494,19 @@ pub fn run_head(c: HeadCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 struct BundleReport {
     ocp_version: String,
     path: Option<String>,
-    ids: Vec<String>,
+    range: Option<String>,
+    /// Definitions of the bundle, each with its decision.
+    in_bundle: usize,
+    applies: Vec<String>,
+    /// (id, decision code, reason) of those that do not apply although in the bundle.
+    left_out: Vec<(String, &'static str, String)>,
+}
+
+fn range_text(r: &crate::trust::payload::Range) -> String {
+    match &r.to {
+        Some(to) => format!("[{}, {to})", r.from),
+        None => format!("[{}, ∞)", r.from),
+    }
 }
 
 async fn verify_with<F: Fetcher>(
@@ -498,18 +514,40 @@ async fn verify_with<F: Fetcher>(
     state: &mut ClientState,
     opts: &VerifyOptions,
     versions: &[semver::Version],
+    cluster_id: Option<&str>,
 ) -> Result<(verify::Verified, Vec<BundleReport>), VerifyError> {
     let verified = verify::update(state, fetcher, opts).await?;
     let mut bundles = Vec::new();
     for v in versions {
         let found = verify::fetch_bundle(fetcher, &verified.index, v, &opts.limits).await?;
         bundles.push(match found {
-            Some((range, bundle)) => BundleReport {
+            Some((range, bundle)) => {
+                let mut applies = Vec::new();
+                let mut left_out = Vec::new();
+                for s in bundle.select(v, cluster_id) {
+                    if s.decision.applies() {
+                        applies.push(s.id.to_string());
+                    } else {
+                        left_out.push((s.id.to_string(), s.decision.code(), s.decision.to_string()));
+                    }
+                }
+                BundleReport {
+                    ocp_version: v.to_string(),
+                    path: Some(range.bundle.path.clone()),
+                    range: Some(range_text(&range)),
+                    in_bundle: bundle.entries.len(),
+                    applies,
+                    left_out,
+                }
+            }
+            None => BundleReport {
                 ocp_version: v.to_string(),
-                path: Some(range.bundle.path),
-                ids: bundle.ids().into_iter().map(str::to_string).collect(),
+                path: None,
+                range: None,
+                in_bundle: 0,
+                applies: vec![],
+                left_out: vec![],
             },
-            None => BundleReport { ocp_version: v.to_string(), path: None, ids: vec![] },
         });
     }
     Ok((verified, bundles))
@@ -552,12 +590,12 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let is_url = a.target.starts_with("http://") || a.target.starts_with("https://");
     let result = if is_url {
         let fetcher = HttpFetcher::new(&a.target, HttpLimits::default())?;
-        rt.block_on(verify_with(&fetcher, &mut state, &opts, &versions))
+        rt.block_on(verify_with(&fetcher, &mut state, &opts, &versions, a.cluster_id.as_deref()))
     } else {
         if !Path::new(&a.target).is_dir() {
             bail!("{}: not a directory (nor an http(s) URL)", a.target);
         }
-        rt.block_on(verify_with(&DirFetcher::new(&a.target), &mut state, &opts, &versions))
+        rt.block_on(verify_with(&DirFetcher::new(&a.target), &mut state, &opts, &versions, a.cluster_id.as_deref()))
     };
     let (v, bundles) = match result {
         Ok(r) => r,
@@ -591,18 +629,35 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 format_time(v.index.expires)
             );
             for b in &bundles {
-                match &b.path {
-                    Some(p) => {
-                        println!("  {}  {p}: {} definition(s): {}", b.ocp_version, b.ids.len(), b.ids.join(", "))
+                match (&b.path, &b.range) {
+                    (Some(p), Some(r)) => {
+                        println!(
+                            "  {}  index range {r}: {p} ({} definition(s)); {} apply: {}",
+                            b.ocp_version,
+                            b.in_bundle,
+                            b.applies.len(),
+                            b.applies.join(", ")
+                        );
+                        for (id, _, why) in b.left_out.iter().filter(|(_, code, _)| *code != "outside-versions") {
+                            println!("    not for this cluster: {id} ({why})");
+                        }
                     }
-                    None => println!("  {}  no range holds this version: nothing applies", b.ocp_version),
+                    _ => println!("  {}  no range holds this version: nothing applies", b.ocp_version),
                 }
             }
         }
         Format::Json => {
             let bundles: Vec<_> = bundles
                 .iter()
-                .map(|b| serde_json::json!({"ocp_version": b.ocp_version, "path": b.path, "definitions": b.ids}))
+                .map(|b| {
+                    let left_out: Vec<_> = b
+                        .left_out
+                        .iter()
+                        .map(|(id, code, why)| serde_json::json!({"id": id, "decision": code, "reason": why}))
+                        .collect();
+                    serde_json::json!({"ocp_version": b.ocp_version, "path": b.path, "range": b.range,
+                        "cluster_id": a.cluster_id, "definitions": b.applies, "not_applied": left_out})
+                })
                 .collect();
             let out = serde_json::json!({
                 "ok": true,

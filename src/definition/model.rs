@@ -32,10 +32,24 @@ pub struct Definition {
     /// `YYYY-MM-DD`; after this date the definition is no longer served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// Staged rollout by cluster-id hash (DESIGN.md section 5); absent means every cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub when: Vec<Condition>,
     pub gather: Vec<Gatherer>,
 }
+
+/// `rollout: {percent: 1..100}`: the share of clusters (by the bucket of their cluster id) that
+/// get the definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rollout {
+    pub percent: u8,
+}
+
+/// Default rollout: every cluster.
+pub const DEFAULT_ROLLOUT_PERCENT: u8 = 100;
 
 /// A condition that must hold at gather time. Externally tagged: `- alertIsFiring: Name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +179,7 @@ pub struct ContainersLogs {
 impl Definition {
     /// Fill in defaults so the bundle form is explicit (DESIGN.md section 5, bundle).
     pub fn normalize(&mut self) {
+        self.rollout.get_or_insert(Rollout { percent: DEFAULT_ROLLOUT_PERCENT });
         for g in &mut self.gather {
             if let Gatherer::ContainerLogs(c) = g {
                 c.previous.get_or_insert(false);
@@ -172,6 +187,11 @@ impl Definition {
                 c.max_bytes.get_or_insert(DEFAULT_MAX_BYTES);
             }
         }
+    }
+
+    /// The rollout percentage, default 100.
+    pub fn rollout_percent(&self) -> u8 {
+        self.rollout.map_or(DEFAULT_ROLLOUT_PERCENT, |r| r.percent)
     }
 
     /// A conditional rule in the legacy export: `when` conditions plus legacy functions.

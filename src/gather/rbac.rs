@@ -187,6 +187,7 @@ mod tests {
             justification: "j".into(),
             versions: "*".into(),
             expires: None,
+            rollout: None,
             when: Vec::new(),
             gather,
         }

@@ -35,13 +35,15 @@ pub enum SourceError {
 }
 
 /// Verify the dist behind `fetcher` from `state` (a pinned root or the agent's state), select
-/// the bundle of `ocp_version` and turn its definitions into [`GatherDefinition`]s. No range
-/// for the version means nothing applies: an empty list.
+/// the bundle of `ocp_version` and turn its definitions into [`GatherDefinition`]s with the
+/// bundle's decision for this version and cluster. No range for the version means nothing
+/// applies: an empty list.
 pub async fn from_dist<F: Fetcher>(
     fetcher: &F,
     state: &mut ClientState,
     opts: &VerifyOptions,
     ocp_version: &semver::Version,
+    cluster_id: &str,
     location: &str,
 ) -> Result<(Vec<GatherDefinition>, SourceInfo), SourceError> {
     let verified = verify::update(state, fetcher, opts).await?;
@@ -61,9 +63,9 @@ pub async fn from_dist<F: Fetcher>(
     };
     info.bundle_sha256 = Some(range.bundle.sha256.clone());
     let definitions = bundle
-        .definitions
+        .select(ocp_version, Some(cluster_id))
         .into_iter()
-        .map(GatherDefinition::from_value)
+        .map(|s| GatherDefinition::from_value(s.definition.clone(), Some(s.decision)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| SourceError::Definition(format!("{}: {e}", range.bundle.path)))?;
     Ok((definitions, info))

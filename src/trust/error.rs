@@ -70,7 +70,7 @@ pub enum VerifyError {
     PayloadType { what: String, found: String, expected: String },
     #[error("{what}: payload _type {found:?} does not match payloadType {payload_type:?}")]
     TypeMismatch { what: String, found: String, payload_type: String },
-    #[error("{what}: spec_version {found} is not supported (this rrctl reads {supported})")]
+    #[error("{what}: unsupported spec_version {found} (this rrctl reads spec_version {supported} only)")]
     SpecVersion { what: String, found: String, supported: u64 },
     #[error("{what}: field {field}: {reason}")]
     Field { what: String, field: String, reason: String },

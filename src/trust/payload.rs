@@ -11,8 +11,9 @@ use super::error::VerifyError;
 use super::keys::{self, PrivateKey};
 use super::strict;
 
-/// The payload format version this rrctl reads and writes.
-pub const SPEC_VERSION: u64 = 1;
+/// The payload format version this rrctl reads and writes: 2 since index ranges are bounded by
+/// minor-stream starts and bundle definitions carry their own `intervals` and `rollout`.
+pub const SPEC_VERSION: u64 = 2;
 /// Most signatures accepted on one envelope (bounds verification work).
 pub const MAX_SIGNATURES: usize = 64;
 
@@ -741,30 +742,260 @@ impl IndexPayload {
 // ---------------------------------------------------------------------------------------------
 // Bundle
 
-/// A bundle: the normalised definitions for one interval.
+/// Most definitions accepted in one bundle, and most intervals in one definition.
+pub const MAX_BUNDLE_DEFINITIONS: usize = 100_000;
+pub const MAX_DEFINITION_INTERVALS: usize = 256;
+
+/// One interval `[from, to)` of a bundle definition's normalised versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInterval {
+    pub from: semver::Version,
+    pub to: Option<semver::Version>,
+}
+
+impl VersionInterval {
+    pub fn contains(&self, v: &semver::Version) -> bool {
+        self.from.cmp_precedence(v).is_le() && self.to.as_ref().is_none_or(|to| v.cmp_precedence(to).is_lt())
+    }
+}
+
+impl std::fmt::Display for VersionInterval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.to {
+            Some(to) => write!(f, "[{}, {to})", self.from),
+            None => write!(f, "[{}, ∞)", self.from),
+        }
+    }
+}
+
+/// What the selection needs of one bundle definition, parsed and checked when the bundle is
+/// read so that [`Bundle::select`] cannot fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleEntry {
+    pub id: String,
+    /// Sorted, disjoint, non-adjacent; only the last may be unbounded.
+    pub intervals: Vec<VersionInterval>,
+    /// `rollout.percent`, 1..=100.
+    pub rollout_percent: u8,
+}
+
+impl BundleEntry {
+    /// The interval holding `v` (binary search).
+    pub fn interval_of(&self, v: &semver::Version) -> Option<&VersionInterval> {
+        let n = self.intervals.partition_point(|i| i.from.cmp_precedence(v).is_le());
+        let i = self.intervals.get(n.checked_sub(1)?)?;
+        i.contains(v).then_some(i)
+    }
+}
+
+/// Whether a definition of a bundle applies to a cluster, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The version is in the definition's intervals and the cluster in its rollout.
+    Applies,
+    /// The version is in none of the definition's intervals.
+    OutsideVersions,
+    /// The version matches but the cluster's bucket is not below the rollout percentage.
+    OutsideRollout { bucket: u8, percent: u8 },
+    /// The version matches and the definition is rolled out to fewer than 100 %, but no cluster
+    /// id was given to compute the bucket: it does not apply.
+    RolloutNeedsClusterId { percent: u8 },
+}
+
+impl Decision {
+    /// The decision rule, shared by [`Bundle::select`] and `rrctl show` on definitions: the version
+    /// must lie in the definition's versions and, below 100 %, the cluster's bucket (from
+    /// [`crate::version::rollout_bucket`]) below the percentage.
+    pub fn decide(in_versions: bool, percent: u8, bucket: Option<u8>) -> Decision {
+        match bucket {
+            _ if !in_versions => Decision::OutsideVersions,
+            _ if percent >= crate::version::MAX_PERCENT => Decision::Applies,
+            None => Decision::RolloutNeedsClusterId { percent },
+            Some(b) if crate::version::in_rollout(b, percent) => Decision::Applies,
+            Some(bucket) => Decision::OutsideRollout { bucket, percent },
+        }
+    }
+
+    pub fn applies(&self) -> bool {
+        matches!(self, Decision::Applies)
+    }
+
+    /// A stable kebab-case name for machine output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Decision::Applies => "applies",
+            Decision::OutsideVersions => "outside-versions",
+            Decision::OutsideRollout { .. } => "outside-rollout",
+            Decision::RolloutNeedsClusterId { .. } => "rollout-needs-cluster-id",
+        }
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decision::Applies => f.write_str("applies"),
+            Decision::OutsideVersions => f.write_str("version outside the definition's intervals"),
+            Decision::OutsideRollout { bucket, percent } => {
+                write!(f, "outside the rollout: bucket {bucket} is not below {percent} %")
+            }
+            Decision::RolloutNeedsClusterId { percent } => {
+                write!(f, "rolled out to {percent} %: a cluster id is needed to decide")
+            }
+        }
+    }
+}
+
+/// One definition of a bundle with the decision for a version and cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected<'a> {
+    pub id: &'a str,
+    pub definition: &'a Value,
+    pub decision: Decision,
+    /// The interval of the definition's versions that holds the version, if any.
+    pub interval: Option<&'a VersionInterval>,
+    /// The cluster's rollout bucket for this definition, when a cluster id was given.
+    pub bucket: Option<u8>,
+    pub rollout_percent: u8,
+}
+
+/// A bundle: the normalised definitions for one index range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bundle {
     pub repo: String,
     pub definitions: Vec<Value>,
+    /// `entries[k]` describes `definitions[k]`.
+    pub entries: Vec<BundleEntry>,
+}
+
+fn version_field(o: &mut Obj<'_>, key: &'static str, nullable: bool) -> Result<Option<semver::Version>, VerifyError> {
+    let s = match o.get(key)? {
+        Value::Null if nullable => return Ok(None),
+        Value::String(s) => s,
+        _ if nullable => return Err(o.err(key, "expected a version string or null")),
+        _ => return Err(o.err(key, "expected a version string")),
+    };
+    let v = semver::Version::parse(s).map_err(|e| o.err(key, format!("{s:?} is not a version ({e})")))?;
+    if !v.build.is_empty() {
+        return Err(o.err(key, format!("{s:?} carries build metadata; bounds are normalised without it")));
+    }
+    Ok(Some(v))
+}
+
+fn bundle_entry(what: &str, n: usize, d: &Value) -> Result<BundleEntry, VerifyError> {
+    let prefix = format!("definitions[{n}]");
+    let Value::Object(map) = d else { return Err(VerifyError::field(what, &prefix, "expected an object")) };
+    // The definition's own fields are the definition format's business; only these are read.
+    let field = |k: &str, reason: &str| VerifyError::field(what, &format!("{prefix}.{k}"), reason);
+    let id = match map.get("id") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 253 && !s.chars().any(char::is_control) => s.clone(),
+        Some(_) => return Err(field("id", "expected a non-empty string without control characters")),
+        None => return Err(field("id", "missing")),
+    };
+    let Some(Value::Array(list)) = map.get("intervals") else {
+        return Err(field("intervals", "missing or not an array"));
+    };
+    if list.is_empty() || list.len() > MAX_DEFINITION_INTERVALS {
+        return Err(field("intervals", &format!("expected 1 to {MAX_DEFINITION_INTERVALS} intervals")));
+    }
+    let mut intervals: Vec<VersionInterval> = Vec::with_capacity(list.len());
+    for (k, i) in list.iter().enumerate() {
+        let ip = format!("{prefix}.intervals[{k}]");
+        let mut io = Obj::new(what, &ip, i)?;
+        let from = version_field(&mut io, "from", false)?.ok_or_else(|| io.err("from", "missing"))?;
+        let to = version_field(&mut io, "to", true)?;
+        io.finish()?;
+        if let Some(to) = &to
+            && from.cmp_precedence(to).is_ge()
+        {
+            return Err(VerifyError::field(what, &ip, format!("from {from} is not below to {to}")));
+        }
+        if let Some(prev) = intervals.last() {
+            // Normalised: sorted, disjoint and not touching (touching intervals are merged).
+            match &prev.to {
+                None => return Err(VerifyError::field(what, &ip, "follows an unbounded interval")),
+                Some(pt) if pt.cmp_precedence(&from).is_ge() => {
+                    return Err(VerifyError::field(
+                        what,
+                        &ip,
+                        format!("from {from} does not lie above the previous interval's end {pt}"),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        intervals.push(VersionInterval { from, to });
+    }
+    let rollout_v = map.get("rollout").ok_or_else(|| field("rollout", "missing"))?;
+    let mut ro = Obj::new(what, &format!("{prefix}.rollout"), rollout_v)?;
+    let percent = ro.uint("percent")?;
+    ro.finish()?;
+    let rollout_percent = match u8::try_from(percent) {
+        Ok(p) if (crate::version::MIN_PERCENT..=crate::version::MAX_PERCENT).contains(&p) => p,
+        _ => return Err(field("rollout.percent", &format!("{percent} is not between 1 and 100"))),
+    };
+    Ok(BundleEntry { id, intervals, rollout_percent })
 }
 
 impl Bundle {
+    /// Parse a bundle payload strictly: header, repo, and for every definition (sorted by id,
+    /// ids unique) its `id`, normalised `intervals` and `rollout`.
     pub fn from_value(v: Value, what: &str) -> Result<Self, VerifyError> {
         let mut o = Obj::new(what, "", &v)?;
         header(&mut o, "rrctl/bundle")?;
         let repo = o.nonempty("repo")?;
-        o.array("definitions")?;
+        let list = o.array("definitions")?;
         o.finish()?;
+        if list.len() > MAX_BUNDLE_DEFINITIONS {
+            return Err(VerifyError::field(what, "definitions", format!("more than {MAX_BUNDLE_DEFINITIONS}")));
+        }
+        let mut entries: Vec<BundleEntry> = Vec::with_capacity(list.len());
+        for (n, d) in list.iter().enumerate() {
+            let e = bundle_entry(what, n, d)?;
+            if let Some(prev) = entries.last()
+                && prev.id >= e.id
+            {
+                return Err(VerifyError::field(
+                    what,
+                    &format!("definitions[{n}].id"),
+                    format!("{:?} is not above the previous id {:?} (sorted, unique)", e.id, prev.id),
+                ));
+            }
+            entries.push(e);
+        }
         let Value::Object(mut map) = v else { return Err(VerifyError::field(what, "/", "expected an object")) };
         let Some(Value::Array(definitions)) = map.remove("definitions") else {
             return Err(VerifyError::field(what, "definitions", "expected an array"));
         };
-        Ok(Bundle { repo, definitions })
+        Ok(Bundle { repo, definitions, entries })
     }
 
     /// The `id` of each definition.
     pub fn ids(&self) -> Vec<&str> {
-        self.definitions.iter().filter_map(|d| d.get("id").and_then(Value::as_str)).collect()
+        self.entries.iter().map(|e| e.id.as_str()).collect()
+    }
+
+    /// Every definition of the bundle with its decision for a cluster at `version`: the version
+    /// must lie in the definition's intervals and, when `rollout.percent` is below 100, the
+    /// cluster's [`crate::version::rollout_bucket`] must be below the percentage. This is the one
+    /// selection every consumer uses (after [`IndexPayload::select`] picked the bundle).
+    pub fn select(&self, version: &semver::Version, cluster_id: Option<&str>) -> Vec<Selected<'_>> {
+        self.entries
+            .iter()
+            .zip(&self.definitions)
+            .map(|(e, definition)| {
+                let interval = e.interval_of(version);
+                let bucket = cluster_id.map(|c| crate::version::rollout_bucket(&e.id, c));
+                let percent = e.rollout_percent;
+                let decision = Decision::decide(interval.is_some(), percent, bucket);
+                Selected { id: &e.id, definition, decision, interval, bucket, rollout_percent: percent }
+            })
+            .collect()
+    }
+
+    /// The definitions that apply to a cluster at `version` (see [`Bundle::select`]).
+    pub fn applicable(&self, version: &semver::Version, cluster_id: Option<&str>) -> Vec<Selected<'_>> {
+        self.select(version, cluster_id).into_iter().filter(|s| s.decision.applies()).collect()
     }
 }
 

@@ -8,7 +8,7 @@ use super::payload::{
     Envelope, FileRef, HeadPayload, IndexPayload, Limits, Role, RoleKeys, RootPayload, format_time, sha256_hex,
 };
 use super::verify::{self, Expect, PreviousHead, TrustedRoot};
-use super::{DistMeta, KeySource, SignedFiles, SigningOptions, TrustError};
+use super::{DistMeta, KeySource, SignedFiles, SigningOptions, TrustError, VerifyError};
 
 /// The consumer's default poll interval (DESIGN.md section 6: about 2 h).
 pub const DEFAULT_POLL_INTERVAL_SECS: i64 = 2 * 3600;
@@ -190,7 +190,17 @@ pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -
     let dev = opts.root_dir.is_none() && opts.index_key.is_none() && opts.head_key.is_none();
     let (chain, index_key, head_key, created) = if dev {
         let created = ensure_dev_keys(&opts.dev_dir, &meta.repo, meta.issued_at)?;
-        let chain = load_root_chain(&opts.dev_dir.join("root"))?;
+        let chain = load_root_chain(&opts.dev_dir.join("root")).map_err(|e| match e {
+            // Development keys made by an rrctl of an older format: say how to start afresh.
+            TrustError::Verify(VerifyError::SpecVersion { found, .. }) => TrustError::Config(format!(
+                "the development root in {} has spec_version {found}, this rrctl writes {}; remove {} to create \
+                 new development keys",
+                opts.dev_dir.display(),
+                super::payload::SPEC_VERSION,
+                opts.dev_dir.display()
+            )),
+            e => e,
+        })?;
         let found = chain.last().map(|r| r.payload.repo.clone()).unwrap_or_default();
         if found != meta.repo {
             return Err(TrustError::DevRepoMismatch {

@@ -153,6 +153,38 @@ impl IntervalSet {
     }
 }
 
+impl IntervalSet {
+    /// The set written as a range of the grammar (DESIGN.md section 4), in normal form: one
+    /// alternative per interval, ascending; a whole minor stream as `X.Y`, `*` for everything.
+    /// Parsing the text gives this set back exactly; the empty set is the empty string.
+    pub fn range_text(&self) -> String {
+        let min = OcpVersion::min();
+        let alternatives: Vec<String> = self
+            .intervals
+            .iter()
+            .map(|i| match &i.to {
+                None if i.from == min => "*".to_string(),
+                None => format!(">={}", i.from),
+                Some(t) if i.from == min => format!("<{t}"),
+                Some(t) => {
+                    let (x, y) = (i.from.major(), i.from.minor());
+                    let whole_stream =
+                        i.from == OcpVersion::stream_start(x, y) && OcpVersion::stream_end(x, y).as_ref() == Some(t);
+                    if whole_stream { format!("{x}.{y}") } else { format!(">={} <{t}", i.from) }
+                }
+            })
+            .collect();
+        alternatives.join(" || ")
+    }
+
+    /// Whether some version of `[from, to)` is in the set.
+    pub fn meets(&self, from: &OcpVersion, to: Option<&OcpVersion>) -> bool {
+        // The first interval ending after `from` is the only candidate.
+        let k = self.intervals.partition_point(|i| i.to.as_ref().is_some_and(|t| t <= from));
+        self.intervals.get(k).is_some_and(|i| to.is_none_or(|to| i.from < *to))
+    }
+}
+
 impl fmt::Display for IntervalSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.intervals.is_empty() {
@@ -259,6 +291,73 @@ pub fn partition<T: Ord + Clone>(items: &[(T, IntervalSet)]) -> Vec<Segment<T>> 
         if !active.is_empty() {
             out.push(Segment { from: bound.clone(), to: None, members: active.iter().cloned().collect() });
         }
+    }
+    out
+}
+
+/// One range of the published index: `[from, to)` bounded by minor-stream starts, and the
+/// indices (ascending) of the sets that meet it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPiece {
+    pub from: OcpVersion,
+    pub to: Option<OcpVersion>,
+    pub members: Vec<usize>,
+}
+
+/// The coarse partition of the published index (spec_version 2): the version line is cut at the
+/// start `X.Y.0-0` of every minor stream that holds a bound of some set and at the start of the
+/// stream after it; each piece gets the indices of the sets meeting it; adjacent pieces with
+/// equal members are merged and pieces nobody meets are left out. So a piece is one minor
+/// stream, or several whole streams on which no set has a bound.
+///
+/// Cost: O(b log b) for b bounds plus the memberships, each set joining only the pieces its
+/// intervals span (no per-bound copies of member sets as in [`partition`]).
+pub fn stream_partition(sets: &[IntervalSet]) -> Vec<StreamPiece> {
+    let mut cuts: Vec<OcpVersion> = Vec::new();
+    for set in sets {
+        for i in set.intervals() {
+            for bound in std::iter::once(&i.from).chain(i.to.as_ref()) {
+                let start = bound.stream();
+                if let Some(next) = OcpVersion::stream_end(bound.major(), bound.minor()) {
+                    cuts.push(next);
+                }
+                cuts.push(start);
+            }
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); cuts.len()];
+    for (n, set) in sets.iter().enumerate() {
+        for i in set.intervals() {
+            // `from` is at or above its own stream start, which is a cut: `first` is valid.
+            let first = cuts.partition_point(|c| *c <= i.from).saturating_sub(1);
+            let end = match &i.to {
+                Some(t) => cuts.partition_point(|c| c < t),
+                None => cuts.len(),
+            };
+            for piece in &mut members[first..end] {
+                // Intervals of one set are visited in order, so a repeat is always the last entry.
+                if piece.last() != Some(&n) {
+                    piece.push(n);
+                }
+            }
+        }
+    }
+    let mut out: Vec<StreamPiece> = Vec::new();
+    for (k, m) in members.into_iter().enumerate() {
+        let to = cuts.get(k + 1).cloned();
+        if m.is_empty() {
+            continue;
+        }
+        if let Some(last) = out.last_mut()
+            && last.to.as_ref() == Some(&cuts[k])
+            && last.members == m
+        {
+            last.to = to;
+            continue;
+        }
+        out.push(StreamPiece { from: cuts[k].clone(), to, members: m });
     }
     out
 }
@@ -427,5 +526,72 @@ mod tests {
         assert_eq!(all[0].to, None);
         assert_eq!(all[0].members, BTreeSet::from([1, 2]));
         assert!(all[0].contains(&v("4.16.0")));
+    }
+
+    fn piece(from: &str, to: Option<&str>, members: &[usize]) -> StreamPiece {
+        StreamPiece { from: v(from), to: to.map(v), members: members.to_vec() }
+    }
+
+    #[test]
+    fn stream_partition_cuts_only_at_minor_stream_starts() {
+        // Bounds (worked by hand): a = [4.16.3, 4.16.10-0): streams 4.16 -> cuts 4.16.0-0, 4.17.0-0;
+        // b = [4.14.0-rc.1, 4.18.2-0): cuts 4.14.0-0, 4.15.0-0, 4.18.0-0, 4.19.0-0;
+        // c = [4.20.0-0, ∞): cuts 4.20.0-0, 4.21.0-0.
+        let sets = vec![
+            set(&[("4.16.3", Some("4.16.10-0"))]),
+            set(&[("4.14.0-rc.1", Some("4.18.2-0"))]),
+            set(&[("4.20.0-0", None)]),
+        ];
+        assert_eq!(
+            stream_partition(&sets),
+            vec![
+                piece("4.14.0-0", Some("4.16.0-0"), &[1]),
+                piece("4.16.0-0", Some("4.17.0-0"), &[0, 1]),
+                piece("4.17.0-0", Some("4.19.0-0"), &[1]),
+                piece("4.20.0-0", None, &[2]),
+            ]
+        );
+    }
+
+    #[test]
+    fn stream_partition_unions_recurring_members_and_the_whole_line() {
+        // `4.10 || 4.12.5`: one set meeting 4.10 and 4.12 only; `*` meets everything from 0.0.0-0.
+        let sets = vec![set(&[("4.10.0-0", Some("4.11.0-0")), ("4.12.5", Some("4.12.6-0"))]), IntervalSet::all()];
+        assert_eq!(
+            stream_partition(&sets),
+            vec![
+                piece("0.0.0-0", Some("4.10.0-0"), &[1]),
+                piece("4.10.0-0", Some("4.11.0-0"), &[0, 1]),
+                piece("4.11.0-0", Some("4.12.0-0"), &[1]),
+                piece("4.12.0-0", Some("4.13.0-0"), &[0, 1]),
+                piece("4.13.0-0", None, &[1]),
+            ]
+        );
+        assert!(stream_partition(&[]).is_empty());
+        assert!(stream_partition(&[IntervalSet::empty()]).is_empty());
+    }
+
+    #[test]
+    fn range_text_round_trips_and_meets() {
+        for (text, expect) in [
+            ("4.16", "4.16"),
+            (">=4.14.0-0 <4.16.4-0 || 4.17", ">=4.14.0-0 <4.16.4-0 || 4.17"),
+            ("<=4.16.3", "<4.16.4-0"),
+            (">4.16.3", ">=4.16.4-0"),
+            ("4.16.3 - 4.16.9", ">=4.16.3 <4.16.10-0"),
+            ("*", "*"),
+            ("4.15 || 4.16", ">=4.15.0-0 <4.17.0-0"),
+        ] {
+            let s = crate::version::VersionRange::parse(text).unwrap().intervals();
+            assert_eq!(s.range_text(), expect, "{text}");
+            assert_eq!(crate::version::VersionRange::parse(&s.range_text()).unwrap().intervals(), s);
+        }
+        let s = set(&[("4.16.3", Some("4.16.10-0")), ("4.18.0", None)]);
+        assert!(s.meets(&v("4.16.0-0"), Some(&v("4.17.0-0"))));
+        assert!(!s.meets(&v("4.16.0-0"), Some(&v("4.16.3"))));
+        assert!(s.meets(&v("4.16.9"), Some(&v("4.16.10-0"))));
+        assert!(!s.meets(&v("4.16.10-0"), Some(&v("4.18.0"))));
+        assert!(s.meets(&v("4.17.0"), None));
+        assert!(!IntervalSet::empty().meets(&v("0.0.0-0"), None));
     }
 }

@@ -3,20 +3,24 @@
 //! Versions are ordered by SemVer 2.0.0 precedence, pre-releases included as ordinary points of
 //! the order (unlike Cargo's requirement matching). A [`VersionRange`] normalises to an
 //! [`IntervalSet`], a union of half-open intervals; [`partition`] cuts the version line at every
-//! bound of many sets so that the build can resolve any version with one binary search.
+//! bound of many sets (the fine partition: `show`, reports, the legacy export) and
+//! [`stream_partition`] only at minor-stream starts (the published index, spec_version 2).
+//! [`rollout_bucket`] decides staged rollouts.
 
 mod interval;
 mod range;
 mod released;
+mod rollout;
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
-pub use interval::{Interval, IntervalSet, Segment, partition};
+pub use interval::{Interval, IntervalSet, Segment, StreamPiece, partition, stream_partition};
 pub use range::{MAX_COMPARATORS, MAX_RANGE_LEN, RangeError, VersionRange};
 pub use released::{released_in, released_versions};
+pub use rollout::{MAX_PERCENT, MIN_PERCENT, in_rollout, rollout_bucket};
 
 /// Longest version text accepted by [`OcpVersion::parse`]; real ones are under 64 bytes.
 pub const MAX_VERSION_LEN: usize = 256;
@@ -132,6 +136,11 @@ impl OcpVersion {
         &self.0
     }
 
+    /// The start of the minor stream holding `self`: `X.Y.0-0`.
+    pub fn stream(&self) -> OcpVersion {
+        OcpVersion::stream_start(self.0.major, self.0.minor)
+    }
+
     /// The same version without build metadata (equal to `self`, but displayed without `+…`).
     pub fn without_build(&self) -> OcpVersion {
         if self.0.build.is_empty() {
@@ -205,6 +214,12 @@ impl Hash for OcpVersion {
 impl fmt::Display for OcpVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl From<semver::Version> for OcpVersion {
+    fn from(v: semver::Version) -> OcpVersion {
+        OcpVersion(v)
     }
 }
 
