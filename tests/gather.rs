@@ -100,6 +100,16 @@ fn main_definitions() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            // By hand: printf 'rolled-out/84ef291d-8f1b-4d28-ab34-cfddff941b84' | sha256sum, first 16
+            // hex digits mod 100 = 86, not below 50: the sample cluster is outside the rollout.
+            "rolled-out",
+            definition(
+                "rolled-out",
+                "versions: \"*\"\nrollout: {percent: 50}\n",
+                "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n",
+            ),
+        ),
+        (
             "old-only",
             definition(
                 "old-only",
@@ -287,7 +297,9 @@ fn gather_from_a_signed_dist_with_the_rbac_rrctl_generates() {
     // gathers.json accounts for every gatherer of every applied definition.
     let gathers = json_of(&entries, "insights-operator/gathers.json");
     let ids: Vec<&str> = gathers["definitions"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["cluster-operators", "conditional", "etcd-warnings", "machine-config-pools"]);
+    assert_eq!(ids, ["cluster-operators", "conditional", "etcd-warnings", "machine-config-pools", "rolled-out"]);
+    assert_eq!(gatherer(&gathers, "rolled-out", 0)["outcome"], "skipped-rollout");
+    assert!(gatherer(&gathers, "rolled-out", 0)["reason"].as_str().unwrap().contains("86"));
     let outcome = |id: &str, i: usize| gatherer(&gathers, id, i)["outcome"].as_str().unwrap().to_string();
     assert_eq!(outcome("cluster-operators", 0), "collected");
     assert_eq!(gatherer(&gathers, "cluster-operators", 0)["records"], operators.len());
