@@ -92,6 +92,12 @@ pub enum Command {
     Gc(cmd::publish::GcArgs),
     /// Serve a dist directory over HTTP like a CDN (ETag, 304, Range, Cache-Control).
     Serve(cmd::publish::ServeArgs),
+    /// Fetch and verify the bundle for this cluster into a state directory (one poll).
+    #[command(after_help = EXIT_CODES, args_override_self = true)]
+    Fetch(cmd::fetch::FetchArgs),
+    /// Poll, verify and keep the last good bundle; status.json and Prometheus metrics.
+    #[command(after_help = EXIT_CODES, args_override_self = true)]
+    Agent(cmd::agent::AgentArgs),
     /// Execute definitions against a cluster inside the local policy and write an Insights-style archive.
     #[command(after_help = EXIT_CODES)]
     Gather(cmd::gather::GatherArgs),
@@ -109,19 +115,33 @@ pub enum Command {
     Man,
 }
 
-fn init_tracing(global: &GlobalOpts) {
+fn init_tracing(global: &GlobalOpts, command: &Command) {
     use tracing_subscriber::EnvFilter;
+    // The agent is a service: it logs each cycle by default, as JSON with --log-format json.
+    let (quiet_level, json) = match command {
+        Command::Agent(a) => ("info", a.log_format == cmd::agent::LogFormat::Json),
+        _ => ("warn", false),
+    };
     let default = if global.quiet {
         "error"
     } else {
         match global.verbose {
-            0 => "warn",
+            0 => quiet_level,
             1 => "info",
             2 => "debug",
             _ => "trace",
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    if json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -143,7 +163,7 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    init_tracing(&cli.global);
+    init_tracing(&cli.global, &cli.command);
     crate::trust::fetch::install_crypto_provider();
     match run(cli) {
         Ok(code) => code,
@@ -174,6 +194,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish(a) => cmd::publish::run_publish(a, g),
         Command::Gc(a) => cmd::publish::run_gc(a, g),
         Command::Serve(a) => cmd::publish::run_serve(a, g),
+        Command::Fetch(a) => cmd::fetch::run_fetch(a, g),
+        Command::Agent(a) => cmd::agent::run_agent(a, g),
         Command::Gather(a) => cmd::gather::run_gather(a, g),
         Command::Rbac(a) => cmd::gather::run_rbac(a, g),
         Command::Policy(c) => cmd::gather::run_policy(c, g),

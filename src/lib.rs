@@ -10,9 +10,12 @@
 //! - [`build`]: bundles, index payload, legacy export, import and `show`;
 //! - [`trust`]: keys, signed envelopes, roots, verification;
 //! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally;
+//! - [`fetch`]: the cluster side's fetch-and-verify client and its state directory;
 //! - [`cluster`], [`gather`] and [`archive`]: the cluster side: executing definitions with `kube`
-//!   inside the local [`policy`], and the Insights-style archive.
+//!   inside the local [`policy`], and the Insights-style archive;
+//! - [`agent`]: the cluster side's loop: fetch, then (later) gather, status and metrics.
 
+pub mod agent;
 pub mod archive;
 pub mod build;
 pub mod canonical;
@@ -22,6 +25,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod definition;
 pub mod diag;
+pub mod fetch;
 pub mod fsutil;
 pub mod gather;
 pub mod policy;

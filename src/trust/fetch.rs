@@ -2,11 +2,17 @@
 //!
 //! Every fetch names a byte limit; nothing larger is ever buffered. HTTP adds a connect timeout,
 //! a stall timeout (no byte for that long) and a minimum average rate, so a slow-drip server
-//! cannot hold a client forever.
+//! cannot hold a client forever; retries with exponential backoff and jitter for transport
+//! errors, 429 and 5xx (honouring `Retry-After` up to a bound); same-origin redirects only; no
+//! content decoding (a cap applies to the bytes received); the proxies of the environment
+//! (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`) and an optional extra CA bundle. The publisher's
+//! `verify URL` / `publish --verify-url` and the cluster's `fetch` / `agent` share this client.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Result of one fetch.
@@ -32,8 +38,29 @@ pub enum FetchError {
     TooSlow { path: String, min_rate: u64 },
     #[error("{path}: HTTP status {status}")]
     Status { path: String, status: u16 },
+    /// A redirect to another origin, a loop, or too many redirects.
+    #[error("{path}: redirect refused: {reason}")]
+    Redirect { path: String, reason: String },
+    /// The server encoded the body although only `identity` was accepted.
+    #[error("{path}: Content-Encoding {encoding:?} was not requested (only identity is accepted)")]
+    ContentEncoding { path: String, encoding: String },
+    /// An answer HTTP does not allow here (e.g. 304 to an unconditional request).
+    #[error("{path}: {reason}")]
+    Protocol { path: String, reason: String },
+    /// Transport or I/O failure (connection refused or reset, body cut short, ...).
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
+}
+
+impl FetchError {
+    /// Whether trying again later may succeed: transport errors, timeouts, 429 and 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Io { .. } | FetchError::Timeout { .. } | FetchError::TooSlow { .. } => true,
+            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 /// A source of dist files, addressed by path relative to the dist root.
@@ -161,57 +188,257 @@ impl Default for HttpLimits {
     }
 }
 
+/// How often and how patiently transient failures are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Tries in total (1 = no retry).
+    pub attempts: u32,
+    /// Delay before the first retry; doubles with each further retry, with jitter.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Longest `Retry-After` honoured; a longer one is cut to this.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before retry number `retry` (1-based): `base * 2^(retry-1)` capped at `max_delay`,
+    /// then scaled by a random factor in [0.5, 1) so a fleet that failed together does not
+    /// retry together. A `Retry-After` replaces it, bounded by `max_retry_after`.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(after) = retry_after {
+            return after.min(self.max_retry_after);
+        }
+        let exp = self.base_delay.saturating_mul(1u32 << retry.saturating_sub(1).min(20));
+        exp.min(self.max_delay).mul_f64(0.5 + 0.5 * random_unit())
+    }
+}
+
+/// A uniform random number in [0, 1) from the operating system (jitter only, not secrets).
+pub fn random_unit() -> f64 {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Everything [`HttpFetcher`] can be configured with.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub limits: HttpLimits,
+    pub retry: RetryPolicy,
+    /// Default `rrctl/<version>`.
+    pub user_agent: String,
+    /// Extra trusted CA certificates (a PEM bundle) and the file they came from, added to the
+    /// platform's roots (cluster proxies re-signing TLS).
+    pub extra_ca: Option<(PathBuf, Vec<u8>)>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            limits: HttpLimits::default(),
+            retry: RetryPolicy::default(),
+            user_agent: concat!("rrctl/", env!("CARGO_PKG_VERSION")).to_string(),
+            extra_ca: None,
+        }
+    }
+}
+
+/// Counters of one [`HttpFetcher`] (shared by its clones): metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct FetchStats {
+    /// HTTP requests sent, retries included.
+    pub requests: AtomicU64,
+    /// Body bytes received, from every attempt.
+    pub bytes: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
+
 /// Files under a base URL (HTTP or HTTPS).
 #[derive(Debug, Clone)]
 pub struct HttpFetcher {
     client: reqwest::Client,
     base: String,
     limits: HttpLimits,
+    retry: RetryPolicy,
+    stats: Arc<FetchStats>,
+}
+
+/// One failed attempt and what the server asked for before the next one.
+struct Failed {
+    error: FetchError,
+    retry_after: Option<Duration>,
+}
+
+impl From<FetchError> for Failed {
+    fn from(error: FetchError) -> Self {
+        Failed { error, retry_after: None }
+    }
+}
+
+/// Same origin only, no loops, at most [`MAX_REDIRECTS`]: a CDN may redirect within itself, but a
+/// redirect elsewhere is not followed (the operator's proxy and firewall rules name one host).
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let previous = attempt.previous();
+        let Some(first) = previous.first() else { return attempt.follow() };
+        let reason = if previous.iter().any(|u| u == attempt.url()) {
+            Some(format!("redirect loop: {} was already visited", attempt.url()))
+        } else if attempt.url().origin() != first.origin() {
+            Some(format!("redirect from {} to another origin, {}", first, attempt.url()))
+        } else if previous.len() > MAX_REDIRECTS {
+            Some(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            None
+        };
+        match reason {
+            Some(r) => attempt.error(r),
+            None => attempt.follow(),
+        }
+    })
+}
+
+/// The message of an error and of its sources, once each.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// `Retry-After` in delta-seconds (the form CDNs and S3 send; an HTTP date is ignored and the
+/// backoff applies).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 impl HttpFetcher {
     /// `base` is the dist root URL.
     pub fn new(base: &str, limits: HttpLimits) -> Result<Self, FetchError> {
+        Self::with_options(base, &HttpOptions { limits, ..HttpOptions::default() })
+    }
+
+    pub fn with_options(base: &str, opts: &HttpOptions) -> Result<Self, FetchError> {
         install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .connect_timeout(limits.connect_timeout)
-            .read_timeout(limits.stall_timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("rrctl/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FetchError::Io { path: base.to_string(), reason: format!("HTTP client: {e}") })?;
+        let setup = |reason: String| FetchError::Io { path: base.to_string(), reason };
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(opts.limits.connect_timeout)
+            .read_timeout(opts.limits.stall_timeout)
+            .redirect(redirect_policy())
+            .user_agent(opts.user_agent.clone());
+        if let Some((path, pem)) = &opts.extra_ca {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| setup(format!("CA file {}: {}", path.display(), chain(&e))))?;
+            if certs.is_empty() {
+                return Err(setup(format!("CA file {}: no PEM certificate in it", path.display())));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder.build().map_err(|e| setup(format!("HTTP client: {}", chain(&e))))?;
         let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
-        Ok(HttpFetcher { client, base, limits })
+        Ok(HttpFetcher { client, base, limits: opts.limits, retry: opts.retry, stats: Arc::default() })
+    }
+
+    /// Requests, bytes and retries so far.
+    pub fn stats(&self) -> &Arc<FetchStats> {
+        &self.stats
+    }
+
+    /// The base URL, ending in `/`.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     async fn get(&self, path: &str, limit: u64, if_none_match: Option<&str>) -> Result<Fetched, FetchError> {
-        let io = |e: reqwest::Error| {
-            if e.is_timeout() {
-                FetchError::Timeout {
-                    path: path.to_string(),
-                    what: "request",
-                    secs: self.limits.stall_timeout.as_secs(),
+        let mut retry = 0;
+        loop {
+            match self.get_once(path, limit, if_none_match).await {
+                Ok(f) => return Ok(f),
+                Err(Failed { error, retry_after }) => {
+                    retry += 1;
+                    if !error.is_transient() || retry >= self.retry.attempts {
+                        return Err(error);
+                    }
+                    let delay = self.retry.delay(retry, retry_after);
+                    tracing::info!(
+                        "{error}; retry {retry} of {} in {:.1} s",
+                        self.retry.attempts - 1,
+                        delay.as_secs_f64()
+                    );
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(delay).await;
                 }
+            }
+        }
+    }
+
+    async fn get_once(&self, path: &str, limit: u64, if_none_match: Option<&str>) -> Result<Fetched, Failed> {
+        let stall = self.limits.stall_timeout;
+        let timeout = |what| FetchError::Timeout { path: path.to_string(), what, secs: stall.as_secs() };
+        let io = |e: reqwest::Error| {
+            if e.is_redirect() {
+                FetchError::Redirect { path: path.to_string(), reason: redirect_reason(&e) }
+            } else if e.is_timeout() {
+                timeout("request")
             } else {
-                FetchError::Io { path: path.to_string(), reason: format!("{e}") }
+                FetchError::Io { path: path.to_string(), reason: chain(&e) }
             }
         };
-        let mut req = self.client.get(format!("{}{path}", self.base));
+        let mut req =
+            self.client.get(format!("{}{path}", self.base)).header(reqwest::header::ACCEPT_ENCODING, "identity");
         if let Some(tag) = if_none_match {
             req = req.header(reqwest::header::IF_NONE_MATCH, tag);
         }
-        let stall = self.limits.stall_timeout;
-        let timeout = |what| FetchError::Timeout { path: path.to_string(), what, secs: stall.as_secs() };
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let mut resp = tokio::time::timeout(stall, req.send()).await.map_err(|_| timeout("response"))?.map_err(io)?;
         let status = resp.status().as_u16();
         match status {
-            304 => return Ok(Fetched::NotModified),
+            304 if if_none_match.is_some() => return Ok(Fetched::NotModified),
+            304 => {
+                return Err(FetchError::Protocol {
+                    path: path.to_string(),
+                    reason: "304 Not Modified to a request without If-None-Match".into(),
+                }
+                .into());
+            }
             404 | 410 => return Ok(Fetched::NotFound),
             200 => {}
-            _ => return Err(FetchError::Status { path: path.to_string(), status }),
+            _ => {
+                let retry_after = retry_after(resp.headers());
+                return Err(Failed { error: FetchError::Status { path: path.to_string(), status }, retry_after });
+            }
+        }
+        if let Some(enc) = resp.headers().get(reqwest::header::CONTENT_ENCODING) {
+            let enc = String::from_utf8_lossy(enc.as_bytes()).into_owned();
+            if !enc.eq_ignore_ascii_case("identity") {
+                return Err(FetchError::ContentEncoding { path: path.to_string(), encoding: enc }.into());
+            }
         }
         if resp.content_length().is_some_and(|n| n > limit) {
-            return Err(FetchError::TooLarge { path: path.to_string(), limit });
+            return Err(FetchError::TooLarge { path: path.to_string(), limit }.into());
         }
         let etag = resp.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
         let started = Instant::now();
@@ -219,19 +446,31 @@ impl HttpFetcher {
         loop {
             let chunk = tokio::time::timeout(stall, resp.chunk()).await.map_err(|_| timeout("body"))?.map_err(io)?;
             let Some(chunk) = chunk else { break };
+            self.stats.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(FetchError::TooLarge { path: path.to_string(), limit });
+                return Err(FetchError::TooLarge { path: path.to_string(), limit }.into());
             }
             bytes.extend_from_slice(&chunk);
             let elapsed = started.elapsed();
             if elapsed > self.limits.rate_grace
                 && (bytes.len() as f64) < self.limits.min_rate as f64 * elapsed.as_secs_f64()
             {
-                return Err(FetchError::TooSlow { path: path.to_string(), min_rate: self.limits.min_rate });
+                return Err(FetchError::TooSlow { path: path.to_string(), min_rate: self.limits.min_rate }.into());
             }
         }
         Ok(Fetched::Body { bytes, etag })
     }
+}
+
+/// The policy's own message (the innermost source), without reqwest's generic prefix.
+fn redirect_reason(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    last.unwrap_or_else(|| e.to_string())
 }
 
 impl Fetcher for HttpFetcher {
@@ -242,5 +481,39 @@ impl Fetcher for HttpFetcher {
         if_none_match: Option<&str>,
     ) -> impl Future<Output = Result<Fetched, FetchError>> + Send {
         self.get(path, limit, if_none_match)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered() {
+        let p = RetryPolicy {
+            attempts: 10,
+            base_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+        };
+        for _ in 0..100 {
+            let d1 = p.delay(1, None);
+            assert!(d1 >= Duration::from_secs(1) && d1 < Duration::from_secs(2), "{d1:?}");
+            let d3 = p.delay(3, None);
+            assert!(d3 >= Duration::from_secs(4) && d3 < Duration::from_secs(8), "{d3:?}");
+            let d9 = p.delay(9, None);
+            assert!(d9 >= Duration::from_secs(5) && d9 < Duration::from_secs(10), "{d9:?}");
+        }
+        assert_eq!(p.delay(1, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(p.delay(1, Some(Duration::from_secs(3600))), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn transient_errors() {
+        let s = |status| FetchError::Status { path: "p".into(), status };
+        assert!(s(429).is_transient() && s(500).is_transient() && s(503).is_transient());
+        assert!(!s(403).is_transient() && !s(400).is_transient());
+        assert!(!FetchError::TooLarge { path: "p".into(), limit: 1 }.is_transient());
+        assert!(!FetchError::Redirect { path: "p".into(), reason: "r".into() }.is_transient());
     }
 }

@@ -1,0 +1,162 @@
+//! Prometheus text exposition of the agent's fetch results (`--metrics-addr`): last success
+//! time, attempts, failures by reason, the active root/head/index versions and bundle, bytes and
+//! requests fetched. The same facts as `status.json`, for scraping.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+
+use crate::fetch::{Cycle, Reason};
+use crate::trust::fetch::FetchStats;
+
+#[derive(Debug, Default)]
+struct Inner {
+    attempts: u64,
+    failures: std::collections::BTreeMap<Reason, u64>,
+    last_success: Option<i64>,
+    last_attempt: Option<i64>,
+    versions: [Option<u64>; 3],
+    /// sha256 and OpenShift version of the active bundle.
+    bundle: Option<(String, String)>,
+    clock_stepped_back: bool,
+}
+
+/// The agent's metrics; cheap to update, rendered on scrape.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+    stats: Option<Arc<FetchStats>>,
+}
+
+impl Metrics {
+    /// Metrics that also report the request and byte counters of an HTTP fetcher.
+    pub fn new(stats: Option<Arc<FetchStats>>) -> Self {
+        Metrics { inner: Mutex::default(), stats }
+    }
+
+    pub fn record(&self, now: i64, cycle: &Cycle) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.attempts += 1;
+        m.last_attempt = Some(now);
+        if let Err(f) = &cycle.result {
+            *m.failures.entry(f.reason).or_default() += 1;
+        }
+        m.last_success = cycle.state.last_success;
+        m.versions = [
+            Some(cycle.state.root.payload.version),
+            cycle.state.head.as_ref().map(|h| h.payload.version),
+            cycle.state.index.as_ref().map(|i| i.payload.version),
+        ];
+        m.bundle = cycle.state.bundle.as_ref().map(|b| (b.active.sha256.clone(), b.active.ocp_version.clone()));
+        m.clock_stepped_back = cycle.clock_step.is_some();
+    }
+
+    /// The text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let opt = |v: Option<i64>| v.map(|v| vec![(String::new(), v.to_string())]).unwrap_or_default();
+        metric(
+            "rrctl_fetch_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful fetch and verification.",
+            &opt(m.last_success),
+        );
+        metric(
+            "rrctl_fetch_last_attempt_timestamp_seconds",
+            "gauge",
+            "Unix time of the last fetch attempt.",
+            &opt(m.last_attempt),
+        );
+        metric("rrctl_fetch_attempts_total", "counter", "Fetch attempts.", &[(String::new(), m.attempts.to_string())]);
+        let failures: Vec<_> = Reason::ALL
+            .iter()
+            .map(|r| (format!("{{reason=\"{r}\"}}"), m.failures.get(r).copied().unwrap_or(0).to_string()))
+            .collect();
+        metric("rrctl_fetch_failures_total", "counter", "Failed fetches by reason.", &failures);
+        let versions: Vec<_> = ["root", "head", "index"]
+            .iter()
+            .zip(m.versions)
+            .filter_map(|(f, v)| v.map(|v| (format!("{{file=\"{f}\"}}"), v.to_string())))
+            .collect();
+        metric("rrctl_active_version", "gauge", "Version of the verified root, head and index in force.", &versions);
+        let bundle: Vec<_> = m
+            .bundle
+            .iter()
+            .map(|(sha, v)| (format!("{{sha256=\"{sha}\",ocp_version=\"{v}\"}}"), "1".to_string()))
+            .collect();
+        metric("rrctl_active_bundle_info", "gauge", "The active bundle (value 1).", &bundle);
+        metric(
+            "rrctl_clock_stepped_back",
+            "gauge",
+            "1 when the clock read earlier than the latest known time minus the tolerance at the last attempt.",
+            &[(String::new(), u8::from(m.clock_stepped_back).to_string())],
+        );
+        if let Some(s) = &self.stats {
+            metric(
+                "rrctl_fetch_bytes_total",
+                "counter",
+                "Response body bytes received.",
+                &[(String::new(), s.bytes.load(Ordering::Relaxed).to_string())],
+            );
+            metric(
+                "rrctl_fetch_requests_total",
+                "counter",
+                "HTTP requests sent, retries included.",
+                &[(String::new(), s.requests.load(Ordering::Relaxed).to_string())],
+            );
+            metric(
+                "rrctl_fetch_retries_total",
+                "counter",
+                "Retries after transient failures.",
+                &[(String::new(), s.retries.load(Ordering::Relaxed).to_string())],
+            );
+        }
+        out
+    }
+}
+
+/// Serve `GET /metrics` on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let metrics = metrics.clone();
+                async move {
+                    let resp = if req.uri().path() == "/metrics" {
+                        Response::builder()
+                            .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                            .body(Full::new(Bytes::from(metrics.render())))
+                    } else {
+                        Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::from_static(b"")))
+                    };
+                    Ok::<_, Infallible>(resp.unwrap_or_default())
+                }
+            });
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,171 @@
+//! `rrctl agent`: the cluster side's loop. Every interval (±10% jitter) one [`run_cycle`]:
+//! fetch and verify through [`crate::fetch::run_once`] (which keeps the last good bundle on any
+//! failure and writes `status.json`), update the [`metrics`], and — once the gather step exists
+//! — gather with the active bundle. Shutdown (SIGTERM) drops a cycle wherever it is: every state
+//! write is atomic and the commit record is written last, so an interrupted download leaves the
+//! previous state intact.
+
+pub mod metrics;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::fetch::{self, Cycle, FetchConfig, SetupError};
+use crate::trust::fetch::Fetcher;
+
+pub use metrics::Metrics;
+
+/// Where "now" comes from (the system clock, or a fixed time in tests).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub struct AgentConfig {
+    pub fetch: FetchConfig,
+    pub interval: Duration,
+    /// One cycle, then return.
+    pub once: bool,
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    pub clock: Clock,
+    /// When set, the cluster's OpenShift version is read from its ClusterVersion before every
+    /// cycle (an upgraded cluster needs another bundle); a failed read keeps the last known one.
+    pub kube: Option<kube::Client>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("metrics address {addr}: {error}")]
+    Metrics { addr: std::net::SocketAddr, error: std::io::Error },
+}
+
+/// How the agent ended.
+#[derive(Debug)]
+pub enum AgentExit {
+    /// `--once`: the cycle's result.
+    Once(Box<Cycle>),
+    /// Stopped by the shutdown signal.
+    Stopped,
+}
+
+/// One cycle at time `now`: fetch and verify, record metrics.
+pub async fn run_cycle<F: Fetcher>(
+    fetcher: &F,
+    cfg: &FetchConfig,
+    now: i64,
+    metrics: &Metrics,
+) -> Result<Cycle, SetupError> {
+    let mut cfg = cfg.clone();
+    cfg.poll.now = now;
+    let cycle = fetch::run_once(fetcher, &cfg).await?;
+    metrics.record(now, &cycle);
+    match &cycle.result {
+        Ok(changes) => tracing::info!("{}", changes.to_string().trim_end().replace('\n', ";")),
+        Err(f) => tracing::warn!(reason = f.reason.as_str(), "fetch failed: {}; the last good state stays", f.message),
+    }
+    // The gather step runs here after a successful fetch, with `cycle.state.bundle` (the bundle
+    // in force); it is added by the gather issue.
+    Ok(cycle)
+}
+
+/// The delay until the next poll: `interval` scaled by a random factor in [0.9, 1.1), so a
+/// fleet started together spreads out.
+pub fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(0.9 + 0.2 * crate::trust::fetch::random_unit())
+}
+
+/// Run until `shutdown` resolves (or one cycle with `once`). The metrics server, if any, is
+/// bound first; `on_listening` receives its address (so callers can print it).
+pub async fn run<F: Fetcher>(
+    fetcher: &F,
+    cfg: &AgentConfig,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+    on_listening: impl FnOnce(std::net::SocketAddr),
+) -> Result<AgentExit, AgentError> {
+    let _server = match cfg.metrics_addr {
+        Some(addr) => {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.map_err(|error| AgentError::Metrics { addr, error })?;
+            let local = listener.local_addr().map_err(|error| AgentError::Metrics { addr, error })?;
+            on_listening(local);
+            Some(AbortOnDrop(tokio::spawn(metrics::serve(listener, metrics.clone()))))
+        }
+        None => None,
+    };
+    tokio::pin!(shutdown);
+    let mut fetch_cfg = cfg.fetch.clone();
+    let mut first = true;
+    loop {
+        if let Some(client) = &cfg.kube {
+            refresh_version(client, &mut fetch_cfg.cluster).await;
+        }
+        let now = (cfg.clock)();
+        let result = tokio::select! {
+            c = run_cycle(fetcher, &fetch_cfg, now, &metrics) => c,
+            _ = &mut shutdown => {
+                tracing::info!("shutdown during a cycle; the stored state is unchanged");
+                return Ok(AgentExit::Stopped);
+            }
+        };
+        match result {
+            Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle))),
+            Ok(_) => {}
+            // A pinned root that does not verify will not get better: stop.
+            Err(e @ SetupError::PinnedRoot(_)) => return Err(e.into()),
+            Err(e) if cfg.once || first => return Err(e.into()),
+            // The state directory failed after working before (disk full, ...): keep polling.
+            Err(e) => tracing::error!("{e}; trying again at the next poll"),
+        }
+        first = false;
+        let delay = jittered(cfg.interval);
+        tracing::debug!("next poll in {:.1} s", delay.as_secs_f64());
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = &mut shutdown => {
+                tracing::info!("shutdown");
+                return Ok(AgentExit::Stopped);
+            }
+        }
+    }
+}
+
+/// Read the cluster's version again; keep the last known one when that fails.
+async fn refresh_version(client: &kube::Client, cluster: &mut crate::fetch::Cluster) {
+    match crate::cluster::cluster_identity(client).await {
+        Ok((version, _)) => match semver::Version::parse(&version) {
+            Ok(v) if v != cluster.ocp_version => {
+                tracing::info!("cluster version is now {v} (was {})", cluster.ocp_version);
+                cluster.ocp_version = v;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                "ClusterVersion version {version:?} is not a version ({e}); keeping {}",
+                cluster.ocp_version
+            ),
+        },
+        Err(e) => tracing::warn!("{e}; keeping version {}", cluster.ocp_version),
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let base = Duration::from_secs(7200);
+        for _ in 0..1000 {
+            let d = jittered(base);
+            assert!(d >= Duration::from_secs(6480) && d < Duration::from_secs(7920), "{d:?}");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `rrctl agent`: the fetch (and later gather) loop ([`crate::agent`]).
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::agent::{AgentConfig, AgentExit, Clock, Metrics};
+use crate::cli::GlobalOpts;
+use crate::cmd::fetch::{ClientArgs, parse_short_duration, report};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Time between polls; each wait is jittered by ±10%.
+    #[arg(long, default_value = "2h", value_parser = parse_short_duration)]
+    pub interval: Duration,
+    /// Run one cycle and exit (0 when the active bundle is current and verified, 1 when not).
+    #[arg(long)]
+    pub once: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090; port 0 picks one,
+    /// printed on stdout).
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Log lines as text or as JSON objects (stderr).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    let c = &a.client;
+    let clock: Clock = match c.fixed_now()? {
+        Some(t) => Arc::new(move || t),
+        None => Arc::new(crate::clock::now_unix),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let cluster = rt.block_on(c.resolve_cluster())?;
+    // Without --ocp-version the version is read again before every cycle (clusters upgrade).
+    let kube = match &c.ocp_version {
+        Some(_) => None,
+        None => Some(rt.block_on(crate::cluster::client(c.kubeconfig.as_deref()))?),
+    };
+    let fetcher = c.fetcher(&cluster)?;
+    let cfg = AgentConfig {
+        fetch: c.config(clock(), cluster)?,
+        interval: a.interval.max(Duration::from_millis(100)),
+        once: a.once,
+        metrics_addr: a.metrics_addr,
+        clock,
+        kube,
+    };
+    let metrics = Arc::new(Metrics::new(Some(fetcher.stats().clone())));
+    let exit = rt.block_on(crate::agent::run(&fetcher, &cfg, metrics, shutdown_signal(), |addr| {
+        println!("metrics on http://{addr}/metrics");
+    }))?;
+    Ok(match exit {
+        AgentExit::Once(cycle) => report(&cycle),
+        AgentExit::Stopped => ExitCode::SUCCESS,
+    })
+}
