@@ -214,8 +214,38 @@ fn assert_no_secrets_and_no_403(server: &RunningServer) {
     }
 }
 
+/// `rrctl serve DIST` on 127.0.0.1 (port chosen by the OS); killed on drop.
+struct Serve {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dist: &Path) -> Serve {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rrctl"))
+        .arg("serve")
+        .arg(dist)
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_string();
+    Serve { child, base }
+}
+
+/// The acceptance path: build, serve, fetch into a state directory, gather from it.
 #[test]
-fn gather_from_a_signed_dist_with_the_rbac_rrctl_generates() {
+fn build_serve_fetch_then_gather_from_the_state_dir_with_the_rbac_rrctl_generates() {
     let dir = tempfile::tempdir().unwrap();
     let defs = write_definitions(dir.path(), &main_definitions());
     let (dist, root) = build_dist(dir.path(), &defs);
@@ -227,9 +257,22 @@ fn gather_from_a_signed_dist_with_the_rbac_rrctl_generates() {
         .start_background();
     let out = dir.path().join("out.tar.gz");
     let kubeconfig = server.kubeconfig_for(SA_USER);
+    let cdn = serve(&dist);
+    let state = dir.path().join("state");
+    run_ok(
+        rrctl(dir.path())
+            .arg("fetch")
+            .arg(&cdn.base)
+            .arg("--root")
+            .arg(&root)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig),
+    );
     let result = rrctl(dir.path())
-        .args(["gather", "--from"])
-        .arg(&dist)
+        .args(["gather", "--state-dir"])
+        .arg(&state)
         .arg("--root")
         .arg(&root)
         .arg("--kubeconfig")

@@ -21,13 +21,14 @@ use crate::trust::verify::{self, ClientState, VerifyOptions};
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["state_dir", "from", "definitions"])))]
 pub struct GatherArgs {
-    /// The agent's state directory: use its verified active bundle (re-verified first).
-    #[arg(long, value_name = "DIR")]
+    /// The agent's state directory: use its verified active bundle, re-verified first from the
+    /// pinned --root (the state keeps only roots reached by rotation).
+    #[arg(long, value_name = "DIR", requires = "root")]
     pub state_dir: Option<PathBuf>,
     /// A dist directory or http(s):// base URL, verified like `rrctl verify` (needs --root).
     #[arg(long, value_name = "DIST_OR_URL", requires = "root")]
     pub from: Option<String>,
-    /// The pinned root of trust (a signed root/<N>.json) for --from.
+    /// The pinned root of trust (a signed root/<N>.json) for --from and --state-dir.
     #[arg(long, value_name = "ROOT_JSON")]
     pub root: Option<PathBuf>,
     /// Local definition files or a directory, validated first (what would my definition collect?).
@@ -143,11 +144,6 @@ async fn verified_bundle<F: Fetcher>(
 
 pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let policy = load_policy(a.policy.as_deref())?;
-    if a.state_dir.is_some() {
-        bail!(
-            "--state-dir needs the agent's state directory support, which this build does not have yet; use --from or --definitions"
-        );
-    }
     // Local definitions are validated before the cluster is contacted at all.
     let local = match &a.definitions {
         Some(p) => match validated_definitions(p, a.today.as_deref(), g)? {
@@ -171,6 +167,16 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let version = semver::Version::parse(&ocp_version)
             .with_context(|| format!("the OpenShift version {ocp_version:?} is not a version"))?;
         let (definitions, source_info) = match (&local, &a.from) {
+            (None, None) if a.state_dir.is_some() => {
+                let dir = a.state_dir.as_deref().expect("checked");
+                let root = a.root.as_deref().expect("clap requires --root with --state-dir");
+                let root_bytes = crate::fsutil::read_bounded(root, Limits::default().root)?;
+                let (defs, info, problems) = source::from_state_dir(dir, &root_bytes, &version, &cluster_id)?;
+                for p in problems {
+                    eprintln!("warning: state: {p}");
+                }
+                (defs, info)
+            }
             (Some(defs), _) => {
                 let path = a.definitions.as_deref().expect("set with local");
                 let list: Vec<GatherDefinition> = defs.iter().map(GatherDefinition::from_definition).collect();

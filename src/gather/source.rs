@@ -70,3 +70,42 @@ pub async fn from_dist<F: Fetcher>(
         .map_err(|e| SourceError::Definition(format!("{}: {e}", range.bundle.path)))?;
     Ok((definitions, info))
 }
+
+/// The agent's active bundle from its state directory, re-verified from the pinned root first
+/// (roots, head signatures, the index against the head's pin, the bundle against the index's
+/// pin), then selected for this version and cluster.
+pub fn from_state_dir(
+    dir: &std::path::Path,
+    pinned_root: &[u8],
+    ocp_version: &semver::Version,
+    cluster_id: &str,
+) -> Result<(Vec<GatherDefinition>, SourceInfo, Vec<String>), SourceError> {
+    let limits = crate::trust::payload::Limits::default();
+    let loaded = crate::fetch::state::StateDir::new(dir).load(pinned_root, &limits)?;
+    let state = loaded.state;
+    let Some(stored) = &state.bundle else {
+        return Err(SourceError::Definition(format!(
+            "{}: no verified active bundle (run `rrctl fetch` or `rrctl agent` first)",
+            dir.display()
+        )));
+    };
+    let info = SourceInfo {
+        source: "bundle".into(),
+        location: dir.display().to_string(),
+        repo: state.index.as_ref().map(|i| i.payload.repo.clone()),
+        channel: state.head.as_ref().map(|h| h.payload.channel.clone()),
+        root_version: Some(state.root.payload.version),
+        head_version: state.head.as_ref().map(|h| h.payload.version),
+        index_version: state.index.as_ref().map(|i| i.payload.version),
+        bundle_sha256: Some(stored.active.sha256.clone()),
+        git_commit: state.index.as_ref().and_then(|i| i.payload.git_commit.clone()),
+    };
+    let definitions = stored
+        .bundle
+        .select(ocp_version, Some(cluster_id))
+        .into_iter()
+        .map(|s| GatherDefinition::from_value(s.definition.clone(), Some(s.decision)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| SourceError::Definition(format!("{}: {e}", stored.active.path)))?;
+    Ok((definitions, info, loaded.problems))
+}
