@@ -1,13 +1,14 @@
 //! The test Kubernetes API server as a program, for benchmarks and trying `kubectl` by hand.
 //!
 //! ```text
-//! cargo run --example kubeapi_server -- [--archive DIR] [--configmaps N] [--log-mib N]
+//! cargo run --example kubeapi_server -- [--archive DIR] [--configmaps N] [--log-mib N] [--tls]
 //!     [--kubeconfig PATH] [--rbac FILE --subject USERNAME=TOKEN ...]
 //! ```
 //! Serves the archive sample (or DIR), N generated ConfigMaps in namespace `bulk`, and a pod
 //! `load/big` whose container `app` has an N MiB log (one line in 1,000 says `slow fdatasync`).
-//! Prints `url: …` and `kubeconfig: …` (a copy is written to PATH), then serves until Ctrl-C
-//! and prints how many requests it answered.
+//! `--tls` serves HTTPS with a throw-away CA (needs `openssl`). Prints `url: …` and
+//! `kubeconfig: …` (a copy is written to PATH; with RBAC it is the first subject's), then serves
+//! until Ctrl-C and prints how many requests it answered.
 
 #[path = "../tests/support/kubeapi.rs"]
 mod kubeapi;
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: kubeapi_server [--archive DIR] [--configmaps N] [--log-mib N] [--kubeconfig PATH] [--rbac FILE --subject USERNAME=TOKEN ...]"
+        "usage: kubeapi_server [--archive DIR] [--configmaps N] [--log-mib N] [--tls] [--kubeconfig PATH] [--rbac FILE --subject USERNAME=TOKEN ...]"
     );
     std::process::exit(2);
 }
@@ -31,6 +32,7 @@ async fn main() {
     let mut kubeconfig_out: Option<PathBuf> = None;
     let mut rbac_file: Option<PathBuf> = None;
     let mut subjects: Vec<(String, String)> = Vec::new();
+    let mut tls = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -39,6 +41,7 @@ async fn main() {
             "--configmaps" => configmaps = value().parse().unwrap_or_else(|_| usage()),
             "--log-mib" => log_mib = value().parse().unwrap_or_else(|_| usage()),
             "--kubeconfig" => kubeconfig_out = Some(PathBuf::from(value())),
+            "--tls" => tls = true,
             "--rbac" => rbac_file = Some(PathBuf::from(value())),
             "--subject" => {
                 let v = value();
@@ -72,6 +75,9 @@ async fn main() {
         let yaml = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let pairs: Vec<(&str, &str)> = subjects.iter().map(|(u, t)| (u.as_str(), t.as_str())).collect();
         builder = builder.rbac_from_manifests(&yaml, &pairs);
+    }
+    if tls {
+        builder = builder.tls();
     }
     let server = builder.build().start().await;
     if let Some(out) = &kubeconfig_out {

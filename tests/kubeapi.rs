@@ -9,7 +9,7 @@ mod kubeapi;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use kubeapi::{KubeApi, LogSource, PolicyRule, RunningServer, User};
+use kubeapi::{Fault, KubeApi, LogSource, PolicyRule, RunningServer, User};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -351,6 +351,67 @@ async fn label_selectors_follow_the_apimachinery_grammar() {
 }
 
 #[tokio::test]
+async fn label_selectors_on_archive_pods_match_the_fixture_labels() {
+    let server = sample_server().await;
+    // Every pod file of the sample with its labels, read directly.
+    let mut pods: Vec<Value> = std::fs::read_dir(kubeapi::archive_sample().join("config/pod"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .flat_map(|d| std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    pods.push(fixture("conditional/namespaces/openshift-monitoring/pods/alertmanager-main-0/alertmanager-main-0.json"));
+    let label = |p: &Value, k: &str| p["metadata"]["labels"][k].as_str().map(str::to_string);
+    let expect = |keep: &dyn Fn(&Value) -> bool| -> BTreeSet<String> {
+        pods.iter()
+            .filter(|p| keep(p))
+            .map(|p| {
+                format!("{}/{}", p["metadata"]["namespace"].as_str().unwrap(), p["metadata"]["name"].as_str().unwrap())
+            })
+            .collect()
+    };
+    let served = |selector: &str| {
+        let path = format!("/api/v1/pods?labelSelector={}", urlencode(selector));
+        let server = &server;
+        async move {
+            let list = get(server, &path).await.json();
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}/{}",
+                        p["metadata"]["namespace"].as_str().unwrap(),
+                        p["metadata"]["name"].as_str().unwrap()
+                    )
+                })
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let prometheus = expect(&|p| label(p, "operator.prometheus.io/name").as_deref() == Some("k8s"));
+    assert_eq!(prometheus.len(), 2, "prometheus-k8s-0 and -1");
+    assert_eq!(served("operator.prometheus.io/name=k8s").await, prometheus);
+    let two_apps = expect(&|p| matches!(label(p, "app").as_deref(), Some("prometheus" | "packageserver")));
+    assert_eq!(two_apps.len(), 4);
+    assert_eq!(served("app in (prometheus, packageserver)").await, two_apps);
+    let with_app = expect(&|p| label(p, "app").is_some());
+    assert!(!with_app.is_empty());
+    // The generated pod for prometheus-operator's logs has app=<its name>; count it apart.
+    let mut served_app = served("app").await;
+    assert!(served_app.remove("openshift-monitoring/prometheus-operator-5474fcdb86-nknz9"));
+    assert!(served_app.remove("openshift-cluster-samples-operator/cluster-samples-operator-8ffb9b45f-49mjr"));
+    assert_eq!(served_app, with_app);
+    let not_etcd = expect(&|p| label(p, "app").is_some_and(|a| a != "etcd" && a != "guard"));
+    let mut served_not = served("app,app notin (etcd,guard)").await;
+    served_not.remove("openshift-monitoring/prometheus-operator-5474fcdb86-nknz9");
+    served_not.remove("openshift-cluster-samples-operator/cluster-samples-operator-8ffb9b45f-49mjr");
+    assert_eq!(served_not, not_etcd);
+}
+
+#[tokio::test]
 async fn field_selectors_on_name_and_namespace() {
     let server = bulk_server(20).await;
     let list = get(&server, "/api/v1/configmaps?fieldSelector=metadata.name%3Dcm-00007").await.json();
@@ -586,6 +647,64 @@ async fn rbac_resource_names_cover_a_list_pinned_by_metadata_name() {
         .unwrap();
     assert_eq!(reply.status().as_u16(), 403);
     assert_eq!(server.requests().last().unwrap().user.as_deref(), Some("reader"));
+}
+
+#[tokio::test]
+async fn rbac_manifests_as_a_list_with_a_cluster_role_bound_in_one_namespace() {
+    // A `kind: List`; the ClusterRole is granted only in openshift-etcd through a RoleBinding,
+    // and a binding to a role that does not exist grants nothing.
+    let yaml = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: ClusterRole
+  metadata: {name: pod-reader}
+  rules:
+  - {apiGroups: [""], resources: [pods], verbs: [list]}
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: RoleBinding
+  metadata: {name: pod-reader, namespace: openshift-etcd}
+  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pod-reader}
+  subjects: [{kind: ServiceAccount, name: rrctl, namespace: openshift-insights}]
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: ClusterRoleBinding
+  metadata: {name: dangling}
+  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: does-not-exist}
+  subjects: [{kind: ServiceAccount, name: rrctl, namespace: openshift-insights}]
+"#;
+    let users =
+        kubeapi::rbac::users_from_manifests(yaml, &[("system:serviceaccount:openshift-insights:rrctl", "t")]).unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].grants.len(), 1);
+    assert_eq!(users[0].grants[0].namespace.as_deref(), Some("openshift-etcd"));
+    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).rbac(users).build().start().await;
+    assert_eq!(get_with(&server, "/api/v1/namespaces/openshift-etcd/pods", Some("t"), None).await.status, 200);
+    assert_eq!(get_with(&server, "/api/v1/namespaces/openshift-monitoring/pods", Some("t"), None).await.status, 403);
+    assert_eq!(
+        get_with(&server, "/api/v1/pods", Some("t"), None).await.status,
+        403,
+        "a RoleBinding never grants cluster-wide"
+    );
+    assert_eq!(
+        get_with(
+            &server,
+            "/api/v1/namespaces/openshift-etcd/pods/etcd-master-0.imeixner20210707.lab.upshift.rdu2.redhat.com",
+            Some("t"),
+            None
+        )
+        .await
+        .status,
+        403,
+        "list does not grant get"
+    );
+
+    let bad = kubeapi::rbac::users_from_manifests(
+        "kind: ClusterRole\nrules: [{nonResourceURLs: [/metrics], verbs: [get]}]\n",
+        &[],
+    );
+    assert!(bad.unwrap_err().contains("nonResourceURLs"));
+    assert!(kubeapi::rbac::users_from_manifests("kind: [unclosed", &[]).unwrap_err().starts_with("RBAC YAML:"));
 }
 
 // ---------- other representations ----------
@@ -843,6 +962,70 @@ async fn generated_logs_stream_with_exact_sizes() {
     assert_eq!(pod["spec"]["containers"][0]["name"], "app");
 }
 
+// ---------- injected faults ----------
+
+#[tokio::test]
+async fn injected_faults_answer_with_server_errors_then_recover() {
+    let server = KubeApi::builder()
+        .objects(kubeapi::generated_configmaps("bulk", "cm", 3))
+        .fault("/api/v1/namespaces/bulk/configmaps", Fault::Status(500), Some(1))
+        .fault("/api/v1/namespaces/bulk/configmaps", Fault::Status(429), Some(1))
+        .fault("/api/v1/nodes", Fault::Status(503), None)
+        .build()
+        .start()
+        .await;
+    let first = get(&server, "/api/v1/namespaces/bulk/configmaps").await;
+    assert_eq!((first.status, first.json()["reason"].as_str()), (500, Some("InternalError")));
+    let resp = http().get(format!("{}/api/v1/namespaces/bulk/configmaps", server.url())).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["details"]["retryAfterSeconds"], 1);
+    assert_eq!(names(&get(&server, "/api/v1/namespaces/bulk/configmaps").await.json()).len(), 3, "faults used up");
+    for _ in 0..2 {
+        assert_eq!(get(&server, "/api/v1/nodes").await.json()["reason"], "ServiceUnavailable");
+    }
+    assert_eq!(server.requests().iter().map(|r| r.status).collect::<Vec<_>>(), [500, 429, 200, 503, 503]);
+}
+
+#[tokio::test]
+async fn stalled_requests_and_logs_never_finish() {
+    let stalling =
+        LogSource::timestamped("2026-11-26T11:00:00Z one\n2026-11-26T11:00:01Z two\n2026-11-26T11:00:02Z three\n")
+            .stalling_after(2);
+    let server = KubeApi::builder()
+        .pod_log("load", "hung", "app", false, stalling)
+        .objects(kubeapi::generated_configmaps("bulk", "cm", 1))
+        .fault("/api/v1/namespaces/bulk/configmaps/cm-00000", Fault::Stall, None)
+        .build()
+        .start()
+        .await;
+    let wait = std::time::Duration::from_millis(300);
+    let stalled = tokio::time::timeout(
+        wait,
+        http().get(format!("{}/api/v1/namespaces/bulk/configmaps/cm-00000", server.url())).send(),
+    )
+    .await;
+    assert!(stalled.is_err(), "no response to a stalled request");
+    assert_eq!(server.requests()[0].status, 0);
+    // The log sends its first two lines, then hangs without ending.
+    let mut resp = http().get(format!("{}/api/v1/namespaces/load/pods/hung/log", server.url())).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(wait, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => got.extend_from_slice(&chunk),
+            Ok(other) => panic!("the stream ended instead of stalling: {other:?}"),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(String::from_utf8(got).unwrap(), "one\ntwo\n");
+    // `after_lines` counts lines of the requested window: with tailLines=1 that is one line,
+    // sent whole, and the stream ends.
+    let tail = get(&server, "/api/v1/namespaces/load/pods/hung/log?tailLines=1").await;
+    assert_eq!(tail.text(), "three\n");
+}
+
 // ---------- request log and concurrency ----------
 
 #[tokio::test]
@@ -908,6 +1091,13 @@ async fn kube_client_discovers_lists_with_pagination_and_streams_logs() {
         .await;
     let client = kube_client(&server).await;
 
+    // A pitfall for clients: kube's run_aggregated accepts plain JSON too, so a server without
+    // aggregated discovery (this one, or a real one before 1.26) answers with the legacy
+    // documents, which kube decodes as an EMPTY aggregated list: no error, nothing discovered.
+    // A client must check the Content-Type or fall back to `run()` when nothing resolves.
+    let aggregated = kube::Discovery::new(client.clone()).run_aggregated().await.expect("decodes without error");
+    assert_eq!(aggregated.groups().count(), 0);
+    assert!(aggregated.resolve_gvk(&GroupVersionKind::gvk("config.openshift.io", "v1", "ClusterOperator")).is_none());
     let discovery =
         kube::Discovery::new(client.clone()).filter(&["config.openshift.io", ""]).run().await.expect("discovery");
     let (ar, caps) = discovery
@@ -965,6 +1155,67 @@ async fn kube_client_discovers_lists_with_pagination_and_streams_logs() {
         kube::Error::Api(status) => assert_eq!((status.code, status.reason.as_str()), (404, "NotFound")),
         other => panic!("expected a NotFound Status, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn https_like_a_real_cluster_for_the_kube_client() {
+    use kube::api::{Api, ListParams, LogParams};
+    // 300,000 lines of 34 bytes + newline: 10,500,000 bytes through TLS records and backpressure.
+    let big =
+        LogSource::generated(300_000, datetime!(2026-11-26 11:00:00 UTC), time::Duration::milliseconds(1), |i, buf| {
+            use std::fmt::Write;
+            write!(buf, "line {i:010} level=info msg=ok.").unwrap();
+        });
+    let server = KubeApi::builder()
+        .objects_from_archive(kubeapi::archive_sample())
+        .pod_log("load", "big", "app", false, big)
+        .tls()
+        .build()
+        .start()
+        .await;
+    assert!(server.url().starts_with("https://"));
+    let client = kube_client(&server).await;
+    let operators: Api<kube::api::DynamicObject> = Api::all_with(
+        client.clone(),
+        &kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            "config.openshift.io",
+            "v1",
+            "ClusterOperator",
+        )),
+    );
+    let names: BTreeSet<String> = operators
+        .list(&ListParams::default().limit(7))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|o| o.metadata.name.unwrap())
+        .collect();
+    assert_eq!(names.len(), 7);
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, "openshift-monitoring");
+    let log = pods
+        .logs("alertmanager-main-0", &LogParams { container: Some("alertmanager".into()), ..LogParams::default() })
+        .await
+        .unwrap();
+    assert_eq!(log, strip_stamps(&log_fixture(ALERTMANAGER_LOG)));
+    // A client that does not trust the CA is refused at the handshake.
+    let untrusting = http().get(format!("{}/version", server.url())).send().await;
+    assert!(untrusting.is_err(), "the certificate is not publicly trusted");
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().unwrap()).unwrap();
+    let trusting = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
+    let version: Value = serde_json::from_slice(
+        &trusting.get(format!("{}/version", server.url())).send().await.unwrap().bytes().await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(version["minor"], "33");
+    let mut resp = trusting.get(format!("{}/api/v1/namespaces/load/pods/big/log", server.url())).send().await.unwrap();
+    let (mut total, mut last) = (0usize, Vec::new());
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        total += chunk.len();
+        last = chunk.to_vec();
+    }
+    assert_eq!(total, 10_500_000);
+    assert!(last.ends_with(b"line 0000299999 level=info msg=ok.\n"));
 }
 
 fn urlencode(s: &str) -> String {

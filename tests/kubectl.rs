@@ -113,6 +113,37 @@ fn kubectl_get_names_and_table_match_the_fixture_files() {
 }
 
 #[test]
+fn kubectl_api_resources_reads_the_discovery_documents() {
+    let server = KubeApi::builder().objects_from_archive(sample()).build().start_background();
+    let out = kubectl(&server, &["api-resources"]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    // Rows as on a real OpenShift cluster, written out by hand.
+    for want in [
+        vec!["pods", "po", "v1", "true", "Pod"],
+        vec!["nodes", "no", "v1", "false", "Node"],
+        vec!["configmaps", "cm", "v1", "true", "ConfigMap"],
+        vec!["deployments", "deploy", "apps/v1", "true", "Deployment"],
+        vec!["clusteroperators", "co", "config.openshift.io/v1", "false", "ClusterOperator"],
+        vec!["clusterversions", "config.openshift.io/v1", "false", "ClusterVersion"],
+        vec!["machineconfigpools", "mcp", "machineconfiguration.openshift.io/v1", "false", "MachineConfigPool"],
+        vec!["imagestreams", "is", "image.openshift.io/v1", "true", "ImageStream"],
+        vec!["prometheuses", "prom", "monitoring.coreos.com/v1", "true", "Prometheus"],
+        vec!["apirequestcounts", "apiserver.openshift.io/v1", "false", "APIRequestCount"],
+        vec!["prioritylevelconfigurations", "flowcontrol.apiserver.k8s.io/v1", "false", "PriorityLevelConfiguration"],
+        vec!["volumeattachments", "storage.k8s.io/v1", "false", "VolumeAttachment"],
+    ] {
+        assert!(rows.contains(&want), "no row {want:?} in\n{out}");
+    }
+    // Subresources are not resources of their own.
+    assert!(!rows.iter().any(|r| r[0].contains('/')));
+}
+
+#[test]
 fn kubectl_get_raw_returns_the_fixture_objects() {
     let server = KubeApi::builder().objects_from_archive(sample()).build().start_background();
     let raw = kubectl(&server, &["get", "--raw", "/apis/config.openshift.io/v1/clusteroperators/etcd"]);
@@ -202,6 +233,8 @@ fn kubectl_logs_with_container_tail_since_timestamps_and_previous() {
     assert_eq!(recent.lines().count(), 4);
     assert_eq!(kubectl(&server, &["logs", ns, pod, "-c", "alertmanager", "--since=11m"]), recent);
     assert_eq!(kubectl(&server, &["logs", ns, pod, "-c", "alertmanager", "--previous"]), "panic: boom\nexiting\n");
+    let limited = kubectl(&server, &["logs", ns, pod, "-c", "alertmanager", "--limit-bytes=100"]);
+    assert_eq!(limited.as_bytes(), &all.as_bytes()[..100]);
 
     let none = run(&server, server.kubeconfig_path(), &["logs", ns, pod, "-c", "config-reloader", "--previous"]);
     assert!(!none.status.success());
@@ -246,4 +279,22 @@ fn kubectl_sees_rbac_forbidden_like_on_a_cluster() {
         String::from_utf8_lossy(&stranger.stderr)
     );
     assert!(server.requests().iter().any(|r| r.status == 401 && r.user.is_none()));
+}
+
+#[test]
+fn kubectl_over_https_sends_its_token() {
+    let reader = User::new("reader", "reader-token")
+        .namespace_rules("openshift-monitoring", vec![PolicyRule::new(&[""], &["pods"], &["get", "list"])]);
+    let server = KubeApi::builder().objects_from_archive(sample()).rbac([reader]).tls().build().start_background();
+    assert!(server.url().starts_with("https://127.0.0.1:"));
+    // The main port knows users by token only; over TLS kubectl sends it.
+    let kubeconfig = server.kubeconfig_with_token("reader-token");
+    let pods = run(&server, &kubeconfig, &["get", "pods", "-n", "openshift-monitoring", "-o", "name"]);
+    assert!(pods.status.success(), "{}", String::from_utf8_lossy(&pods.stderr));
+    assert!(String::from_utf8_lossy(&pods.stdout).lines().any(|l| l == "pod/alertmanager-main-0"));
+    let denied = run(&server, &kubeconfig, &["get", "pods", "-n", "openshift-etcd"]);
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("User \"reader\" cannot list resource \"pods\""));
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|r| r.user.as_deref() == Some("reader")), "every request carried the token");
 }

@@ -1,19 +1,45 @@
 //! A faithful Kubernetes API server for tests (no real one can run here): legacy discovery,
 //! lists with `limit`/`continue` pagination and label/field selectors, gets, pod logs with the
-//! kubelet's parameters, `Status` errors, RBAC per bearer token, and a log of every request.
-//! Plain HTTP on 127.0.0.1 with a kubeconfig that `kubectl` and the `kube` client accept.
+//! kubelet's parameters, `Status` errors, RBAC per bearer token, injected faults, and a log of
+//! every request. HTTP (or HTTPS with `.tls()`) on 127.0.0.1, with kubeconfigs that `kubectl` and
+//! `kube` accept.
 //!
 //! ```ignore
 //! #[path = "support/kubeapi.rs"]
 //! mod kubeapi;
-//! let server = kubeapi::KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start().await;
-//! // server.url(), server.kubeconfig_path(), server.requests()
+//!
+//! let server = kubeapi::KubeApi::builder()
+//!     .objects_from_archive(kubeapi::archive_sample())          // the real archive sample
+//!     .objects(kubeapi::generated_configmaps("bulk", "cm", 10_000))
+//!     .pod_log("openshift-etcd", "etcd-0", "etcd", false, kubeapi::LogSource::generated(..))
+//!     .rbac_from_manifests(&rrctl_rbac_yaml, &[("system:serviceaccount:ns:sa", "token")])
+//!     .build()
+//!     .start()              // on the current tokio runtime; start_background() for sync tests
+//!     .await;
+//! // server.kubeconfig_path() / kubeconfig_for(user), server.requests(), server.store()
 //! ```
 //!
-//! What it does not do (a test needing it fails loudly, never silently): watch, `follow=true`,
-//! writes (405), protobuf, aggregated discovery (clients fall back to the legacy endpoints, as
-//! against a server older than 1.26), version conversion (an object is served at its own version
-//! only), printer columns other than Name/Created At.
+//! Semantics worth knowing:
+//! - Objects are keyed like etcd (`<namespace>/<name>`); lists come in key order. Built-in
+//!   types' list items carry no `apiVersion`/`kind` (as from a typed server); custom resources'
+//!   do. Each object is served at its own version only (no conversion).
+//! - The catalogue is a table of well-known kinds plus the kinds of the served objects (plural
+//!   derived like a CRD's); `without_group`/`without_resource` take kinds away.
+//! - Namespaces that objects or logs use exist as Namespace objects; pods that only logs name
+//!   are generated with those containers.
+//! - Logs are timestamped lines; `sinceSeconds` is relative to the server's fixed "now"
+//!   (`DEFAULT_NOW` unless `.now(..)`), never to the wall clock.
+//! - Discovery (`/api`, `/apis`, group-versions, `/version`) is legacy only: a request that
+//!   accepts only aggregated discovery gets 406, as from a server without it; kubectl and kube's
+//!   `Discovery::run` fall back. `Table` and `PartialObjectMetadata[List]` are served on request.
+//! - kubectl (client-go) never sends credentials to an `http` server, so with RBAC each user
+//!   also has a port of their own (`url_for`, used by `kubeconfig_for`): a request there without
+//!   a token is that user's. Tokens are checked first on every port. With `.tls()` (a CA and a
+//!   certificate made by `openssl`, the CA in the kubeconfigs) kubectl sends tokens as well, and
+//!   `kubeconfig_with_token` on the main port is the realistic set-up.
+//!
+//! Not supported, and refused loudly rather than faked: watch (405), `follow=true` (400),
+//! writes (405), protobuf-only `Accept` (406), non-resource URL rules in RBAC.
 #![allow(dead_code, unused_imports)]
 
 #[path = "kubeapi/archive.rs"]
@@ -28,6 +54,8 @@ pub mod rbac;
 pub mod selector;
 #[path = "kubeapi/server.rs"]
 mod server;
+#[path = "kubeapi/tls.rs"]
+pub mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -70,6 +98,24 @@ impl RequestRecord {
     pub fn param(&self, name: &str) -> Option<String> {
         server::parse_query(&self.query).remove(name)
     }
+}
+
+/// A failure the server injects into requests whose path starts with a prefix (after
+/// authentication, before anything else), to exercise a client's error handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status as a `Status` object: 500 InternalError, 429 TooManyRequests
+    /// (with `Retry-After: 1`), 503 ServiceUnavailable, 504 Timeout.
+    Status(u16),
+    /// Never answer: the connection stays open and no response header is sent.
+    Stall,
+}
+
+struct FaultRule {
+    path_prefix: String,
+    fault: Fault,
+    /// How many more requests get the fault; `None` is every one.
+    remaining: Option<std::sync::atomic::AtomicUsize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +168,7 @@ pub struct State {
     compacted_below: AtomicU64,
     requests: Mutex<Vec<RequestRecord>>,
     address: OnceLock<String>,
+    faults: Vec<FaultRule>,
 }
 
 #[derive(Default)]
@@ -135,11 +182,14 @@ pub struct KubeApiBuilder {
     removed_groups: Vec<String>,
     removed_resources: Vec<(String, String)>,
     minor_version: Option<u32>,
+    faults: Vec<(String, Fault, Option<usize>)>,
+    tls: bool,
 }
 
 /// What a built server holds, before it listens.
 pub struct KubeApi {
     state: State,
+    tls: bool,
     /// Archive files that were not served, with the reason.
     pub skipped: Vec<(PathBuf, String)>,
 }
@@ -207,6 +257,20 @@ impl KubeApiBuilder {
 
     pub fn without_resource(mut self, group: &str, plural: &str) -> Self {
         self.removed_resources.push((group.into(), plural.into()));
+        self
+    }
+
+    /// Serve HTTPS like a real cluster (a throw-away CA and certificate for 127.0.0.1, made with
+    /// `openssl`; the kubeconfigs carry the CA), on every port. kubectl then sends tokens too.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// Inject `fault` into requests whose path starts with `path_prefix`: the first `times`
+    /// of them, or all when `None`. A stalled request is logged with status 0.
+    pub fn fault(mut self, path_prefix: &str, fault: Fault, times: Option<usize>) -> Self {
+        self.faults.push((path_prefix.into(), fault, times));
         self
     }
 
@@ -364,8 +428,17 @@ impl KubeApiBuilder {
             compacted_below: AtomicU64::new(0),
             requests: Mutex::new(Vec::new()),
             address: OnceLock::new(),
+            faults: self
+                .faults
+                .into_iter()
+                .map(|(path_prefix, fault, times)| FaultRule {
+                    path_prefix,
+                    fault,
+                    remaining: times.map(std::sync::atomic::AtomicUsize::new),
+                })
+                .collect(),
         };
-        KubeApi { state, skipped }
+        KubeApi { state, skipped, tls: self.tls }
     }
 }
 
@@ -424,6 +497,8 @@ pub struct RunningServer {
     user_urls: BTreeMap<String, String>,
     dir: tempfile::TempDir,
     kubeconfig: PathBuf,
+    /// The CA's PEM when serving HTTPS.
+    ca_pem: Option<Vec<u8>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -436,27 +511,37 @@ impl KubeApi {
     /// Listen on 127.0.0.1 (ports chosen by the OS) on the current tokio runtime.
     pub async fn start(self) -> RunningServer {
         let state = Arc::new(self.state);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certificates = self.tls.then(|| tls::make_certificates(dir.path()));
+        let tls_config = certificates.as_ref().map(|c| c.config.clone());
+        let scheme = if self.tls { "https" } else { "http" };
         let (tx, rx) = tokio::sync::watch::channel(false);
         let listener = bind().await;
         let addr = listener.local_addr().expect("local addr");
         let _ = state.address.set(addr.to_string());
-        tokio::spawn(accept_loop(listener, state.clone(), None, rx.clone()));
+        tokio::spawn(accept_loop(listener, state.clone(), None, tls_config.clone(), rx.clone()));
         let mut user_urls = BTreeMap::new();
         if state.auth == Auth::Rbac {
             for user in &state.users {
                 let listener = bind().await;
                 let user_addr = listener.local_addr().expect("local addr");
-                user_urls.insert(user.name.clone(), format!("http://{user_addr}"));
-                tokio::spawn(accept_loop(listener, state.clone(), Some(user.name.clone()), rx.clone()));
+                user_urls.insert(user.name.clone(), format!("{scheme}://{user_addr}"));
+                tokio::spawn(accept_loop(
+                    listener,
+                    state.clone(),
+                    Some(user.name.clone()),
+                    tls_config.clone(),
+                    rx.clone(),
+                ));
             }
         }
-        let dir = tempfile::tempdir().expect("temp dir");
         let mut server = RunningServer {
             state,
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             user_urls,
             dir,
             kubeconfig: PathBuf::new(),
+            ca_pem: certificates.map(|c| c.ca_pem),
             shutdown: tx,
             runtime: None,
         };
@@ -481,6 +566,7 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     state: Arc<State>,
     port_user: Option<String>,
+    tls_config: Option<Arc<rustls::ServerConfig>>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
@@ -491,22 +577,39 @@ async fn accept_loop(
                 Err(_) => continue,
             },
         };
+        let (state, port_user, shutdown) = (state.clone(), port_user.clone(), shutdown.clone());
+        match &tls_config {
+            None => {
+                tokio::spawn(serve(hyper_util::rt::TokioIo::new(stream), state, port_user, shutdown));
+            }
+            Some(config) => match tls::TlsStream::new(stream, config.clone()) {
+                Ok(tls) => {
+                    tokio::spawn(serve(tls, state, port_user, shutdown));
+                }
+                Err(_) => continue,
+            },
+        }
+    }
+}
+
+async fn serve<I>(io: I, state: Arc<State>, port_user: Option<String>, mut shutdown: tokio::sync::watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let state = state.clone();
         let port_user = port_user.clone();
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let state = state.clone();
-                let port_user = port_user.clone();
-                async move { Ok::<_, std::convert::Infallible>(server::handle(&state, port_user.as_deref(), &req)) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::select! {
-                _ = connection => {}
-                _ = shutdown.changed() => {}
+        async move {
+            match server::handle(&state, port_user.as_deref(), &req) {
+                Some(reply) => Ok::<_, std::convert::Infallible>(reply),
+                None => std::future::pending().await,
             }
-        });
+        }
+    });
+    let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    tokio::select! {
+        _ = connection => {}
+        _ = shutdown.changed() => {}
     }
 }
 
@@ -543,8 +646,13 @@ impl RunningServer {
 
     fn write_kubeconfig(&self, file: &str, url: &str, user: &str, token: Option<&str>) -> PathBuf {
         let path = self.dir.path().join(file);
-        std::fs::write(&path, kubeconfig_text(url, user, token)).expect("write kubeconfig");
+        std::fs::write(&path, kubeconfig_text(url, user, token, self.ca_pem.as_deref())).expect("write kubeconfig");
         path
+    }
+
+    /// The CA certificate (PEM) clients must trust, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&[u8]> {
+        self.ca_pem.as_deref()
     }
 
     /// A private directory next to the kubeconfig (e.g. for `kubectl --cache-dir`).
@@ -584,14 +692,21 @@ impl Drop for RunningServer {
     }
 }
 
-fn kubeconfig_text(url: &str, user: &str, token: Option<&str>) -> String {
+fn kubeconfig_text(url: &str, user: &str, token: Option<&str>, ca_pem: Option<&[u8]>) -> String {
+    use base64::Engine as _;
     let quote = |s: &str| serde_json::to_string(s).expect("string");
+    let ca = match ca_pem {
+        Some(pem) => {
+            format!("\n    certificate-authority-data: {}", base64::engine::general_purpose::STANDARD.encode(pem))
+        }
+        None => String::new(),
+    };
     let credentials = match token {
         Some(t) => format!("\n    token: {}", quote(t)),
         None => " {}".to_string(),
     };
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: kubeapi\n  cluster:\n    server: {url}\nusers:\n- name: {user}\n  user:{credentials}\ncontexts:\n- name: {user}\n  context:\n    cluster: kubeapi\n    user: {user}\n    namespace: default\ncurrent-context: {user}\n",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kubeapi\n  cluster:\n    server: {url}{ca}\nusers:\n- name: {user}\n  user:{credentials}\ncontexts:\n- name: {user}\n  context:\n    cluster: kubeapi\n    user: {user}\n    namespace: default\ncurrent-context: {user}\n",
         url = quote(url),
         user = quote(user),
     )

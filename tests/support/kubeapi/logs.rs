@@ -24,6 +24,9 @@ pub enum LogSource {
     Lines(Arc<Vec<LogLine>>),
     /// `count` lines, line `i` stamped `first + i * step`, content from `line`.
     Generated { count: u64, first: OffsetDateTime, step: time::Duration, line: LineFn },
+    /// The inner log, but the stream stops sending (without ending) after `after_lines` lines of
+    /// the requested window, like a kubelet that hangs.
+    Stalling { source: Box<LogSource>, after_lines: u64 },
 }
 
 impl std::fmt::Debug for LogSource {
@@ -32,6 +35,9 @@ impl std::fmt::Debug for LogSource {
             LogSource::Lines(lines) => write!(f, "LogSource::Lines({} lines)", lines.len()),
             LogSource::Generated { count, first, step, .. } => {
                 write!(f, "LogSource::Generated {{ count: {count}, first: {first}, step: {step} }}")
+            }
+            LogSource::Stalling { source, after_lines } => {
+                write!(f, "LogSource::Stalling({source:?} after {after_lines})")
             }
         }
     }
@@ -87,14 +93,19 @@ impl LogSource {
         LogSource::Generated { count, first, step, line: Arc::new(line) }
     }
 
+    pub fn stalling_after(self, after_lines: u64) -> LogSource {
+        LogSource::Stalling { source: Box::new(self), after_lines }
+    }
+
     /// Lines whose timestamps are at least `cutoff` (inclusive), then the last `tail` of those.
     fn window(&self, cutoff: Option<OffsetDateTime>, tail: Option<u64>) -> (u64, u64) {
         let count = match self {
             LogSource::Lines(lines) => lines.len() as u64,
             LogSource::Generated { count, .. } => *count,
+            LogSource::Stalling { source, .. } => return source.window(cutoff, tail),
         };
         let mut start = match (self, cutoff) {
-            (_, None) => 0,
+            (_, None) | (LogSource::Stalling { .. }, _) => 0,
             (LogSource::Lines(lines), Some(cut)) => {
                 lines.iter().position(|l| l.time >= cut).unwrap_or(lines.len()) as u64
             }
@@ -155,6 +166,8 @@ pub enum ResponseBody {
 
 pub struct LogStream {
     source: LogSource,
+    /// The line index at which the stream stops sending without ending (`u64::MAX`: never).
+    stall_at: u64,
     next: u64,
     end: u64,
     timestamps: bool,
@@ -170,8 +183,13 @@ impl ResponseBody {
 
     pub fn log(source: LogSource, query: &LogQuery) -> Self {
         let (next, end) = source.window(query.since, query.tail_lines);
+        let (source, stall_at) = match source {
+            LogSource::Stalling { source, after_lines } => (*source, next.saturating_add(after_lines)),
+            other => (other, u64::MAX),
+        };
         ResponseBody::Log(LogStream {
             source,
+            stall_at,
             next,
             end,
             timestamps: query.timestamps,
@@ -181,12 +199,16 @@ impl ResponseBody {
 }
 
 impl LogStream {
+    fn stalled(&self) -> bool {
+        self.next >= self.stall_at && self.next < self.end && self.remaining_bytes > 0
+    }
+
     fn next_chunk(&mut self) -> Option<Bytes> {
-        if self.next >= self.end || self.remaining_bytes == 0 {
+        if self.next >= self.end || self.remaining_bytes == 0 || self.next >= self.stall_at {
             return None;
         }
         let mut buf = String::with_capacity(CHUNK + 512);
-        while self.next < self.end && buf.len() < CHUNK {
+        while self.next < self.end && self.next < self.stall_at && buf.len() < CHUNK {
             let i = self.next;
             match &self.source {
                 LogSource::Lines(lines) => {
@@ -207,6 +229,7 @@ impl LogStream {
                     }
                     line(i, &mut buf);
                 }
+                LogSource::Stalling { .. } => unreachable!("unwrapped in ResponseBody::log"),
             }
             buf.push('\n');
             self.next += 1;
@@ -229,7 +252,10 @@ impl Body for ResponseBody {
         let this = self.get_mut();
         let chunk = match this {
             ResponseBody::Full(bytes) => bytes.take(),
-            ResponseBody::Log(stream) => stream.next_chunk(),
+            ResponseBody::Log(stream) => match stream.next_chunk() {
+                None if stream.stalled() => return Poll::Pending, // never woken: a hung kubelet
+                chunk => chunk,
+            },
         };
         Poll::Ready(chunk.map(|b| Ok(Frame::data(b))))
     }
@@ -237,7 +263,9 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match self {
             ResponseBody::Full(bytes) => bytes.is_none(),
-            ResponseBody::Log(stream) => stream.next >= stream.end || stream.remaining_bytes == 0,
+            ResponseBody::Log(stream) => {
+                !stream.stalled() && (stream.next >= stream.end || stream.remaining_bytes == 0)
+            }
         }
     }
 

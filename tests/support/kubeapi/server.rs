@@ -20,11 +20,12 @@ use super::catalog::{ResourceType, VERBS};
 use super::logs::{LogQuery, ResponseBody};
 use super::rbac::{Attributes, User};
 use super::selector::{FieldSelector, LabelSelector, supported_fields};
-use super::{Auth, RequestRecord, State};
+use super::{Auth, Fault, RequestRecord, State};
 
 type Reply = Response<ResponseBody>;
 
-pub fn handle<B>(state: &Arc<State>, port_user: Option<&str>, req: &Request<B>) -> Reply {
+/// The reply, or `None` when an injected fault says never to answer.
+pub fn handle<B>(state: &Arc<State>, port_user: Option<&str>, req: &Request<B>) -> Option<Reply> {
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let query = parse_query(&raw_query);
@@ -32,7 +33,21 @@ pub fn handle<B>(state: &Arc<State>, port_user: Option<&str>, req: &Request<B>) 
     let (user, reply) = match authenticate(state, port_user, req) {
         Err(reply) => (None, reply),
         Ok(user) => {
-            let reply = if req.method() != Method::GET && req.method() != Method::HEAD {
+            let fault = injected_fault(state, &path);
+            if fault == Some(Fault::Stall) {
+                state.requests.lock().unwrap().push(RequestRecord {
+                    method: req.method().to_string(),
+                    path,
+                    query: raw_query,
+                    user: user.map(|u| u.name.clone()),
+                    accept,
+                    status: 0,
+                });
+                return None;
+            }
+            let reply = if let Some(Fault::Status(code)) = fault {
+                fault_reply(code)
+            } else if req.method() != Method::GET && req.method() != Method::HEAD {
                 status_reply(405, "MethodNotAllowed", "the test API server serves only GET", json!({}))
             } else {
                 route(state, user, &path, &query, accept.as_deref())
@@ -48,6 +63,42 @@ pub fn handle<B>(state: &Arc<State>, port_user: Option<&str>, req: &Request<B>) 
         accept,
         status: reply.status().as_u16(),
     });
+    Some(reply)
+}
+
+/// The first fault rule for this path that still applies (counting it down).
+fn injected_fault(state: &State, path: &str) -> Option<Fault> {
+    for rule in state.faults.iter().filter(|r| path.starts_with(&r.path_prefix)) {
+        match &rule.remaining {
+            None => return Some(rule.fault),
+            Some(left) => {
+                if left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    return Some(rule.fault);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn fault_reply(code: u16) -> Reply {
+    let (reason, message) = match code {
+        429 => ("TooManyRequests", "the server has received too many requests and has asked us to try again later"),
+        503 => ("ServiceUnavailable", "the server is currently unable to handle the request"),
+        504 => (
+            "Timeout",
+            "the server was unable to return a response in the time allotted, but may still be processing the request",
+        ),
+        _ => (
+            "InternalError",
+            "an error on the server (\"injected by the test API server\") has prevented the request from succeeding",
+        ),
+    };
+    let details = if code == 429 { json!({"retryAfterSeconds": 1}) } else { json!({}) };
+    let mut reply = status_reply(code, reason, message, details);
+    if code == 429 {
+        reply.headers_mut().insert("Retry-After", HeaderValue::from_static("1"));
+    }
     reply
 }
 
