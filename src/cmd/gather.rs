@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::archive::{self, RunInfo, SourceInfo};
+use crate::archive::{self, SourceInfo};
 use crate::cli::GlobalOpts;
 use crate::cmd::validate::resolve_today;
 use crate::definition::{self, Definition};
@@ -215,15 +215,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let out = a.out.as_deref().expect("clap requires --out without --plan");
-        let result = gather::gather(&client, &definitions, &target, &policy).await;
-        let policy_sha256 = policy.sha256();
-        let run = RunInfo {
-            source: &source_info,
-            ocp_version: &target.ocp_version,
-            cluster_id: &target.cluster_id,
-            policy_sha256: &policy_sha256,
-        };
-        let bytes = archive::write(out, &result, &run)?;
+        let (result, bytes) = archive::gather_to(&client, &definitions, &target, &policy, &source_info, out).await?;
         if !g.quiet {
             print_summary(out, bytes, &result);
         }

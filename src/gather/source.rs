@@ -73,7 +73,7 @@ pub async fn from_dist<F: Fetcher>(
 
 /// The agent's active bundle from its state directory, re-verified from the pinned root first
 /// (roots, head signatures, the index against the head's pin, the bundle against the index's
-/// pin), then selected for this version and cluster.
+/// pin), then selected for this version and cluster. Also returns the problems the state had.
 pub fn from_state_dir(
     dir: &std::path::Path,
     pinned_root: &[u8],
@@ -82,16 +82,26 @@ pub fn from_state_dir(
 ) -> Result<(Vec<GatherDefinition>, SourceInfo, Vec<String>), SourceError> {
     let limits = crate::trust::payload::Limits::default();
     let loaded = crate::fetch::state::StateDir::new(dir).load(pinned_root, &limits)?;
-    let state = loaded.state;
+    let (definitions, info) = from_verified_state(&loaded.state, &dir.display().to_string(), ocp_version, cluster_id)?;
+    Ok((definitions, info, loaded.problems))
+}
+
+/// The definitions of a verified state's active bundle (what `rrctl agent` has after a cycle),
+/// selected for this version and cluster.
+pub fn from_verified_state(
+    state: &crate::fetch::state::Verified,
+    location: &str,
+    ocp_version: &semver::Version,
+    cluster_id: &str,
+) -> Result<(Vec<GatherDefinition>, SourceInfo), SourceError> {
     let Some(stored) = &state.bundle else {
         return Err(SourceError::Definition(format!(
-            "{}: no verified active bundle (run `rrctl fetch` or `rrctl agent` first)",
-            dir.display()
+            "{location}: no verified active bundle (run `rrctl fetch` or `rrctl agent` first)"
         )));
     };
     let info = SourceInfo {
         source: "bundle".into(),
-        location: dir.display().to_string(),
+        location: location.to_string(),
         repo: state.index.as_ref().map(|i| i.payload.repo.clone()),
         channel: state.head.as_ref().map(|h| h.payload.channel.clone()),
         root_version: Some(state.root.payload.version),
@@ -107,5 +117,5 @@ pub fn from_state_dir(
         .map(|s| GatherDefinition::from_value(s.definition.clone(), Some(s.decision)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| SourceError::Definition(format!("{}: {e}", stored.active.path)))?;
-    Ok((definitions, info, loaded.problems))
+    Ok((definitions, info))
 }
