@@ -747,3 +747,54 @@ fn definitions_with_errors_are_refused_before_the_cluster_is_contacted() {
     assert!(server.requests().is_empty(), "{:?}", server.requests());
     assert!(!out.exists());
 }
+
+#[test]
+fn a_gatherer_over_its_time_limit_is_timed_out_and_the_others_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definitions(
+        dir.path(),
+        &[
+            ("endless-log", log_definition("endless-log", "openshift-etcd", 1_048_576)),
+            ("cluster-operators", main_definitions().remove(1).1),
+        ],
+    );
+    // 20 GB of log lines, none matching: reading it takes far longer than the 1 s limit.
+    let line = |i: u64, s: &mut String| s.push_str(&format!("I | nothing to see {i:012} {}", "x".repeat(60)));
+    let endless = LogSource::generated(
+        200_000_000,
+        kubeapi::DEFAULT_NOW - time::Duration::hours(2),
+        time::Duration::microseconds(20),
+        line,
+    );
+    let server = KubeApi::builder()
+        .objects_from_archive(kubeapi::archive_sample())
+        .pod_log("openshift-etcd", "noisy-0", "main", false, endless)
+        .build()
+        .start_background();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "gathererTimeoutSeconds: 1\n").unwrap();
+    let out = dir.path().join("out.tar.gz");
+    let result = rrctl(dir.path())
+        .args(["gather", "--definitions"])
+        .arg(&defs)
+        .arg("--kubeconfig")
+        .arg(server.kubeconfig_path())
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        result.status.code(),
+        Some(1),
+        "a timed-out gatherer is a problem: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let entries = read_archive(&out);
+    let gathers = json_of(&entries, "insights-operator/gathers.json");
+    let endless = gatherer(&gathers, "endless-log", 0);
+    assert_eq!(endless["outcome"], "timed-out", "{endless}");
+    assert!(endless["reason"].as_str().unwrap().contains("within 1 s"), "{endless}");
+    assert_eq!(gatherer(&gathers, "cluster-operators", 0)["outcome"], "collected");
+}
