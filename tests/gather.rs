@@ -798,3 +798,40 @@ fn a_gatherer_over_its_time_limit_is_timed_out_and_the_others_finish() {
     assert!(endless["reason"].as_str().unwrap().contains("within 1 s"), "{endless}");
     assert_eq!(gatherer(&gathers, "cluster-operators", 0)["outcome"], "collected");
 }
+
+#[test]
+fn the_agent_gathers_after_a_successful_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definitions(dir.path(), &main_definitions());
+    let (dist, root) = build_dist(dir.path(), &defs);
+    let rbac = rbac_yaml(dir.path(), &defs, None);
+    let server = with_etcd_logs(KubeApi::builder().objects_from_archive(kubeapi::archive_sample()))
+        .rbac_from_manifests(&rbac, &[(SA_USER, SA_TOKEN)])
+        .build()
+        .start_background();
+    let cdn = serve(&dist);
+    let out = dir.path().join("archive.tar.gz");
+    run_ok(
+        rrctl(dir.path())
+            .arg("agent")
+            .arg(&cdn.base)
+            .arg("--root")
+            .arg(&root)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .arg("--kubeconfig")
+            .arg(server.kubeconfig_for(SA_USER))
+            .arg("--once")
+            .arg("--gather-out")
+            .arg(&out),
+    );
+    let entries = read_archive(&out);
+    let gathers = json_of(&entries, "insights-operator/gathers.json");
+    assert_eq!(gatherer(&gathers, "etcd-warnings", 0)["outcome"], "collected");
+    assert_eq!(gatherer(&gathers, "cluster-operators", 0)["outcome"], "collected");
+    assert!(entries.contains_key("namespaces/openshift-etcd/pods/etcd-master-0/etcd/current.log"));
+    let remote = json_of(&entries, "insights-operator/remote-configuration.json");
+    assert_eq!(remote["source"], "bundle");
+    assert!(remote["bundle_sha256"].is_string());
+    assert_no_secrets_and_no_403(&server);
+}

@@ -367,10 +367,13 @@ pub async fn gather(
     policy: &LocalPolicy,
 ) -> GatherResult {
     let (decided, not_applicable) = decide(definitions, target, policy);
-    let discovery = resources::discover_for(client, &decided).await;
-    let total = Arc::new(TotalBudget(AtomicU64::new(policy.total_max_bytes)));
     let run_deadline = Instant::now() + Duration::from_secs(policy.run_timeout_seconds);
     let gatherer_timeout = Duration::from_secs(policy.gatherer_timeout_seconds);
+    // Discovery counts against the run's time limit like everything else.
+    let discovery = tokio::time::timeout(gatherer_timeout, resources::discover_for(client, &decided))
+        .await
+        .unwrap_or_else(|_| Err(format!("API discovery did not finish within {} s", gatherer_timeout.as_secs())));
+    let total = Arc::new(TotalBudget(AtomicU64::new(policy.total_max_bytes)));
 
     let mut jobs = Vec::new();
     let mut results: Vec<StepResult> = Vec::new();

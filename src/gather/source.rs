@@ -82,7 +82,8 @@ pub fn from_state_dir(
 ) -> Result<(Vec<GatherDefinition>, SourceInfo, Vec<String>), SourceError> {
     let limits = crate::trust::payload::Limits::default();
     let loaded = crate::fetch::state::StateDir::new(dir).load(pinned_root, &limits)?;
-    let (definitions, info) = from_verified_state(&loaded.state, &dir.display().to_string(), ocp_version, cluster_id)?;
+    let (definitions, info) =
+        from_verified_state(&loaded.state, &dir.display().to_string(), ocp_version, Some(cluster_id))?;
     Ok((definitions, info, loaded.problems))
 }
 
@@ -92,7 +93,7 @@ pub fn from_verified_state(
     state: &crate::fetch::state::Verified,
     location: &str,
     ocp_version: &semver::Version,
-    cluster_id: &str,
+    cluster_id: Option<&str>,
 ) -> Result<(Vec<GatherDefinition>, SourceInfo), SourceError> {
     let Some(stored) = &state.bundle else {
         return Err(SourceError::Definition(format!(
@@ -112,7 +113,7 @@ pub fn from_verified_state(
     };
     let definitions = stored
         .bundle
-        .select(ocp_version, Some(cluster_id))
+        .select(ocp_version, cluster_id)
         .into_iter()
         .map(|s| GatherDefinition::from_value(s.definition.clone(), Some(s.decision)))
         .collect::<Result<Vec<_>, _>>()
