@@ -8,19 +8,25 @@ set -eu
 cd "$(dirname "$0")/.."
 LOG_MIB=${LOG_MIB:-1024}
 CONFIGMAPS=${CONFIGMAPS:-10000}
-cargo build --release --bin rrctl --example gather_bench_server 2>&1 | tail -1
-rrctl=target/release/rrctl
+PROFILE=${PROFILE:-release}   # PROFILE=debug only to try the script quickly
+if [ "$PROFILE" = release ]; then
+  cargo build --release --bin rrctl --example gather_bench_server 2>&1 | tail -1
+else
+  cargo build --bin rrctl --example gather_bench_server 2>&1 | tail -1
+fi
+rrctl=target/$PROFILE/rrctl
 tmp=$(mktemp -d)
 server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-target/release/examples/gather_bench_server --log-mib "$LOG_MIB" --configmaps "$CONFIGMAPS" \
+target/$PROFILE/examples/gather_bench_server --log-mib "$LOG_MIB" --configmaps "$CONFIGMAPS" \
   --kubeconfig "$tmp/kubeconfig" > "$tmp/server.out" 2> "$tmp/server.err" &
 server_pid=$!
 while ! grep -q '^url:' "$tmp/server.out" 2>/dev/null; do sleep 0.1; done
 
 mkdir -p "$tmp/logs/bench" "$tmp/list/bench"
 cat > "$tmp/logs/bench/bench-logs.yaml" <<'YAML'
+# yaml-language-server: $schema=../../schema/definition.schema.json
 apiVersion: rapid.insights.openshift.io/v1
 kind: GatheringDefinition
 id: bench-logs
@@ -37,6 +43,7 @@ gather:
       maxBytes: 8388608
 YAML
 cat > "$tmp/list/bench/bench-list.yaml" <<'YAML'
+# yaml-language-server: $schema=../../schema/definition.schema.json
 apiVersion: rapid.insights.openshift.io/v1
 kind: GatheringDefinition
 id: bench-list
