@@ -922,3 +922,16 @@ fn extra_ca_file_is_trusted_for_https() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("no PEM certificate"), "{r:?}");
 }
+
+#[test]
+fn a_state_directory_in_use_is_refused() {
+    let fx = Fx::new();
+    fx.fetch_ok(&[]);
+    let lock = std::fs::OpenOptions::new().write(true).open(fx.state().join(".lock")).expect("the lock file exists");
+    lock.try_lock().expect("not held after the fetch ended");
+    let r = fx.fetch(&[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("in use by another rrctl fetch or agent"), "{r:?}");
+    drop(lock);
+    fx.fetch_ok(&[]);
+}

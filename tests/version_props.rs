@@ -344,8 +344,8 @@ proptest! {
 }
 
 proptest! {
-    // Each case builds a dist in memory; fewer cases keep the test under a few seconds.
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    // Each case builds a dist in memory; fewer cases keep the test short.
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn consumer_selection_from_index_and_bundle_equals_direct_evaluation(
@@ -385,6 +385,44 @@ proptest! {
     }
 }
 
+proptest! {
+    // Each case runs the legacy export twice.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn legacy_auto_quick_check_agrees_with_the_full_export(
+        defs in prop::collection::vec((alternatives(), any::<bool>()), 0..8),
+    ) {
+        use rrctl::build::legacy::{Input, export, export_unless_unservable};
+        use rrctl::definition::{AlertRef, Condition, Gatherer};
+        let loaded: Vec<rrctl::definition::LoadedDefinition> = defs
+            .iter()
+            .enumerate()
+            .map(|(n, (alts, is_rule))| {
+                let mut d = build_in_memory_definition(n, &render(alts), 100);
+                if *is_rule {
+                    d.definition.when = vec![Condition::AlertIsFiring(format!("Alert{n}"))];
+                    d.definition.gather = vec![Gatherer::PodDefinition(AlertRef { alert_name: format!("Alert{n}") })];
+                }
+                d
+            })
+            .collect();
+        let sets: Vec<IntervalSet> =
+            loaded.iter().map(|d| VersionRange::parse(&d.definition.versions).unwrap().intervals()).collect();
+        let inputs: Vec<Input<'_>> = loaded
+            .iter()
+            .zip(&sets)
+            .map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s })
+            .collect();
+        let (mut quick, mut full) = (rrctl::diag::Report::default(), rrctl::diag::Report::default());
+        let q = export_unless_unservable(&inputs, "0.1.0", &mut quick);
+        let f = export(&inputs, "0.1.0", &mut full);
+        prop_assert_eq!(&q.first_unserved, &f.first_unserved);
+        prop_assert_eq!(q.files, f.files);
+        prop_assert_eq!(quick.has_errors(), full.has_errors());
+    }
+}
+
 fn id_of(n: usize) -> String {
     format!("def-{n:02}")
 }
@@ -417,39 +455,45 @@ impl Built {
     }
 }
 
+/// A container-log definition `def-NN` with this range and rollout percentage (100 is left out
+/// on odd `n`, so both the default and the explicit form are exercised).
+fn build_in_memory_definition(n: usize, versions: &str, percent: u8) -> rrctl::definition::LoadedDefinition {
+    use rrctl::definition::{ContainerLogs, Definition, Gatherer, LoadedDefinition, Rollout};
+    LoadedDefinition {
+        file: format!("definitions/team/{}.yaml", id_of(n)),
+        team: "team".into(),
+        source: std::sync::Arc::from(""),
+        definition: Definition {
+            api_version: rrctl::definition::API_VERSION.into(),
+            kind: rrctl::definition::KIND.into(),
+            id: id_of(n),
+            title: "t".into(),
+            owner: "team".into(),
+            tracking: None,
+            justification: "a justification".into(),
+            versions: versions.to_string(),
+            expires: None,
+            rollout: (percent < 100 || n.is_multiple_of(2)).then_some(Rollout { percent }),
+            when: vec![],
+            gather: vec![Gatherer::ContainerLogs(ContainerLogs {
+                namespace: "openshift-etcd".into(),
+                pod_name_regex: "^etcd-".into(),
+                container_name_regex: None,
+                previous: None,
+                messages: vec!["slow".into()],
+                since_seconds: None,
+                max_bytes: None,
+            })],
+        },
+    }
+}
+
 fn build_in_memory(defs: &[(String, u8)]) -> Built {
     use rrctl::build::plan;
-    use rrctl::definition::{ContainerLogs, Definition, Gatherer, LoadedDefinition, Rollout};
-    let loaded: Vec<LoadedDefinition> = defs
+    let loaded: Vec<rrctl::definition::LoadedDefinition> = defs
         .iter()
         .enumerate()
-        .map(|(n, (versions, percent))| LoadedDefinition {
-            file: format!("definitions/team/{}.yaml", id_of(n)),
-            team: "team".into(),
-            source: std::sync::Arc::from(""),
-            definition: Definition {
-                api_version: rrctl::definition::API_VERSION.into(),
-                kind: rrctl::definition::KIND.into(),
-                id: id_of(n),
-                title: "t".into(),
-                owner: "team".into(),
-                tracking: None,
-                justification: "a justification".into(),
-                versions: versions.clone(),
-                expires: None,
-                rollout: (*percent < 100 || n % 2 == 0).then_some(Rollout { percent: *percent }),
-                when: vec![],
-                gather: vec![Gatherer::ContainerLogs(ContainerLogs {
-                    namespace: "openshift-etcd".into(),
-                    pod_name_regex: "^etcd-".into(),
-                    container_name_regex: None,
-                    previous: None,
-                    messages: vec!["slow".into()],
-                    since_seconds: None,
-                    max_bytes: None,
-                })],
-            },
-        })
+        .map(|(n, (versions, percent))| build_in_memory_definition(n, versions, *percent))
         .collect();
     let mut report = rrctl::diag::Report::default();
     let served = plan::select(&loaded, 0, &mut report);

@@ -314,6 +314,9 @@ pub enum SetupError {
 
 /// Load and re-verify the state directory, poll once, commit on success, write `status.json`.
 pub async fn run_once<F: Fetcher>(fetcher: &F, cfg: &FetchConfig) -> Result<Cycle, SetupError> {
+    std::fs::create_dir_all(&cfg.state_dir.dir)
+        .map_err(|e| StateError::Io { path: cfg.state_dir.dir.clone(), reason: e.to_string() })?;
+    let _lock = cfg.state_dir.lock()?;
     cfg.state_dir.prepare()?;
     let loaded = cfg.state_dir.load(&cfg.pinned_root, &cfg.poll.limits).map_err(SetupError::PinnedRoot)?;
     for p in &loaded.problems {

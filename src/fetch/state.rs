@@ -154,6 +154,25 @@ impl StateDir {
         self.dir.join(rel)
     }
 
+    /// Take the directory's lock (`.lock`, an advisory lock the kernel drops when the process
+    /// ends, even on `kill -9`): one client at a time commits and collects garbage.
+    pub fn lock(&self) -> Result<std::fs::File, StateError> {
+        let path = self.path(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(io_err(&self.dir, "in use by another rrctl fetch or agent (.lock is held)"))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path, e)),
+        }
+    }
+
     /// Create the directory if needed, check that it can be written, and remove temporary files
     /// a killed process left behind (never renamed, so never part of the state).
     pub fn prepare(&self) -> Result<(), StateError> {
@@ -297,7 +316,8 @@ impl StateDir {
     pub fn commit(&self, state: &Verified) -> Result<(), StateError> {
         for r in &state.rotated {
             let path = self.path(&format!("roots/{}.json", r.payload.version));
-            if std::fs::read(&path).ok().as_deref() != Some(r.bytes.as_slice()) {
+            let current = crate::fsutil::read_bounded(&path, r.bytes.len() as u64).ok();
+            if current.as_deref() != Some(r.bytes.as_slice()) {
                 write_durable(&path, &r.bytes)?;
             }
         }
@@ -368,7 +388,8 @@ impl StateDir {
 /// Content-addressed files are written once; an existing file with other bytes (tampered) is
 /// replaced.
 fn write_if_absent(path: &Path, bytes: &[u8], sha256: &str) -> Result<(), StateError> {
-    let current = std::fs::read(path).ok();
+    // A longer file cannot be the right one: read no more than the expected length.
+    let current = crate::fsutil::read_bounded(path, bytes.len() as u64).ok();
     if current.as_deref().is_some_and(|c| payload::sha256_hex(c) == sha256) {
         return Ok(());
     }
