@@ -219,6 +219,13 @@ async fn archive_objects_are_listed_and_got_as_in_the_fixture_files() {
     .json();
     assert_eq!(got, want);
 
+    // ImageStreams are served by OpenShift's own API server (typed): items without a type.
+    let streams =
+        get(&server, "/apis/image.openshift.io/v1/namespaces/openshift-cluster-samples-operator/imagestreams")
+            .await
+            .json();
+    assert_eq!(names(&streams), ["example"]);
+    assert!(streams["items"][0].get("kind").is_none());
     // Built-in lists drop apiVersion/kind from items, like a typed server.
     let pods = get(&server, "/api/v1/namespaces/openshift-monitoring/pods").await.json();
     assert_eq!(pods["kind"], "PodList");
@@ -348,6 +355,29 @@ async fn label_selectors_follow_the_apimachinery_grammar() {
     assert_eq!(all.len(), 500);
     assert_eq!(pages, 17);
     assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 500);
+}
+
+#[test]
+fn label_selector_parser_accepts_the_grammar_and_rejects_the_rest() {
+    use kubeapi::selector::{LabelSelector, Requirement::*};
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        LabelSelector::parse("a=b,c!=d,e in (x, y),f notin (z),g,!h,app.kubernetes.io/name==etcd,k=").unwrap().0,
+        vec![
+            Equals(s("a"), s("b")),
+            NotEquals(s("c"), s("d")),
+            In(s("e"), vec![s("x"), s("y")]),
+            NotIn(s("f"), vec![s("z")]),
+            Exists(s("g")),
+            DoesNotExist(s("h")),
+            Equals(s("app.kubernetes.io/name"), s("etcd")),
+            Equals(s("k"), s("")),
+        ]
+    );
+    assert!(LabelSelector::parse("").unwrap().is_empty());
+    for bad in ["a in (x", "a=b=c", "a,,b", "a in x", "a > 1", "=b", "a=b c"] {
+        assert!(LabelSelector::parse(bad).is_err(), "{bad:?} must not parse");
+    }
 }
 
 #[tokio::test]
@@ -777,6 +807,7 @@ async fn removed_groups_and_resources_are_not_served() {
         .objects_from_archive(kubeapi::archive_sample())
         .without_group("machineconfiguration.openshift.io")
         .without_resource("config.openshift.io", "clusterversions")
+        .minor_version(29)
         .build()
         .start()
         .await;
@@ -788,6 +819,8 @@ async fn removed_groups_and_resources_are_not_served() {
     assert!(!config["resources"].as_array().unwrap().iter().any(|r| r["name"] == "clusterversions"));
     assert_eq!(get(&server, "/apis/config.openshift.io/v1/clusterversions/version").await.status, 404);
     assert_eq!(get(&server, "/apis/config.openshift.io/v1/clusteroperators/etcd").await.status, 200);
+    let version = get(&server, "/version").await.json();
+    assert_eq!((version["minor"].as_str(), version["gitVersion"].as_str()), (Some("29"), Some("v1.29.0")));
 }
 
 // ---------- pod logs ----------
@@ -858,6 +891,9 @@ async fn pod_logs_honour_container_timestamps_tail_since_and_limit() {
         .collect();
     assert!(!recent.is_empty() && recent.len() < plain.text().len(), "the cutoff splits the fixture");
     assert_eq!(log("&sinceSeconds=660").await.text(), recent);
+    let since_time = cutoff.format(&time::format_description::well_known::Rfc3339).unwrap();
+    assert_eq!(log(&format!("&sinceTime={since_time}")).await.text(), recent);
+    assert_eq!(log(&format!("&sinceTime={since_time}&sinceSeconds=5")).await.status, 422, "at most one of the two");
     assert_eq!(log("&sinceSeconds=60").await.text(), "");
     assert_eq!(log("&previous=true").await.text(), "crashed once\ngoodbye\n");
 
@@ -1011,14 +1047,16 @@ async fn stalled_requests_and_logs_never_finish() {
     // The log sends its first two lines, then hangs without ending.
     let mut resp = http().get(format!("{}/api/v1/namespaces/load/pods/hung/log", server.url())).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+    // Read what is sent (however slow the machine), then the stream must not go on or end.
     let mut got = Vec::new();
-    loop {
-        match tokio::time::timeout(wait, resp.chunk()).await {
-            Ok(Ok(Some(chunk))) => got.extend_from_slice(&chunk),
-            Ok(other) => panic!("the stream ended instead of stalling: {other:?}"),
-            Err(_) => break,
+    while got.len() < "one\ntwo\n".len() {
+        match resp.chunk().await.unwrap() {
+            Some(chunk) => got.extend_from_slice(&chunk),
+            None => panic!("the stream ended instead of stalling after {got:?}"),
         }
     }
+    let more = tokio::time::timeout(wait, resp.chunk()).await;
+    assert!(more.is_err(), "after two lines the stream neither sends nor ends: {more:?}");
     assert_eq!(String::from_utf8(got).unwrap(), "one\ntwo\n");
     // `after_lines` counts lines of the requested window: with tailLines=1 that is one line,
     // sent whole, and the stream ends.

@@ -233,6 +233,11 @@ fn kubectl_logs_with_container_tail_since_timestamps_and_previous() {
     assert_eq!(recent.lines().count(), 4);
     assert_eq!(kubectl(&server, &["logs", ns, pod, "-c", "alertmanager", "--since=11m"]), recent);
     assert_eq!(kubectl(&server, &["logs", ns, pod, "-c", "alertmanager", "--previous"]), "panic: boom\nexiting\n");
+    // The kubelet's own stamp form: nine fraction digits, UTC.
+    assert_eq!(
+        kubectl(&server, &["logs", ns, pod, "-c", "alertmanager", "--previous", "--timestamps"]),
+        "2021-11-15T09:00:00.000000001Z panic: boom\n2021-11-15T09:00:00.500000000Z exiting\n"
+    );
     let limited = kubectl(&server, &["logs", ns, pod, "-c", "alertmanager", "--limit-bytes=100"]);
     assert_eq!(limited.as_bytes(), &all.as_bytes()[..100]);
 

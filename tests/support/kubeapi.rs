@@ -29,9 +29,12 @@
 //!   are generated with those containers.
 //! - Logs are timestamped lines; `sinceSeconds` is relative to the server's fixed "now"
 //!   (`DEFAULT_NOW` unless `.now(..)`), never to the wall clock.
-//! - Discovery (`/api`, `/apis`, group-versions, `/version`) is legacy only: a request that
-//!   accepts only aggregated discovery gets 406, as from a server without it; kubectl and kube's
-//!   `Discovery::run` fall back. `Table` and `PartialObjectMetadata[List]` are served on request.
+//! - Discovery (`/api`, `/apis`, group-versions, `/version`) is legacy only, as from a server
+//!   older than 1.26: a request accepting only aggregated discovery gets 406; kubectl's Accept
+//!   falls back to plain JSON and it then uses the legacy endpoints. Beware kube's
+//!   `Discovery::run_aggregated`: it accepts plain JSON too and decodes the legacy answer as an
+//!   EMPTY list without error; `Discovery::run` works. `Table` and `PartialObjectMetadata[List]`
+//!   are served on request.
 //! - kubectl (client-go) never sends credentials to an `http` server, so with RBAC each user
 //!   also has a port of their own (`url_for`, used by `kubeconfig_for`): a request there without
 //!   a token is that user's. Tokens are checked first on every port. With `.tls()` (a CA and a

@@ -23,10 +23,29 @@ impl ResourceType {
         if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
     }
 
-    /// Built-in types (core, `*.k8s.io`, groups without a dot) are typed on a real server: their
-    /// list items carry no `apiVersion`/`kind`. Custom resources are unstructured and keep them.
+    /// Built-in types (core, `*.k8s.io`, groups without a dot, and the groups OpenShift's own
+    /// API server serves) are typed on a real server: their list items carry no
+    /// `apiVersion`/`kind`. Custom resources (CRDs, e.g. `config.openshift.io` and
+    /// `snapshot.storage.k8s.io`) are unstructured and keep them.
     pub fn is_builtin(&self) -> bool {
-        self.group.is_empty() || !self.group.contains('.') || self.group.ends_with(".k8s.io")
+        const CRD_GROUPS: [&str; 2] = ["snapshot.storage.k8s.io", "gateway.networking.k8s.io"];
+        const OPENSHIFT_APISERVER: [&str; 10] = [
+            "apps.openshift.io",
+            "authorization.openshift.io",
+            "build.openshift.io",
+            "image.openshift.io",
+            "oauth.openshift.io",
+            "project.openshift.io",
+            "quota.openshift.io",
+            "route.openshift.io",
+            "template.openshift.io",
+            "user.openshift.io",
+        ];
+        let g = self.group.as_str();
+        if CRD_GROUPS.contains(&g) {
+            return false;
+        }
+        g.is_empty() || !g.contains('.') || g.ends_with(".k8s.io") || OPENSHIFT_APISERVER.contains(&g)
     }
 }
 

@@ -20,7 +20,7 @@ pub type LineFn = Arc<dyn Fn(u64, &mut String) + Send + Sync>;
 /// One container's log (current or previous).
 #[derive(Clone)]
 pub enum LogSource {
-    /// Lines in kubelet form: `TIMESTAMP CONTENT`, each timestamp kept as written.
+    /// Lines in kubelet form: `TIMESTAMP CONTENT`.
     Lines(Arc<Vec<LogLine>>),
     /// `count` lines, line `i` stamped `first + i * step`, content from `line`.
     Generated { count: u64, first: OffsetDateTime, step: time::Duration, line: LineFn },
@@ -52,7 +52,9 @@ pub struct LogLine {
 
 impl LogSource {
     /// Lines that each begin with an RFC 3339 timestamp and a space (what `kubectl logs
-    /// --timestamps` prints). Panics naming the line when one does not: a broken fixture.
+    /// --timestamps` prints); `timestamps=true` prints them as the kubelet does,
+    /// `2021-11-15T09:21:29.542014685Z`. Panics naming the line when one does not: a broken
+    /// fixture.
     pub fn timestamped(text: &str) -> LogSource {
         let lines = text
             .lines()
@@ -61,7 +63,9 @@ impl LogSource {
                 let (stamp, content) = line.split_once(' ').unwrap_or((line, ""));
                 let time = OffsetDateTime::parse(stamp, &Rfc3339)
                     .unwrap_or_else(|e| panic!("log line {}: {stamp:?} is not an RFC 3339 timestamp: {e}", n + 1));
-                LogLine { time, stamp: stamp.to_string(), content: content.to_string() }
+                // The kubelet prints its own fixed form (9 fraction digits, UTC) whatever the
+                // runtime wrote.
+                LogLine { time, stamp: format_stamp(time), content: content.to_string() }
             })
             .collect();
         LogSource::Lines(Arc::new(lines))

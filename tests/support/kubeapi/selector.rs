@@ -143,8 +143,8 @@ impl FieldSelector {
         self.0.is_empty()
     }
 
-    /// `fields` are the field labels the resource supports (the real server refuses others).
-    pub fn parse(text: &str, supported: &[&str], resource: &str) -> Result<FieldSelector, String> {
+    /// `supported` are the field labels the resource has (the real server refuses others).
+    pub fn parse(text: &str, supported: &[&str]) -> Result<FieldSelector, String> {
         let mut terms = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (field, equal, value) = if let Some((f, v)) = part.split_once("!=") {
@@ -158,7 +158,6 @@ impl FieldSelector {
             if !supported.contains(&field) {
                 return Err(format!("field label not supported: {field}"));
             }
-            let _ = resource;
             terms.push((field.to_string(), equal, value.trim().to_string()));
         }
         Ok(FieldSelector(terms))

@@ -387,7 +387,7 @@ fn resource_request(
     };
     let field_selector = match query.get("fieldSelector") {
         None => FieldSelector::default(),
-        Some(text) => match FieldSelector::parse(text, &supported_fields(group, plural), plural) {
+        Some(text) => match FieldSelector::parse(text, &supported_fields(group, plural)) {
             Ok(f) => f,
             Err(e) => return bad_request(&e),
         },
