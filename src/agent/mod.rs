@@ -1,7 +1,7 @@
 //! `rrctl agent`: the cluster side's loop. Every interval (±10% jitter) one [`run_cycle`]:
 //! fetch and verify through [`crate::fetch::run_once`] (which keeps the last good bundle on any
-//! failure and writes `status.json`), update the [`metrics`], and — once the gather step exists
-//! — gather with the active bundle. Shutdown (SIGTERM) drops a cycle wherever it is: every state
+//! failure and writes `status.json`), update the [`metrics`], and with a [`GatherStep`] gather
+//! the active bundle into an archive. Shutdown (SIGTERM) drops a cycle wherever it is: every state
 //! write is atomic and the commit record is written last, so an interrupted download leaves the
 //! previous state intact.
 
@@ -29,6 +29,44 @@ pub struct AgentConfig {
     /// When set, the cluster's OpenShift version is read from its ClusterVersion before every
     /// cycle (an upgraded cluster needs another bundle); a failed read keeps the last known one.
     pub kube: Option<kube::Client>,
+    /// When set, the active bundle is gathered after every successful fetch.
+    pub gather: Option<GatherStep>,
+}
+
+/// The gather step of a cycle: the same code as `rrctl gather --state-dir`.
+pub struct GatherStep {
+    pub client: kube::Client,
+    pub policy: crate::policy::LocalPolicy,
+    /// The archive, replaced atomically after every gather.
+    pub out: std::path::PathBuf,
+}
+
+/// Gather the bundle in force after a successful cycle and write the archive.
+async fn gather_after(cycle: &Cycle, cluster: &crate::fetch::Cluster, step: &GatherStep, location: &str) {
+    let id = cluster.cluster_id.as_deref();
+    let (definitions, source) =
+        match crate::gather::source::from_verified_state(&cycle.state, location, &cluster.ocp_version, id) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("gather skipped: {e}");
+                return;
+            }
+        };
+    let target = crate::gather::Target {
+        ocp_version: cluster.ocp_version.to_string(),
+        cluster_id: id.unwrap_or_default().to_string(),
+    };
+    match crate::archive::gather_to(&step.client, &definitions, &target, &step.policy, &source, &step.out).await {
+        Ok((result, bytes)) => tracing::info!(
+            archive = %step.out.display(),
+            bytes,
+            files = result.files.len(),
+            problems = result.has_problems(),
+            "gathered {} definition(s)",
+            result.reports.len()
+        ),
+        Err(e) => tracing::error!("gather: {e}"),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +146,12 @@ pub async fn run<F: Fetcher>(
                 return Ok(AgentExit::Stopped);
             }
         };
+        if let (Ok(cycle), Some(step)) = (&result, &cfg.gather)
+            && cycle.result.is_ok()
+        {
+            let location = cfg.fetch.state_dir.dir.display().to_string();
+            gather_after(cycle, &fetch_cfg.cluster, step, &location).await;
+        }
         match result {
             Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle))),
             Ok(_) => {}

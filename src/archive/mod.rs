@@ -166,6 +166,29 @@ pub fn tar_gz(entries: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ArchiveError> {
     gz.finish().map_err(io)
 }
 
+/// Gather `definitions` and write the archive to `out` atomically: the one call `rrctl gather`
+/// makes, and what the agent makes after a successful fetch. Returns the result and the
+/// archive's size.
+pub async fn gather_to(
+    client: &kube::Client,
+    definitions: &[crate::gather::GatherDefinition],
+    target: &crate::gather::Target,
+    policy: &crate::policy::LocalPolicy,
+    source: &SourceInfo,
+    out: &Path,
+) -> Result<(GatherResult, u64), ArchiveError> {
+    let result = crate::gather::gather(client, definitions, target, policy).await;
+    let policy_sha256 = policy.sha256();
+    let run = RunInfo {
+        source,
+        ocp_version: &target.ocp_version,
+        cluster_id: &target.cluster_id,
+        policy_sha256: &policy_sha256,
+    };
+    let bytes = write(out, &result, &run)?;
+    Ok((result, bytes))
+}
+
 /// Write the archive of `result` to `out` atomically.
 pub fn write(out: &Path, result: &GatherResult, run: &RunInfo<'_>) -> Result<u64, ArchiveError> {
     let bytes = tar_gz(&entries(result, run))?;

@@ -120,31 +120,39 @@ pub fn select<'a>(defs: &'a [LoadedDefinition], issued_at: i64, report: &mut Rep
 
 /// The bundle form of one definition: defaults filled in, `versions` rewritten in normal form
 /// (sorted, disjoint, merged) and `intervals` added: `[{"from", "to" (null = unbounded)}]`.
-pub fn bundle_definition(d: &Definition, set: &IntervalSet) -> Result<serde_json::Value, serde_json::Error> {
-    let mut n = d.clone();
-    n.normalize();
-    n.versions = set.range_text();
-    let mut v = serde_json::to_value(&n)?;
-    let intervals: Vec<serde_json::Value> = set
-        .intervals()
-        .iter()
-        .map(|i| json!({"from": i.from.to_string(), "to": i.to.as_ref().map(ToString::to_string)}))
-        .collect();
-    if let serde_json::Value::Object(m) = &mut v {
-        m.insert("intervals".into(), serde_json::Value::Array(intervals));
+#[derive(Debug, serde::Serialize)]
+pub struct BundleDefinition {
+    #[serde(flatten)]
+    pub definition: Definition,
+    pub intervals: Vec<BundleInterval>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct BundleInterval {
+    pub from: String,
+    pub to: Option<String>,
+}
+
+impl BundleDefinition {
+    pub fn new(d: &Definition, set: &IntervalSet) -> BundleDefinition {
+        let mut definition = d.clone();
+        definition.normalize();
+        definition.versions = set.range_text();
+        let intervals = set
+            .intervals()
+            .iter()
+            .map(|i| BundleInterval { from: i.from.to_string(), to: i.to.as_ref().map(ToString::to_string) })
+            .collect();
+        BundleDefinition { definition, intervals }
     }
-    Ok(v)
 }
 
 /// Canonical JSON of each definition's bundle form, computed once (in parallel on 2+ cores);
 /// bundles are assembled from these bytes.
 pub fn serialize_definitions(served: &Served<'_>) -> Result<Vec<Vec<u8>>, PlanError> {
     let one = |(d, set): (&&LoadedDefinition, &IntervalSet)| -> Result<Vec<u8>, PlanError> {
-        let v = bundle_definition(&d.definition, set).map_err(|e| PlanError::Serialize {
-            what: d.file.clone(),
-            source: crate::canonical::CanonicalError::Serialize(e),
-        })?;
-        crate::canonical::to_vec(&v).map_err(|source| PlanError::Serialize { what: d.file.clone(), source })
+        crate::canonical::to_vec(&BundleDefinition::new(&d.definition, set))
+            .map_err(|source| PlanError::Serialize { what: d.file.clone(), source })
     };
     let pairs: Vec<(&&LoadedDefinition, &IntervalSet)> = served.definitions.iter().zip(&served.sets).collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);

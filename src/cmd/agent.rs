@@ -30,6 +30,13 @@ pub struct AgentArgs {
     /// Log lines as text or as JSON objects (stderr).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// After every successful fetch, gather the active bundle into this archive (.tar.gz,
+    /// replaced atomically), as `rrctl gather --state-dir` does.
+    #[arg(long, value_name = "ARCHIVE.tar.gz")]
+    pub gather_out: Option<std::path::PathBuf>,
+    /// The local policy of the gather step (default: the built-in policy).
+    #[arg(long, value_name = "FILE", requires = "gather_out")]
+    pub policy: Option<std::path::PathBuf>,
 }
 
 /// SIGTERM or Ctrl-C.
@@ -62,6 +69,20 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         None => Some(rt.block_on(crate::cluster::client(c.kubeconfig.as_deref()))?),
     };
     let fetcher = c.fetcher(&cluster)?;
+    let gather = match &a.gather_out {
+        Some(out) => Some(crate::agent::GatherStep {
+            client: match &kube {
+                Some(k) => k.clone(),
+                None => rt.block_on(crate::cluster::client(c.kubeconfig.as_deref()))?,
+            },
+            policy: match &a.policy {
+                Some(p) => crate::policy::LocalPolicy::load(p)?,
+                None => crate::policy::LocalPolicy::default(),
+            },
+            out: out.clone(),
+        }),
+        None => None,
+    };
     let cfg = AgentConfig {
         fetch: c.config(clock(), cluster)?,
         interval: a.interval.max(Duration::from_millis(100)),
@@ -69,6 +90,7 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         metrics_addr: a.metrics_addr,
         clock,
         kube,
+        gather,
     };
     let metrics = Arc::new(Metrics::new(Some(fetcher.stats().clone())));
     let exit = rt.block_on(crate::agent::run(&fetcher, &cfg, metrics, shutdown_signal(), |addr| {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::archive::{self, RunInfo, SourceInfo};
+use crate::archive::{self, SourceInfo};
 use crate::cli::GlobalOpts;
 use crate::cmd::validate::resolve_today;
 use crate::definition::{self, Definition};
@@ -21,13 +21,14 @@ use crate::trust::verify::{self, ClientState, VerifyOptions};
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["state_dir", "from", "definitions"])))]
 pub struct GatherArgs {
-    /// The agent's state directory: use its verified active bundle (re-verified first).
-    #[arg(long, value_name = "DIR")]
+    /// The agent's state directory: use its verified active bundle, re-verified first from the
+    /// pinned --root (the state keeps only roots reached by rotation).
+    #[arg(long, value_name = "DIR", requires = "root")]
     pub state_dir: Option<PathBuf>,
     /// A dist directory or http(s):// base URL, verified like `rrctl verify` (needs --root).
     #[arg(long, value_name = "DIST_OR_URL", requires = "root")]
     pub from: Option<String>,
-    /// The pinned root of trust (a signed root/<N>.json) for --from.
+    /// The pinned root of trust (a signed root/<N>.json) for --from and --state-dir.
     #[arg(long, value_name = "ROOT_JSON")]
     pub root: Option<PathBuf>,
     /// Local definition files or a directory, validated first (what would my definition collect?).
@@ -132,21 +133,17 @@ async fn verified_bundle<F: Fetcher>(
     fetcher: &F,
     root: &Path,
     version: &semver::Version,
+    cluster_id: &str,
     location: &str,
 ) -> anyhow::Result<(Vec<GatherDefinition>, SourceInfo)> {
     let root_bytes = crate::fsutil::read_bounded(root, Limits::default().root)?;
     let mut state = ClientState::new(&root_bytes).with_context(|| format!("{}", root.display()))?;
     let opts = VerifyOptions::new(crate::clock::now_unix());
-    Ok(source::from_dist(fetcher, &mut state, &opts, version, location).await?)
+    Ok(source::from_dist(fetcher, &mut state, &opts, version, cluster_id, location).await?)
 }
 
 pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let policy = load_policy(a.policy.as_deref())?;
-    if a.state_dir.is_some() {
-        bail!(
-            "--state-dir needs the agent's state directory support, which this build does not have yet; use --from or --definitions"
-        );
-    }
     // Local definitions are validated before the cluster is contacted at all.
     let local = match &a.definitions {
         Some(p) => match validated_definitions(p, a.today.as_deref(), g)? {
@@ -170,13 +167,19 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let version = semver::Version::parse(&ocp_version)
             .with_context(|| format!("the OpenShift version {ocp_version:?} is not a version"))?;
         let (definitions, source_info) = match (&local, &a.from) {
+            (None, None) if a.state_dir.is_some() => {
+                let dir = a.state_dir.as_deref().expect("checked");
+                let root = a.root.as_deref().expect("clap requires --root with --state-dir");
+                let root_bytes = crate::fsutil::read_bounded(root, Limits::default().root)?;
+                let (defs, info, problems) = source::from_state_dir(dir, &root_bytes, &version, &cluster_id)?;
+                for p in problems {
+                    eprintln!("warning: state: {p}");
+                }
+                (defs, info)
+            }
             (Some(defs), _) => {
                 let path = a.definitions.as_deref().expect("set with local");
-                let list = defs
-                    .iter()
-                    .map(GatherDefinition::from_definition)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(anyhow::Error::msg)?;
+                let list: Vec<GatherDefinition> = defs.iter().map(GatherDefinition::from_definition).collect();
                 let git_commit = crate::build::dist::git_head(if path.is_dir() {
                     path
                 } else {
@@ -195,12 +198,12 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 let root = a.root.as_deref().expect("clap requires --root with --from");
                 if is_url(from) {
                     let fetcher = HttpFetcher::new(from, HttpLimits::default())?;
-                    verified_bundle(&fetcher, root, &version, from).await?
+                    verified_bundle(&fetcher, root, &version, &cluster_id, from).await?
                 } else {
                     if !Path::new(from).is_dir() {
                         bail!("{from}: not a directory (nor an http(s) URL)");
                     }
-                    verified_bundle(&DirFetcher::new(from), root, &version, from).await?
+                    verified_bundle(&DirFetcher::new(from), root, &version, &cluster_id, from).await?
                 }
             }
             (None, None) => bail!("one of --state-dir, --from or --definitions is needed"),
@@ -212,15 +215,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let out = a.out.as_deref().expect("clap requires --out without --plan");
-        let result = gather::gather(&client, &definitions, &target, &policy).await;
-        let policy_sha256 = policy.sha256();
-        let run = RunInfo {
-            source: &source_info,
-            ocp_version: &target.ocp_version,
-            cluster_id: &target.cluster_id,
-            policy_sha256: &policy_sha256,
-        };
-        let bytes = archive::write(out, &result, &run)?;
+        let (result, bytes) = archive::gather_to(&client, &definitions, &target, &policy, &source_info, out).await?;
         if !g.quiet {
             print_summary(out, bytes, &result);
         }
@@ -275,7 +270,7 @@ async fn all_bundle_definitions(dist: &Path, root: &Path) -> anyhow::Result<Vec<
             continue;
         };
         for value in bundle.definitions {
-            let d = GatherDefinition::from_value(value).map_err(anyhow::Error::msg)?.definition;
+            let d = GatherDefinition::from_value(value, None).map_err(anyhow::Error::msg)?.definition;
             if !out.iter().any(|o| o.id == d.id) {
                 out.push(d);
             }

@@ -155,6 +155,11 @@ pub(crate) async fn collect(
         let what = format!("log of {}/{} {}", t.pod, t.container, if t.previous { "(previous)" } else { "(current)" });
         let stream = match api.log_stream(&t.pod, &params).await {
             Ok(s) => s,
+            // The API answers 400 when a container has no previous instance (any more).
+            Err(kube::Error::Api(status)) if t.previous && status.code == 400 => {
+                sink.warnings.push(format!("{what}: none ({})", status.message));
+                continue;
+            }
             Err(e) => {
                 sink.fail_part(Fail::from_kube(&what, &e));
                 continue;

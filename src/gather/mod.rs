@@ -32,42 +32,34 @@ use serde_json::Value;
 
 use crate::definition::{Condition, Definition, Gatherer};
 use crate::policy::LocalPolicy;
-use crate::version::OcpVersion;
-use crate::version::VersionRange;
+use crate::trust::payload::Decision;
+use crate::version::{OcpVersion, VersionRange, rollout_bucket};
 
 pub use outcome::{DefinitionReport, GathererReport, Outcome};
 
-/// One definition to execute, with what the bundle says about its staged rollout.
+/// One definition to execute, with the bundle's decision for this cluster when it came from one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatherDefinition {
     pub definition: Definition,
-    /// `rollout.percent`, 1..=100 (100 when the definition has no rollout).
-    pub rollout_percent: u64,
+    /// From [`crate::trust::payload::Bundle::select`] (the bundle's intervals and rollout);
+    /// `None` for local definitions, decided here from `versions` and `rollout` by the same rule.
+    pub decision: Option<Decision>,
 }
 
 impl GatherDefinition {
     /// From a definition of a verified bundle (normalised, with `intervals`) or a local file
-    /// turned into JSON. Bundle-only keys are read here and removed before the typed parse.
-    pub fn from_value(mut value: Value) -> Result<Self, String> {
+    /// turned into JSON. The bundle-only `intervals` are removed before the typed parse.
+    pub fn from_value(mut value: Value, decision: Option<Decision>) -> Result<Self, String> {
         let id = value.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
         let Some(map) = value.as_object_mut() else { return Err("a bundle definition is not an object".into()) };
         map.remove("intervals");
-        let rollout_percent = match map.remove("rollout") {
-            None | Some(Value::Null) => 100,
-            Some(r) => r
-                .get("percent")
-                .and_then(Value::as_u64)
-                .filter(|p| (1..=100).contains(p))
-                .ok_or_else(|| format!("definition {id}: rollout.percent is not an integer 1..100"))?,
-        };
         let definition: Definition =
             serde_json::from_value(value).map_err(|e| format!("definition {id}: not a definition: {e}"))?;
-        Ok(GatherDefinition { definition, rollout_percent })
+        Ok(GatherDefinition { definition, decision })
     }
 
-    pub fn from_definition(definition: &Definition) -> Result<Self, String> {
-        let value = serde_json::to_value(definition).map_err(|e| e.to_string())?;
-        GatherDefinition::from_value(value)
+    pub fn from_definition(definition: &Definition) -> Self {
+        GatherDefinition { definition: definition.clone(), decision: None }
     }
 }
 
@@ -76,16 +68,6 @@ impl GatherDefinition {
 pub struct Target {
     pub ocp_version: String,
     pub cluster_id: String,
-}
-
-/// A staged-rollout bucket (DESIGN.md section 5): `u64` of the first 8 bytes, big-endian, of
-/// SHA-256("<definition id>/<cluster id>"), mod 100.
-pub fn rollout_bucket(definition_id: &str, cluster_id: &str) -> u64 {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(format!("{definition_id}/{cluster_id}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first) % 100
 }
 
 /// One archived file and the gatherer that produced it.
@@ -108,10 +90,17 @@ pub struct GatherResult {
     pub not_applicable: Vec<(String, String)>,
 }
 
+/// Reason prefix of gatherers this version cannot run yet (metrics, legacy functions): recorded
+/// as `failed`, but not counted as a problem of the run.
+pub const NOT_IMPLEMENTED: &str = "not implemented in this version";
+
 impl GatherResult {
-    /// True when some gatherer could not do its job (forbidden, timed out, failed).
+    /// True when some gatherer could not do its job (forbidden, timed out, failed), not
+    /// counting kinds of gatherer this version does not implement.
     pub fn has_problems(&self) -> bool {
-        self.reports.iter().any(|d| d.gatherers.iter().any(|g| g.outcome.is_problem()))
+        self.reports
+            .iter()
+            .any(|d| d.gatherers.iter().any(|g| g.outcome.is_problem() && !g.reason.starts_with(NOT_IMPLEMENTED)))
     }
 }
 
@@ -144,20 +133,27 @@ pub(crate) fn decide(
     sorted.sort_by(|a, b| a.definition.id.cmp(&b.definition.id));
     for gd in sorted {
         let d = &gd.definition;
-        let applies = match (&version, VersionRange::parse(&d.versions)) {
-            (Some(v), Ok(range)) => range.contains(v),
-            (None, _) => false,
-            (_, Err(_)) => false,
-        };
-        if !applies {
-            let reason = match version {
-                Some(_) => format!("versions {:?} do not include {}", d.versions, target.ocp_version),
-                None => format!("the cluster version {:?} is not a version", target.ocp_version),
+        let decision = gd.decision.unwrap_or_else(|| {
+            let in_versions = match (&version, VersionRange::parse(&d.versions)) {
+                (Some(v), Ok(range)) => range.contains(v),
+                _ => false,
             };
-            not_applicable.push((d.id.clone(), reason));
-            continue;
-        }
-        let skip = skip_reason(gd, target, version.as_ref());
+            Decision::decide(in_versions, d.rollout_percent(), Some(rollout_bucket(&d.id, &target.cluster_id)))
+        });
+        let skip = match decision {
+            Decision::Applies => skip_reason(gd, target, version.as_ref()),
+            Decision::OutsideVersions => {
+                let reason = match version {
+                    Some(_) => format!("versions {:?} do not include {}", d.versions, target.ocp_version),
+                    None => format!("the cluster version {:?} is not a version", target.ocp_version),
+                };
+                not_applicable.push((d.id.clone(), reason));
+                continue;
+            }
+            Decision::OutsideRollout { .. } | Decision::RolloutNeedsClusterId { .. } => {
+                Some((Outcome::SkippedRollout, format!("{decision}")))
+            }
+        };
         let steps = d
             .gather
             .iter()
@@ -179,13 +175,6 @@ pub(crate) fn decide(
 /// Why a whole definition is skipped on this cluster, if it is.
 fn skip_reason(gd: &GatherDefinition, target: &Target, version: Option<&OcpVersion>) -> Option<(Outcome, String)> {
     let d = &gd.definition;
-    let bucket = rollout_bucket(&d.id, &target.cluster_id);
-    if bucket >= gd.rollout_percent {
-        return Some((
-            Outcome::SkippedRollout,
-            format!("this cluster's rollout bucket {bucket} is not below rollout.percent {}", gd.rollout_percent),
-        ));
-    }
     for c in &d.when {
         match c {
             Condition::ClusterVersionMatches(r) => {
@@ -247,13 +236,13 @@ fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy) -> Step {
             index,
             kind,
             Outcome::Failed,
-            "not implemented in this version: metrics are read from Prometheus, which this version does not query",
+            format!("{NOT_IMPLEMENTED}: metrics are read from Prometheus, which this version does not query"),
         )),
         _ => Step::Decided(GathererReport::new(
             index,
             kind,
             Outcome::Failed,
-            format!("not implemented in this version: the legacy function {kind}"),
+            format!("{NOT_IMPLEMENTED}: the legacy function {kind}"),
         )),
     }
 }
@@ -378,10 +367,13 @@ pub async fn gather(
     policy: &LocalPolicy,
 ) -> GatherResult {
     let (decided, not_applicable) = decide(definitions, target, policy);
-    let discovery = resources::discover_for(client, &decided).await;
-    let total = Arc::new(TotalBudget(AtomicU64::new(policy.total_max_bytes)));
     let run_deadline = Instant::now() + Duration::from_secs(policy.run_timeout_seconds);
     let gatherer_timeout = Duration::from_secs(policy.gatherer_timeout_seconds);
+    // Discovery counts against the run's time limit like everything else.
+    let discovery = tokio::time::timeout(gatherer_timeout, resources::discover_for(client, &decided))
+        .await
+        .unwrap_or_else(|_| Err(format!("API discovery did not finish within {} s", gatherer_timeout.as_secs())));
+    let total = Arc::new(TotalBudget(AtomicU64::new(policy.total_max_bytes)));
 
     let mut jobs = Vec::new();
     let mut results: Vec<StepResult> = Vec::new();
@@ -543,6 +535,7 @@ mod tests {
 
     #[test]
     fn rollout_bucket_follows_the_formula() {
+        use crate::version::rollout_bucket;
         // By hand: printf 'etcd-slow-fdatasync/84ef291d-8f1b-4d28-ab34-cfddff941b84' | sha256sum
         // gives 3aea35b96631abc1...; 0x3aea35b96631abc1 mod 100 = 45.
         assert_eq!(rollout_bucket("etcd-slow-fdatasync", "84ef291d-8f1b-4d28-ab34-cfddff941b84"), 45);

@@ -95,7 +95,7 @@ pub(crate) async fn collect(
         for name in &r.names {
             match api.get_opt(name).await {
                 Ok(Some(object)) => {
-                    if !keep(object, r, &dir, sink) {
+                    if !keep(object, &ar, r, &dir, sink) {
                         break;
                     }
                 }
@@ -122,7 +122,7 @@ pub(crate) async fn collect(
         pages += 1;
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
         for object in page.items {
-            if !keep(object, r, &dir, sink) {
+            if !keep(object, &ar, r, &dir, sink) {
                 break;
             }
         }
@@ -139,14 +139,22 @@ pub(crate) async fn collect(
 }
 
 /// Project one object and add it to the sink; false when the budget is spent.
-fn keep(object: DynamicObject, r: &Resources, dir: &str, sink: &mut Sink) -> bool {
+fn keep(object: DynamicObject, ar: &ApiResource, r: &Resources, dir: &str, sink: &mut Sink) -> bool {
     let name = object.metadata.name.clone().unwrap_or_default();
     if !safe_segment(&name) {
         sink.warnings.push(format!("an object with the unusable name {name:?} is left out"));
         return true;
     }
     let value = match serde_json::to_value(&object) {
-        Ok(v) => v,
+        Ok(mut v) => {
+            // List items come without apiVersion and kind (the list carries them): an archived
+            // object says what it is.
+            if let Some(map) = v.as_object_mut() {
+                map.entry("apiVersion").or_insert_with(|| ar.api_version.clone().into());
+                map.entry("kind").or_insert_with(|| ar.kind.clone().into());
+            }
+            v
+        }
         Err(e) => {
             sink.warnings.push(format!("{name}: cannot be encoded: {e}"));
             return true;

@@ -35,13 +35,15 @@ pub enum SourceError {
 }
 
 /// Verify the dist behind `fetcher` from `state` (a pinned root or the agent's state), select
-/// the bundle of `ocp_version` and turn its definitions into [`GatherDefinition`]s. No range
-/// for the version means nothing applies: an empty list.
+/// the bundle of `ocp_version` and turn its definitions into [`GatherDefinition`]s with the
+/// bundle's decision for this version and cluster. No range for the version means nothing
+/// applies: an empty list.
 pub async fn from_dist<F: Fetcher>(
     fetcher: &F,
     state: &mut ClientState,
     opts: &VerifyOptions,
     ocp_version: &semver::Version,
+    cluster_id: &str,
     location: &str,
 ) -> Result<(Vec<GatherDefinition>, SourceInfo), SourceError> {
     let verified = verify::update(state, fetcher, opts).await?;
@@ -61,10 +63,60 @@ pub async fn from_dist<F: Fetcher>(
     };
     info.bundle_sha256 = Some(range.bundle.sha256.clone());
     let definitions = bundle
-        .definitions
+        .select(ocp_version, Some(cluster_id))
         .into_iter()
-        .map(GatherDefinition::from_value)
+        .map(|s| GatherDefinition::from_value(s.definition.clone(), Some(s.decision)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| SourceError::Definition(format!("{}: {e}", range.bundle.path)))?;
+    Ok((definitions, info))
+}
+
+/// The agent's active bundle from its state directory, re-verified from the pinned root first
+/// (roots, head signatures, the index against the head's pin, the bundle against the index's
+/// pin), then selected for this version and cluster. Also returns the problems the state had.
+pub fn from_state_dir(
+    dir: &std::path::Path,
+    pinned_root: &[u8],
+    ocp_version: &semver::Version,
+    cluster_id: &str,
+) -> Result<(Vec<GatherDefinition>, SourceInfo, Vec<String>), SourceError> {
+    let limits = crate::trust::payload::Limits::default();
+    let loaded = crate::fetch::state::StateDir::new(dir).load(pinned_root, &limits)?;
+    let (definitions, info) =
+        from_verified_state(&loaded.state, &dir.display().to_string(), ocp_version, Some(cluster_id))?;
+    Ok((definitions, info, loaded.problems))
+}
+
+/// The definitions of a verified state's active bundle (what `rrctl agent` has after a cycle),
+/// selected for this version and cluster.
+pub fn from_verified_state(
+    state: &crate::fetch::state::Verified,
+    location: &str,
+    ocp_version: &semver::Version,
+    cluster_id: Option<&str>,
+) -> Result<(Vec<GatherDefinition>, SourceInfo), SourceError> {
+    let Some(stored) = &state.bundle else {
+        return Err(SourceError::Definition(format!(
+            "{location}: no verified active bundle (run `rrctl fetch` or `rrctl agent` first)"
+        )));
+    };
+    let info = SourceInfo {
+        source: "bundle".into(),
+        location: location.to_string(),
+        repo: state.index.as_ref().map(|i| i.payload.repo.clone()),
+        channel: state.head.as_ref().map(|h| h.payload.channel.clone()),
+        root_version: Some(state.root.payload.version),
+        head_version: state.head.as_ref().map(|h| h.payload.version),
+        index_version: state.index.as_ref().map(|i| i.payload.version),
+        bundle_sha256: Some(stored.active.sha256.clone()),
+        git_commit: state.index.as_ref().and_then(|i| i.payload.git_commit.clone()),
+    };
+    let definitions = stored
+        .bundle
+        .select(ocp_version, cluster_id)
+        .into_iter()
+        .map(|s| GatherDefinition::from_value(s.definition.clone(), Some(s.decision)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| SourceError::Definition(format!("{}: {e}", stored.active.path)))?;
     Ok((definitions, info))
 }
