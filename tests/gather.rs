@@ -460,8 +460,10 @@ fn resign_with(dist: &Path, dev: &Path, mutate: impl Fn(&mut Vec<Value>)) {
         channel: index["channel"].as_str().unwrap().into(),
         issued_at: time(&index["issued_at"]),
         index_expires: time(&index["expires"]),
+        head_issued_at: time(&head["issued_at"]),
         head_expires: time(&head["expires"]),
         version: index["version"].as_u64().unwrap(),
+        head_version: head["version"].as_u64().unwrap(),
     };
     let opts =
         rrctl::trust::SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev.to_path_buf() };
