@@ -837,3 +837,55 @@ fn the_agent_gathers_after_a_successful_fetch() {
     assert!(remote["bundle_sha256"].is_string());
     assert_no_secrets_and_no_403(&server);
 }
+
+#[test]
+fn the_total_byte_budget_is_shared_by_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definitions(
+        dir.path(),
+        &[
+            ("a-logs", log_definition("a-logs", "openshift-etcd", 1_048_576)),
+            ("b-logs", log_definition("b-logs", "openshift-kube-apiserver", 1_048_576)),
+        ],
+    );
+    // Lines of 62 bytes with timestamp and newline (see a_signed_bundle_cannot_get_past_the_local_policy).
+    // 100 bytes per gatherer and 100 in all: a-logs keeps one line (62; a second would pass its
+    // own 100), which leaves 38 for the run, so b-logs cannot keep even one. One gatherer at a
+    // time, in id order, so it is deterministic.
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "gathererMaxBytes: 100\ntotalMaxBytes: 100\nconcurrency: 1\n").unwrap();
+    let line = |i: u64, s: &mut String| s.push_str(&format!("W | slow fdatasync line {i:06}"));
+    let log = LogSource::generated(
+        1000,
+        kubeapi::DEFAULT_NOW - time::Duration::hours(1),
+        time::Duration::milliseconds(100),
+        line,
+    );
+    let server = KubeApi::builder()
+        .pod_log("openshift-etcd", "noisy-0", "main", false, log.clone())
+        .pod_log("openshift-kube-apiserver", "noisy-0", "main", false, log)
+        .build()
+        .start_background();
+    let out = dir.path().join("out.tar.gz");
+    run_ok(
+        rrctl(dir.path())
+            .args(["gather", "--definitions"])
+            .arg(&defs)
+            .arg("--kubeconfig")
+            .arg(server.kubeconfig_path())
+            .args(["--ocp-version", "4.16.3", "--cluster-id", "c1", "--policy"])
+            .arg(&policy)
+            .arg("--out")
+            .arg(&out),
+    );
+    let entries = read_archive(&out);
+    let gathers = json_of(&entries, "insights-operator/gathers.json");
+    let (a, b) = (gatherer(&gathers, "a-logs", 0), gatherer(&gathers, "b-logs", 0));
+    assert_eq!((a["outcome"].as_str(), a["bytes"].as_u64()), (Some("truncated"), Some(62)), "{a}");
+    assert!(a["reason"].as_str().unwrap().contains("gatherer's budget of 100 bytes"), "{a}");
+    assert_eq!((b["outcome"].as_str(), b["bytes"].as_u64()), (Some("truncated"), Some(0)), "{b}");
+    assert!(b["reason"].as_str().unwrap().contains("total byte budget"), "{b}");
+    let logs: Vec<&String> = entries.keys().filter(|p| p.ends_with(".log")).collect();
+    assert_eq!(logs, ["namespaces/openshift-etcd/pods/noisy-0/main/current.log"]);
+    assert_eq!(entries[logs[0]].len(), 62);
+}
