@@ -82,7 +82,7 @@ pub fn render(
     Ok(env.get_template("catalog.html")?.render(minijinja::value::Serde(&context))?.into_bytes())
 }
 
-fn describe_condition(c: &Condition) -> String {
+pub(crate) fn describe_condition(c: &Condition) -> String {
     match c {
         Condition::AlertIsFiring(alert) => format!("alert {alert} is firing"),
         Condition::ClusterVersionMatches(range) => format!("cluster version matches {range}"),
@@ -94,7 +94,7 @@ fn quoted(items: &[String]) -> String {
 }
 
 /// One line a reviewer can read: what exactly leaves the cluster.
-fn describe_gatherer(g: &Gatherer) -> String {
+pub(crate) fn describe_gatherer(g: &Gatherer) -> String {
     match g {
         Gatherer::ContainerLogs(c) => {
             let mut s = format!(
