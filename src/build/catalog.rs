@@ -2,13 +2,14 @@
 //! and by whom, for privacy reviewers. Rendered from `templates/catalog.html` with minijinja
 //! (strict undefined, HTML auto-escaping); deterministic for identical input.
 
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use super::plan::Served;
+use super::template::{self, TemplateError};
 use crate::definition::{Condition, Definition, Gatherer};
 use crate::version::released_in;
 
+const TEMPLATE_NAME: &str = "catalog.html";
 const TEMPLATE: &str = include_str!("../../templates/catalog.html");
 
 #[derive(Serialize)]
@@ -17,6 +18,14 @@ struct Context<'a> {
     channel: &'a str,
     issued_at: String,
     git_commit: Option<&'a str>,
+    count: usize,
+    teams: Vec<Team<'a>>,
+}
+
+/// The definitions of one owning team, in id order.
+#[derive(Serialize)]
+struct Team<'a> {
+    name: &'a str,
     definitions: Vec<Entry<'a>>,
 }
 
@@ -30,6 +39,7 @@ struct Entry<'a> {
     justification: &'a str,
     versions: &'a str,
     released: String,
+    rollout_percent: u8,
     gather: Vec<String>,
     when: Vec<String>,
     legacy: bool,
@@ -42,7 +52,7 @@ pub fn render(
     channel: &str,
     issued_at: i64,
     git_commit: Option<&str>,
-) -> Result<Vec<u8>, minijinja::Error> {
+) -> Result<Vec<u8>, TemplateError> {
     let mut definitions: Vec<Entry> = served
         .definitions
         .iter()
@@ -66,6 +76,7 @@ pub fn render(
                 justification: &d.justification,
                 versions: &d.versions,
                 released,
+                rollout_percent: d.rollout_percent(),
                 gather: d.gather.iter().map(describe_gatherer).collect(),
                 when: d.when.iter().map(describe_condition).collect(),
                 legacy: super::legacy::to_legacy(d).is_ok(),
@@ -73,13 +84,17 @@ pub fn render(
         })
         .collect();
     definitions.sort_by(|a, b| (a.owner, a.id).cmp(&(b.owner, b.id)));
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::Html);
-    env.add_template("catalog.html", TEMPLATE)?;
+    let count = definitions.len();
+    let mut teams: Vec<Team> = Vec::new();
+    for entry in definitions {
+        match teams.last_mut() {
+            Some(team) if team.name == entry.owner => team.definitions.push(entry),
+            _ => teams.push(Team { name: entry.owner, definitions: vec![entry] }),
+        }
+    }
     let context =
-        Context { repo, channel, issued_at: crate::clock::format_rfc3339(issued_at), git_commit, definitions };
-    Ok(env.get_template("catalog.html")?.render(minijinja::value::Serde(&context))?.into_bytes())
+        Context { repo, channel, issued_at: crate::clock::format_rfc3339(issued_at), git_commit, count, teams };
+    Ok(template::render(TEMPLATE_NAME, TEMPLATE, &context)?.into_bytes())
 }
 
 pub(crate) fn describe_condition(c: &Condition) -> String {
@@ -192,7 +207,9 @@ mod tests {
         };
         let html = String::from_utf8(render(&served, "repo/x", "stable", 0, Some("abc")).unwrap()).unwrap();
         assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; more."), "{html}");
-        assert!(!html.contains("<script>"));
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains("<section class=\"team\" id=\"team-etcd\">"), "{html}");
+        assert!(html.contains("<a href=\"#team-node\">node (1)</a>"), "{html}");
         let zeta = html.find("id=\"zeta\"").expect("zeta row");
         let alpha = html.find("id=\"alpha\"").expect("alpha row");
         assert!(zeta < alpha, "etcd's definition comes before node's");
