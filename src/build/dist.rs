@@ -62,7 +62,7 @@ pub enum BuildError {
     Trust(#[from] crate::trust::TrustError),
     #[error("{0}")]
     Io(String),
-    #[error("rendering catalog/index.html failed: {0}")]
+    #[error("rendering the catalog failed: {0}")]
     Catalog(String),
     #[error("build stopped after staging because {FAIL_AFTER_STAGING_ENV}=1 (test-only)")]
     FailAfterStaging,
@@ -161,6 +161,10 @@ pub fn build_into(
         super::catalog::render(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
             .map_err(|e| BuildError::Catalog(e.to_string()))?;
     sink.put("catalog/index.html", &catalog)?;
+    let catalog_md =
+        super::catalog::render_markdown(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
+            .map_err(|e| BuildError::Catalog(e.to_string()))?;
+    sink.put("catalog/index.md", &catalog_md)?;
     if let Some(files) = legacy_files {
         outcome.legacy_files = files.len();
         for (path, bytes) in &files {
