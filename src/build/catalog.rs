@@ -244,6 +244,20 @@ mod tests {
         LoadedDefinition { file: format!("{owner}/{id}.yaml"), team: owner.into(), source: Arc::from(""), definition }
     }
 
+    /// The real templates under strict undefined: a variable the code does not pass is an error
+    /// that names the template and the line where the template uses it.
+    #[test]
+    fn the_catalog_templates_refuse_a_missing_variable_naming_file_and_line() {
+        for (name, source) in [(HTML_NAME, HTML), (MARKDOWN_NAME, MARKDOWN)] {
+            let context =
+                serde_json::json!({"repo": "r", "channel": "c", "issued_at": "t", "git_commit": null, "teams": []});
+            let e = template::render(name, source, &context).unwrap_err();
+            let line = source.lines().position(|l| l.contains("{{ count }}")).unwrap() + 1;
+            assert_eq!((e.name.as_str(), e.line), (name, Some(line)), "{e}");
+            assert!(e.to_string().starts_with(&format!("templates/{name}:{line}: undefined value")), "{e}");
+        }
+    }
+
     #[test]
     fn lists_every_definition_sorted_by_owner_and_escapes_html() {
         let a = loaded("zeta", "etcd", "Needed because <script>alert(1)</script> & more.", ">=4.16.0-0");
