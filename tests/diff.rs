@@ -194,6 +194,19 @@ fn work_tree_default_directories_and_additions_removals_rollout_expiry() {
     let wal = d["changed"].as_array().unwrap().iter().find(|c| c["id"] == "wal-metrics").unwrap();
     assert_eq!(wal["rollout_percent"], json!({"before": 100, "after": 10}));
     assert_eq!(wal["expires"], json!({"before": null, "after": "2030-01-31"}));
+    let text = String::from_utf8(rrctl(repo, &["diff", &base]).stdout).unwrap();
+    assert!(text.contains("    rollout 100 % -> 10 %\n    expires none -> 2030-01-31\n"), "{text}");
+    assert!(text.contains("- removed etcd/slow-logs: Title of slow-logs"), "{text}");
+
+    // Identical sides: nothing to review.
+    let out = rrctl(repo, &["diff", "HEAD", "HEAD", "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(0));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        md.contains("0 definitions added, 0 removed, 0 changed")
+            && md.contains("No definition changes what is collected."),
+        "{md}"
+    );
 
     // Two directories.
     let other = tempfile::tempdir().unwrap();
