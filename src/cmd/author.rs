@@ -56,6 +56,8 @@ pub fn run_new(a: NewArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiffFormat {
+    /// Human text (`human`, as `rrctl validate` calls it, works too).
+    #[value(alias = "human")]
     Text,
     Markdown,
     Json,
