@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh Debian machine (nginx, curl,
-# openssl, kubectl, moto_server, chromium, actionlint, zizmor), then runs formatting, lint and every test. Exits non-zero on any failure.
+# openssl, kubectl, golang-go for the Go regex differential test, moto_server, chromium,
+# actionlint, zizmor), then runs formatting, lint and every test. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+command -v go >/dev/null 2>&1 || [ -x /usr/lib/go/bin/go ] || missing+=(golang-go)
 # The catalog is checked in a real headless browser (tests/catalog_browser.rs), with real fonts.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)

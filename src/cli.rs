@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing and dispatch. Each command lives in [`crate::cmd`].
 
+use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -129,6 +131,69 @@ fn init_tracing(global: &GlobalOpts) {
         .try_init();
 }
 
+/// Set once standard output turned out to be a closed pipe.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Standard output for every command's results. A reader that stops early (`rrctl validate |
+/// head -3`) closes the pipe: from then on output is dropped silently and the command still ends
+/// with its own exit code (1 when it found problems). Any other write error (`> /dev/full`) is
+/// an I/O error naming standard output, so the command fails with exit 2.
+pub struct Stdout(std::io::Stdout);
+
+/// The one writer commands print their results with (never `println!`, which panics).
+pub fn stdout() -> Stdout {
+    Stdout(std::io::stdout())
+}
+
+/// Whether standard output was found closed (tests and the exit path).
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+fn stdout_result<T>(r: std::io::Result<T>, closed: T) -> std::io::Result<T> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(closed)
+        }
+        Err(e) => Err(std::io::Error::new(e.kind(), format!("writing to standard output: {e}"))),
+        ok => ok,
+    }
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if stdout_closed() {
+            return Ok(buf.len());
+        }
+        stdout_result(self.0.write(buf), buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if stdout_closed() {
+            return Ok(());
+        }
+        stdout_result(self.0.flush(), ())
+    }
+}
+
+/// An error and its causes, each message once: a cause whose text its parent already includes
+/// (`"{path}: {source}"` style messages) is not repeated.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -143,14 +208,11 @@ pub fn main() -> ExitCode {
     };
     init_tracing(&cli.global);
     crate::trust::fetch::install_crypto_provider();
-    match run(cli) {
+    // Output still buffered is written before the exit code is decided: a full disk fails here.
+    match run(cli).and_then(|code| stdout().flush().map(|()| code).map_err(anyhow::Error::from)) {
         Ok(code) => code,
-        // A reader that stops early (`rrctl man | head`) is not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
-            ExitCode::SUCCESS
-        }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", error_chain(&e));
             ExitCode::from(crate::exit::ERROR)
         }
     }
@@ -175,14 +237,46 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gc(a) => cmd::publish::run_gc(a, g),
         Command::Serve(a) => cmd::publish::run_serve(a, g),
         Command::Completions { shell } => {
+            // Generated into memory: the generator panics on a write error.
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "rrctl", &mut std::io::stdout());
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut command, "rrctl", &mut text);
+            stdout().write_all(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            let mut text = Vec::new();
+            clap_mangen::Man::new(command).render(&mut text)?;
+            stdout().write_all(&text)?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks over the whole command tree (conflicting flags, bad defaults,
+    /// duplicate names), which otherwise only fail when a user reaches the broken command.
+    #[test]
+    fn command_tree_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn error_chain_prints_each_cause_once() {
+        // The message of issue 10: a verify error whose text already holds its fetch cause.
+        let cause = crate::trust::fetch::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
+        let e = anyhow::Error::from(crate::trust::VerifyError::Fetch { what: "head.json".into(), source: cause });
+        assert_eq!(
+            format!("{e:#}"),
+            "head.json: request timed out after 30 s: head.json: request timed out after 30 s"
+        );
+        assert_eq!(error_chain(&e), "head.json: request timed out after 30 s");
+        // Context and a cause the parent does not repeat are both kept.
+        let e = anyhow::Error::from(std::io::Error::other("disk on fire")).context("writing dist/head.json");
+        assert_eq!(error_chain(&e), "writing dist/head.json: disk on fire");
     }
 }

@@ -19,6 +19,7 @@ pub mod cmd;
 pub mod definition;
 pub mod diag;
 pub mod fsutil;
+pub mod layout;
 pub mod policy;
 pub mod publish;
 pub mod serve;

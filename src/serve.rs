@@ -20,7 +20,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::publish::dist::{cache_control, content_type};
+use crate::layout::{cache_control, content_type};
 
 /// Largest file served; dist files are small.
 const MAX_SERVE_BYTES: u64 = 1024 * 1024 * 1024;

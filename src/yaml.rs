@@ -170,6 +170,17 @@ fn options() -> serde_saphyr::Options {
 
 /// Parse one YAML document from `text` into a [`Node`] tree.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
+    // YAML 1.2 reads a lone CR as a line break, but line numbers in diagnostics, editors and
+    // `git diff` would not agree on the lines: such files are refused, saying why.
+    if let Some(at) = lone_cr(text) {
+        return Err(ParseError {
+            kind: ParseErrorKind::Syntax,
+            message: "the file uses lone carriage returns (CR, old Mac line endings) as line breaks; \
+                      only LF or CRLF line endings are accepted: convert the file to LF"
+                .into(),
+            span: Some(Span::at_offset(text, at, 1)),
+        });
+    }
     if text.trim().lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Err(ParseError {
             kind: ParseErrorKind::Empty,
@@ -189,6 +200,12 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         });
     }
     Ok(raw.into_node(text))
+}
+
+/// Byte offset of the first CR that is not followed by LF.
+fn lone_cr(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().find(|&(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n')).map(|(i, _)| i)
 }
 
 /// The position of the first tagged node, if any.

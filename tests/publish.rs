@@ -208,9 +208,22 @@ fn make_dist(spec: &Spec) -> Release {
         br#"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object"}"#,
     );
     write(d, "legacy/v1/rules.json", format!(r#"{{"version":"{}","rules":[]}}"#, spec.legacy).as_bytes());
+    // The legacy v2 export as `build` writes it: configurations named by their content, and the
+    // mapping from versions to them.
+    let mut mapping = Vec::new();
+    for (i, from) in ["4.17.0-0", "4.18.0-0", "4.19.0-0"].iter().enumerate() {
+        let config =
+            format!(r#"{{"conditional_gathering_rules":[],"container_logs":[],"version":"{}-{i}"}}"#, spec.legacy);
+        let name = format!("remote_configurations/config_{}.json", &sha(config.as_bytes())[..12]);
+        write(d, &format!("legacy/v2/{name}"), config.as_bytes());
+        mapping.push(json!([from, name]));
+    }
+    write(d, LEGACY_MAPPING, &canon(&json!(mapping)));
     write(d, "catalog/index.html", b"<!doctype html><title>catalog</title>");
     Release { head_sha: sha(&head), head, version: spec.version, bundles, index_path: signed.index_path, dir }
 }
+
+const LEGACY_MAPPING: &str = "legacy/v2/cluster_version_mapping.json";
 
 /// The old release: published 60 days ago.
 fn release_old() -> Release {
@@ -757,6 +770,55 @@ fn local_crash_after_each_write_leaves_old_or_new() {
         if check_crash_then_rerun(&b, &old, &new, crashed, &format!("fail after {n} writes")) {
             completed = true;
             assert!(n >= 6, "the new release needs at least 6 writes, finished after {n}");
+            break;
+        }
+    }
+    assert!(completed, "publish never completed within the injected write budget");
+}
+
+/// What a client of the legacy export reads in a local target: the mapping and every
+/// configuration it names. Panics, naming the configuration, when one of them is missing.
+fn legacy_view(target: &Path, what: &str) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mapping = std::fs::read(target.join(LEGACY_MAPPING)).ok()?;
+    let entries: Vec<(String, String)> = serde_json::from_slice(&mapping).expect("mapping is JSON");
+    let configs = entries
+        .iter()
+        .map(|(version, name)| {
+            std::fs::read(target.join("legacy/v2").join(name))
+                .unwrap_or_else(|e| panic!("{what}: the mapping sends {version} to {name}, which is not there: {e}"))
+        })
+        .collect();
+    Some((mapping, configs))
+}
+
+/// Publish order for both formats: legacy configurations before the mapping that names them,
+/// both before `head.json`. A failure is injected before each write in turn; after it, a legacy
+/// client finds every configuration the mapping names (of the old release or the new one), and
+/// a new head is only visible once the new mapping is.
+#[test]
+fn local_publish_writes_legacy_configurations_then_mapping_then_head() {
+    let old = release_old();
+    let new = release_new(&old);
+    let new_mapping = std::fs::read(new.path().join(LEGACY_MAPPING)).unwrap();
+    let old_mapping = std::fs::read(old.path().join(LEGACY_MAPPING)).unwrap();
+    let mut completed = false;
+    for n in 0..60 {
+        let what = format!("fail after {n} writes");
+        let b = Backend::local();
+        let Backend::Local(dir) = &b else { unreachable!() };
+        run_ok(b.publish_cmd(old.path(), None));
+        let mut c = b.publish_cmd(new.path(), None);
+        c.env("RRCTL_PUBLISH_FAIL_AFTER", n.to_string());
+        let crashed = run(c);
+        let (mapping, _) = legacy_view(dir.path(), &what).expect("the old release's mapping is there");
+        assert!(mapping == old_mapping || mapping == new_mapping, "{what}: the mapping is neither release's");
+        let view = client_view(&b).unwrap_or_else(|e| panic!("{what}: target does not verify: {e}"));
+        if view.head_sha256 == new.head_sha {
+            assert!(mapping == new_mapping, "{what}: the new head is live before the new legacy mapping");
+        }
+        if crashed.ok {
+            assert_eq!(mapping, new_mapping);
+            completed = true;
             break;
         }
     }

@@ -198,9 +198,10 @@ fn warnings_fail_only_with_deny_warnings() {
 
 #[test]
 fn a_missing_path_is_reported_not_a_panic() {
-    let (code, doc) = validate_json("no/such/dir");
-    assert_eq!(code, 1);
-    assert_eq!(diagnostics(&doc)[0]["code"], "read-failed");
+    // A missing input is a usage error (exit 2, README table), not content with problems.
+    let out = rrctl().args(["validate", "no/such/dir", "--format", "json"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/dir: no such file or directory"));
 }
 
 #[test]

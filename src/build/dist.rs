@@ -11,10 +11,8 @@ use crate::diag::{Diagnostic, Report};
 use crate::fsutil::FsError;
 use crate::trust::{DistMeta, SigningOptions};
 
-/// Marker file in a dist signed with development keys; `publish` refuses such dists unless told.
-pub const DEV_KEYS_MARKER: &str = ".rrctl-dev-keys";
-/// Where development keys live unless `--dev-dir` says otherwise.
-pub const DEFAULT_DEV_DIR: &str = ".rrctl/dev";
+use crate::layout::DIST_MARKER_TEXT;
+pub use crate::layout::{DEFAULT_DEV_DIR, DEV_KEYS_MARKER, DIST_MARKER};
 
 /// Test-only: when set to `1`, the build fails after writing the staging directory and before
 /// swapping it in (used to test that an interrupted build leaves the previous dist untouched).
@@ -156,11 +154,11 @@ pub fn build_into(
             b"This dist is signed with development keys; rrctl publish refuses it by default.\n",
         )?;
     }
-    sink.put("schema/definition.schema.json", schema_json().as_bytes())?;
+    sink.put(crate::layout::SCHEMA_FILE, schema_json().as_bytes())?;
     let catalog =
         super::catalog::render(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
             .map_err(|e| BuildError::Catalog(e.to_string()))?;
-    sink.put("catalog/index.html", &catalog)?;
+    sink.put(crate::layout::CATALOG_FILE, &catalog)?;
     let catalog_md =
         super::catalog::render_markdown(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
             .map_err(|e| BuildError::Catalog(e.to_string()))?;
@@ -222,35 +220,25 @@ fn legacy_export(inputs: &[legacy::Input<'_>], mode: LegacyMode, report: &mut Re
 }
 
 /// Build into `out`: staging directory beside it, then an atomic swap. On any error `out` is left
-/// as it was and the staging directory is removed.
+/// as it was and the staging directory is removed; staging directories of killed builds are
+/// removed first ([`crate::fsutil::Staging::beside`]). `out` must have passed
+/// [`crate::fsutil::check_output_dir`] (the command does that, with the inputs it knows).
 pub fn build_dist(
     defs: &[LoadedDefinition],
     opts: &BuildOptions,
     out: &Path,
     report: &mut Report,
 ) -> Result<BuildOutcome, BuildError> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| BuildError::Io(format!("{}: {e}", parent.display())))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dist".into());
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.staging-"))
-        .tempdir_in(&parent)
-        .map_err(|e| BuildError::Io(format!("cannot create a staging directory in {}: {e}", parent.display())))?;
+    let staging = crate::fsutil::Staging::beside(out)?;
     let sink = DirSink { root: staging.path().to_path_buf() };
     let outcome = build_into(defs, opts, &sink, report)?;
+    sink.put(DIST_MARKER, DIST_MARKER_TEXT)?;
     // Test-only fault injection; release binaries ignore the variable.
     if cfg!(debug_assertions) && std::env::var(FAIL_AFTER_STAGING_ENV).is_ok_and(|v| v == "1") {
         return Err(BuildError::FailAfterStaging);
     }
-    let staged = staging.keep();
     let t = std::time::Instant::now();
-    if let Err(e) = crate::fsutil::replace_dir(&staged, out) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(e.into());
-    }
+    staging.commit(out)?;
     tracing::debug!("swapped into {} in {:?}", out.display(), t.elapsed());
     Ok(outcome)
 }

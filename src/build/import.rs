@@ -513,14 +513,15 @@ fn check_regexes(cx: &mut Ctx<'_>, rel: &str, v: &Value) -> bool {
         );
         ok = false;
     };
+    // Go's regexp reads these; the portable dialect is what Go accepts.
     if let Some(p) = v.get("pod_name_regex").and_then(Value::as_str)
-        && let Err(e) = regex_syntax::Parser::new().parse(p)
+        && let Err(e) = crate::definition::regex_dialect::to_rust(p)
     {
         bad("pod_name_regex".into(), p, first_line(&e.to_string()));
     }
     for (i, m) in v.get("messages").and_then(Value::as_array).into_iter().flatten().enumerate() {
         if let Some(m) = m.as_str()
-            && let Err(e) = regex_syntax::Parser::new().parse(m)
+            && let Err(e) = crate::definition::regex_dialect::to_rust(m)
         {
             bad(format!("messages[{i}] (message filter)"), m, first_line(&e.to_string()));
         }
@@ -887,38 +888,31 @@ fn emit(v: &Value, indent: usize, out: &mut String) {
     }
 }
 
+/// Marker file in every directory `import-legacy` writes (hidden: definition discovery skips it).
+/// A non-empty output without it is never replaced, even with `force`.
+pub const IMPORT_MARKER: &str = ".rrctl-import";
+const IMPORT_MARKER_TEXT: &[u8] = b"Written by rrctl import-legacy; --force replaces this directory as a whole.\n";
+
 /// Write definitions as `<out>/<team>/<id>.yaml` through a staging directory. A non-empty `out`
-/// is refused unless `force`, in which case its content is replaced.
+/// is refused unless it is an earlier import (it holds [`IMPORT_MARKER`]) and `force` is given,
+/// in which case its content is replaced. The caller checks `out` against the source repository
+/// with [`crate::fsutil::check_output_dir`].
 pub fn write_definitions(defs: &[ImportedDefinition], out: &Path, force: bool) -> Result<PathBuf, ImportError> {
-    if !force
-        && out.is_dir()
-        && std::fs::read_dir(out).map_err(|e| ImportError::Io(format!("{}: {e}", out.display())))?.next().is_some()
-    {
+    let checked = crate::fsutil::check_output_dir(out, &[], IMPORT_MARKER, "rrctl import-legacy")
+        .map_err(|e| ImportError::Io(e.to_string()))?;
+    if checked.earlier_output && !force {
         return Err(ImportError::OutNotEmpty(out.to_path_buf()));
     }
-    if out.exists() && !out.is_dir() {
-        return Err(ImportError::Io(format!("{} exists and is not a directory", out.display())));
-    }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| ImportError::Io(format!("{}: {e}", parent.display())))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".import-staging-")
-        .tempdir_in(&parent)
-        .map_err(|e| ImportError::Io(format!("{}: {e}", parent.display())))?;
+    let staging = crate::fsutil::Staging::beside(out)?;
     for d in defs {
         let dir = staging.path().join(&d.team);
         std::fs::create_dir_all(&dir).map_err(|e| ImportError::Io(format!("{}: {e}", dir.display())))?;
         let p = dir.join(format!("{}.yaml", d.definition.id));
         std::fs::write(&p, to_yaml(&d.definition)).map_err(|e| ImportError::Io(format!("{}: {e}", p.display())))?;
     }
-    let staged = staging.keep();
-    if let Err(e) = crate::fsutil::replace_dir(&staged, out) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(e.into());
-    }
+    let marker = staging.path().join(IMPORT_MARKER);
+    std::fs::write(&marker, IMPORT_MARKER_TEXT).map_err(|e| ImportError::Io(format!("{}: {e}", marker.display())))?;
+    staging.commit(out)?;
     Ok(out.to_path_buf())
 }
 

@@ -217,7 +217,7 @@ pub fn write_bundles(
     let one = |buf: &mut Vec<u8>, members: &[usize]| -> Result<FileRef, PlanError> {
         bundle_into(buf, &repo_json, members, serialized);
         let sha = sha256_hex(buf);
-        let path = format!("bundles/{sha}.json");
+        let path = crate::layout::bundle_file(&sha);
         sink.put(&path, buf)?;
         Ok(FileRef { path, sha256: sha, length: buf.len() as u64 })
     };

@@ -9,7 +9,7 @@ use crate::build::dist::{self, BuildOptions};
 use crate::build::legacy::LegacyMode;
 use crate::build::{import, show};
 use crate::cli::GlobalOpts;
-use crate::cmd::validate::FormatArg;
+use crate::cmd::FormatArg;
 use crate::diag::render::{self, RenderOptions};
 use crate::diag::{Report, Severity};
 use crate::trust::{KeySource, SigningOptions};
@@ -159,7 +159,7 @@ fn print_report(report: &Report, g: &GlobalOpts, format: FormatArg, files_checke
     if human {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     } else {
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        let _ = crate::cli::stdout().write_all(text.as_bytes());
     }
 }
 
@@ -205,7 +205,10 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if !a.definitions.exists() {
         bail!("{}: no such file or directory", a.definitions.display());
     }
-    let today = crate::cmd::validate::resolve_today(a.today.as_deref())?;
+    // Before any work: never replace the input, a file or someone else's directory.
+    let out =
+        crate::fsutil::check_output_dir(&a.out, &[a.definitions.as_path()], dist::DIST_MARKER, "rrctl build")?.dir;
+    let today = crate::cmd::resolve_today(a.today.as_deref())?;
     let t = std::time::Instant::now();
     let validated = crate::definition::validate_paths(&[a.definitions.as_path()], today);
     tracing::debug!("validated {} files in {:?}", validated.files_checked, t.elapsed());
@@ -242,7 +245,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         },
         legacy: a.legacy.into(),
     };
-    let result = dist::build_dist(&validated.definitions, &opts, &a.out, &mut report);
+    let result = dist::build_dist(&validated.definitions, &opts, &out, &mut report);
     tracing::debug!("built at {:?}", t.elapsed());
     report.sort();
     print_report(&report, g, a.format, files_checked);
@@ -255,7 +258,8 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 eprintln!("note: using development keys in {}", a.dev_dir.display());
             }
             if !g.quiet && a.format == FormatArg::Human {
-                println!(
+                writeln!(
+                    crate::cli::stdout(),
                     "built {}: {} definitions served ({} expired), {} ranges, {} bundles, {} legacy files, issued at {}",
                     a.out.display(),
                     o.definitions_served,
@@ -264,7 +268,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     o.bundles,
                     o.legacy_files,
                     crate::clock::format_rfc3339(issued_at)
-                );
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -280,8 +284,10 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     if !a.src.is_dir() {
         bail!("{}: not a directory", a.src.display());
     }
-    if !a.force && a.out.is_dir() && std::fs::read_dir(&a.out)?.next().is_some() {
-        bail!("{} is not empty; pass --force to replace its content", a.out.display());
+    let out =
+        crate::fsutil::check_output_dir(&a.out, &[a.src.as_path()], import::IMPORT_MARKER, "rrctl import-legacy")?;
+    if out.earlier_output && !a.force {
+        bail!("{} is not empty; pass --force to replace its content (an earlier import)", a.out.display());
     }
     let mut report = Report::default();
     let defs = import::import_repo(&a.src, a.schemas.as_deref(), &mut report);
@@ -291,7 +297,7 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
         eprintln!("error: import failed; nothing was written to {}", a.out.display());
         return Ok(ExitCode::from(crate::exit::PROBLEMS));
     }
-    import::write_definitions(&defs, &a.out, a.force)?;
+    import::write_definitions(&defs, &out.dir, a.force)?;
     // The output must load cleanly; a problem here is a bug in the importer.
     let today = crate::definition::today().map_err(anyhow::Error::msg)?;
     let check = crate::definition::validate_paths(&[a.out.as_path()], today);
@@ -301,12 +307,13 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     }
     if !g.quiet && a.format == FormatArg::Human {
         let teams: std::collections::BTreeSet<&str> = defs.iter().map(|d| d.team.as_str()).collect();
-        println!(
+        writeln!(
+            crate::cli::stdout(),
             "imported {} definitions into {} (teams: {})",
             defs.len(),
             a.out.display(),
             teams.into_iter().collect::<Vec<_>>().join(", ")
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -337,7 +344,7 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             if !dir.exists() {
                 bail!("{}: no such file or directory (pass a definitions directory or --from DIST)", dir.display());
             }
-            let today = crate::cmd::validate::resolve_today(a.today.as_deref())?;
+            let today = crate::cmd::resolve_today(a.today.as_deref())?;
             let validated = crate::definition::validate_paths(&[dir.as_path()], today);
             if validated.report.has_errors() {
                 print_report(&validated.report, g, FormatArg::Human, validated.files_checked);
@@ -349,7 +356,7 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::cli::stdout();
     match a.format {
         ShowFormat::Human => write!(out, "{}", show::render_human(&answers, &source))?,
         ShowFormat::Json => {

@@ -204,7 +204,7 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let rt = runtime()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::cli::stdout();
     let result: anyhow::Result<ExitCode> = rt.block_on(async {
         publish::check_dist(&dist, &opts).await?;
         let plan = publish::plan(&target, &dist, &opts).await?;
@@ -308,7 +308,7 @@ pub fn run_gc(a: GcArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let opts = publish::GcOptions { retention_secs: retention, min_age_secs: min_age, dry_run: a.dry_run, now };
     let rt = runtime()?;
     let result = rt.block_on(publish::gc(&target, &opts));
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::cli::stdout();
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -348,7 +348,7 @@ pub fn run_serve(a: ServeArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             tokio::net::TcpListener::bind(a.addr).await.with_context(|| format!("listening on {}", a.addr))?;
         let addr = listener.local_addr()?;
         {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::cli::stdout();
             writeln!(out, "listening on http://{addr}")?;
             out.flush()?;
         }

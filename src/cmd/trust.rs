@@ -4,6 +4,7 @@
 //! JSON) edited with `root init`/`add-key`/`remove-key`/`set-threshold`; `root sign` turns it
 //! into a signed envelope or adds a signature to one, `root merge` joins signatures made on
 //! separate copies, `root check` verifies the thresholds (and a rotation with `--prev`).
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -255,10 +256,10 @@ pub fn run_key(c: KeyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 Role::from(role),
                 pub_path.display()
             );
-            println!("{}", key.keyid());
+            writeln!(crate::cli::stdout(), "{}", key.keyid())?;
         }
         KeyCommand::Id { file } => {
-            println!("{}", keys::keyid(&keys::load_public(&file)?));
+            writeln!(crate::cli::stdout(), "{}", keys::keyid(&keys::load_public(&file)?))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -360,13 +361,13 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 root.roles.entry(role).or_insert(payload::RoleKeys { keyids: vec![], threshold: n }).threshold = n;
             }
             write_draft(&a.out, &root)?;
-            println!("{}", summarize_root(&root));
+            writeln!(crate::cli::stdout(), "{}", summarize_root(&root))?;
         }
         RootCommand::AddKey { draft, role, key } => {
             let mut root = read_draft(&draft)?;
             let id = add_key(&mut root, role.into(), &key)?;
             write_draft(&draft, &root)?;
-            println!("{id}");
+            writeln!(crate::cli::stdout(), "{id}")?;
         }
         RootCommand::RemoveKey { draft, keyid } => {
             let mut root = read_draft(&draft)?;
@@ -459,7 +460,7 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 }
             };
             match result {
-                Ok(root) => println!("ok: {}", summarize_root(&root.payload)),
+                Ok(root) => writeln!(crate::cli::stdout(), "ok: {}", summarize_root(&root.payload))?,
                 Err(e) => {
                     eprintln!("{}: refused: {e}", file.display());
                     return Ok(ExitCode::from(exit::PROBLEMS));
@@ -481,13 +482,14 @@ pub fn run_head(c: HeadCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     for (path, bytes) in resigned.files.iter().rev() {
         write_public(&dist.join(path), bytes)?;
     }
-    println!(
+    writeln!(
+        crate::cli::stdout(),
         "head version {} (channel {}, root version {}), expires {}",
         resigned.head.version,
         resigned.head.channel,
         resigned.head.root_version,
         format_time(resigned.head.expires)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -561,7 +563,7 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         .map(|v| semver::Version::parse(v).with_context(|| format!("--ocp-version {v:?} is not a version")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let root_bytes = read(&a.root, Limits::default().root)?;
-    let fail = |e: &dyn std::fmt::Display, format: Format| {
+    let fail = |e: &dyn std::fmt::Display, format: Format| -> anyhow::Result<ExitCode> {
         match format {
             Format::Human => {
                 eprintln!("verification failed: {e}");
@@ -573,7 +575,9 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            Format::Json => println!("{}", serde_json::json!({"ok": false, "error": e.to_string()})),
+            Format::Json => {
+                writeln!(crate::cli::stdout(), "{}", serde_json::json!({"ok": false, "error": e.to_string()}))?
+            }
         }
         Ok(ExitCode::from(exit::PROBLEMS))
     };
@@ -607,42 +611,47 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }
     match a.format {
         Format::Human => {
-            println!("verified {}", a.target);
-            println!(
+            writeln!(crate::cli::stdout(), "verified {}", a.target)?;
+            writeln!(
+                crate::cli::stdout(),
                 "  root   version {} (repo {}), expires {}",
                 v.root.version,
                 v.root.repo,
                 format_time(v.root.expires)
-            );
-            println!(
+            )?;
+            writeln!(
+                crate::cli::stdout(),
                 "  head   version {}, channel {}, issued {}, expires {}",
                 v.head.version,
                 v.head.channel,
                 format_time(v.head.issued_at),
                 format_time(v.head.expires)
-            );
-            println!(
+            )?;
+            writeln!(
+                crate::cli::stdout(),
                 "  index  version {}, {} range(s), {}, expires {}",
                 v.index.version,
                 v.index.ranges.len(),
                 v.head.index.path,
                 format_time(v.index.expires)
-            );
+            )?;
             for b in &bundles {
+                let mut out = crate::cli::stdout();
                 match (&b.path, &b.range) {
                     (Some(p), Some(r)) => {
-                        println!(
+                        writeln!(
+                            out,
                             "  {}  index range {r}: {p} ({} definition(s)); {} apply: {}",
                             b.ocp_version,
                             b.in_bundle,
                             b.applies.len(),
                             b.applies.join(", ")
-                        );
+                        )?;
                         for (id, _, why) in b.left_out.iter().filter(|(_, code, _)| *code != "outside-versions") {
-                            println!("    not for this cluster: {id} ({why})");
+                            writeln!(out, "    not for this cluster: {id} ({why})")?;
                         }
                     }
-                    _ => println!("  {}  no range holds this version: nothing applies", b.ocp_version),
+                    _ => writeln!(out, "  {}  no range holds this version: nothing applies", b.ocp_version)?,
                 }
             }
         }
@@ -668,7 +677,7 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                           "expires": format_time(v.index.expires)},
                 "bundles": bundles,
             });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            writeln!(crate::cli::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
         }
     }
     Ok(ExitCode::SUCCESS)

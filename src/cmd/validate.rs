@@ -4,31 +4,11 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
+pub use super::{FormatArg, resolve_today};
 use crate::cli::GlobalOpts;
 use crate::definition;
-use crate::diag::render::{self, Format, RenderOptions};
+use crate::diag::render::{self, RenderOptions};
 use crate::diag::{Severity, codes};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FormatArg {
-    Human,
-    Json,
-    Sarif,
-    Github,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Human => Format::Human,
-            FormatArg::Json => Format::Json,
-            FormatArg::Sarif => Format::Sarif,
-            FormatArg::Github => Format::Github,
-        }
-    }
-}
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -59,16 +39,14 @@ pub struct ExplainArgs {
     pub list: bool,
 }
 
-/// The date checks compare against: `--today`, else RRCTL_TODAY, else today in UTC.
-pub fn resolve_today(arg: Option<&str>) -> anyhow::Result<time::Date> {
-    match arg {
-        Some(s) => definition::parse_date(s).with_context(|| format!("--today {s:?} is not a YYYY-MM-DD date")),
-        None => definition::today().map_err(anyhow::Error::msg),
-    }
-}
-
 pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let today = resolve_today(a.today.as_deref())?;
+    // A missing input is a usage error (exit 2), not a problem found in content (exit 1).
+    for p in &a.definitions {
+        if std::fs::symlink_metadata(p).is_err() {
+            anyhow::bail!("{}: no such file or directory", p.display());
+        }
+    }
     let inputs: Vec<&std::path::Path> = a.definitions.iter().map(PathBuf::as_path).collect();
     let validated = definition::validate_paths(&inputs, today);
     let opts = RenderOptions {
@@ -77,7 +55,7 @@ pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode>
         files_checked: validated.files_checked,
     };
     let out = render::render(&validated.report, a.format.into(), &opts);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::cli::stdout();
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
     let failed = validated.report.has_errors() || (a.deny_warnings && validated.report.warnings() > 0);
@@ -85,14 +63,15 @@ pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode>
 }
 
 pub fn run_schema(_a: SchemaArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    std::io::stdout().write_all(definition::SCHEMA_JSON.as_bytes())?;
+    crate::cli::stdout().write_all(definition::SCHEMA_JSON.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_explain(a: ExplainArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    let mut out = crate::cli::stdout();
     if a.list {
         for c in codes::all() {
-            println!("{:<28} {:<7} {}", c.code, c.severity.as_str(), c.summary);
+            writeln!(out, "{:<28} {:<7} {}", c.code, c.severity.as_str(), c.summary)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -103,7 +82,7 @@ pub fn run_explain(a: ExplainArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> 
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            println!("{} ({level})\n\n{}\n\nhelp: {}", c.code, c.summary, c.help);
+            writeln!(out, "{} ({level})\n\n{}\n\nhelp: {}", c.code, c.summary, c.help)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {

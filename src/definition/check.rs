@@ -232,49 +232,107 @@ enum RegexProblem {
     TooLarge,
 }
 
-thread_local! {
-    /// Compiled-regex verdicts by pattern: content repeats patterns, and compiling is the costly part.
-    static REGEX_CACHE: RefCell<HashMap<String, Option<RegexProblem>>> = RefCell::new(HashMap::new());
+/// What validation knows about one pattern: its problem, or its Rust form and compiled size.
+#[derive(Clone)]
+enum RegexVerdict {
+    Problem(RegexProblem),
+    Ok { rust: std::sync::Arc<str>, nfa_bytes: usize },
 }
 
-/// Compile a pattern the way the checks need it: RE2 syntax (regex-syntax, the parser of the
-/// `regex` crate) and a Thompson NFA under a size limit. No DFA is built: validation only needs
-/// to know the pattern compiles and how big it is, and building DFAs dominated the run time.
-fn regex_problem(pattern: &str, limit: usize) -> Option<RegexProblem> {
+impl RegexVerdict {
+    fn problem(&self) -> Option<RegexProblem> {
+        match self {
+            RegexVerdict::Problem(p) => Some(p.clone()),
+            RegexVerdict::Ok { .. } => None,
+        }
+    }
+}
+
+thread_local! {
+    /// Compiled-regex verdicts by pattern: content repeats patterns, and compiling is the costly part.
+    static REGEX_CACHE: RefCell<HashMap<String, RegexVerdict>> = RefCell::new(HashMap::new());
+}
+
+/// Compile a pattern in Rust syntax into a Thompson NFA under a size limit; its size in bytes.
+/// No DFA is built: validation only needs to know the pattern compiles and how big it is, and
+/// building DFAs dominated the run time.
+fn nfa_size(rust: &str, limit: usize) -> Result<usize, RegexProblem> {
     use regex_automata::nfa::thompson;
-    let hir = match regex_syntax::ParserBuilder::new().nest_limit(64).build().parse(pattern) {
+    let hir = match regex_syntax::ParserBuilder::new().nest_limit(64).build().parse(rust) {
         Ok(h) => h,
         Err(e) => {
             let text = e.to_string();
             // The parser prints the pattern and a caret; keep the explanation line.
             let reason = text.lines().rev().find(|l| l.starts_with("error:")).unwrap_or(text.as_str());
-            return Some(RegexProblem::Invalid(reason.trim_start_matches("error:").trim().to_string()));
+            return Err(RegexProblem::Invalid(reason.trim_start_matches("error:").trim().to_string()));
         }
     };
     let config =
         thompson::Config::new().nfa_size_limit(Some(limit)).shrink(false).which_captures(thompson::WhichCaptures::None);
     match thompson::Compiler::new().configure(config).build_from_hir(&hir) {
-        Ok(_) => None,
-        Err(e) if e.size_limit().is_some() => Some(RegexProblem::TooLarge),
-        Err(e) => Some(RegexProblem::Invalid(e.to_string())),
+        Ok(nfa) => Ok(nfa.memory_usage()),
+        Err(e) if e.size_limit().is_some() => Err(RegexProblem::TooLarge),
+        Err(e) => Err(RegexProblem::Invalid(e.to_string())),
     }
 }
 
-/// [`regex_problem`] with the per-thread cache.
-fn cached_regex_problem(pattern: &str) -> Option<RegexProblem> {
+/// A definition's pattern: first the portable dialect (what Go's `regexp` and the Rust engine
+/// both read the same way, [`super::regex_dialect`]), then the compiled size.
+fn regex_verdict(pattern: &str, limit: usize) -> RegexVerdict {
+    let rust = match super::regex_dialect::to_rust(pattern) {
+        Ok(r) => r,
+        Err(e) => return RegexVerdict::Problem(RegexProblem::Invalid(e.to_string())),
+    };
+    match nfa_size(&rust, limit) {
+        Ok(nfa_bytes) => RegexVerdict::Ok { rust: rust.into(), nfa_bytes },
+        Err(p) => RegexVerdict::Problem(p),
+    }
+}
+
+/// [`regex_verdict`] with the per-thread cache.
+fn cached_regex_verdict(pattern: &str) -> RegexVerdict {
     REGEX_CACHE.with(|c| {
         if let Some(v) = c.borrow().get(pattern) {
             return v.clone();
         }
-        let v = regex_problem(pattern, policy::REGEX_SIZE_LIMIT);
+        let v = regex_verdict(pattern, policy::REGEX_SIZE_LIMIT);
         c.borrow_mut().insert(pattern.to_string(), v.clone());
         v
     })
 }
 
+fn cached_regex_problem(pattern: &str) -> Option<RegexProblem> {
+    cached_regex_verdict(pattern).problem()
+}
+
+/// Whether the union of `messages` (each valid alone) compiles above `limit`. The sizes of the
+/// parts are added up first and the check stops as soon as the sum passes the limit (a union
+/// is at least as big as its parts together); only a union that may fit is compiled as one.
+fn merged_too_large(messages: &[&str], limit: usize) -> bool {
+    let mut parts = Vec::with_capacity(messages.len());
+    let mut sum = 0usize;
+    let mut all_valid = true;
+    for m in messages {
+        // An invalid part is reported on its own; the valid ones may still be too big together.
+        let RegexVerdict::Ok { rust, nfa_bytes } = cached_regex_verdict(m) else {
+            all_valid = false;
+            continue;
+        };
+        sum = sum.saturating_add(nfa_bytes);
+        if sum > limit {
+            return true;
+        }
+        parts.push(rust);
+    }
+    if !all_valid {
+        return false;
+    }
+    let union = parts.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
+    matches!(nfa_size(&union, limit), Err(RegexProblem::TooLarge))
+}
+
 fn check_regex(cx: &mut Ctx, ptr: &str, pattern: &str) {
-    let verdict = cached_regex_problem(pattern);
-    match verdict {
+    match cached_regex_problem(pattern) {
         None => {}
         Some(RegexProblem::Invalid(reason)) => {
             let mut hint = String::new();
@@ -338,23 +396,20 @@ pub(super) fn cross_file(defs: &[LoadedDefinition], trees: &[Node], report: &mut
         }
     }
     for ((ns, pod), group) in &groups {
-        if group.messages.len() > 1 && group.messages.iter().all(|m| cached_regex_problem(m).is_none()) {
-            let union = group.messages.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
-            if let Some(RegexProblem::TooLarge) = regex_problem(&union, policy::MERGED_REGEX_SIZE_LIMIT) {
-                let (i, ptr) = &group.first;
-                report.push(
-                    Diagnostic::new(
-                        "regex-merged-too-large",
-                        format!(
-                            "the {} message regexes for pods `{pod}` in `{ns}` merge into a regex above {} KiB",
-                            group.messages.len(),
-                            policy::MERGED_REGEX_SIZE_LIMIT / 1024
-                        ),
-                    )
-                    .in_file(defs[*i].file.clone())
-                    .at_opt(trees[*i].pointer(&format!("{ptr}/podNameRegex")).map(|n| n.span)),
-                );
-            }
+        if group.messages.len() > 1 && merged_too_large(&group.messages, policy::MERGED_REGEX_SIZE_LIMIT) {
+            let (i, ptr) = &group.first;
+            report.push(
+                Diagnostic::new(
+                    "regex-merged-too-large",
+                    format!(
+                        "the {} message regexes for pods `{pod}` in `{ns}` merge into a regex above {} KiB",
+                        group.messages.len(),
+                        policy::MERGED_REGEX_SIZE_LIMIT / 1024
+                    ),
+                )
+                .in_file(defs[*i].file.clone())
+                .at_opt(trees[*i].pointer(&format!("{ptr}/podNameRegex")).map(|n| n.span)),
+            );
         }
         if let (Some(_), Some((i, ptr))) = (group.previous.get(&false), group.previous.get(&true)) {
             let (fi, _) = &group.previous[&false];

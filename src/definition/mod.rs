@@ -8,6 +8,7 @@ mod check;
 mod load;
 pub mod model;
 pub mod placeholder;
+pub mod regex_dialect;
 pub mod selector;
 
 use std::path::Path;

@@ -125,8 +125,9 @@ pub fn check_series_selector(s: &str) -> Result<(), (usize, String)> {
             p.skip_ws();
             let value_at = p.pos;
             let value = p.quoted().map_err(|m| (value_at, m))?;
-            if regex_op && let Err(e) = regex_syntax::Parser::new().parse(&value) {
-                return Err((value_at, format!("invalid regex: {}", e.to_string().lines().last().unwrap_or(""))));
+            // Prometheus matches with Go's regexp: the portable dialect says what it accepts.
+            if regex_op && let Err(e) = super::regex_dialect::to_rust(&value) {
+                return Err((value_at, format!("invalid regex: {e}")));
             }
             matchers += 1;
             p.skip_ws();

@@ -1,110 +1,12 @@
-//! A built dist directory as publish sees it: which files exist, in which publish step each one
-//! goes, and the HTTP headers each object carries (shared with [`crate::serve`] so the local CDN
-//! behaves like the bucket behind a real one).
+//! A built dist directory as publish sees it: which files exist and in which publish step each one
+//! goes ([`crate::layout`] says which step and which headers a path gets).
 
 use std::path::{Path, PathBuf};
 
 use super::PublishError;
 
-pub use crate::build::dist::DEV_KEYS_MARKER;
-
-/// Default `max-age` of `head.json`, in seconds.
-pub const DEFAULT_HEAD_MAX_AGE: u32 = 60;
-
-/// Cache-Control of immutable objects: their name never changes meaning.
-pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
-/// Cache-Control of mutable side files (schema, legacy export, catalog).
-pub const CACHE_MUTABLE: &str = "public, max-age=300";
-
-/// The publish step an object belongs to, in upload order (DESIGN.md section 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
-    /// `bundles/<sha256>.json`: content-addressed, create-only.
-    Bundles,
-    /// `index/<sha256>.json`: content-addressed, create-only.
-    Index,
-    /// `root/<N>.json`: immutable, create-only, ascending N.
-    Roots,
-    /// `head/<version>.json`: immutable archive, create-only.
-    HeadArchive,
-    /// `head.json`: the one mutable signed file, conditional write, last of the release.
-    Head,
-    /// Everything else (`schema/`, `legacy/`, `catalog/`): not part of the signed release,
-    /// overwritten when different, after the release is live.
-    Mutable,
-}
-
-impl Step {
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Bundles => "bundles",
-            Step::Index => "index",
-            Step::Roots => "roots",
-            Step::HeadArchive => "head archive",
-            Step::Head => "head.json",
-            Step::Mutable => "side files",
-        }
-    }
-
-    /// Whether an existing object under this name must hold the same bytes (never overwritten).
-    pub fn is_immutable(self) -> bool {
-        matches!(self, Step::Bundles | Step::Index | Step::Roots | Step::HeadArchive)
-    }
-
-    /// Whether the object name is the SHA-256 of its bytes, so equal size is enough to skip it.
-    pub fn is_content_addressed(self) -> bool {
-        matches!(self, Step::Bundles | Step::Index)
-    }
-}
-
-/// Which step a dist-relative path (`/`-separated) belongs to.
-pub fn classify(rel: &str) -> Step {
-    if rel == "head.json" {
-        Step::Head
-    } else if rel.starts_with("bundles/") {
-        Step::Bundles
-    } else if rel.starts_with("index/") {
-        Step::Index
-    } else if rel.starts_with("root/") {
-        Step::Roots
-    } else if rel.starts_with("head/") {
-        Step::HeadArchive
-    } else {
-        Step::Mutable
-    }
-}
-
-/// Cache-Control for an object at a dist-relative path.
-///
-/// `schema/` is deliberately short-lived rather than immutable: its name does not change when
-/// the schema does, and editors fetch it by that name.
-pub fn cache_control(rel: &str, head_max_age: u32) -> String {
-    match classify(rel) {
-        Step::Head => format!("public, max-age={head_max_age}"),
-        Step::Mutable => CACHE_MUTABLE.to_string(),
-        _ => CACHE_IMMUTABLE.to_string(),
-    }
-}
-
-/// Content-Type for an object by its extension.
-pub fn content_type(rel: &str) -> &'static str {
-    let ext = rel.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("json") => "application/json",
-        Some("html") | Some("htm") => "text/html; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("txt") | Some("md") => "text/plain; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        _ => "application/octet-stream",
-    }
-}
-
-/// Whether a relative path has a component starting with `.`; such files are never published
-/// or served (markers, lock files, editor droppings).
-pub fn is_hidden(rel: &str) -> bool {
-    rel.split('/').any(|c| c.starts_with('.'))
-}
+use crate::layout::is_hidden;
+pub use crate::layout::{DEFAULT_HEAD_MAX_AGE, DEV_KEYS_MARKER, Step, classify};
 
 /// One file of a local dist.
 #[derive(Debug, Clone)]
@@ -166,6 +68,12 @@ impl LocalDist {
             if ft.is_dir() {
                 continue;
             }
+            if !ft.is_file() {
+                return Err(PublishError::Dist(format!(
+                    "{}: not a regular file (a FIFO, device or socket); a dist holds only files and directories",
+                    entry.path().display()
+                )));
+            }
             let size = entry.metadata().map_err(|e| PublishError::Dist(e.to_string()))?.len();
             if size > MAX_FILE_BYTES {
                 return Err(PublishError::Dist(format!("{rel}: larger than {MAX_FILE_BYTES} bytes")));
@@ -205,24 +113,6 @@ fn order_key(rel: &str) -> (u64, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classification_and_headers() {
-        assert_eq!(classify("head.json"), Step::Head);
-        assert_eq!(classify("bundles/ab.json"), Step::Bundles);
-        assert_eq!(classify("index/ab.json"), Step::Index);
-        assert_eq!(classify("root/2.json"), Step::Roots);
-        assert_eq!(classify("head/17.json"), Step::HeadArchive);
-        assert_eq!(classify("legacy/v1/rules.json"), Step::Mutable);
-        assert_eq!(cache_control("head.json", 60), "public, max-age=60");
-        assert_eq!(cache_control("bundles/x.json", 60), CACHE_IMMUTABLE);
-        assert_eq!(cache_control("schema/definition.schema.json", 60), CACHE_MUTABLE);
-        assert_eq!(content_type("catalog/index.html"), "text/html; charset=utf-8");
-        assert_eq!(content_type("head.json"), "application/json");
-        assert!(is_hidden(".rrctl-dev-keys"));
-        assert!(is_hidden("a/.b/c"));
-        assert!(!is_hidden("a/b.c"));
-    }
 
     #[test]
     fn roots_upload_in_numeric_order() {

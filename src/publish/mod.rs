@@ -8,14 +8,19 @@
 //!    different size is an error, nothing is ever overwritten.
 //! 3. New `root/<N>.json` in ascending N, then the `head/<version>.json` archive, create-only;
 //!    an existing one is compared byte for byte.
-//! 4. `head.json` last, conditional on what was read in step 1 (`PutMode::Update` with the ETag,
+//! 4. The legacy export: `legacy/v2/remote_configurations/*` (named by content, create-only),
+//!    then the files naming them, `legacy/v2/cluster_version_mapping.json` and
+//!    `legacy/v1/rules.json` (overwritten when different), so a legacy client never follows the
+//!    mapping to a configuration that is not there yet.
+//! 5. `head.json` last of the release, conditional on what was read in step 1 (`PutMode::Update` with the ETag,
 //!    or `PutMode::Create` if there was none): of two concurrent publishers exactly one wins,
 //!    the other gets [`PublishError::Conflict`]. A local directory does this with a lock file,
 //!    a SHA-256 compare and a rename ([`store::local_swap_head`]).
-//! 5. The mutable side files (`schema/`, `legacy/`, `catalog/`) are overwritten when different.
+//! 6. The mutable side files (`schema/`, `catalog/`) are overwritten when different.
 //!
-//! A crash anywhere before step 4 leaves the old `head.json`, which references only objects
-//! that are still there (publish never deletes); after step 4 the new release is complete.
+//! A crash anywhere before step 5 leaves the old `head.json`, which references only objects
+//! that are still there (publish never deletes); after step 5 the new release is complete. A
+//! legacy client sees the old mapping or the new one, and every configuration either names.
 //! Re-running is idempotent: after success it reads and writes nothing (beyond the listing and
 //! byte comparisons of the few non-content-addressed files).
 
@@ -234,7 +239,7 @@ pub async fn plan(target: &Target, dist: &LocalDist, opts: &PublishOptions) -> R
                 Action::Skip
             }
             (step, Some(_)) if step.is_content_addressed() => Action::Skip,
-            (Step::Mutable, Some(r)) if r.size != f.size => Action::Replace,
+            (step, Some(r)) if !step.is_immutable() && r.size != f.size => Action::Replace,
             (_, Some(_)) => {
                 compare.push(items.len());
                 Action::Skip

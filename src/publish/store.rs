@@ -17,7 +17,7 @@ use object_store::{
 use sha2::{Digest, Sha256};
 
 use super::PublishError;
-use super::dist::{cache_control, content_type};
+use crate::layout::{cache_control, content_type, is_hidden};
 
 /// Connection settings for a target URL. S3 credentials, region and endpoint also come from the
 /// usual `AWS_*` environment variables; flags given here win.
@@ -288,7 +288,7 @@ impl Target {
                 Err(e) => return Err(store_err("list", "/")(e)),
             };
             let Some(rel) = self.rel_of(meta.location.as_ref()) else { continue };
-            if super::dist::is_hidden(rel) {
+            if is_hidden(rel) {
                 continue;
             }
             out.insert(
@@ -302,6 +302,24 @@ impl Target {
     /// Read an object; `None` when it does not exist.
     pub async fn get(&self, rel: &str) -> Result<Option<RemoteObject>, PublishError> {
         self.counters.get.fetch_add(1, Ordering::Relaxed);
+        if let Some(root) = &self.local_root {
+            // Read local objects without blocking and only when they are regular files: a FIFO
+            // put in place of `head.json` would hang `LocalFileSystem` forever. Local writes are
+            // conditional on the SHA-256, so no ETag is needed.
+            let path = root.join(rel);
+            let read = tokio::task::spawn_blocking(move || crate::fsutil::read_bounded(&path, MAX_READ_BYTES))
+                .await
+                .map_err(|e| PublishError::Remote(e.to_string()))?;
+            let bytes = match read {
+                Ok(b) => Bytes::from(b),
+                Err(crate::fsutil::FsError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(PublishError::Remote(e.to_string())),
+            };
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            return Ok(Some(RemoteObject { bytes, version: ObjectVersion { e_tag: None, version: None, sha256 } }));
+        }
         let res = match self.store.get(&self.key(rel)).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),

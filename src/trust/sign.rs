@@ -9,6 +9,7 @@ use super::payload::{
 };
 use super::verify::{self, Expect, PreviousHead, TrustedRoot};
 use super::{DistMeta, KeySource, SignedFiles, SigningOptions, TrustError, VerifyError};
+use crate::layout;
 
 /// The consumer's default poll interval (DESIGN.md section 6: about 2 h).
 pub const DEFAULT_POLL_INTERVAL_SECS: i64 = 2 * 3600;
@@ -338,7 +339,7 @@ pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -
     }
     let index_env = Envelope::sign(Role::Index, index_payload.to_vec(), &[&index_key]).to_bytes();
     let index_sha = sha256_hex(&index_env);
-    let index_path = format!("index/{index_sha}.json");
+    let index_path = crate::layout::index_file(&index_sha);
     let mut files = vec![(index_path.clone(), index_env.clone())];
 
     if let Some(head_key) = &head_key {
@@ -358,11 +359,11 @@ pub fn sign_dist(index_payload: &[u8], meta: &DistMeta, opts: &SigningOptions) -
         let now = meta.head_issued_at.max(meta.issued_at);
         let (head, _) = verify::verify_head(root, &head_env, &expect, None, now, &limits)?;
         verify::verify_index(root, &head, &index_env, None, now, &limits)?;
-        files.push(("head.json".to_string(), head_env.clone()));
-        files.push((format!("head/{}.json", head.version), head_env));
+        files.push((layout::HEAD_FILE.to_string(), head_env.clone()));
+        files.push((layout::head_archive_file(head.version), head_env));
     }
     for r in &chain {
-        files.push((format!("root/{}.json", r.payload.version), r.bytes.clone()));
+        files.push((layout::root_file(r.payload.version), r.bytes.clone()));
     }
     Ok(SignedFiles { files, index_path, used_dev_keys: dev, dev_keys_created: created })
 }
@@ -403,7 +404,7 @@ pub fn resign_head(
     let Some(latest) = chain.last() else { return Err(TrustError::Root("empty root chain".into())) };
     let root = &latest.payload;
     require_role(root, key, Role::Head, "head key")?;
-    let old_bytes = crate::fsutil::read_bounded(&dist.join("head.json"), limits.head)?;
+    let old_bytes = crate::fsutil::read_bounded(&dist.join(layout::HEAD_FILE), limits.head)?;
     let (old_env, old_value) = super::payload::open(&old_bytes, Role::Head, "current head.json")?;
     let old = HeadPayload::from_value(&old_value, "current head.json", &limits)?;
     let index_bytes = crate::fsutil::read_bounded(&dist.join(&old.index.path), limits.index)?;
@@ -422,7 +423,10 @@ pub fn resign_head(
     let expect = Expect { repo: Some(old.repo.clone()), channel: Some(old.channel.clone()) };
     let previous = PreviousHead { version: old.version, payload: &old_env.payload };
     let (head, _) = verify::verify_head(root, &env, &expect, Some(previous), issued_at, &limits)?;
-    Ok(ResignedHead { files: vec![("head.json".into(), env.clone()), (format!("head/{version}.json"), env)], head })
+    Ok(ResignedHead {
+        files: vec![(layout::HEAD_FILE.into(), env.clone()), (layout::head_archive_file(version), env)],
+        head,
+    })
 }
 
 /// Join the signatures of several copies of one root (`rrctl root merge`), keeping only

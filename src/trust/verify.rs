@@ -75,7 +75,7 @@ fn check_pinned(what: &str, bytes: &[u8], sha256: &str, length: u64) -> Result<(
 /// threshold of N's root keys and of its own.
 pub fn verify_root_update(trusted: &TrustedRoot, bytes: &[u8], limits: &Limits) -> Result<TrustedRoot, VerifyError> {
     let next = trusted.payload.version + 1;
-    let what = format!("root/{next}.json");
+    let what = crate::layout::root_file(next);
     check_size(&what, bytes.len() as u64, limits.root)?;
     let (env, value) = payload::open(bytes, Role::Root, &what)?;
     let root = RootPayload::from_value(&value, &what)?;
@@ -328,7 +328,7 @@ pub async fn update<F: Fetcher>(
         .map_err(|e| VerifyError::State(format!("stored root no longer verifies: {e}")))?;
     let mut root_changed = false;
     for _ in 0..MAX_ROOT_STEPS {
-        let path = format!("root/{}.json", trusted.payload.version + 1);
+        let path = crate::layout::root_file(trusted.payload.version + 1);
         match fetcher.fetch(&path, limits.root, None).await {
             Ok(Fetched::NotFound) => break,
             Ok(Fetched::Body { bytes, .. }) => {
@@ -353,7 +353,7 @@ pub async fn update<F: Fetcher>(
 
     // Head: conditional GET; a 304 re-checks the stored head, whose expiry it never extends.
     let etag = if state.head.is_some() { state.head_etag.as_deref() } else { None };
-    let (head_bytes, new_etag) = match fetcher.fetch("head.json", limits.head, etag).await {
+    let (head_bytes, new_etag) = match fetcher.fetch(crate::layout::HEAD_FILE, limits.head, etag).await {
         Ok(Fetched::Body { bytes, etag }) => (bytes, etag),
         Ok(Fetched::NotModified) => match &state.head {
             Some(h) => (h.as_bytes().to_vec(), state.head_etag.clone()),
