@@ -162,7 +162,7 @@ pub fn build_into(
     let catalog_md =
         super::catalog::render_markdown(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
             .map_err(|e| BuildError::Catalog(e.to_string()))?;
-    sink.put("catalog/index.md", &catalog_md)?;
+    sink.put(crate::layout::CATALOG_MARKDOWN_FILE, &catalog_md)?;
     if let Some(files) = legacy_files {
         outcome.legacy_files = files.len();
         for (path, bytes) in &files {
