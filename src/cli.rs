@@ -76,6 +76,12 @@ pub enum Command {
     ImportLegacy(cmd::build::ImportLegacyArgs),
     /// Show which definitions apply to OpenShift versions, and why.
     Show(cmd::build::ShowArgs),
+    /// Write a new, commented definition with placeholders to fill in.
+    #[command(after_help = EXIT_CODES)]
+    New(cmd::author::NewArgs),
+    /// What data collection changes between two revisions or directories (privacy review).
+    #[command(after_help = EXIT_CODES)]
+    Diff(cmd::author::DiffArgs),
     /// Signing keys.
     #[command(subcommand)]
     Key(cmd::trust::KeyCommand),
@@ -249,6 +255,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(a) => cmd::build::run_build(a, g),
         Command::ImportLegacy(a) => cmd::build::run_import_legacy(a, g),
         Command::Show(a) => cmd::build::run_show(a, g),
+        Command::New(a) => cmd::author::run_new(a, g),
+        Command::Diff(a) => cmd::author::run_diff(a, g),
         Command::Key(c) => cmd::trust::run_key(c, g),
         Command::Root(c) => cmd::trust::run_root(c, g),
         Command::Head(c) => cmd::trust::run_head(c, g),

@@ -9,6 +9,8 @@ pub const HEAD_FILE: &str = "head.json";
 pub const SCHEMA_FILE: &str = "schema/definition.schema.json";
 /// The human catalog of what is gathered.
 pub const CATALOG_FILE: &str = "catalog/index.html";
+/// The same catalog in Markdown, for reading on a forge.
+pub const CATALOG_MARKDOWN_FILE: &str = "catalog/index.md";
 /// The legacy export: the v1 rules and the v2 version mapping (fixed names) and its
 /// configurations (named by content).
 pub const LEGACY_V1_RULES: &str = "legacy/v1/rules.json";

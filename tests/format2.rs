@@ -179,7 +179,7 @@ fn a_range_change_inside_one_minor_stream_rewrites_little_and_lower_bundles_stay
     // What changed besides bundles: exactly the index, the head and its archive copy.
     let changed_paths: Vec<&String> = tb.iter().filter(|(p, b)| ta.get(*p) != Some(*b)).map(|(p, _)| p).collect();
     let non_bundle: Vec<&&String> = changed_paths.iter().filter(|p| !p.starts_with("bundles/")).collect();
-    assert_eq!(non_bundle.len(), 4, "index, head.json, head archive, catalog: {non_bundle:?}");
+    assert_eq!(non_bundle.len(), 5, "index, head.json, head archive, catalog html and md: {non_bundle:?}");
     assert_eq!(changed_paths.len() - non_bundle.len(), 1, "one new bundle: {changed_paths:?}");
     let (ra, rb) = (ranges(&da), ranges(&db));
     let bounds = |r: &[(String, Option<String>, String)]| -> Vec<(String, Option<String>)> {

@@ -60,7 +60,7 @@ pub enum BuildError {
     Trust(#[from] crate::trust::TrustError),
     #[error("{0}")]
     Io(String),
-    #[error("rendering catalog/index.html failed: {0}")]
+    #[error("rendering the catalog failed: {0}")]
     Catalog(String),
     #[error("build stopped after staging because {FAIL_AFTER_STAGING_ENV}=1 (test-only)")]
     FailAfterStaging,
@@ -159,6 +159,10 @@ pub fn build_into(
         super::catalog::render(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
             .map_err(|e| BuildError::Catalog(e.to_string()))?;
     sink.put(crate::layout::CATALOG_FILE, &catalog)?;
+    let catalog_md =
+        super::catalog::render_markdown(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
+            .map_err(|e| BuildError::Catalog(e.to_string()))?;
+    sink.put(crate::layout::CATALOG_MARKDOWN_FILE, &catalog_md)?;
     if let Some(files) = legacy_files {
         outcome.legacy_files = files.len();
         for (path, bytes) in &files {

@@ -7,10 +7,13 @@
 //! - [`show`] answers "what applies to this version, and why".
 
 pub mod catalog;
+pub mod diff;
 pub mod dist;
 pub mod import;
 pub mod legacy;
+pub mod new;
 pub mod plan;
 pub mod show;
+pub mod template;
 
 // The build stage's diagnostic codes are registered in `crate::diag::codes::BUILD_CODES`.

@@ -2,6 +2,7 @@
 //! results to exit codes. `anyhow` is used here and nowhere deeper.
 
 pub mod agent;
+pub mod author;
 pub mod build;
 pub mod fetch;
 pub mod gather;

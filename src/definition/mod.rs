@@ -7,6 +7,7 @@
 mod check;
 mod load;
 pub mod model;
+pub mod placeholder;
 pub mod regex_dialect;
 pub mod selector;
 
@@ -58,6 +59,12 @@ pub fn validate_paths(inputs: &[&Path], today: time::Date) -> Validated {
     let mut trees = Vec::with_capacity(loaded.len());
     for file in loaded {
         report.add_source(file.file.clone(), file.source.clone());
+        // A file fresh from `rrctl new` reports its unfilled placeholders, and only those.
+        let placeholders = placeholder::placeholder_diagnostics(&file.file, &file.source);
+        if !placeholders.is_empty() {
+            report.diagnostics.extend(placeholders);
+            continue;
+        }
         report.diagnostics.extend(file.diagnostics);
         if let Some((def, tree)) = file.definition {
             definitions.push(LoadedDefinition {

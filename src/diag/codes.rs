@@ -22,6 +22,11 @@ const fn w(code: &'static str, summary: &'static str, help: &'static str) -> Cod
 
 /// Codes of loading and validating definitions.
 pub const DEFINITION_CODES: &[CodeInfo] = &[
+    e(
+        "placeholder-unfilled",
+        "A placeholder written by `rrctl new` has not been filled in.",
+        "Replace the `<fill in: ...>` value with real content; the file's other checks run once every placeholder is filled.",
+    ),
     e("read-failed", "The file could not be read.", "Check that the path exists and is readable."),
     e(
         "internal-error",

@@ -1,0 +1,211 @@
+//! The catalog as a reader sees it, in a real headless Chromium (Debian's `chromium`, installed by
+//! scripts/test.sh; a missing browser fails this test). A dist is built from the repository's
+//! definitions; the test checks the text of definitions, that every in-page link resolves, that
+//! the team filter works without JavaScript (`:target`, in a frame with scripts disabled) and
+//! that the text filter filters (typed and from `?q=`), with the expected rows derived from the
+//! definition files. The screenshot is kept in `target/test-artifacts/catalog.png`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run headless Chromium with the flags that keep it off the network, in its own profile.
+fn chromium(profile: &Path, args: &[String]) -> std::process::Output {
+    assert!(Path::new(CHROMIUM).is_file(), "{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium");
+    let out = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chromium {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The definitions (team, id, text without comment lines) of the repository.
+fn definition_files() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for team in std::fs::read_dir(root().join("definitions")).unwrap() {
+        let team = team.unwrap();
+        for file in std::fs::read_dir(team.path()).unwrap() {
+            let path = file.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let body: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+            out.push((
+                team.file_name().to_string_lossy().into_owned(),
+                path.file_stem().unwrap().to_string_lossy().into_owned(),
+                body,
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn built_catalog(tmp: &Path) -> PathBuf {
+    copy_dir(&root().join("definitions"), &tmp.join("definitions"));
+    copy_dir(&root().join("schema"), &tmp.join("schema"));
+    let out = assert_cmd::cargo::cargo_bin_cmd!("rrctl")
+        .current_dir(tmp)
+        .args(["build", "definitions", "--out", "dist", "--today", "2026-01-01", "--issued-at", "2026-01-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "build: {}", String::from_utf8_lossy(&out.stderr));
+    tmp.join("dist/catalog")
+}
+
+fn file_url(path: &Path, rest: &str) -> String {
+    format!("file://{}{rest}", path.display())
+}
+
+/// A page beside the catalog that loads it in frames and reports what is visible in each.
+const HARNESS: &str = r#"<!doctype html><html><body><pre id="result"></pre>
+<script>
+var results = {}, expected = 5;
+function visible(doc) {
+  return [].slice.call(doc.querySelectorAll("tr.definition"))
+    .filter(function (r) { return r.getClientRects().length > 0; })
+    .map(function (r) { return r.id; });
+}
+function record(name, frame) {
+  var doc = frame.contentDocument, target = doc.querySelector(":target");
+  var form = doc.getElementById("filter");
+  results[name] = { visible: visible(doc), target: target ? target.id : null,
+                    filter_shown: form ? form.getClientRects().length > 0 : null };
+  if (name === "all") {
+    var q = doc.getElementById("q");
+    q.value = "fdatasync";
+    q.dispatchEvent(new Event("input"));
+    results.typed = { visible: visible(doc), shown: doc.getElementById("shown").textContent };
+  }
+  if (Object.keys(results).length === expected + 1) {
+    document.getElementById("result").textContent = JSON.stringify(results);
+  }
+}
+</script>
+<iframe name="all" src="index.html" onload="record('all', this)" width="1200" height="800"></iframe>
+<iframe name="team" sandbox="allow-same-origin" src="index.html#team-etcd" onload="record('team', this)" width="1200" height="800"></iframe>
+<iframe name="nojs" sandbox="allow-same-origin" src="index.html" onload="record('nojs', this)" width="1200" height="800"></iframe>
+<iframe name="query" src="index.html?q=openshift-etcd" onload="record('query', this)" width="1200" height="800"></iframe>
+<iframe name="anchor" src="index.html#etcd-slow-fdatasync" onload="record('anchor', this)" width="1200" height="800"></iframe>
+</body></html>
+"#;
+
+#[test]
+fn a_reader_sees_every_definition_links_resolve_and_filters_filter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = built_catalog(tmp.path());
+    let index = catalog.join("index.html");
+    let profile = tmp.path().join("profile");
+    let defs = definition_files();
+
+    // What the browser renders (after its parser, not our text).
+    let dom = String::from_utf8(chromium(&profile, &["--dump-dom".into(), file_url(&index, "")]).stdout).unwrap();
+    let ids: BTreeSet<String> =
+        regex::Regex::new(r#"\bid="([^"]+)""#).unwrap().captures_iter(&dom).map(|c| c[1].to_string()).collect();
+    for (team, id, _) in &defs {
+        assert!(ids.contains(id), "definition {id} has its anchor");
+        assert!(ids.contains(&format!("team-{team}")), "team {team} has its anchor");
+    }
+    let rows = dom.matches("<tr class=\"definition\"").count();
+    assert_eq!(rows, defs.len(), "one row per definition file");
+    // The text of one definition, read from its file independently of the catalog code.
+    let fdatasync = std::fs::read_to_string(root().join("definitions/etcd/etcd-slow-fdatasync.yaml")).unwrap();
+    let parsed: Value = serde_saphyr::from_str(&fdatasync).unwrap();
+    // Text nodes serialise with `&`, `<`, `>` escaped, quotes as they are.
+    let justification = parsed["justification"].as_str().unwrap().replace('&', "&amp;");
+    assert!(dom.contains(parsed["title"].as_str().unwrap()), "title shown");
+    assert!(dom.contains(&justification), "justification shown in full");
+    assert!(dom.contains("“slow fdatasync”") && dom.contains("openshift-etcd"), "what is gathered");
+    // Every in-page link resolves to an element.
+    let links: Vec<String> =
+        regex::Regex::new(r##"href="#([^"]*)""##).unwrap().captures_iter(&dom).map(|c| c[1].to_string()).collect();
+    assert!(links.len() > defs.len(), "team links and per-definition links: {}", links.len());
+    for l in &links {
+        assert!(ids.contains(l), "link #{l} resolves");
+    }
+    for url in regex::Regex::new(r##"href="([^"#][^"]*)""##).unwrap().captures_iter(&dom) {
+        assert!(url[1].starts_with("https://"), "external links are absolute https: {}", &url[1]);
+    }
+
+    // Filters, as seen in frames of a page beside the catalog.
+    let harness = catalog.join("harness.html");
+    std::fs::write(&harness, HARNESS).unwrap();
+    let dom = String::from_utf8(
+        chromium(&profile, &["--allow-file-access-from-files".into(), "--dump-dom".into(), file_url(&harness, "")])
+            .stdout,
+    )
+    .unwrap();
+    let json = dom.split("<pre id=\"result\">").nth(1).and_then(|s| s.split("</pre>").next()).unwrap();
+    let json = json.replace("&quot;", "\"").replace("&amp;", "&");
+    let r: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("harness result {e}: {dom}"));
+    let set = |v: &Value| -> BTreeSet<String> {
+        v["visible"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()
+    };
+    let all: BTreeSet<String> = defs.iter().map(|(_, id, _)| id.clone()).collect();
+    let of_team: BTreeSet<String> = defs.iter().filter(|(t, _, _)| t == "etcd").map(|(_, id, _)| id.clone()).collect();
+    let with = |word: &str| -> BTreeSet<String> {
+        defs.iter().filter(|(_, _, body)| body.to_lowercase().contains(word)).map(|(_, id, _)| id.clone()).collect()
+    };
+    assert_eq!(set(&r["all"]), all, "everything is visible at first");
+    assert_eq!(set(&r["nojs"]), all, "without JavaScript the whole page is readable");
+    assert_eq!(r["nojs"]["filter_shown"], false, "the text box needs JavaScript, so it stays hidden without it");
+    assert_eq!(r["all"]["filter_shown"], true);
+    assert!(of_team.len() >= 2 && of_team.len() < all.len());
+    assert_eq!(set(&r["team"]), of_team, "a team link filters, without JavaScript");
+    assert_eq!(r["team"]["target"], "team-etcd");
+    assert_eq!(set(&r["typed"]), with("fdatasync"), "typing filters");
+    assert_eq!(r["typed"]["shown"], format!("1 of {} definitions", all.len()));
+    let q = with("openshift-etcd");
+    assert!(q.len() >= 2 && q.len() < all.len(), "{q:?}");
+    assert_eq!(set(&r["query"]), q, "?q= filters");
+    assert_eq!(r["anchor"]["target"], "etcd-slow-fdatasync", "a PR comment's link lands on the definition");
+
+    // The screenshot a person looks at, kept as a test artefact (outside the source tree).
+    let artifacts = root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join("catalog.png");
+    let _ = std::fs::remove_file(&png);
+    chromium(
+        &profile,
+        &[format!("--screenshot={}", png.display()), "--window-size=1280,2000".into(), file_url(&index, "")],
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    // Width and height from the IHDR chunk.
+    let (w, h) =
+        (u32::from_be_bytes(bytes[16..20].try_into().unwrap()), u32::from_be_bytes(bytes[20..24].try_into().unwrap()));
+    assert_eq!((w, h), (1280, 2000));
+    assert!(bytes.len() > 50_000, "a page with content, not a blank one: {} bytes", bytes.len());
+}
