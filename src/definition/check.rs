@@ -257,8 +257,7 @@ thread_local! {
 /// No DFA is built: validation only needs to know the pattern compiles and how big it is, and
 /// building DFAs dominated the run time.
 fn nfa_size(rust: &str, limit: usize) -> Result<usize, RegexProblem> {
-    use regex_automata::nfa::thompson;
-    let hir = match regex_syntax::ParserBuilder::new().nest_limit(64).build().parse(rust) {
+    let hir = match regex_syntax::ParserBuilder::new().nest_limit(NEST_LIMIT + 1).build().parse(rust) {
         Ok(h) => h,
         Err(e) => {
             let text = e.to_string();
@@ -267,9 +266,17 @@ fn nfa_size(rust: &str, limit: usize) -> Result<usize, RegexProblem> {
             return Err(RegexProblem::Invalid(reason.trim_start_matches("error:").trim().to_string()));
         }
     };
+    hir_nfa_size(&hir, limit)
+}
+
+/// Nesting validation allows in a pattern (as the Rust parser counts it); Go allows more.
+const NEST_LIMIT: u32 = 64;
+
+fn hir_nfa_size(hir: &regex_syntax::hir::Hir, limit: usize) -> Result<usize, RegexProblem> {
+    use regex_automata::nfa::thompson;
     let config =
         thompson::Config::new().nfa_size_limit(Some(limit)).shrink(false).which_captures(thompson::WhichCaptures::None);
-    match thompson::Compiler::new().configure(config).build_from_hir(&hir) {
+    match thompson::Compiler::new().configure(config).build_from_hir(hir) {
         Ok(nfa) => Ok(nfa.memory_usage()),
         Err(e) if e.size_limit().is_some() => Err(RegexProblem::TooLarge),
         Err(e) => Err(RegexProblem::Invalid(e.to_string())),
@@ -279,11 +286,12 @@ fn nfa_size(rust: &str, limit: usize) -> Result<usize, RegexProblem> {
 /// A definition's pattern: first the portable dialect (what Go's `regexp` and the Rust engine
 /// both read the same way, [`super::regex_dialect`]), then the compiled size.
 fn regex_verdict(pattern: &str, limit: usize) -> RegexVerdict {
-    let rust = match super::regex_dialect::to_rust(pattern) {
+    // Parsed once: the dialect check's HIR is what is compiled.
+    let (rust, hir) = match super::regex_dialect::to_rust_hir(pattern, NEST_LIMIT) {
         Ok(r) => r,
         Err(e) => return RegexVerdict::Problem(RegexProblem::Invalid(e.to_string())),
     };
-    match nfa_size(&rust, limit) {
+    match hir_nfa_size(&hir, limit) {
         Ok(nfa_bytes) => RegexVerdict::Ok { rust: rust.into(), nfa_bytes },
         Err(p) => RegexVerdict::Problem(p),
     }

@@ -212,9 +212,15 @@ fn go_err<T>(msg: impl Into<String>) -> Result<T, RegexDialectError> {
 /// Translate a pattern in Go's syntax into a Rust `regex` pattern with the same meaning, or say
 /// why it is not portable.
 pub fn to_rust(pattern: &str) -> Result<String, RegexDialectError> {
+    to_rust_hir(pattern, MAX_NEST).map(|(rust, _)| rust)
+}
+
+/// [`to_rust`] plus the translated pattern's HIR, parsed once with at most `nest_limit` levels
+/// of nesting (validation uses a lower limit than Go's), for callers that compile it.
+pub fn to_rust_hir(pattern: &str, nest_limit: u32) -> Result<(String, regex_syntax::hir::Hir), RegexDialectError> {
     let rust = Translator::new(pattern).run()?;
-    check_rust(&rust)?;
-    Ok(rust)
+    let hir = check_rust(&rust, nest_limit)?;
+    Ok((rust, hir))
 }
 
 /// Whether `pattern` is in the portable dialect.
@@ -863,10 +869,10 @@ fn go_int(bytes: &[u8]) -> Option<(u64, usize)> {
 
 /// Parse the translated pattern with the Rust parser, enforce Go's limit on nested repetition
 /// counts on its AST, and translate it to HIR.
-fn check_rust(rust: &str) -> Result<(), RegexDialectError> {
+fn check_rust(rust: &str, nest_limit: u32) -> Result<regex_syntax::hir::Hir, RegexDialectError> {
     use regex_syntax::ast;
     let parsed = ast::parse::ParserBuilder::new()
-        .nest_limit(MAX_NEST)
+        .nest_limit(nest_limit)
         .build()
         .parse(rust)
         .map_err(|e| RegexDialectError::Rust(e.kind().to_string()))?;
@@ -874,8 +880,7 @@ fn check_rust(rust: &str) -> Result<(), RegexDialectError> {
     regex_syntax::hir::translate::TranslatorBuilder::new()
         .build()
         .translate(rust, &parsed)
-        .map_err(|e| RegexDialectError::Rust(e.kind().to_string()))?;
-    Ok(())
+        .map_err(|e| RegexDialectError::Rust(e.kind().to_string()))
 }
 
 /// Go refuses a counted repetition whose nested counts multiply to more than 1000
