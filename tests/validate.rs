@@ -223,7 +223,7 @@ fn full_definition() -> Value {
     serde_json::json!({
         "apiVersion": "rapid.insights.openshift.io/v1", "kind": "GatheringDefinition", "id": "x", "title": "t",
         "owner": "team", "tracking": "https://issues.example/1", "justification": "a justification long enough",
-        "versions": ">=4.14.0", "expires": "2030-01-01",
+        "versions": ">=4.14.0", "expires": "2030-01-01", "rollout": {"percent": 10},
         "when": [{"alertIsFiring": "A"}, {"clusterVersionMatches": ">=4.14.0"}],
         "gather": [
             {"containerLogs": {"namespace": "openshift-etcd", "podNameRegex": "etcd", "containerNameRegex": "etcd",
@@ -251,7 +251,7 @@ fn schema_and_model_agree_on_every_key() {
     assert_eq!(serde_json::to_value(&typed).unwrap(), full);
     // Every object in the instance: removing a key is rejected by the schema exactly when the
     // model rejects it too (both agree on what is required), and unknown keys are rejected by both.
-    let mut pointers = vec![String::new()];
+    let mut pointers = vec![String::new(), "/rollout".to_string()];
     for i in 0..8 {
         let kind = full["gather"][i].as_object().unwrap().keys().next().unwrap().clone();
         pointers.push(format!("/gather/{i}/{kind}"));
