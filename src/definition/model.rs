@@ -13,8 +13,8 @@ pub const DEFAULT_SINCE_SECONDS: u64 = 6 * 3600;
 /// Upper bound of `sinceSeconds`: 24 hours.
 pub const MAX_SINCE_SECONDS: u64 = 24 * 3600;
 /// Default and upper bound of `maxBytes` per container-log gatherer (policy).
-pub const DEFAULT_MAX_BYTES: u64 = 1024 * 1024;
-pub const MAX_MAX_BYTES: u64 = 8 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES: u64 = crate::policy::DEFAULT_LOG_BYTES;
+pub const MAX_MAX_BYTES: u64 = crate::policy::MAX_GATHERER_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

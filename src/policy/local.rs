@@ -25,7 +25,7 @@ use super::{DENIED_KINDS, NAMESPACE_PREFIXES};
 /// Largest policy file read, in bytes.
 pub const MAX_POLICY_FILE_BYTES: u64 = 64 * 1024;
 /// Per-gatherer byte budget by default: the largest `maxBytes` a definition may ask for.
-pub const DEFAULT_GATHERER_MAX_BYTES: u64 = crate::definition::MAX_MAX_BYTES;
+pub const DEFAULT_GATHERER_MAX_BYTES: u64 = super::MAX_GATHERER_BYTES;
 /// Total byte budget by default: the existing operator caps its archive at 24 MiB.
 pub const DEFAULT_TOTAL_MAX_BYTES: u64 = 24 * 1024 * 1024;
 pub const DEFAULT_GATHERER_TIMEOUT_SECONDS: u64 = 120;

@@ -6,6 +6,11 @@ pub mod local;
 
 pub use local::{LocalPolicy, PolicyError};
 
+/// Upper bound of bytes one gatherer may collect (a definition's `maxBytes` may not exceed it).
+pub const MAX_GATHERER_BYTES: u64 = 8 * 1024 * 1024;
+/// Default `maxBytes` of a container-log gatherer.
+pub const DEFAULT_LOG_BYTES: u64 = 1024 * 1024;
+
 /// Namespaces that may be gathered from: platform namespaces only.
 pub const NAMESPACE_PREFIXES: &[&str] = &["openshift-", "kube-"];
 

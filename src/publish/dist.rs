@@ -41,7 +41,7 @@ impl LocalDist {
         // The marker `build` writes, or (should it have been removed) a first root equal to the
         // local development root.
         let dev_keys = root.join(DEV_KEYS_MARKER).exists()
-            || crate::trust::sign::uses_dev_root(root, Path::new(crate::build::dist::DEFAULT_DEV_DIR));
+            || crate::trust::sign::uses_dev_root(root, Path::new(crate::layout::DEFAULT_DEV_DIR));
         let mut files = Vec::new();
         for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
             let entry = entry.map_err(|e| PublishError::Dist(e.to_string()))?;
