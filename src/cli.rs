@@ -229,19 +229,19 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => crate::exit::CLEAN,
-                _ => crate::exit::ERROR,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => rrctl::exit::CLEAN,
+                _ => rrctl::exit::ERROR,
             });
         }
     };
     init_tracing(&cli.global, &cli.command);
-    crate::trust::fetch::install_crypto_provider();
+    rrctl::trust::fetch::install_crypto_provider();
     // Output still buffered is written before the exit code is decided: a full disk fails here.
     match run(cli).and_then(|code| stdout().flush().map(|()| code).map_err(anyhow::Error::from)) {
         Ok(code) => code,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: {}", error_chain(&e));
-            ExitCode::from(crate::exit::ERROR)
+            ExitCode::from(rrctl::exit::ERROR)
         }
     }
 }
@@ -301,8 +301,8 @@ mod tests {
     #[test]
     fn error_chain_prints_each_cause_once() {
         // The message of issue 10: a verify error whose text already holds its fetch cause.
-        let cause = crate::trust::fetch::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
-        let e = anyhow::Error::from(crate::trust::VerifyError::Fetch { what: "head.json".into(), source: cause });
+        let cause = rrctl::trust::fetch::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
+        let e = anyhow::Error::from(rrctl::trust::VerifyError::Fetch { what: "head.json".into(), source: cause });
         assert_eq!(
             format!("{e:#}"),
             "head.json: request timed out after 30 s: head.json: request timed out after 30 s"

@@ -1,6 +1,7 @@
 //! rrctl: the content pipeline of OpenShift Insights rapid recommendations.
 //!
-//! The library does all the work; `main.rs` only parses arguments and maps results to exit codes.
+//! The library does all the work; the binary's command edge (`src/cli.rs`, `src/cmd/`) only
+//! parses arguments, calls this API and maps results to exit codes.
 //! One module per concern:
 //! - [`diag`]: the one diagnostic model every check reports into, and its renderers;
 //! - [`yaml`]: YAML loading that keeps a source span for every node;
@@ -22,10 +23,8 @@ pub mod agent;
 pub mod archive;
 pub mod build;
 pub mod canonical;
-pub mod cli;
 pub mod clock;
 pub mod cluster;
-pub mod cmd;
 pub mod condition;
 pub mod definition;
 pub mod diag;

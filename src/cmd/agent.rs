@@ -1,11 +1,11 @@
-//! `rrctl agent`: the fetch (and later gather) loop ([`crate::agent`]).
+//! `rrctl agent`: the fetch (and later gather) loop ([`rrctl::agent`]).
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agent::{AgentConfig, AgentExit, Clock, Metrics};
 use crate::cli::GlobalOpts;
 use crate::cmd::fetch::{ClientArgs, parse_short_duration, report};
+use rrctl::agent::{AgentConfig, AgentExit, Clock, Metrics};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -59,25 +59,25 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let c = &a.client;
     let clock: Clock = match c.fixed_now()? {
         Some(t) => Arc::new(move || t),
-        None => Arc::new(crate::clock::now_unix),
+        None => Arc::new(rrctl::clock::now_unix),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let cluster = rt.block_on(c.resolve_cluster())?;
     // Without --ocp-version the version is read again before every cycle (clusters upgrade).
     let kube = match &c.ocp_version {
         Some(_) => None,
-        None => Some(rt.block_on(crate::cluster::client(c.kubeconfig.as_deref()))?),
+        None => Some(rt.block_on(rrctl::cluster::client(c.kubeconfig.as_deref()))?),
     };
     let fetcher = c.fetcher(&cluster)?;
     let gather = match &a.gather_out {
-        Some(out) => Some(crate::agent::GatherStep {
+        Some(out) => Some(rrctl::agent::GatherStep {
             client: match &kube {
                 Some(k) => k.clone(),
-                None => rt.block_on(crate::cluster::client(c.kubeconfig.as_deref()))?,
+                None => rt.block_on(rrctl::cluster::client(c.kubeconfig.as_deref()))?,
             },
             policy: match &a.policy {
-                Some(p) => crate::policy::LocalPolicy::load(p)?,
-                None => crate::policy::LocalPolicy::default(),
+                Some(p) => rrctl::policy::LocalPolicy::load(p)?,
+                None => rrctl::policy::LocalPolicy::default(),
             },
             out: out.clone(),
         }),
@@ -93,7 +93,7 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         gather,
     };
     let metrics = Arc::new(Metrics::new(Some(fetcher.stats().clone())));
-    let exit = rt.block_on(crate::agent::run(&fetcher, &cfg, metrics, shutdown_signal(), |addr| {
+    let exit = rt.block_on(rrctl::agent::run(&fetcher, &cfg, metrics, shutdown_signal(), |addr| {
         println!("metrics on http://{addr}/metrics");
     }))?;
     Ok(match exit {

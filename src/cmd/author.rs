@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::build::diff::{self, Side};
-use crate::build::new::{self, NewError, NewKind};
 use crate::cli::GlobalOpts;
+use rrctl::build::diff::{self, Side};
+use rrctl::build::new::{self, NewError, NewKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum KindArg {
@@ -48,7 +48,7 @@ pub fn run_new(a: NewArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
         Err(e @ (NewError::Exists(_) | NewError::InvalidName { .. })) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(crate::exit::ERROR))
+            Ok(ExitCode::from(rrctl::exit::ERROR))
         }
         Err(e) => Err(e.into()),
     }

@@ -5,15 +5,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::build::dist::{self, BuildOptions};
-use crate::build::legacy::LegacyMode;
-use crate::build::{import, show};
 use crate::cli::GlobalOpts;
 use crate::cmd::FormatArg;
-use crate::diag::render::{self, RenderOptions};
-use crate::diag::{Report, Severity};
-use crate::trust::{KeySource, SigningOptions};
-use crate::version::OcpVersion;
+use rrctl::build::dist::{self, BuildOptions};
+use rrctl::build::legacy::LegacyMode;
+use rrctl::build::{import, show};
+use rrctl::diag::render::{self, RenderOptions};
+use rrctl::diag::{Report, Severity};
+use rrctl::trust::{KeySource, SigningOptions};
+use rrctl::version::OcpVersion;
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
@@ -38,10 +38,10 @@ pub struct BuildArgs {
     #[arg(long, default_value = "stable")]
     pub channel: String,
     /// Index validity after issue time: seconds or with a unit (s, m, h, d).
-    #[arg(long, default_value = "365d", value_parser = crate::clock::parse_duration)]
+    #[arg(long, default_value = "365d", value_parser = rrctl::clock::parse_duration)]
     pub index_expires_in: i64,
     /// Head validity after issue time: seconds or with a unit (s, m, h, d).
-    #[arg(long, default_value = "7d", value_parser = crate::clock::parse_duration)]
+    #[arg(long, default_value = "7d", value_parser = rrctl::clock::parse_duration)]
     pub head_expires_in: i64,
     /// Directory with the production root files (`root/<N>.json`).
     #[arg(long)]
@@ -59,7 +59,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub head_key_env: Option<String>,
     /// Where development keys are kept when no keys are configured.
-    #[arg(long, default_value = crate::build::dist::DEFAULT_DEV_DIR)]
+    #[arg(long, default_value = rrctl::build::dist::DEFAULT_DEV_DIR)]
     pub dev_dir: PathBuf,
     /// The legacy export (`legacy/`): auto writes it when the legacy format can serve the content and
     /// otherwise leaves it out with one warning; always makes that an error; never skips it.
@@ -179,7 +179,7 @@ fn issued_at(a: &BuildArgs, report: &mut Report, git_time: Option<i64>) -> anyho
         let t = s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={s:?} is not an integer"))?;
         return Ok((t, t));
     }
-    let now = crate::clock::now_unix();
+    let now = rrctl::clock::now_unix();
     match git_time {
         Some(t) => Ok((t, now)),
         None => {
@@ -207,24 +207,24 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }
     // Before any work: never replace the input, a file or someone else's directory.
     let out =
-        crate::fsutil::check_output_dir(&a.out, &[a.definitions.as_path()], dist::DIST_MARKER, "rrctl build")?.dir;
+        rrctl::fsutil::check_output_dir(&a.out, &[a.definitions.as_path()], dist::DIST_MARKER, "rrctl build")?.dir;
     let today = crate::cmd::resolve_today(a.today.as_deref())?;
     let t = std::time::Instant::now();
-    let validated = crate::definition::validate_paths(&[a.definitions.as_path()], today);
+    let validated = rrctl::definition::validate_paths(&[a.definitions.as_path()], today);
     tracing::debug!("validated {} files in {:?}", validated.files_checked, t.elapsed());
     let files_checked = validated.files_checked;
     let mut report = validated.report;
     // A definition past its expiry date is an error in review (`rrctl validate`), but the build
     // just stops serving it: otherwise the content pipeline would break by itself on that date.
     for d in report.diagnostics.iter_mut().filter(|d| d.code == "expired") {
-        d.severity = crate::diag::Severity::Warning;
+        d.severity = rrctl::diag::Severity::Warning;
         d.message.push_str("; it is no longer served");
     }
     if report.has_errors() {
         report.sort();
         print_report(&report, g, a.format, files_checked);
         eprintln!("error: validation failed; nothing was written to {}", a.out.display());
-        return Ok(ExitCode::from(crate::exit::PROBLEMS));
+        return Ok(ExitCode::from(rrctl::exit::PROBLEMS));
     }
     let (git_commit, git_time) = dist::git_head(&git_dir(&a.definitions));
     tracing::debug!("git at {:?}", t.elapsed());
@@ -267,14 +267,14 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     o.ranges,
                     o.bundles,
                     o.legacy_files,
-                    crate::clock::format_rfc3339(issued_at)
+                    rrctl::clock::format_rfc3339(issued_at)
                 )?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(dist::BuildError::Refused(n)) => {
             eprintln!("error: the build found {n} error(s); nothing was written to {}", a.out.display());
-            Ok(ExitCode::from(crate::exit::PROBLEMS))
+            Ok(ExitCode::from(rrctl::exit::PROBLEMS))
         }
         Err(e) => Err(e).with_context(|| format!("build into {} failed; it was left as it was", a.out.display())),
     }
@@ -285,7 +285,7 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
         bail!("{}: not a directory", a.src.display());
     }
     let out =
-        crate::fsutil::check_output_dir(&a.out, &[a.src.as_path()], import::IMPORT_MARKER, "rrctl import-legacy")?;
+        rrctl::fsutil::check_output_dir(&a.out, &[a.src.as_path()], import::IMPORT_MARKER, "rrctl import-legacy")?;
     if out.earlier_output && !a.force {
         bail!("{} is not empty; pass --force to replace its content (an earlier import)", a.out.display());
     }
@@ -295,12 +295,12 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     print_report(&report, g, a.format, report.sources.len());
     if report.has_errors() {
         eprintln!("error: import failed; nothing was written to {}", a.out.display());
-        return Ok(ExitCode::from(crate::exit::PROBLEMS));
+        return Ok(ExitCode::from(rrctl::exit::PROBLEMS));
     }
     import::write_definitions(&defs, &out.dir, a.force)?;
     // The output must load cleanly; a problem here is a bug in the importer.
-    let today = crate::definition::today().map_err(anyhow::Error::msg)?;
-    let check = crate::definition::validate_paths(&[a.out.as_path()], today);
+    let today = rrctl::definition::today().map_err(anyhow::Error::msg)?;
+    let check = rrctl::definition::validate_paths(&[a.out.as_path()], today);
     if check.report.has_errors() {
         print_report(&check.report, g, a.format, check.files_checked);
         bail!("the imported definitions in {} do not validate (an importer bug)", a.out.display());
@@ -345,7 +345,7 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 bail!("{}: no such file or directory (pass a definitions directory or --from DIST)", dir.display());
             }
             let today = crate::cmd::resolve_today(a.today.as_deref())?;
-            let validated = crate::definition::validate_paths(&[dir.as_path()], today);
+            let validated = rrctl::definition::validate_paths(&[dir.as_path()], today);
             if validated.report.has_errors() {
                 print_report(&validated.report, g, FormatArg::Human, validated.files_checked);
                 eprintln!("warning: definitions with errors are shown as far as they could be read");

@@ -1,4 +1,4 @@
-//! `rrctl fetch`: one fetch-and-verify cycle into a state directory ([`crate::fetch`]).
+//! `rrctl fetch`: one fetch-and-verify cycle into a state directory ([`rrctl::fetch`]).
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -6,10 +6,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use crate::cli::GlobalOpts;
-use crate::exit;
-use crate::fetch::{Cluster, Cycle, FetchConfig, PollOptions, SetupError, StateDir};
-use crate::trust::fetch::{HttpFetcher, HttpLimits, HttpOptions, RetryPolicy};
-use crate::trust::payload::Limits;
+use rrctl::exit;
+use rrctl::fetch::{Cluster, Cycle, FetchConfig, PollOptions, SetupError, StateDir};
+use rrctl::trust::fetch::{HttpFetcher, HttpLimits, HttpOptions, RetryPolicy};
+use rrctl::trust::payload::Limits;
 
 /// Options shared by `rrctl fetch` and `rrctl agent`.
 #[derive(Debug, Clone, clap::Args)]
@@ -68,12 +68,12 @@ pub struct ClientArgs {
     pub now: Option<String>,
 }
 
-/// `500ms`, or anything [`crate::clock::parse_duration`] reads (`30s`, `10m`, `2h`).
+/// `500ms`, or anything [`rrctl::clock::parse_duration`] reads (`30s`, `10m`, `2h`).
 pub fn parse_short_duration(s: &str) -> Result<Duration, String> {
     if let Some(ms) = s.trim().strip_suffix("ms") {
         return ms.parse::<u64>().map(Duration::from_millis).map_err(|_| format!("{s:?} is not a duration"));
     }
-    let secs = crate::clock::parse_duration(s)?;
+    let secs = rrctl::clock::parse_duration(s)?;
     u64::try_from(secs).map(Duration::from_secs).map_err(|_| format!("{s:?} is negative"))
 }
 
@@ -83,7 +83,7 @@ impl ClientArgs {
         match &self.now {
             None => Ok(None),
             Some(s) if s.is_empty() => Ok(None),
-            Some(s) => crate::clock::parse_rfc3339(s)
+            Some(s) => rrctl::clock::parse_rfc3339(s)
                 .map(Some)
                 .with_context(|| format!("--now / RRCTL_NOW {s:?} is not YYYY-MM-DDTHH:MM:SSZ")),
         }
@@ -95,10 +95,10 @@ impl ClientArgs {
         let (version, cluster_id) = match &self.ocp_version {
             Some(v) => (v.clone(), self.cluster_id.clone()),
             None => {
-                let client = crate::cluster::client(self.kubeconfig.as_deref())
+                let client = rrctl::cluster::client(self.kubeconfig.as_deref())
                     .await
                     .context("no --ocp-version, and the cluster cannot be reached to read it")?;
-                let (v, id) = crate::cluster::cluster_identity(&client).await?;
+                let (v, id) = rrctl::cluster::cluster_identity(&client).await?;
                 (v, Some(self.cluster_id.clone().unwrap_or(id)))
             }
         };
@@ -113,7 +113,7 @@ impl ClientArgs {
             bail!("{}: not an http:// or https:// URL", self.base_url);
         }
         let extra_ca = match &self.ca_file {
-            Some(p) => Some((p.clone(), crate::fsutil::read_bounded(p, 4 * 1024 * 1024)?)),
+            Some(p) => Some((p.clone(), rrctl::fsutil::read_bounded(p, 4 * 1024 * 1024)?)),
             None => None,
         };
         let opts = HttpOptions {
@@ -129,7 +129,7 @@ impl ClientArgs {
                 max_delay: Duration::from_secs(30).max(self.retry_delay),
                 max_retry_after: self.max_retry_after,
             },
-            user_agent: crate::fetch::user_agent(cluster.cluster_id.as_deref()),
+            user_agent: rrctl::fetch::user_agent(cluster.cluster_id.as_deref()),
             extra_ca,
         };
         Ok(HttpFetcher::with_options(&self.base_url, &opts)?)
@@ -137,7 +137,7 @@ impl ClientArgs {
 
     pub fn config(&self, now: i64, cluster: Cluster) -> anyhow::Result<FetchConfig> {
         let limits = Limits::default();
-        let pinned_root = crate::fsutil::read_bounded(&self.root, limits.root)?;
+        let pinned_root = rrctl::fsutil::read_bounded(&self.root, limits.root)?;
         let poll = PollOptions {
             now,
             tolerance_secs: i64::try_from(self.clock_tolerance.as_secs()).unwrap_or(i64::MAX),
@@ -162,9 +162,9 @@ pub fn report(cycle: &Cycle) -> ExitCode {
     if let Some(step) = &cycle.clock_step {
         eprintln!(
             "warning: clock stepped back: now {} is before the latest known time {}; expiry judged at {}",
-            crate::clock::format_rfc3339(step.now),
-            crate::clock::format_rfc3339(step.latest_known_time),
-            crate::clock::format_rfc3339(step.effective)
+            rrctl::clock::format_rfc3339(step.now),
+            rrctl::clock::format_rfc3339(step.latest_known_time),
+            rrctl::clock::format_rfc3339(step.effective)
         );
     }
     match &cycle.result {
@@ -187,12 +187,12 @@ pub fn report(cycle: &Cycle) -> ExitCode {
 
 pub fn run_fetch(a: FetchArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let c = &a.client;
-    let now = c.fixed_now()?.unwrap_or_else(crate::clock::now_unix);
+    let now = c.fixed_now()?.unwrap_or_else(rrctl::clock::now_unix);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cluster = rt.block_on(c.resolve_cluster())?;
     let fetcher = c.fetcher(&cluster)?;
     let cfg = c.config(now, cluster)?;
-    match rt.block_on(crate::fetch::run_once(&fetcher, &cfg)) {
+    match rt.block_on(rrctl::fetch::run_once(&fetcher, &cfg)) {
         Ok(cycle) => Ok(report(&cycle)),
         Err(e @ SetupError::PinnedRoot(_)) => Err(anyhow::Error::new(e).context(c.root.display().to_string())),
         Err(e) => Err(e.into()),

@@ -5,18 +5,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
-use crate::archive::{self, SourceInfo};
 use crate::cli::GlobalOpts;
 use crate::cmd::validate::resolve_today;
-use crate::definition::{self, Definition};
-use crate::diag::render::{self, Format, RenderOptions};
-use crate::exit;
-use crate::gather::rbac::{AGENT_NAMESPACE, Rbac};
-use crate::gather::{self, GatherDefinition, Target, source};
-use crate::policy::LocalPolicy;
-use crate::trust::fetch::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
-use crate::trust::payload::Limits;
-use crate::trust::verify::{self, ClientState, VerifyOptions};
+use rrctl::archive::{self, SourceInfo};
+use rrctl::definition::{self, Definition};
+use rrctl::diag::render::{self, Format, RenderOptions};
+use rrctl::exit;
+use rrctl::gather::rbac::{AGENT_NAMESPACE, Rbac};
+use rrctl::gather::{self, GatherDefinition, Target, source};
+use rrctl::policy::LocalPolicy;
+use rrctl::trust::fetch::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
+use rrctl::trust::payload::Limits;
+use rrctl::trust::verify::{self, ClientState, VerifyOptions};
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["state_dir", "from", "definitions"])))]
@@ -136,9 +136,9 @@ async fn verified_bundle<F: Fetcher>(
     cluster_id: &str,
     location: &str,
 ) -> anyhow::Result<(Vec<GatherDefinition>, SourceInfo)> {
-    let root_bytes = crate::fsutil::read_bounded(root, Limits::default().root)?;
+    let root_bytes = rrctl::fsutil::read_bounded(root, Limits::default().root)?;
     let mut state = ClientState::new(&root_bytes).with_context(|| format!("{}", root.display()))?;
-    let opts = VerifyOptions::new(crate::clock::now_unix());
+    let opts = VerifyOptions::new(rrctl::clock::now_unix());
     Ok(source::from_dist(fetcher, &mut state, &opts, version, cluster_id, location).await?)
 }
 
@@ -154,11 +154,11 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     };
     let rt = runtime()?;
     rt.block_on(async {
-        let client = crate::cluster::client(a.kubeconfig.as_deref()).await?;
+        let client = rrctl::cluster::client(a.kubeconfig.as_deref()).await?;
         let (ocp_version, cluster_id) = match (&a.ocp_version, &a.cluster_id) {
             (Some(v), Some(id)) => (v.clone(), id.clone()),
             (v, id) => {
-                let (found_v, found_id) = crate::cluster::cluster_identity(&client)
+                let (found_v, found_id) = rrctl::cluster::cluster_identity(&client)
                     .await
                     .context("the cluster's identity (give --ocp-version and --cluster-id to skip)")?;
                 (v.clone().unwrap_or(found_v), id.clone().unwrap_or(found_id))
@@ -170,7 +170,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             (None, None) if a.state_dir.is_some() => {
                 let dir = a.state_dir.as_deref().expect("checked");
                 let root = a.root.as_deref().expect("clap requires --root with --state-dir");
-                let root_bytes = crate::fsutil::read_bounded(root, Limits::default().root)?;
+                let root_bytes = rrctl::fsutil::read_bounded(root, Limits::default().root)?;
                 let (defs, info, problems) = source::from_state_dir(dir, &root_bytes, &version, &cluster_id)?;
                 for p in problems {
                     eprintln!("warning: state: {p}");
@@ -180,7 +180,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             (Some(defs), _) => {
                 let path = a.definitions.as_deref().expect("set with local");
                 let list: Vec<GatherDefinition> = defs.iter().map(GatherDefinition::from_definition).collect();
-                let git_commit = crate::build::dist::git_head(if path.is_dir() {
+                let git_commit = rrctl::build::dist::git_head(if path.is_dir() {
                     path
                 } else {
                     path.parent().unwrap_or(Path::new("."))
@@ -259,9 +259,9 @@ pub fn run_rbac(a: RbacArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 /// Every definition of every bundle a verified dist's index names.
 async fn all_bundle_definitions(dist: &Path, root: &Path) -> anyhow::Result<Vec<Definition>> {
     let fetcher = DirFetcher::new(dist);
-    let root_bytes = crate::fsutil::read_bounded(root, Limits::default().root)?;
+    let root_bytes = rrctl::fsutil::read_bounded(root, Limits::default().root)?;
     let mut state = ClientState::new(&root_bytes).with_context(|| format!("{}", root.display()))?;
-    let opts = VerifyOptions::new(crate::clock::now_unix());
+    let opts = VerifyOptions::new(rrctl::clock::now_unix());
     let verified = verify::update(&mut state, &fetcher, &opts).await?;
     let mut out: Vec<Definition> = Vec::new();
     for range in &verified.index.ranges {

@@ -14,7 +14,7 @@ pub mod validate;
 
 use anyhow::Context as _;
 
-use crate::diag::render::Format;
+use rrctl::diag::render::Format;
 
 /// `--format` of commands that print diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,7 +39,7 @@ impl From<FormatArg> for Format {
 /// The date checks compare against: `--today`, else RRCTL_TODAY, else today in UTC.
 pub fn resolve_today(arg: Option<&str>) -> anyhow::Result<time::Date> {
     match arg {
-        Some(s) => crate::definition::parse_date(s).with_context(|| format!("--today {s:?} is not a YYYY-MM-DD date")),
-        None => crate::definition::today().map_err(anyhow::Error::msg),
+        Some(s) => rrctl::definition::parse_date(s).with_context(|| format!("--today {s:?} is not a YYYY-MM-DD date")),
+        None => rrctl::definition::today().map_err(anyhow::Error::msg),
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
 use crate::cli::GlobalOpts;
-use crate::publish::{self, Action, LocalDist, Plan, PlanItem, Progress, PublishOptions, Step, StoreConfig, Target};
+use rrctl::publish::{self, Action, LocalDist, Plan, PlanItem, Progress, PublishOptions, Step, StoreConfig, Target};
 
 /// Test-only crash injection: fail every object-store write after this many (documented in
 /// `tests/publish.rs`; not a user setting). Read only by debug builds (what the tests run); a
@@ -198,7 +198,7 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     // The root a client of this release ships with: --trusted-root, else the dist's lowest one.
     let trusted_root = match &a.trusted_root {
         Some(p) => Some((
-            crate::fsutil::read_bounded(p, crate::trust::payload::Limits::default().root)?,
+            rrctl::fsutil::read_bounded(p, rrctl::trust::payload::Limits::default().root)?,
             p.display().to_string(),
         )),
         None => None,
@@ -284,11 +284,11 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                         "error: {url} serves head version {} (sha256 {}), not the one just published; a CDN cache (head.json max-age is {}s)?",
                         v.head_version, v.head_sha256, a.head_max_age
                     );
-                    return Ok(ExitCode::from(crate::exit::PROBLEMS));
+                    return Ok(ExitCode::from(rrctl::exit::PROBLEMS));
                 }
                 Err(e) => {
                     eprintln!("error: verification through {url} failed (trusting root {root_source}): {e}");
-                    return Ok(ExitCode::from(crate::exit::PROBLEMS));
+                    return Ok(ExitCode::from(rrctl::exit::PROBLEMS));
                 }
             }
         }
@@ -301,8 +301,8 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_gc(a: GcArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    let retention = crate::clock::parse_duration(&a.retention).map_err(anyhow::Error::msg)?;
-    let min_age = crate::clock::parse_duration(&a.min_age).map_err(anyhow::Error::msg)?;
+    let retention = rrctl::clock::parse_duration(&a.retention).map_err(anyhow::Error::msg)?;
+    let min_age = rrctl::clock::parse_duration(&a.min_age).map_err(anyhow::Error::msg)?;
     let target = a.store.open()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let opts = publish::GcOptions { retention_secs: retention, min_age_secs: min_age, dry_run: a.dry_run, now };
@@ -340,7 +340,7 @@ pub fn run_gc(a: GcArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 
 pub fn run_serve(a: ServeArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let server =
-        crate::serve::Server::new(&crate::serve::ServeOptions { root: a.dist.clone(), head_max_age: a.head_max_age })
+        rrctl::serve::Server::new(&rrctl::serve::ServeOptions { root: a.dist.clone(), head_max_age: a.head_max_age })
             .with_context(|| format!("serving {}", a.dist.display()))?;
     let rt = runtime()?;
     rt.block_on(async {
@@ -352,7 +352,7 @@ pub fn run_serve(a: ServeArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             writeln!(out, "listening on http://{addr}")?;
             out.flush()?;
         }
-        crate::serve::serve(listener, Arc::new(server), shutdown_signal()).await?;
+        rrctl::serve::serve(listener, Arc::new(server), shutdown_signal()).await?;
         if !g.quiet {
             eprintln!("stopped");
         }

@@ -11,13 +11,13 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 
 use crate::cli::GlobalOpts;
-use crate::exit;
-use crate::trust::fetch::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
-use crate::trust::keys::{self, PrivateKey};
-use crate::trust::payload::{self, Envelope, Limits, Role, RootPayload, format_time, parse_time};
-use crate::trust::sign;
-use crate::trust::verify::{self, ClientState, Expect, TrustedRoot, VerifyOptions};
-use crate::trust::{KeySource, VerifyError};
+use rrctl::exit;
+use rrctl::trust::fetch::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
+use rrctl::trust::keys::{self, PrivateKey};
+use rrctl::trust::payload::{self, Envelope, Limits, Role, RootPayload, format_time, parse_time};
+use rrctl::trust::sign;
+use rrctl::trust::verify::{self, ClientState, Expect, TrustedRoot, VerifyOptions};
+use rrctl::trust::{KeySource, VerifyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RoleArg {
@@ -221,7 +221,7 @@ pub struct VerifyArgs {
     pub state: Option<PathBuf>,
 }
 
-use crate::clock::now_unix;
+use rrctl::clock::now_unix;
 
 fn time_arg(s: Option<&str>) -> anyhow::Result<i64> {
     match s {
@@ -232,12 +232,12 @@ fn time_arg(s: Option<&str>) -> anyhow::Result<i64> {
 
 /// Write a file that is meant to be published or shared (mode 0644, atomically).
 fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    crate::fsutil::write_atomic(path, bytes)?;
+    rrctl::fsutil::write_atomic(path, bytes)?;
     Ok(())
 }
 
 fn read(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    Ok(crate::fsutil::read_bounded(path, limit)?)
+    Ok(rrctl::fsutil::read_bounded(path, limit)?)
 }
 
 pub fn run_key(c: KeyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
@@ -268,7 +268,7 @@ pub fn run_key(c: KeyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 fn read_draft(path: &Path) -> anyhow::Result<RootPayload> {
     let bytes = read(path, Limits::default().root)?;
     let what = path.display().to_string();
-    let value = crate::trust::strict::parse(&bytes).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    let value = rrctl::trust::strict::parse(&bytes).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
     if value.get("payloadType").is_some() {
         bail!("{what} is a signed root, not a draft; start a new draft with `rrctl root init --from {what}`");
     }
@@ -390,7 +390,7 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             let key = PrivateKey::load(&key.source())?;
             let bytes = read(&file, Limits::default().root)?;
             let what = file.display().to_string();
-            let value = crate::trust::strict::parse(&bytes).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+            let value = rrctl::trust::strict::parse(&bytes).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
             let (mut env, root, target) = if value.get("payloadType").is_some() {
                 let (env, root) = read_signed_root(&file)?;
                 (env, root, out.unwrap_or(file))
@@ -444,7 +444,7 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             }
             let root = root.context("no inputs")?;
             let prev = prev.as_deref().map(read_signed_root).transpose()?.map(|(_, p)| p);
-            let m = crate::trust::sign::merge_root_signatures(envelopes, &root, prev.as_ref())?;
+            let m = rrctl::trust::sign::merge_root_signatures(envelopes, &root, prev.as_ref())?;
             write_public(&out, &m.to_bytes())?;
             eprintln!("{}: {} verified signature(s)", out.display(), m.signatures.len());
         }
@@ -504,7 +504,7 @@ struct BundleReport {
     left_out: Vec<(String, &'static str, String)>,
 }
 
-fn range_text(r: &crate::trust::payload::Range) -> String {
+fn range_text(r: &rrctl::trust::payload::Range) -> String {
     match &r.to {
         Some(to) => format!("[{}, {to})", r.from),
         None => format!("[{}, ∞)", r.from),

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 pub use super::{FormatArg, resolve_today};
 use crate::cli::GlobalOpts;
-use crate::definition;
-use crate::diag::render::{self, RenderOptions};
-use crate::diag::{Severity, codes};
+use rrctl::definition;
+use rrctl::diag::render::{self, RenderOptions};
+use rrctl::diag::{Severity, codes};
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -59,7 +59,7 @@ pub fn run_validate(a: ValidateArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode>
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
     let failed = validated.report.has_errors() || (a.deny_warnings && validated.report.warnings() > 0);
-    Ok(ExitCode::from(if failed { crate::exit::PROBLEMS } else { crate::exit::CLEAN }))
+    Ok(ExitCode::from(if failed { rrctl::exit::PROBLEMS } else { rrctl::exit::CLEAN }))
 }
 
 pub fn run_schema(_a: SchemaArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
@@ -87,7 +87,7 @@ pub fn run_explain(a: ExplainArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> 
         }
         None => {
             eprintln!("error: unknown code `{code}`; `rrctl explain --list` shows every code");
-            Ok(ExitCode::from(crate::exit::ERROR))
+            Ok(ExitCode::from(rrctl::exit::ERROR))
         }
     }
 }
