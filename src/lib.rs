@@ -27,6 +27,7 @@ pub mod clock;
 pub mod cluster;
 pub mod cmd;
 pub mod condition;
+pub mod conformance;
 pub mod definition;
 pub mod diag;
 pub mod fetch;
