@@ -131,7 +131,24 @@ fn consumer_that_ignores_expiry_fails_exactly_the_expiry_scenarios() {
     let dir = tempfile::tempdir().unwrap();
     let vectors = write_vectors(dir.path());
     let results = run_all(&vectors, &broken("expiry")).unwrap();
-    let expected: BTreeSet<String> = ["head-expired", "index-expired", "root-expired"].map(String::from).into();
+    let expected: BTreeSet<String> = [
+        "clock-set-back-does-not-revive-expired-head",
+        "head-expired",
+        "index-expired",
+        "root-expired",
+        "same-head-served-after-expiry",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(failing(&results), expected);
+}
+
+#[test]
+fn consumer_that_trusts_a_clock_set_back_fails_exactly_that_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = write_vectors(dir.path());
+    let results = run_all(&vectors, &broken("clock")).unwrap();
+    let expected: BTreeSet<String> = ["clock-set-back-does-not-revive-expired-head"].map(String::from).into();
     assert_eq!(failing(&results), expected);
 }
 

@@ -7,8 +7,9 @@ cluster, print one JSON result line on stdout and commit the state only on succe
 
 Python 3.11 standard library plus `cryptography` (Ed25519).
 
-RRCTL_CONFORMANCE_BREAK=threshold|expiry makes it deliberately wrong (any one valid signature
-of a role is enough / no expiry checks), to show that the suite catches such consumers.
+RRCTL_CONFORMANCE_BREAK=threshold|expiry|clock makes it deliberately wrong (any one valid
+signature of a role is enough / no expiry checks / expiry judged at the clock even when it went
+back), to show that the suite catches such consumers.
 """
 
 import argparse
@@ -272,7 +273,7 @@ def poll(args, state, now):
         check_threshold(new, "root", payload, sigs, f"root/{n}.json (its own keys)")
         root = new
         state["root"] = base64.b64encode(data).decode()
-    effective = max(now, state["latest_known_time"] - CLOCK_TOLERANCE)
+    effective = now if BREAK == "clock" else max(now, state["latest_known_time"] - CLOCK_TOLERANCE)
     check_fresh(root, effective, f"root {root['version']}")
 
     # 2. Head.

@@ -513,6 +513,35 @@ pub fn scenarios() -> Vec<Scenario> {
         vec![step(&d, reject(C::Signature))],
     ));
 
+    let v2_short =
+        RootSpec { version: 2, root: vec!["root-2"], head: vec!["head-2"], expires: T0 + 1800, ..RootSpec::v1() };
+    let v3 = RootSpec { version: 3, root: vec!["root-3"], head: vec!["head-3"], ..RootSpec::v1() };
+    let mut d = Dist::new(&RootSpec::v1());
+    d.files.insert("root/2.json".into(), v2_short.signed_by(&["root-1", "root-2"]));
+    d.files.insert("root/3.json".into(), v3.signed_by(&["root-2", "root-3"]));
+    d.root_version = 3;
+    d.head_keys = vec!["head-3"];
+    let p = d.publish_standard(100, 100);
+    out.push(scenario(
+        "root-chain-expired-intermediate",
+        "roots 1 -> 2 -> 3 where root 2 has expired: walked through, root 3 is fresh",
+        VERSION,
+        CLUSTER,
+        vec![step(&d, accept(&p.bundles[1], &NEW))],
+    ));
+    let mut d = Dist::new(&RootSpec::v1());
+    d.files.insert("root/3.json".into(), v3.signed_by(&["root-1", "root-3"]));
+    d.root_version = 3;
+    d.head_keys = vec!["head-3"];
+    d.publish_standard(100, 100);
+    out.push(scenario(
+        "root-version-skip",
+        "root/3.json without root/2.json: the walk stops at 1, the head (root 3's head key) is refused",
+        VERSION,
+        CLUSTER,
+        vec![step(&d, reject(C::Signature))],
+    ));
+
     // --- Expiry ------------------------------------------------------------------------------
     let mut d = Dist::new(&RootSpec::v1());
     d.publish_standard(100, 100);
@@ -538,6 +567,28 @@ pub fn scenarios() -> Vec<Scenario> {
     let mut s = scenario("root-expired", "the only root expired", VERSION, CLUSTER, vec![step(&d, reject(C::Expired))]);
     s.trusted_root = short.signed_by(&["root-1"]);
     out.push(s);
+
+    let mut d = Dist::new(&RootSpec::v1());
+    let p = d.publish_standard(100, 100);
+    out.push(scenario(
+        "same-head-served-after-expiry",
+        "the same head is served again (ETag match, 304) after it expired: never refreshed",
+        VERSION,
+        CLUSTER,
+        vec![step(&d, accept(&p.bundles[1], &NEW)), step_at(&d, T0 + 2 * DAY, reject(C::Expired))],
+    ));
+    let mut d1 = Dist::new(&RootSpec::v1());
+    let p = d1.publish_standard_with(100, 101, T0 + 7 * DAY, T0 + 3 * DAY);
+    let mut d2 = Dist::new(&RootSpec::v1());
+    d2.publish_standard_with(100, 102, T0 + 7 * DAY, T0 + DAY);
+    out.push(scenario(
+        "clock-set-back-does-not-revive-expired-head",
+        "accepted at T0+2.5d; then a head that expired at T0+1d, with the clock set back to T0+1h: \
+         expiry is judged at the last known time minus 10 minutes",
+        VERSION,
+        CLUSTER,
+        vec![step_at(&d1, T0 + 5 * DAY / 2, accept(&p.bundles[1], &NEW)), step_at(&d2, NOW, reject(C::Expired))],
+    ));
 
     // --- Sequences: rollback, equivocation, last good state kept ----------------------------
     let mut d1 = Dist::new(&RootSpec::v1());
