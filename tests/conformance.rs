@@ -168,3 +168,18 @@ fn consumer_that_prints_nothing_fails_every_scenario_and_the_run_exits_1() {
     assert_eq!(stdout.lines().filter(|l| l.starts_with("FAIL  ")).count(), n, "{stdout}");
     assert!(stdout.ends_with(&format!("0 passed, {n} failed\n")), "{stdout}");
 }
+
+#[test]
+fn a_step_directory_outside_the_scenario_is_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = write_vectors(dir.path());
+    let path = vectors.join("accept-basic/scenario.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"steps/1\"", "\"../select-lower-range/steps/1\"");
+    std::fs::write(&path, text).unwrap();
+    let err = run_all(&vectors, &["true".to_string()]).unwrap_err().to_string();
+    assert!(
+        err.contains("accept-basic/scenario.json")
+            && err.contains("dist: \"../select-lower-range/steps/1\" is not a safe"),
+        "{err}"
+    );
+}

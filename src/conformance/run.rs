@@ -38,10 +38,8 @@ impl ScenarioResult {
 
 fn read_json(path: &Path) -> Result<Value, ConformanceError> {
     let bytes = crate::fsutil::read_bounded(path, MAX_VECTOR_FILE)?;
-    serde_json::from_slice(&bytes).map_err(|e| ConformanceError::Vector {
-        path: path.to_path_buf(),
-        reason: format!("line {} column {}: {e}", e.line(), e.column()),
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ConformanceError::Vector { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 fn field<'a>(v: &'a Value, name: &str, path: &Path) -> Result<&'a str, ConformanceError> {
@@ -49,6 +47,18 @@ fn field<'a>(v: &'a Value, name: &str, path: &Path) -> Result<&'a str, Conforman
         path: path.to_path_buf(),
         reason: format!("{name}: expected a string"),
     })
+}
+
+/// A path of a scenario file: relative, plain names, inside the scenario directory.
+fn relative<'a>(v: &'a Value, name: &str, path: &Path) -> Result<&'a str, ConformanceError> {
+    let rel = field(v, name, path)?;
+    match crate::serve::safe_relative_path(&format!("/{rel}")) {
+        Some(_) if !rel.ends_with('/') => Ok(rel),
+        _ => Err(ConformanceError::Vector {
+            path: path.to_path_buf(),
+            reason: format!("{name}: {rel:?} is not a safe relative path"),
+        }),
+    }
 }
 
 /// Names of the scenarios of a vectors directory, in order.
@@ -182,12 +192,12 @@ pub fn run_scenario(vectors: &Path, name: &str, command: &[String]) -> Result<Sc
     let path = dir.join("scenario.json");
     let s = read_json(&path)?;
     let state = tempfile::tempdir().map_err(|e| super::io(&std::env::temp_dir(), e))?;
-    let root = dir.join(field(&s, "trusted_root", &path)?);
+    let root = dir.join(relative(&s, "trusted_root", &path)?);
     let steps = s["steps"]
         .as_array()
         .ok_or_else(|| ConformanceError::Vector { path: path.clone(), reason: "steps: expected an array".into() })?;
     for (i, step) in steps.iter().enumerate() {
-        let dist = dir.join(field(step, "dist", &path)?);
+        let dist = dir.join(relative(step, "dist", &path)?);
         let server = StepServer::start(&dist)?;
         let args: Vec<String> = [
             ("--base-url", format!("http://127.0.0.1:{}/", server.port)),
