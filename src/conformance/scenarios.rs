@@ -425,6 +425,27 @@ pub fn scenarios() -> Vec<Scenario> {
         let index = d.files.iter().find(|(k, _)| k.starts_with("index/")).map(|(_, v)| v.clone()).unwrap_or_default();
         d.files.insert("head.json".into(), index);
     }));
+    out.push(attacked(
+        "head-type-mismatch",
+        "a head envelope whose payload says _type rrctl/index, signed by the head key",
+        C::Malformed,
+        |d| {
+            d.edit_head_text(|t| t.replace("rrctl/head", "rrctl/index"));
+        },
+    ));
+    out.push(attacked(
+        "head-all-zero-signature",
+        "the head's signature replaced by 64 zero bytes",
+        C::Signature,
+        |d| {
+            let env = String::from_utf8_lossy(&d.files["head.json"]).into_owned();
+            let v: Value = serde_json::from_str(&env).unwrap_or(Value::Null);
+            let zero = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0u8; 64]);
+            let sig = json!({"keyid": v["signatures"][0]["keyid"], "sig": zero});
+            let forged = json!({"payloadType": v["payloadType"], "payload": v["payload"], "signatures": [sig]});
+            d.files.insert("head.json".into(), crate::canonical::to_vec(&forged).unwrap_or_default());
+        },
+    ));
     out.push(attacked("head-unknown-spec-version", "the head says spec_version 3", C::Malformed, |d| {
         d.edit_head_text(|t| t.replace("\"spec_version\":2", "\"spec_version\":3"));
     }));
