@@ -111,11 +111,21 @@ def check_path(path, kind, sha):
         refuse("malformed", f"{path!r} is not {kind}/<its sha256>.json")
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are refused (a dist is served in place), as HTTP errors."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
 def fetch(base, path, limit):
-    """GET base+path, reading at most limit+1 bytes; None on 404."""
+    """GET base+path, reading at most limit+1 bytes; NotFound on 404."""
     url = base.rstrip("/") + "/" + path
     try:
-        with urllib.request.urlopen(url, timeout=30) as r:
+        with OPENER.open(url, timeout=30) as r:
             return r.read(limit + 1)
     except urllib.error.HTTPError as e:
         if e.code == 404:
