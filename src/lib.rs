@@ -26,6 +26,7 @@ pub mod canonical;
 pub mod clock;
 pub mod cluster;
 pub mod condition;
+pub mod conformance;
 pub mod definition;
 pub mod diag;
 pub mod fetch;

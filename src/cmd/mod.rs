@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod author;
 pub mod build;
+pub mod conformance;
 pub mod fetch;
 pub mod gather;
 pub mod publish;
