@@ -25,6 +25,19 @@ struct Inner {
     /// sha256 and OpenShift version of the active bundle.
     bundle: Option<(String, String)>,
     clock_stepped_back: bool,
+    gather: GatherMetrics,
+}
+
+#[derive(Debug, Default)]
+struct GatherMetrics {
+    runs: u64,
+    /// Definitions by outcome, over all runs.
+    outcomes: std::collections::BTreeMap<&'static str, u64>,
+    /// The last run: bytes archived per definition.
+    definition_bytes: std::collections::BTreeMap<String, (u64, &'static str)>,
+    last_success: Option<i64>,
+    last_archive_bytes: Option<u64>,
+    failures: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// The agent's metrics; cheap to update, rendered on scrape.
@@ -55,6 +68,28 @@ impl Metrics {
         ];
         m.bundle = cycle.state.bundle.as_ref().map(|b| (b.active.sha256.clone(), b.active.ocp_version.clone()));
         m.clock_stepped_back = cycle.clock_step.is_some();
+    }
+
+    /// Record a gather step.
+    pub fn record_gather(&self, run: &super::GatherRun) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let g = &mut m.gather;
+        g.runs += 1;
+        for (_, outcome, _, _) in &run.definitions {
+            *g.outcomes.entry(outcome.as_str()).or_default() += 1;
+        }
+        if run.archive.is_some() {
+            g.definition_bytes = run
+                .definitions
+                .iter()
+                .map(|(id, outcome, _, bytes)| (id.clone(), (*bytes, outcome.as_str())))
+                .collect();
+            g.last_archive_bytes = Some(run.archive_bytes);
+        }
+        match run.failure {
+            None => g.last_success = Some(run.time),
+            Some((reason, _)) => *g.failures.entry(reason).or_default() += 1,
+        }
     }
 
     /// The text exposition format (version 0.0.4).
@@ -103,6 +138,36 @@ impl Metrics {
             "gauge",
             "1 when the clock read earlier than the latest known time minus the tolerance at the last attempt.",
             &[(String::new(), u8::from(m.clock_stepped_back).to_string())],
+        );
+        let g = &m.gather;
+        metric("rrctl_gather_runs_total", "counter", "Gather steps run.", &[(String::new(), g.runs.to_string())]);
+        let outcomes: Vec<_> =
+            g.outcomes.iter().map(|(o, n)| (format!("{{outcome=\"{o}\"}}"), n.to_string())).collect();
+        metric(
+            "rrctl_gather_definitions_total",
+            "counter",
+            "Gathered definitions by outcome, over all runs.",
+            &outcomes,
+        );
+        let failures: Vec<_> = g.failures.iter().map(|(r, n)| (format!("{{reason=\"{r}\"}}"), n.to_string())).collect();
+        metric("rrctl_gather_failures_total", "counter", "Gather steps that did not succeed, by reason.", &failures);
+        let bytes: Vec<_> = g
+            .definition_bytes
+            .iter()
+            .map(|(id, (b, o))| (format!("{{definition=\"{id}\",outcome=\"{o}\"}}"), b.to_string()))
+            .collect();
+        metric("rrctl_gather_definition_bytes", "gauge", "Bytes archived per definition by the last gather.", &bytes);
+        metric(
+            "rrctl_gather_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last gather step that succeeded.",
+            &opt(g.last_success),
+        );
+        metric(
+            "rrctl_gather_archive_bytes",
+            "gauge",
+            "Size of the last archive written.",
+            &g.last_archive_bytes.map(|b| vec![(String::new(), b.to_string())]).unwrap_or_default(),
         );
         if let Some(s) = &self.stats {
             metric(

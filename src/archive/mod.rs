@@ -6,6 +6,8 @@
 //! directory entries, gzip header without time or name) and written to a temporary file that
 //! is renamed over the target, so a failed write leaves any previous archive as it was.
 
+pub mod dir;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;

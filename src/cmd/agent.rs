@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agent::{AgentConfig, AgentExit, Clock, Metrics};
+use crate::agent::{AgentConfig, AgentExit, ArchiveOutput, Clock, Metrics};
+use crate::archive::dir::ArchiveDir;
 use crate::cli::GlobalOpts;
 use crate::cmd::fetch::{ClientArgs, parse_short_duration, report};
 
@@ -32,10 +33,18 @@ pub struct AgentArgs {
     pub log_format: LogFormat,
     /// After every successful fetch, gather the active bundle into this archive (.tar.gz,
     /// replaced atomically), as `rrctl gather --state-dir` does.
-    #[arg(long, value_name = "ARCHIVE.tar.gz")]
+    #[arg(long, value_name = "ARCHIVE.tar.gz", conflicts_with = "archive_dir")]
     pub gather_out: Option<std::path::PathBuf>,
+    /// After every successful fetch, gather the active bundle into a new archive in DIR
+    /// (`insights-YYYYMMDD-HHMMSS.tar.gz`, UTC, written atomically), keeping the newest
+    /// `--keep-archives`.
+    #[arg(long, value_name = "DIR")]
+    pub archive_dir: Option<std::path::PathBuf>,
+    /// How many archives `--archive-dir` keeps.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_archives: u32,
     /// The local policy of the gather step (default: the built-in policy).
-    #[arg(long, value_name = "FILE", requires = "gather_out")]
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<std::path::PathBuf>,
 }
 
@@ -69,8 +78,16 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         None => Some(rt.block_on(crate::cluster::client(c.kubeconfig.as_deref()))?),
     };
     let fetcher = c.fetcher(&cluster)?;
-    let gather = match &a.gather_out {
-        Some(out) => Some(crate::agent::GatherStep {
+    let output = match (&a.gather_out, &a.archive_dir) {
+        (Some(out), _) => Some(ArchiveOutput::File(out.clone())),
+        (None, Some(dir)) => Some(ArchiveOutput::Dir(ArchiveDir { dir: dir.clone(), keep: a.keep_archives as usize })),
+        (None, None) => None,
+    };
+    if output.is_none() && a.policy.is_some() {
+        anyhow::bail!("--policy applies to the gather step: give --archive-dir or --gather-out too");
+    }
+    let gather = match output {
+        Some(output) => Some(crate::agent::GatherStep {
             client: match &kube {
                 Some(k) => k.clone(),
                 None => rt.block_on(crate::cluster::client(c.kubeconfig.as_deref()))?,
@@ -79,7 +96,7 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 Some(p) => crate::policy::LocalPolicy::load(p)?,
                 None => crate::policy::LocalPolicy::default(),
             },
-            out: out.clone(),
+            output,
         }),
         None => None,
     };
