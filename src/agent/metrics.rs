@@ -38,6 +38,7 @@ struct GatherMetrics {
     last_success: Option<i64>,
     last_archive_bytes: Option<u64>,
     failures: std::collections::BTreeMap<&'static str, u64>,
+    uploads: [u64; 2],
 }
 
 /// The agent's metrics; cheap to update, rendered on scrape.
@@ -85,6 +86,11 @@ impl Metrics {
                 .map(|(id, outcome, _, bytes)| (id.clone(), (*bytes, outcome.as_str())))
                 .collect();
             g.last_archive_bytes = Some(run.archive_bytes);
+        }
+        match &run.upload {
+            Some(Ok(_)) => g.uploads[0] += 1,
+            Some(Err(_)) => g.uploads[1] += 1,
+            None => {}
         }
         match run.failure {
             None => g.last_success = Some(run.time),
@@ -168,6 +174,15 @@ impl Metrics {
             "gauge",
             "Size of the last archive written.",
             &g.last_archive_bytes.map(|b| vec![(String::new(), b.to_string())]).unwrap_or_default(),
+        );
+        metric(
+            "rrctl_upload_total",
+            "counter",
+            "Archive uploads by result.",
+            &[
+                ("{result=\"succeeded\"}".to_string(), g.uploads[0].to_string()),
+                ("{result=\"failed\"}".to_string(), g.uploads[1].to_string()),
+            ],
         );
         if let Some(s) = &self.stats {
             metric(

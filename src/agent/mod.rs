@@ -6,6 +6,7 @@
 //! previous state intact.
 
 pub mod metrics;
+pub mod upload;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub struct GatherStep {
     pub client: kube::Client,
     pub policy: crate::policy::LocalPolicy,
     pub output: ArchiveOutput,
+    /// When set, every archive written is uploaded.
+    pub upload: Option<upload::Uploader>,
 }
 
 /// Where the gather step writes.
@@ -64,6 +67,8 @@ pub struct GatherRun {
     pub not_applicable: Vec<(String, String)>,
     /// None on success; otherwise (reason, message) of `GatherSucceeded=False`.
     pub failure: Option<(&'static str, String)>,
+    /// The upload of the archive, when one was tried: the receipt or the error's message.
+    pub upload: Option<Result<upload::UploadReceipt, String>>,
 }
 
 /// Gather the bundle in force after a successful cycle and write the archive.
@@ -81,6 +86,7 @@ async fn gather_after(
         definitions: Vec::new(),
         not_applicable: Vec::new(),
         failure: None,
+        upload: None,
     };
     let id = cluster.cluster_id.as_deref();
     let (definitions, source) =
@@ -135,6 +141,18 @@ async fn gather_after(
                     .collect();
                 run.failure = Some(("GathererFailed", format!("some gatherers failed: {}", failed.join(", "))));
             }
+            if let (Some(uploader), Some(archive)) = (&step.upload, &run.archive) {
+                run.upload = Some(match uploader.upload(archive).await {
+                    Ok(receipt) => {
+                        tracing::info!(archive = %archive.display(), status = receipt.status, "uploaded");
+                        Ok(receipt)
+                    }
+                    Err(e) => {
+                        tracing::error!("{e}; the archive stays in place");
+                        Err(e.to_string())
+                    }
+                });
+            }
             if let ArchiveOutput::Dir(d) = &step.output {
                 match d.prune() {
                     Ok(removed) => {
@@ -184,6 +202,20 @@ pub fn record_gather_status(dir: &crate::fetch::state::StateDir, run: &GatherRun
             "notApplicable": not_applicable,
         }),
     );
+    if let Some(upload) = &run.upload {
+        let archive = run.archive.as_deref().map(crate::archive::dir::file_name);
+        let time = crate::clock::format_rfc3339(run.time);
+        let value = match upload {
+            Ok(r) => serde_json::json!({
+                "time": time, "archive": archive, "succeeded": true, "httpStatus": r.status,
+                "requestId": r.request_id, "attempts": r.attempts,
+            }),
+            Err(message) => serde_json::json!({
+                "time": time, "archive": archive, "succeeded": false, "message": message,
+            }),
+        };
+        status.other.insert("lastUpload".into(), value);
+    }
     status.save(dir)
 }
 

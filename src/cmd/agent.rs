@@ -43,6 +43,14 @@ pub struct AgentArgs {
     /// How many archives `--archive-dir` keeps.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_archives: u32,
+    /// POST every archive written to this URL as multipart/form-data, the way the Insights
+    /// ingress expects it (e.g. https://console.redhat.com/api/ingress/v1/upload). A failed upload
+    /// is reported in status.json and keeps the archive.
+    #[arg(long, value_name = "URL")]
+    pub upload_url: Option<String>,
+    /// A file holding the bearer token of the upload (never logged).
+    #[arg(long, value_name = "FILE", requires = "upload_url")]
+    pub upload_token_file: Option<std::path::PathBuf>,
     /// The local policy of the gather step (default: the built-in policy).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<std::path::PathBuf>,
@@ -83,9 +91,41 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         (None, Some(dir)) => Some(ArchiveOutput::Dir(ArchiveDir { dir: dir.clone(), keep: a.keep_archives as usize })),
         (None, None) => None,
     };
-    if output.is_none() && a.policy.is_some() {
-        anyhow::bail!("--policy applies to the gather step: give --archive-dir or --gather-out too");
+    if output.is_none() && (a.policy.is_some() || a.upload_url.is_some()) {
+        anyhow::bail!("--policy and --upload-url apply to the gather step: give --archive-dir or --gather-out too");
     }
+    let uploader = match &a.upload_url {
+        Some(url) => {
+            let token = match &a.upload_token_file {
+                Some(p) => {
+                    let bytes = crate::fsutil::read_bounded(p, 64 * 1024)?;
+                    let token = String::from_utf8(bytes)
+                        .map_err(|_| anyhow::anyhow!("{}: the token is not UTF-8", p.display()))?
+                        .trim()
+                        .to_string();
+                    if token.is_empty() {
+                        anyhow::bail!("{}: the token file is empty", p.display());
+                    }
+                    Some(token)
+                }
+                None => None,
+            };
+            let limits = crate::trust::fetch::HttpLimits {
+                connect_timeout: c.connect_timeout,
+                stall_timeout: c.stall_timeout,
+                ..Default::default()
+            };
+            let retry = crate::trust::fetch::RetryPolicy {
+                attempts: c.retries.saturating_add(1),
+                base_delay: c.retry_delay,
+                max_delay: Duration::from_secs(30).max(c.retry_delay),
+                max_retry_after: c.max_retry_after,
+            };
+            let ua = crate::fetch::user_agent(cluster.cluster_id.as_deref());
+            Some(crate::agent::upload::Uploader::new(url, token, limits, retry, &ua)?)
+        }
+        None => None,
+    };
     let gather = match output {
         Some(output) => Some(crate::agent::GatherStep {
             client: match &kube {
@@ -97,6 +137,7 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 None => crate::policy::LocalPolicy::default(),
             },
             output,
+            upload: uploader,
         }),
         None => None,
     };
