@@ -60,11 +60,9 @@ fn definition(id: &str, extra: &str, gather: &str) -> String {
 /// Four definitions with four different fates on the archive sample's cluster (4.x, id
 /// 84ef291d-…): collected, not-found (a kind the cluster does not serve), skipped-rollout and
 /// not applicable (another version).
-fn write_definitions(dir: &Path) -> PathBuf {
-    let defs = dir.join("defs");
-    std::fs::create_dir_all(defs.join("platform")).unwrap();
+fn four_fates() -> Vec<(&'static str, String)> {
     let co = "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n";
-    let files = [
+    vec![
         ("cluster-operators", definition("cluster-operators", "versions: \"*\"\n", co)),
         (
             "egress-ips",
@@ -78,7 +76,12 @@ fn write_definitions(dir: &Path) -> PathBuf {
         // hex digits mod 100 = 86, not below 50: the sample cluster is outside the rollout.
         ("rolled-out", definition("rolled-out", "versions: \"*\"\nrollout: {percent: 50}\n", co)),
         ("old-only", definition("old-only", "versions: \"4.6\"\n", co)),
-    ];
+    ]
+}
+
+fn write_definitions(dir: &Path, files: Vec<(&str, String)>) -> PathBuf {
+    let defs = dir.join("defs");
+    std::fs::create_dir_all(defs.join("platform")).unwrap();
     for (id, text) in files {
         std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
     }
@@ -243,13 +246,18 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(four_fates(), Vec::new())
+}
+
+fn setup_with(definitions: Vec<(&'static str, String)>, objects: Vec<Value>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let defs = write_definitions(dir.path());
+    let defs = write_definitions(dir.path(), definitions);
     run_ok(rrctl(dir.path()).arg("build").arg(&defs).arg("--out").arg(dir.path().join("dist")));
     let root = dir.path().join(".rrctl/dev/root/1.json");
     let rbac = String::from_utf8(run_ok(rrctl(dir.path()).arg("rbac").arg(&defs)).stdout).unwrap();
     let server = KubeApi::builder()
         .objects_from_archive(kubeapi::archive_sample())
+        .objects(objects)
         .rbac_from_manifests(&rbac, &[(SA_USER, SA_TOKEN)])
         .build()
         .start_background();
@@ -375,4 +383,117 @@ fn a_failed_upload_is_reported_and_keeps_the_archive() {
     assert_eq!(status["lastUpload"]["succeeded"], false, "{status}");
     assert_eq!(status["lastUpload"]["archive"], names[0].as_str(), "{status}");
     assert!(status["lastUpload"]["message"].as_str().unwrap().contains("HTTP 503"), "{status}");
+}
+
+/// The addresses and the domain the archive sample's nodes carry, read from
+/// fixtures/upstream/insights-archive-sample/config/node/*.json by hand.
+const SAMPLE_DOMAIN: &str = "imeixner20210707.lab.upshift.rdu2.redhat.com";
+const MASTER_IP: &str = "10.0.88.27";
+const WORKER_IP: &str = "10.0.89.93";
+
+/// Every dotted quad of numbers in `text` (an independent, simple scan).
+fn dotted_quads(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit()) {
+            let mut j = i;
+            let mut groups = 0;
+            loop {
+                let start = j;
+                while j < chars.len() && chars[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if j == start {
+                    break;
+                }
+                groups += 1;
+                if groups == 4 || j >= chars.len() || chars[j] != '.' {
+                    break;
+                }
+                j += 1;
+            }
+            if groups == 4 {
+                found.push(chars[i..j].iter().collect());
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+#[test]
+fn obfuscation_leaves_no_address_or_base_domain_and_maps_consistently() {
+    let resource = |group: &str, kind: &str| {
+        format!("  - resources:\n      group: \"{group}\"\n      version: v1\n      kind: {kind}\n")
+    };
+    let definitions = vec![
+        ("nodes", definition("nodes", "versions: \"*\"\n", &resource("", "Node"))),
+        (
+            "infrastructure",
+            definition("infrastructure", "versions: \"*\"\n", &resource("config.openshift.io", "Infrastructure")),
+        ),
+        (
+            "cluster-operators",
+            definition("cluster-operators", "versions: \"*\"\n", &resource("config.openshift.io", "ClusterOperator")),
+        ),
+    ];
+    // The DNS config object the base domain is read from, and a second node object sharing the
+    // master's address, so one address occurs in two files.
+    let objects = vec![
+        serde_json::json!({"apiVersion": "config.openshift.io/v1", "kind": "DNS",
+            "metadata": {"name": "cluster"}, "spec": {"baseDomain": SAMPLE_DOMAIN}}),
+        serde_json::json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("bastion.{SAMPLE_DOMAIN}")},
+            "status": {"addresses": [{"type": "InternalIP", "address": MASTER_IP}]}}),
+    ];
+    let s = setup_with(definitions, objects);
+    let policy = s.dir.path().join("policy.yaml");
+    std::fs::write(&policy, "obfuscation: {ipv4: true, baseDomain: true}\n").unwrap();
+    let archives = s.dir.path().join("archives");
+    run_ok(agent(&s, &[]).arg("--policy").arg(&policy).arg("--archive-dir").arg(&archives));
+    let names = archives_in(&archives);
+    assert_eq!(names.len(), 1, "{names:?}");
+    let entries = read_archive(&archives.join(&names[0]));
+
+    let mut node_files = BTreeMap::new();
+    for (path, bytes) in &entries {
+        let text = String::from_utf8_lossy(bytes);
+        for hidden in [SAMPLE_DOMAIN, MASTER_IP, WORKER_IP] {
+            assert!(!path.contains(hidden) && !text.contains(hidden), "{hidden} in {path}");
+        }
+        assert!(!text.to_ascii_lowercase().contains(SAMPLE_DOMAIN), "{path}");
+        let quads = dotted_quads(&text);
+        assert!(quads.is_empty(), "{path} still holds {quads:?}");
+        if path.contains("/nodes/") {
+            let v: Value = serde_json::from_slice(bytes).unwrap();
+            let name = v["metadata"]["name"].as_str().unwrap().to_string();
+            let ip = v["status"]["addresses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["type"] == "InternalIP")
+                .map(|a| a["address"].as_str().unwrap().to_string())
+                .unwrap();
+            node_files.insert(name, ip);
+        }
+    }
+    let key = |host: &str| format!("{host}.<CLUSTER_BASE_DOMAIN>");
+    assert_eq!(node_files.len(), 3, "{node_files:?}");
+    let (master, bastion, worker) =
+        (&node_files[&key("master-0")], &node_files[&key("bastion")], &node_files[&key("worker-0")]);
+    assert!(master.starts_with("x.x.x."), "{master}");
+    assert_eq!(master, bastion, "the same address maps to the same replacement in two files");
+    assert_ne!(master, worker);
+    // The mapping is written nowhere: no entry pairs a replacement with an original, and the
+    // state directory holds no mapping either.
+    let state_text: String = std::fs::read_dir(s.dir.path().join("state"))
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .collect();
+    assert!(!state_text.contains(MASTER_IP) && !state_text.contains(WORKER_IP));
 }
