@@ -22,8 +22,8 @@ use crate::trust::verify::{self, ClientState, VerifyOptions};
 #[command(group(clap::ArgGroup::new("source").required(true).args(["state_dir", "from", "definitions"])))]
 pub struct GatherArgs {
     /// The agent's state directory: use its verified active bundle, re-verified first from the
-    /// pinned --root (the state keeps only roots reached by rotation).
-    #[arg(long, value_name = "DIR", requires = "root")]
+    /// pinned root `rrctl fetch`/`rrctl agent` recorded there (or --root when given).
+    #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// A dist directory or http(s):// base URL, verified like `rrctl verify` (needs --root).
     #[arg(long, value_name = "DIST_OR_URL", requires = "root")]
@@ -169,9 +169,11 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let (definitions, source_info) = match (&local, &a.from) {
             (None, None) if a.state_dir.is_some() => {
                 let dir = a.state_dir.as_deref().expect("checked");
-                let root = a.root.as_deref().expect("clap requires --root with --state-dir");
-                let root_bytes = crate::fsutil::read_bounded(root, Limits::default().root)?;
-                let (defs, info, problems) = source::from_state_dir(dir, &root_bytes, &version, &cluster_id)?;
+                let root_bytes = match a.root.as_deref() {
+                    Some(root) => Some(crate::fsutil::read_bounded(root, Limits::default().root)?),
+                    None => None,
+                };
+                let (defs, info, problems) = source::from_state_dir(dir, root_bytes.as_deref(), &version, &cluster_id)?;
                 for p in problems {
                     eprintln!("warning: state: {p}");
                 }
