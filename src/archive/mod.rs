@@ -177,7 +177,20 @@ pub async fn gather_to(
     source: &SourceInfo,
     out: &Path,
 ) -> Result<(GatherResult, u64), ArchiveError> {
-    let result = crate::gather::gather(client, definitions, target, policy).await;
+    gather_to_with(client, definitions, target, policy, source, out, &crate::gather::GatherOptions::default()).await
+}
+
+/// [`gather_to`] with the run's options (Prometheus).
+pub async fn gather_to_with(
+    client: &kube::Client,
+    definitions: &[crate::gather::GatherDefinition],
+    target: &crate::gather::Target,
+    policy: &crate::policy::LocalPolicy,
+    source: &SourceInfo,
+    out: &Path,
+    opts: &crate::gather::GatherOptions,
+) -> Result<(GatherResult, u64), ArchiveError> {
+    let result = crate::gather::gather_with(client, definitions, target, policy, opts).await;
     let policy_sha256 = policy.sha256();
     let run = RunInfo {
         source,

@@ -56,6 +56,33 @@ pub struct GatherArgs {
     /// Date that `expires` is checked against when validating --definitions (YYYY-MM-DD).
     #[arg(long, env = "RRCTL_TODAY")]
     pub today: Option<String>,
+    /// The cluster Prometheus (e.g. https://prometheus-k8s.openshift-monitoring.svc:9091) for
+    /// `metrics` gatherers and `alertIsFiring`; without it they cannot run.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// Bearer token file for Prometheus (in a pod: the service account token).
+    #[arg(long, value_name = "FILE", requires = "prometheus_url")]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// PEM CA bundle trusted for Prometheus in addition to the system roots (the service CA).
+    #[arg(long, value_name = "FILE", requires = "prometheus_url")]
+    pub prometheus_ca_file: Option<PathBuf>,
+}
+
+impl GatherArgs {
+    /// The run's options; a bad URL or unreadable credential file is a usage error now.
+    fn options(&self) -> anyhow::Result<gather::GatherOptions> {
+        let prometheus = match &self.prometheus_url {
+            None => None,
+            Some(url) => {
+                let mut settings = crate::prometheus::PrometheusSettings::new(url);
+                settings.bearer_token_file = self.prometheus_token_file.clone();
+                settings.ca_bundle = self.prometheus_ca_file.clone();
+                crate::prometheus::PrometheusClient::new(&settings)?;
+                Some(settings)
+            }
+        };
+        Ok(gather::GatherOptions { prometheus })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -144,6 +171,7 @@ async fn verified_bundle<F: Fetcher>(
 
 pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let policy = load_policy(a.policy.as_deref())?;
+    let options = a.options()?;
     // Local definitions are validated before the cluster is contacted at all.
     let local = match &a.definitions {
         Some(p) => match validated_definitions(p, a.today.as_deref(), g)? {
@@ -217,7 +245,8 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let out = a.out.as_deref().expect("clap requires --out without --plan");
-        let (result, bytes) = archive::gather_to(&client, &definitions, &target, &policy, &source_info, out).await?;
+        let (result, bytes) =
+            archive::gather_to_with(&client, &definitions, &target, &policy, &source_info, out, &options).await?;
         if !g.quiet {
             print_summary(out, bytes, &result);
         }
