@@ -41,6 +41,8 @@ pub struct GatherStep {
     pub output: ArchiveOutput,
     /// When set, every archive written is uploaded.
     pub upload: Option<upload::Uploader>,
+    /// Prometheus for `metrics` gatherers and `alertIsFiring`.
+    pub options: crate::gather::GatherOptions,
 }
 
 /// Where the gather step writes.
@@ -113,7 +115,17 @@ async fn gather_after(
             d.path_for(now)
         }
     };
-    match crate::archive::gather_to(&step.client, &definitions, &target, &step.policy, &source, &out).await {
+    match crate::archive::gather_to_with(
+        &step.client,
+        &definitions,
+        &target,
+        &step.policy,
+        &source,
+        &out,
+        &step.options,
+    )
+    .await
+    {
         Ok((result, bytes)) => {
             tracing::info!(
                 archive = %out.display(),

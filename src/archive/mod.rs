@@ -182,6 +182,19 @@ pub async fn gather_to(
     source: &SourceInfo,
     out: &Path,
 ) -> Result<(GatherResult, u64), ArchiveError> {
+    gather_to_with(client, definitions, target, policy, source, out, &crate::gather::GatherOptions::default()).await
+}
+
+/// [`gather_to`] with the run's options (Prometheus).
+pub async fn gather_to_with(
+    client: &kube::Client,
+    definitions: &[crate::gather::GatherDefinition],
+    target: &crate::gather::Target,
+    policy: &crate::policy::LocalPolicy,
+    source: &SourceInfo,
+    out: &Path,
+    opts: &crate::gather::GatherOptions,
+) -> Result<(GatherResult, u64), ArchiveError> {
     // Known before gathering: with obfuscation on and no base domain, nothing is written.
     let base_domain = match policy.obfuscation.base_domain {
         true => Some(base_domain(client).await?),
@@ -189,7 +202,7 @@ pub async fn gather_to(
     };
     let mut obfuscator = obfuscate::Obfuscator::new(policy.obfuscation.ipv4, base_domain.as_deref())
         .map_err(ArchiveError::Obfuscation)?;
-    let result = crate::gather::gather(client, definitions, target, policy).await;
+    let result = crate::gather::gather_with(client, definitions, target, policy, opts).await;
     let policy_sha256 = policy.sha256();
     let run = RunInfo {
         source,

@@ -43,6 +43,16 @@ pub struct AgentArgs {
     /// How many archives `--archive-dir` keeps.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_archives: u32,
+    #[command(flatten)]
+    pub services: Box<ServiceArgs>,
+    /// The local policy of the gather step (default: the built-in policy).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+}
+
+/// The services the gather step talks to besides the API server (boxed: `Command` stays small).
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
     /// POST every archive written to this URL as multipart/form-data, the way the Insights
     /// ingress expects it (e.g. https://console.redhat.com/api/ingress/v1/upload). A failed upload
     /// is reported in status.json and keeps the archive.
@@ -51,9 +61,16 @@ pub struct AgentArgs {
     /// A file holding the bearer token of the upload (never logged).
     #[arg(long, value_name = "FILE", requires = "upload_url")]
     pub upload_token_file: Option<std::path::PathBuf>,
-    /// The local policy of the gather step (default: the built-in policy).
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<std::path::PathBuf>,
+    /// The cluster Prometheus for `metrics` gatherers and `alertIsFiring` (e.g.
+    /// https://prometheus-k8s.openshift-monitoring.svc:9091); without it they cannot run.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// Bearer token file for Prometheus (in a pod: the service account token).
+    #[arg(long, value_name = "FILE", requires = "prometheus_url")]
+    pub prometheus_token_file: Option<std::path::PathBuf>,
+    /// PEM CA bundle trusted for Prometheus in addition to the system roots (the service CA).
+    #[arg(long, value_name = "FILE", requires = "prometheus_url")]
+    pub prometheus_ca_file: Option<std::path::PathBuf>,
 }
 
 /// SIGTERM or Ctrl-C.
@@ -91,12 +108,27 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         (None, Some(dir)) => Some(ArchiveOutput::Dir(ArchiveDir { dir: dir.clone(), keep: a.keep_archives as usize })),
         (None, None) => None,
     };
-    if output.is_none() && (a.policy.is_some() || a.upload_url.is_some()) {
-        anyhow::bail!("--policy and --upload-url apply to the gather step: give --archive-dir or --gather-out too");
+    if output.is_none()
+        && (a.policy.is_some() || a.services.upload_url.is_some() || a.services.prometheus_url.is_some())
+    {
+        anyhow::bail!(
+            "--policy, --upload-url and --prometheus-url apply to the gather step: give --archive-dir or --gather-out too"
+        );
     }
-    let uploader = match &a.upload_url {
+    let prometheus = match &a.services.prometheus_url {
+        None => None,
         Some(url) => {
-            let token = match &a.upload_token_file {
+            let mut settings = crate::prometheus::PrometheusSettings::new(url);
+            settings.bearer_token_file = a.services.prometheus_token_file.clone();
+            settings.ca_bundle = a.services.prometheus_ca_file.clone();
+            // A bad URL or unreadable credential file is a usage error now, not at the first gather.
+            crate::prometheus::PrometheusClient::new(&settings)?;
+            Some(settings)
+        }
+    };
+    let uploader = match &a.services.upload_url {
+        Some(url) => {
+            let token = match &a.services.upload_token_file {
                 Some(p) => {
                     let bytes = crate::fsutil::read_bounded(p, 64 * 1024)?;
                     let token = String::from_utf8(bytes)
@@ -138,6 +170,7 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             },
             output,
             upload: uploader,
+            options: crate::gather::GatherOptions { prometheus },
         }),
         None => None,
     };
