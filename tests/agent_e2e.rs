@@ -6,6 +6,8 @@
 
 #[path = "support/kubeapi.rs"]
 mod kubeapi;
+#[path = "support/prometheus.rs"]
+mod prometheus;
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -496,4 +498,74 @@ fn obfuscation_leaves_no_address_or_base_domain_and_maps_consistently() {
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .collect();
     assert!(!state_text.contains(MASTER_IP) && !state_text.contains(WORKER_IP));
+}
+
+/// The whole loop with real Prometheus: an alert-triggered definition runs because the test
+/// alert fires, the one on a silent alert is `skipped-condition` without a request for its data,
+/// a metrics definition archives only the selected series, and the ingress gets the archive.
+#[test]
+fn with_real_prometheus_alerts_decide_and_metrics_are_archived() {
+    let prom = prometheus::Prometheus::start();
+    let when = |alert: &str| format!("versions: \"*\"\nwhen:\n  - alertIsFiring: {alert}\n");
+    let definitions = vec![
+        (
+            "on-firing",
+            definition(
+                "on-firing",
+                &when(prometheus::FIRING_ALERT),
+                "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n",
+            ),
+        ),
+        (
+            "on-silent",
+            definition(
+                "on-silent",
+                &when(prometheus::SILENT_ALERT),
+                "  - resources:\n      group: \"\"\n      version: v1\n      kind: Node\n",
+            ),
+        ),
+        (
+            "self-up",
+            definition("self-up", "versions: \"*\"\n", "  - metrics:\n      selectors: ['up{job=\"prometheus\"}']\n"),
+        ),
+    ];
+    let s = setup_with(definitions, Vec::new());
+    let archives = s.dir.path().join("archives");
+    let ingress = ingress(0);
+    run_ok(
+        agent(&s, &["--prometheus-url", &prom.url, "--upload-url", &ingress.url]).arg("--archive-dir").arg(&archives),
+    );
+    let names = archives_in(&archives);
+    assert_eq!(names.len(), 1, "{names:?}");
+    let entries = read_archive(&archives.join(&names[0]));
+
+    let status = json_file(&s.dir.path().join("state/status.json"));
+    let outcomes: BTreeMap<String, String> = status["gather"]["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap().to_string(), d["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    let expected: BTreeMap<String, String> =
+        [("on-firing", "collected"), ("on-silent", "skipped-condition"), ("self-up", "collected")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+    assert_eq!(outcomes, expected, "{status}");
+    assert!(entries.contains_key("cluster-scoped-resources/config.openshift.io/clusteroperators/etcd.json"));
+    // No request for the skipped definition's nodes.
+    assert!(!s.server.requests().iter().any(|r| r.path.contains("/nodes")), "{:?}", s.server.requests());
+    // The metrics file holds the selected series and nothing else.
+    let text = String::from_utf8(entries["metrics/self-up.txt"].clone()).unwrap();
+    let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    assert!(!samples.is_empty(), "{text}");
+    for line in samples {
+        assert!(line.starts_with("up{") && line.contains("job=\"prometheus\""), "{line}");
+    }
+    let condition = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "GatherSucceeded").unwrap();
+    assert_eq!(condition["status"], "True", "{status}");
+    let received = ingress.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    let (_, data) = single_part(&received[0].headers["content-type"], &received[0].body);
+    assert!(data == std::fs::read(archives.join(&names[0])).unwrap());
 }
