@@ -240,3 +240,53 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gather::Outcome;
+
+    fn run(
+        time: i64,
+        failure: Option<(&'static str, String)>,
+        upload: Option<Result<(), String>>,
+    ) -> super::super::GatherRun {
+        super::super::GatherRun {
+            time,
+            archive: Some("a/insights-x.tar.gz".into()),
+            archive_bytes: 900,
+            definitions: vec![
+                ("alpha".into(), Outcome::Collected, String::new(), 120),
+                ("beta".into(), Outcome::Failed, String::new(), 0),
+            ],
+            not_applicable: Vec::new(),
+            failure,
+            upload: upload.map(|u| {
+                u.map(|()| super::super::upload::UploadReceipt { status: 202, request_id: None, attempts: 1 })
+            }),
+        }
+    }
+
+    #[test]
+    fn gather_outcomes_and_bytes_are_exposed() {
+        let m = Metrics::new(None);
+        m.record_gather(&run(100, None, Some(Ok(()))));
+        m.record_gather(&run(200, Some(("GathererFailed", "beta".into())), Some(Err("HTTP 503".into()))));
+        let text = m.render();
+        // Expected lines written by hand from the two runs above.
+        for line in [
+            "rrctl_gather_runs_total 2",
+            "rrctl_gather_definitions_total{outcome=\"collected\"} 2",
+            "rrctl_gather_definitions_total{outcome=\"failed\"} 2",
+            "rrctl_gather_failures_total{reason=\"GathererFailed\"} 1",
+            "rrctl_gather_definition_bytes{definition=\"alpha\",outcome=\"collected\"} 120",
+            "rrctl_gather_definition_bytes{definition=\"beta\",outcome=\"failed\"} 0",
+            "rrctl_gather_last_success_timestamp_seconds 100",
+            "rrctl_gather_archive_bytes 900",
+            "rrctl_upload_total{result=\"succeeded\"} 1",
+            "rrctl_upload_total{result=\"failed\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+    }
+}
