@@ -252,14 +252,36 @@ fn setup() -> Setup {
 }
 
 fn setup_with(definitions: Vec<(&'static str, String)>, objects: Vec<Value>) -> Setup {
+    setup_server(definitions, |b| b.objects(objects))
+}
+
+fn setup_server(
+    definitions: Vec<(&'static str, String)>,
+    customize: impl FnOnce(kubeapi::KubeApiBuilder) -> kubeapi::KubeApiBuilder,
+) -> Setup {
+    setup_full(definitions, customize, None)
+}
+
+/// With `policy`: written to `policy.yaml` and given to `rrctl rbac`, so the RBAC is what that
+/// policy needs.
+fn setup_full(
+    definitions: Vec<(&'static str, String)>,
+    customize: impl FnOnce(kubeapi::KubeApiBuilder) -> kubeapi::KubeApiBuilder,
+    policy: Option<&str>,
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let defs = write_definitions(dir.path(), definitions);
+    let policy_args: Vec<PathBuf> = match policy {
+        Some(text) => {
+            std::fs::write(dir.path().join("policy.yaml"), text).unwrap();
+            vec!["--policy".into(), dir.path().join("policy.yaml")]
+        }
+        None => Vec::new(),
+    };
     run_ok(rrctl(dir.path()).arg("build").arg(&defs).arg("--out").arg(dir.path().join("dist")));
     let root = dir.path().join(".rrctl/dev/root/1.json");
-    let rbac = String::from_utf8(run_ok(rrctl(dir.path()).arg("rbac").arg(&defs)).stdout).unwrap();
-    let server = KubeApi::builder()
-        .objects_from_archive(kubeapi::archive_sample())
-        .objects(objects)
+    let rbac = String::from_utf8(run_ok(rrctl(dir.path()).arg("rbac").arg(&defs).args(&policy_args)).stdout).unwrap();
+    let server = customize(KubeApi::builder().objects_from_archive(kubeapi::archive_sample()))
         .rbac_from_manifests(&rbac, &[(SA_USER, SA_TOKEN)])
         .build()
         .start_background();
@@ -568,4 +590,39 @@ fn with_real_prometheus_alerts_decide_and_metrics_are_archived() {
     assert_eq!(received.len(), 1);
     let (_, data) = single_part(&received[0].headers["content-type"], &received[0].body);
     assert!(data == std::fs::read(archives.join(&names[0])).unwrap());
+}
+
+/// Without a `DNS` object the base domain comes from `Infrastructure`'s API server URL; without
+/// either, no archive is written and `GatherSucceeded` says why.
+#[test]
+fn the_base_domain_falls_back_to_infrastructure_and_an_unknown_one_writes_nothing() {
+    let policy_text = "obfuscation: {ipv4: false, baseDomain: true}\n";
+    // The sample's Infrastructure: apiServerURL https://api.imeixner20210707.lab.upshift.rdu2.redhat.com:6443.
+    let infra = "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: Infrastructure\n";
+    let definitions = vec![("infrastructure", definition("infrastructure", "versions: \"*\"\n", infra))];
+    let s = setup_full(definitions, |b| b, Some(policy_text));
+    let policy = s.dir.path().join("policy.yaml");
+    let archives = s.dir.path().join("archives");
+    run_ok(agent(&s, &[]).arg("--policy").arg(&policy).arg("--archive-dir").arg(&archives));
+    let names = archives_in(&archives);
+    assert_eq!(names.len(), 1, "{names:?}");
+    let entries = read_archive(&archives.join(&names[0]));
+    let infra_file = entries
+        .iter()
+        .find(|(p, _)| p.contains("infrastructures/"))
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_else(|| panic!("{:?}", entries.keys()));
+    assert!(infra_file.contains("https://api.<CLUSTER_BASE_DOMAIN>:6443"), "{infra_file}");
+    assert!(!infra_file.contains(SAMPLE_DOMAIN), "{infra_file}");
+
+    let s =
+        setup_full(four_fates(), |b| b.without_resource("config.openshift.io", "infrastructures"), Some(policy_text));
+    let archives = s.dir.path().join("archives");
+    run(agent(&s, &[]).arg("--policy").arg(s.dir.path().join("policy.yaml")).arg("--archive-dir").arg(&archives));
+    assert!(!archives.exists() || archives_in(&archives).is_empty(), "an archive was written");
+    let status = json_file(&s.dir.path().join("state/status.json"));
+    let c = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "GatherSucceeded").unwrap();
+    assert_eq!(c["status"], "False", "{status}");
+    assert_eq!(c["reason"], "ArchiveWriteFailed", "{status}");
+    assert!(c["message"].as_str().unwrap().contains("base domain is unknown"), "{status}");
 }
