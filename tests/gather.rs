@@ -270,11 +270,11 @@ fn build_serve_fetch_then_gather_from_the_state_dir_with_the_rbac_rrctl_generate
             .arg("--kubeconfig")
             .arg(&kubeconfig),
     );
+    // fetch recorded the root it was pinned to, byte for byte: gather needs no --root.
+    assert_eq!(std::fs::read(state.join("pinned-root.json")).unwrap(), std::fs::read(&root).unwrap());
     let result = rrctl(dir.path())
         .args(["gather", "--state-dir"])
         .arg(&state)
-        .arg("--root")
-        .arg(&root)
         .arg("--kubeconfig")
         .arg(&kubeconfig)
         .arg("--out")
@@ -350,7 +350,7 @@ fn build_serve_fetch_then_gather_from_the_state_dir_with_the_rbac_rrctl_generate
     assert_eq!(outcome("etcd-warnings", 0), "collected");
     assert_eq!(gatherer(&gathers, "etcd-warnings", 0)["records"], 3);
     assert_eq!(outcome("etcd-warnings", 1), "failed");
-    assert!(gatherer(&gathers, "etcd-warnings", 1)["reason"].as_str().unwrap().starts_with("not implemented"));
+    assert_eq!(gatherer(&gathers, "etcd-warnings", 1)["reason"], "no --prometheus-url given");
     assert_eq!(outcome("machine-config-pools", 0), "collected");
     assert!(gatherer(&gathers, "machine-config-pools", 0)["warnings"].to_string().contains("absent-pool"));
     assert_eq!(outcome("machine-config-pools", 1), "not-found");
@@ -888,4 +888,25 @@ fn the_total_byte_budget_is_shared_by_the_run() {
     let logs: Vec<&String> = entries.keys().filter(|p| p.ends_with(".log")).collect();
     assert_eq!(logs, ["namespaces/openshift-etcd/pods/noisy-0/main/current.log"]);
     assert_eq!(entries[logs[0]].len(), 62);
+}
+
+#[test]
+fn gather_from_a_state_dir_without_a_recorded_root_fails_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let server = KubeApi::builder().build().start_background();
+    let result = rrctl(dir.path())
+        .args(["gather", "--state-dir"])
+        .arg(&state)
+        .arg("--kubeconfig")
+        .arg(server.kubeconfig_path())
+        .args(["--ocp-version", "4.16.3", "--cluster-id", "c1", "--out"])
+        .arg(dir.path().join("out.tar.gz"))
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(2), "{result:?}");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("pinned-root.json") && stderr.contains("no pinned root recorded"), "{stderr}");
+    assert!(!dir.path().join("out.tar.gz").exists());
 }

@@ -3,10 +3,8 @@
 //!
 //! The binary is this test target's own `rrctl` (CARGO_BIN_EXE_rrctl), so no extra build runs.
 //! `buildah` is installed by scripts/test.sh; without it the test fails, it does not skip.
-//!
-//! NOTE: the issue asks for `rrctl agent --help` inside the image; the agent is not on this
-//! branch yet, so `rrctl validate --help` stands in for "a subcommand runs". Replace it with
-//! `agent --help` once the agent lands.
+//! Inside the image: `rrctl --version`, `rrctl --help` and `rrctl agent --help` (the
+//! command the Deployment runs), as the image's non-root user.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -90,10 +88,11 @@ fn image_runs_rrctl_as_a_non_root_user_without_a_shell() {
     assert!(help.status.success(), "{}", text(&help));
     assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: rrctl"), "{}", text(&help));
 
-    // Stand-in for `agent --help` (see the note at the top).
-    let sub = run(&[], &["/usr/local/bin/rrctl", "validate", "--help"]);
+    let sub = run(&[], &["/usr/local/bin/rrctl", "agent", "--help"]);
     assert!(sub.status.success(), "{}", text(&sub));
-    assert!(String::from_utf8_lossy(&sub.stdout).contains("Usage: rrctl validate"), "{}", text(&sub));
+    let agent_help = String::from_utf8_lossy(&sub.stdout);
+    assert!(agent_help.contains("Usage: rrctl agent"), "{}", text(&sub));
+    assert!(agent_help.contains("--archive-dir") && agent_help.contains("--upload-url"), "{}", text(&sub));
 
     // Non-root, shown by the binary itself: as the image's user it may not create a file in `/`
     // (root's, mode 0755) but may in `/tmp`; as UID 0 (the control) it may in `/`.

@@ -25,6 +25,20 @@ struct Inner {
     /// sha256 and OpenShift version of the active bundle.
     bundle: Option<(String, String)>,
     clock_stepped_back: bool,
+    gather: GatherMetrics,
+}
+
+#[derive(Debug, Default)]
+struct GatherMetrics {
+    runs: u64,
+    /// Definitions by outcome, over all runs.
+    outcomes: std::collections::BTreeMap<&'static str, u64>,
+    /// The last run: bytes archived per definition.
+    definition_bytes: std::collections::BTreeMap<String, (u64, &'static str)>,
+    last_success: Option<i64>,
+    last_archive_bytes: Option<u64>,
+    failures: std::collections::BTreeMap<&'static str, u64>,
+    uploads: [u64; 2],
 }
 
 /// The agent's metrics; cheap to update, rendered on scrape.
@@ -55,6 +69,33 @@ impl Metrics {
         ];
         m.bundle = cycle.state.bundle.as_ref().map(|b| (b.active.sha256.clone(), b.active.ocp_version.clone()));
         m.clock_stepped_back = cycle.clock_step.is_some();
+    }
+
+    /// Record a gather step.
+    pub fn record_gather(&self, run: &super::GatherRun) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let g = &mut m.gather;
+        g.runs += 1;
+        for (_, outcome, _, _) in &run.definitions {
+            *g.outcomes.entry(outcome.as_str()).or_default() += 1;
+        }
+        if run.archive.is_some() {
+            g.definition_bytes = run
+                .definitions
+                .iter()
+                .map(|(id, outcome, _, bytes)| (id.clone(), (*bytes, outcome.as_str())))
+                .collect();
+            g.last_archive_bytes = Some(run.archive_bytes);
+        }
+        match &run.upload {
+            Some(Ok(_)) => g.uploads[0] += 1,
+            Some(Err(_)) => g.uploads[1] += 1,
+            None => {}
+        }
+        match run.failure {
+            None => g.last_success = Some(run.time),
+            Some((reason, _)) => *g.failures.entry(reason).or_default() += 1,
+        }
     }
 
     /// The text exposition format (version 0.0.4).
@@ -103,6 +144,45 @@ impl Metrics {
             "gauge",
             "1 when the clock read earlier than the latest known time minus the tolerance at the last attempt.",
             &[(String::new(), u8::from(m.clock_stepped_back).to_string())],
+        );
+        let g = &m.gather;
+        metric("rrctl_gather_runs_total", "counter", "Gather steps run.", &[(String::new(), g.runs.to_string())]);
+        let outcomes: Vec<_> =
+            g.outcomes.iter().map(|(o, n)| (format!("{{outcome=\"{o}\"}}"), n.to_string())).collect();
+        metric(
+            "rrctl_gather_definitions_total",
+            "counter",
+            "Gathered definitions by outcome, over all runs.",
+            &outcomes,
+        );
+        let failures: Vec<_> = g.failures.iter().map(|(r, n)| (format!("{{reason=\"{r}\"}}"), n.to_string())).collect();
+        metric("rrctl_gather_failures_total", "counter", "Gather steps that did not succeed, by reason.", &failures);
+        let bytes: Vec<_> = g
+            .definition_bytes
+            .iter()
+            .map(|(id, (b, o))| (format!("{{definition=\"{id}\",outcome=\"{o}\"}}"), b.to_string()))
+            .collect();
+        metric("rrctl_gather_definition_bytes", "gauge", "Bytes archived per definition by the last gather.", &bytes);
+        metric(
+            "rrctl_gather_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last gather step that succeeded.",
+            &opt(g.last_success),
+        );
+        metric(
+            "rrctl_gather_archive_bytes",
+            "gauge",
+            "Size of the last archive written.",
+            &g.last_archive_bytes.map(|b| vec![(String::new(), b.to_string())]).unwrap_or_default(),
+        );
+        metric(
+            "rrctl_upload_total",
+            "counter",
+            "Archive uploads by result.",
+            &[
+                ("{result=\"succeeded\"}".to_string(), g.uploads[0].to_string()),
+                ("{result=\"failed\"}".to_string(), g.uploads[1].to_string()),
+            ],
         );
         if let Some(s) = &self.stats {
             metric(
@@ -158,5 +238,55 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gather::Outcome;
+
+    fn run(
+        time: i64,
+        failure: Option<(&'static str, String)>,
+        upload: Option<Result<(), String>>,
+    ) -> super::super::GatherRun {
+        super::super::GatherRun {
+            time,
+            archive: Some("a/insights-x.tar.gz".into()),
+            archive_bytes: 900,
+            definitions: vec![
+                ("alpha".into(), Outcome::Collected, String::new(), 120),
+                ("beta".into(), Outcome::Failed, String::new(), 0),
+            ],
+            not_applicable: Vec::new(),
+            failure,
+            upload: upload.map(|u| {
+                u.map(|()| super::super::upload::UploadReceipt { status: 202, request_id: None, attempts: 1 })
+            }),
+        }
+    }
+
+    #[test]
+    fn gather_outcomes_and_bytes_are_exposed() {
+        let m = Metrics::new(None);
+        m.record_gather(&run(100, None, Some(Ok(()))));
+        m.record_gather(&run(200, Some(("GathererFailed", "beta".into())), Some(Err("HTTP 503".into()))));
+        let text = m.render();
+        // Expected lines written by hand from the two runs above.
+        for line in [
+            "rrctl_gather_runs_total 2",
+            "rrctl_gather_definitions_total{outcome=\"collected\"} 2",
+            "rrctl_gather_definitions_total{outcome=\"failed\"} 2",
+            "rrctl_gather_failures_total{reason=\"GathererFailed\"} 1",
+            "rrctl_gather_definition_bytes{definition=\"alpha\",outcome=\"collected\"} 120",
+            "rrctl_gather_definition_bytes{definition=\"beta\",outcome=\"failed\"} 0",
+            "rrctl_gather_last_success_timestamp_seconds 100",
+            "rrctl_gather_archive_bytes 900",
+            "rrctl_upload_total{result=\"succeeded\"} 1",
+            "rrctl_upload_total{result=\"failed\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
     }
 }

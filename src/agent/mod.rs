@@ -6,6 +6,7 @@
 //! previous state intact.
 
 pub mod metrics;
+pub mod upload;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,36 +38,201 @@ pub struct AgentConfig {
 pub struct GatherStep {
     pub client: kube::Client,
     pub policy: crate::policy::LocalPolicy,
-    /// The archive, replaced atomically after every gather.
-    pub out: std::path::PathBuf,
+    pub output: ArchiveOutput,
+    /// When set, every archive written is uploaded.
+    pub upload: Option<upload::Uploader>,
+    /// Prometheus for `metrics` gatherers and `alertIsFiring`.
+    pub options: crate::gather::GatherOptions,
+}
+
+/// Where the gather step writes.
+pub enum ArchiveOutput {
+    /// One archive, replaced atomically after every gather (`--gather-out`).
+    File(std::path::PathBuf),
+    /// A new archive per gather, the newest N kept (`--archive-dir`, `--keep-archives`).
+    Dir(crate::archive::dir::ArchiveDir),
+}
+
+/// `status.json`'s condition for the gather step.
+pub const GATHER_SUCCEEDED: &str = "GatherSucceeded";
+
+/// What one gather step did, for `status.json` and the metrics.
+#[derive(Debug, Clone)]
+pub struct GatherRun {
+    pub time: i64,
+    /// The archive written, when one was.
+    pub archive: Option<std::path::PathBuf>,
+    pub archive_bytes: u64,
+    /// (id, outcome, reason, bytes) per applied definition, sorted by id.
+    pub definitions: Vec<(String, crate::gather::Outcome, String, u64)>,
+    /// (id, reason) of the definitions that do not apply to this cluster.
+    pub not_applicable: Vec<(String, String)>,
+    /// None on success; otherwise (reason, message) of `GatherSucceeded=False`.
+    pub failure: Option<(&'static str, String)>,
+    /// The upload of the archive, when one was tried: the receipt or the error's message.
+    pub upload: Option<Result<upload::UploadReceipt, String>>,
 }
 
 /// Gather the bundle in force after a successful cycle and write the archive.
-async fn gather_after(cycle: &Cycle, cluster: &crate::fetch::Cluster, step: &GatherStep, location: &str) {
+async fn gather_after(
+    cycle: &Cycle,
+    cluster: &crate::fetch::Cluster,
+    step: &GatherStep,
+    location: &str,
+    now: i64,
+) -> GatherRun {
+    let mut run = GatherRun {
+        time: now,
+        archive: None,
+        archive_bytes: 0,
+        definitions: Vec::new(),
+        not_applicable: Vec::new(),
+        failure: None,
+        upload: None,
+    };
     let id = cluster.cluster_id.as_deref();
     let (definitions, source) =
         match crate::gather::source::from_verified_state(&cycle.state, location, &cluster.ocp_version, id) {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!("gather skipped: {e}");
-                return;
+                run.failure = Some(("NoDefinitions", e.to_string()));
+                return run;
             }
         };
     let target = crate::gather::Target {
         ocp_version: cluster.ocp_version.to_string(),
         cluster_id: id.unwrap_or_default().to_string(),
     };
-    match crate::archive::gather_to(&step.client, &definitions, &target, &step.policy, &source, &step.out).await {
-        Ok((result, bytes)) => tracing::info!(
-            archive = %step.out.display(),
-            bytes,
-            files = result.files.len(),
-            problems = result.has_problems(),
-            "gathered {} definition(s)",
-            result.reports.len()
-        ),
-        Err(e) => tracing::error!("gather: {e}"),
+    let out = match &step.output {
+        ArchiveOutput::File(p) => p.clone(),
+        ArchiveOutput::Dir(d) => {
+            if let Err(e) = d.ensure() {
+                tracing::error!("gather: {e}");
+                run.failure = Some(("ArchiveWriteFailed", e.to_string()));
+                return run;
+            }
+            d.path_for(now)
+        }
+    };
+    match crate::archive::gather_to_with(
+        &step.client,
+        &definitions,
+        &target,
+        &step.policy,
+        &source,
+        &out,
+        &step.options,
+    )
+    .await
+    {
+        Ok((result, bytes)) => {
+            tracing::info!(
+                archive = %out.display(),
+                bytes,
+                files = result.files.len(),
+                problems = result.has_problems(),
+                "gathered {} definition(s)",
+                result.reports.len()
+            );
+            run.archive = Some(out);
+            run.archive_bytes = bytes;
+            run.definitions =
+                result.reports.iter().map(|r| (r.id.clone(), r.outcome, r.reason.clone(), r.bytes)).collect();
+            run.not_applicable = result.not_applicable.clone();
+            if result.has_problems() {
+                let failed: Vec<&str> = result
+                    .reports
+                    .iter()
+                    .filter(|r| {
+                        r.gatherers
+                            .iter()
+                            .any(|g| g.outcome.is_problem() && !g.reason.starts_with(crate::gather::NOT_IMPLEMENTED))
+                    })
+                    .map(|r| r.id.as_str())
+                    .collect();
+                run.failure = Some(("GathererFailed", format!("some gatherers failed: {}", failed.join(", "))));
+            }
+            if let (Some(uploader), Some(archive)) = (&step.upload, &run.archive) {
+                run.upload = Some(match uploader.upload(archive).await {
+                    Ok(receipt) => {
+                        tracing::info!(archive = %archive.display(), status = receipt.status, "uploaded");
+                        Ok(receipt)
+                    }
+                    Err(e) => {
+                        tracing::error!("{e}; the archive stays in place");
+                        Err(e.to_string())
+                    }
+                });
+            }
+            if let ArchiveOutput::Dir(d) = &step.output {
+                match d.prune() {
+                    Ok(removed) => {
+                        for p in removed {
+                            tracing::info!(archive = %p.display(), "removed an old archive");
+                        }
+                    }
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!("gather: {e}");
+            run.failure = Some(("ArchiveWriteFailed", e.to_string()));
+        }
     }
+    run
+}
+
+/// Record a gather step in `status.json`: the `GatherSucceeded` condition and, under
+/// `gather`, the archive and every definition's outcome. Fields of the fetch step stay.
+pub fn record_gather_status(dir: &crate::fetch::state::StateDir, run: &GatherRun) -> Result<(), fetch::StateError> {
+    let mut status = fetch::status::Status::load(dir);
+    match &run.failure {
+        None => {
+            let message = format!("{} definition(s) gathered into {}", run.definitions.len(), archive_label(run));
+            status.set_condition(GATHER_SUCCEEDED, "True", "Gathered", message, run.time);
+        }
+        Some((reason, message)) => status.set_condition(GATHER_SUCCEEDED, "False", reason, message.clone(), run.time),
+    }
+    let definitions: Vec<serde_json::Value> = run
+        .definitions
+        .iter()
+        .map(|(id, outcome, reason, bytes)| {
+            serde_json::json!({"id": id, "outcome": outcome.as_str(), "reason": reason, "bytes": bytes})
+        })
+        .collect();
+    let not_applicable: Vec<serde_json::Value> =
+        run.not_applicable.iter().map(|(id, reason)| serde_json::json!({"id": id, "reason": reason})).collect();
+    status.other.insert(
+        "gather".into(),
+        serde_json::json!({
+            "time": crate::clock::format_rfc3339(run.time),
+            "archive": run.archive.as_deref().map(crate::archive::dir::file_name),
+            "archiveBytes": run.archive_bytes,
+            "definitions": definitions,
+            "notApplicable": not_applicable,
+        }),
+    );
+    if let Some(upload) = &run.upload {
+        let archive = run.archive.as_deref().map(crate::archive::dir::file_name);
+        let time = crate::clock::format_rfc3339(run.time);
+        let value = match upload {
+            Ok(r) => serde_json::json!({
+                "time": time, "archive": archive, "succeeded": true, "httpStatus": r.status,
+                "requestId": r.request_id, "attempts": r.attempts,
+            }),
+            Err(message) => serde_json::json!({
+                "time": time, "archive": archive, "succeeded": false, "message": message,
+            }),
+        };
+        status.other.insert("lastUpload".into(), value);
+    }
+    status.save(dir)
+}
+
+fn archive_label(run: &GatherRun) -> String {
+    run.archive.as_deref().map(crate::archive::dir::file_name).unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +316,11 @@ pub async fn run<F: Fetcher>(
             && cycle.result.is_ok()
         {
             let location = cfg.fetch.state_dir.dir.display().to_string();
-            gather_after(cycle, &fetch_cfg.cluster, step, &location).await;
+            let run = gather_after(cycle, &fetch_cfg.cluster, step, &location, now).await;
+            metrics.record_gather(&run);
+            if let Err(e) = record_gather_status(&cfg.fetch.state_dir, &run) {
+                tracing::error!("status.json: {e}");
+            }
         }
         match result {
             Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle))),

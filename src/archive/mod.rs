@@ -6,6 +6,9 @@
 //! directory entries, gzip header without time or name) and written to a temporary file that
 //! is renamed over the target, so a failed write leaves any previous archive as it was.
 
+pub mod dir;
+pub mod obfuscate;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
@@ -27,6 +30,8 @@ pub enum ArchiveError {
     UnsafePath(String),
     #[error("archive path {0:?} occurs twice")]
     Duplicate(String),
+    #[error("obfuscation: {0}")]
+    Obfuscation(String),
     #[error("{path}: {source}")]
     Write { path: String, source: std::io::Error },
 }
@@ -177,7 +182,27 @@ pub async fn gather_to(
     source: &SourceInfo,
     out: &Path,
 ) -> Result<(GatherResult, u64), ArchiveError> {
-    let result = crate::gather::gather(client, definitions, target, policy).await;
+    gather_to_with(client, definitions, target, policy, source, out, &crate::gather::GatherOptions::default()).await
+}
+
+/// [`gather_to`] with the run's options (Prometheus).
+pub async fn gather_to_with(
+    client: &kube::Client,
+    definitions: &[crate::gather::GatherDefinition],
+    target: &crate::gather::Target,
+    policy: &crate::policy::LocalPolicy,
+    source: &SourceInfo,
+    out: &Path,
+    opts: &crate::gather::GatherOptions,
+) -> Result<(GatherResult, u64), ArchiveError> {
+    // Known before gathering: with obfuscation on and no base domain, nothing is written.
+    let base_domain = match policy.obfuscation.base_domain {
+        true => Some(base_domain(client).await?),
+        false => None,
+    };
+    let mut obfuscator = obfuscate::Obfuscator::new(policy.obfuscation.ipv4, base_domain.as_deref())
+        .map_err(ArchiveError::Obfuscation)?;
+    let result = crate::gather::gather_with(client, definitions, target, policy, opts).await;
     let policy_sha256 = policy.sha256();
     let run = RunInfo {
         source,
@@ -185,8 +210,59 @@ pub async fn gather_to(
         cluster_id: &target.cluster_id,
         policy_sha256: &policy_sha256,
     };
-    let bytes = write(out, &result, &run)?;
+    let bytes = write_with(out, &result, &run, &mut obfuscator)?;
     Ok((result, bytes))
+}
+
+/// The cluster's base domain: `spec.baseDomain` of the `DNS` config object `cluster`, else the
+/// API server host of the `Infrastructure` object `cluster` without its `api.` label.
+pub async fn base_domain(client: &kube::Client) -> Result<String, ArchiveError> {
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+    let resource = |kind: &str, plural: &str| {
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("config.openshift.io", "v1", kind), plural)
+    };
+    let dns: Api<DynamicObject> = Api::all_with(client.clone(), &resource("DNS", "dnses"));
+    let dns_error = match dns.get("cluster").await {
+        Ok(o) => match o.data.pointer("/spec/baseDomain").and_then(|v| v.as_str()).filter(|d| !d.is_empty()) {
+            Some(d) => return Ok(d.to_string()),
+            None => "DNS cluster has no spec.baseDomain".to_string(),
+        },
+        Err(e) => format!("DNS cluster: {e}"),
+    };
+    let infra: Api<DynamicObject> = Api::all_with(client.clone(), &resource("Infrastructure", "infrastructures"));
+    let infra_error = match infra.get("cluster").await {
+        Ok(o) => {
+            let url = o.data.pointer("/status/apiServerURL").and_then(|v| v.as_str()).unwrap_or_default();
+            let host = url.split("://").nth(1).unwrap_or_default().split(['/', ':']).next().unwrap_or_default();
+            match host.strip_prefix("api.") {
+                Some(d) if !d.is_empty() => return Ok(d.to_string()),
+                _ => format!("Infrastructure cluster: apiServerURL {url:?} has no api.<domain> host"),
+            }
+        }
+        Err(e) => format!("Infrastructure cluster: {e}"),
+    };
+    Err(ArchiveError::Obfuscation(format!(
+        "the base domain is unknown ({dns_error}; {infra_error}); refusing to write an archive that is not obfuscated"
+    )))
+}
+
+/// Write the archive of `result` to `out` atomically, every entry passed through `obfuscator`.
+pub fn write_with(
+    out: &Path,
+    result: &GatherResult,
+    run: &RunInfo<'_>,
+    obfuscator: &mut obfuscate::Obfuscator,
+) -> Result<u64, ArchiveError> {
+    let mut all = entries(result, run);
+    if obfuscator.is_active() {
+        obfuscator.apply_all(&mut all);
+    }
+    let bytes = tar_gz(&all)?;
+    crate::fsutil::write_atomic(out, &bytes).map_err(|e| ArchiveError::Write {
+        path: out.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(bytes.len() as u64)
 }
 
 /// Write the archive of `result` to `out` atomically.

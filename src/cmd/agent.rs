@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::cli::GlobalOpts;
 use crate::cmd::fetch::{ClientArgs, parse_short_duration, report};
-use rrctl::agent::{AgentConfig, AgentExit, Clock, Metrics};
+use rrctl::agent::{AgentConfig, AgentExit, ArchiveOutput, Clock, Metrics};
+use rrctl::archive::dir::ArchiveDir;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -32,11 +33,44 @@ pub struct AgentArgs {
     pub log_format: LogFormat,
     /// After every successful fetch, gather the active bundle into this archive (.tar.gz,
     /// replaced atomically), as `rrctl gather --state-dir` does.
-    #[arg(long, value_name = "ARCHIVE.tar.gz")]
+    #[arg(long, value_name = "ARCHIVE.tar.gz", conflicts_with = "archive_dir")]
     pub gather_out: Option<std::path::PathBuf>,
+    /// After every successful fetch, gather the active bundle into a new archive in DIR
+    /// (`insights-YYYYMMDD-HHMMSS.tar.gz`, UTC, written atomically), keeping the newest
+    /// `--keep-archives`.
+    #[arg(long, value_name = "DIR")]
+    pub archive_dir: Option<std::path::PathBuf>,
+    /// How many archives `--archive-dir` keeps.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_archives: u32,
+    #[command(flatten)]
+    pub services: Box<ServiceArgs>,
     /// The local policy of the gather step (default: the built-in policy).
-    #[arg(long, value_name = "FILE", requires = "gather_out")]
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<std::path::PathBuf>,
+}
+
+/// The services the gather step talks to besides the API server (boxed: `Command` stays small).
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    /// POST every archive written to this URL as multipart/form-data, the way the Insights
+    /// ingress expects it (e.g. https://console.redhat.com/api/ingress/v1/upload). A failed upload
+    /// is reported in status.json and keeps the archive.
+    #[arg(long, value_name = "URL")]
+    pub upload_url: Option<String>,
+    /// A file holding the bearer token of the upload (never logged).
+    #[arg(long, value_name = "FILE", requires = "upload_url")]
+    pub upload_token_file: Option<std::path::PathBuf>,
+    /// The cluster Prometheus for `metrics` gatherers and `alertIsFiring` (e.g.
+    /// https://prometheus-k8s.openshift-monitoring.svc:9091); without it they cannot run.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// Bearer token file for Prometheus (in a pod: the service account token).
+    #[arg(long, value_name = "FILE", requires = "prometheus_url")]
+    pub prometheus_token_file: Option<std::path::PathBuf>,
+    /// PEM CA bundle trusted for Prometheus in addition to the system roots (the service CA).
+    #[arg(long, value_name = "FILE", requires = "prometheus_url")]
+    pub prometheus_ca_file: Option<std::path::PathBuf>,
 }
 
 /// SIGTERM or Ctrl-C.
@@ -69,8 +103,63 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         None => Some(rt.block_on(rrctl::cluster::client(c.kubeconfig.as_deref()))?),
     };
     let fetcher = c.fetcher(&cluster)?;
-    let gather = match &a.gather_out {
-        Some(out) => Some(rrctl::agent::GatherStep {
+    let output = match (&a.gather_out, &a.archive_dir) {
+        (Some(out), _) => Some(ArchiveOutput::File(out.clone())),
+        (None, Some(dir)) => Some(ArchiveOutput::Dir(ArchiveDir { dir: dir.clone(), keep: a.keep_archives as usize })),
+        (None, None) => None,
+    };
+    if output.is_none()
+        && (a.policy.is_some() || a.services.upload_url.is_some() || a.services.prometheus_url.is_some())
+    {
+        anyhow::bail!(
+            "--policy, --upload-url and --prometheus-url apply to the gather step: give --archive-dir or --gather-out too"
+        );
+    }
+    let prometheus = match &a.services.prometheus_url {
+        None => None,
+        Some(url) => {
+            let mut settings = rrctl::prometheus::PrometheusSettings::new(url);
+            settings.bearer_token_file = a.services.prometheus_token_file.clone();
+            settings.ca_bundle = a.services.prometheus_ca_file.clone();
+            // A bad URL or unreadable credential file is a usage error now, not at the first gather.
+            rrctl::prometheus::PrometheusClient::new(&settings)?;
+            Some(settings)
+        }
+    };
+    let uploader = match &a.services.upload_url {
+        Some(url) => {
+            let token = match &a.services.upload_token_file {
+                Some(p) => {
+                    let bytes = rrctl::fsutil::read_bounded(p, 64 * 1024)?;
+                    let token = String::from_utf8(bytes)
+                        .map_err(|_| anyhow::anyhow!("{}: the token is not UTF-8", p.display()))?
+                        .trim()
+                        .to_string();
+                    if token.is_empty() {
+                        anyhow::bail!("{}: the token file is empty", p.display());
+                    }
+                    Some(token)
+                }
+                None => None,
+            };
+            let limits = rrctl::trust::fetch::HttpLimits {
+                connect_timeout: c.connect_timeout,
+                stall_timeout: c.stall_timeout,
+                ..Default::default()
+            };
+            let retry = rrctl::trust::fetch::RetryPolicy {
+                attempts: c.retries.saturating_add(1),
+                base_delay: c.retry_delay,
+                max_delay: Duration::from_secs(30).max(c.retry_delay),
+                max_retry_after: c.max_retry_after,
+            };
+            let ua = rrctl::fetch::user_agent(cluster.cluster_id.as_deref());
+            Some(rrctl::agent::upload::Uploader::new(url, token, limits, retry, &ua)?)
+        }
+        None => None,
+    };
+    let gather = match output {
+        Some(output) => Some(rrctl::agent::GatherStep {
             client: match &kube {
                 Some(k) => k.clone(),
                 None => rt.block_on(rrctl::cluster::client(c.kubeconfig.as_deref()))?,
@@ -79,7 +168,9 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 Some(p) => rrctl::policy::LocalPolicy::load(p)?,
                 None => rrctl::policy::LocalPolicy::default(),
             },
-            out: out.clone(),
+            output,
+            upload: uploader,
+            options: rrctl::gather::GatherOptions { prometheus },
         }),
         None => None,
     };

@@ -22,8 +22,8 @@ use rrctl::trust::verify::{self, ClientState, VerifyOptions};
 #[command(group(clap::ArgGroup::new("source").required(true).args(["state_dir", "from", "definitions"])))]
 pub struct GatherArgs {
     /// The agent's state directory: use its verified active bundle, re-verified first from the
-    /// pinned --root (the state keeps only roots reached by rotation).
-    #[arg(long, value_name = "DIR", requires = "root")]
+    /// pinned root `rrctl fetch`/`rrctl agent` recorded there (or --root when given).
+    #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// A dist directory or http(s):// base URL, verified like `rrctl verify` (needs --root).
     #[arg(long, value_name = "DIST_OR_URL", requires = "root")]
@@ -56,6 +56,33 @@ pub struct GatherArgs {
     /// Date that `expires` is checked against when validating --definitions (YYYY-MM-DD).
     #[arg(long, env = "RRCTL_TODAY")]
     pub today: Option<String>,
+    /// The cluster Prometheus (e.g. https://prometheus-k8s.openshift-monitoring.svc:9091) for
+    /// `metrics` gatherers and `alertIsFiring`; without it they cannot run.
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// Bearer token file for Prometheus (in a pod: the service account token).
+    #[arg(long, value_name = "FILE", requires = "prometheus_url")]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// PEM CA bundle trusted for Prometheus in addition to the system roots (the service CA).
+    #[arg(long, value_name = "FILE", requires = "prometheus_url")]
+    pub prometheus_ca_file: Option<PathBuf>,
+}
+
+impl GatherArgs {
+    /// The run's options; a bad URL or unreadable credential file is a usage error now.
+    fn options(&self) -> anyhow::Result<gather::GatherOptions> {
+        let prometheus = match &self.prometheus_url {
+            None => None,
+            Some(url) => {
+                let mut settings = rrctl::prometheus::PrometheusSettings::new(url);
+                settings.bearer_token_file = self.prometheus_token_file.clone();
+                settings.ca_bundle = self.prometheus_ca_file.clone();
+                rrctl::prometheus::PrometheusClient::new(&settings)?;
+                Some(settings)
+            }
+        };
+        Ok(gather::GatherOptions { prometheus })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -144,6 +171,7 @@ async fn verified_bundle<F: Fetcher>(
 
 pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let policy = load_policy(a.policy.as_deref())?;
+    let options = a.options()?;
     // Local definitions are validated before the cluster is contacted at all.
     let local = match &a.definitions {
         Some(p) => match validated_definitions(p, a.today.as_deref(), g)? {
@@ -169,9 +197,11 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let (definitions, source_info) = match (&local, &a.from) {
             (None, None) if a.state_dir.is_some() => {
                 let dir = a.state_dir.as_deref().expect("checked");
-                let root = a.root.as_deref().expect("clap requires --root with --state-dir");
-                let root_bytes = rrctl::fsutil::read_bounded(root, Limits::default().root)?;
-                let (defs, info, problems) = source::from_state_dir(dir, &root_bytes, &version, &cluster_id)?;
+                let root_bytes = match a.root.as_deref() {
+                    Some(root) => Some(rrctl::fsutil::read_bounded(root, Limits::default().root)?),
+                    None => None,
+                };
+                let (defs, info, problems) = source::from_state_dir(dir, root_bytes.as_deref(), &version, &cluster_id)?;
                 for p in problems {
                     eprintln!("warning: state: {p}");
                 }
@@ -215,7 +245,8 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let out = a.out.as_deref().expect("clap requires --out without --plan");
-        let (result, bytes) = archive::gather_to(&client, &definitions, &target, &policy, &source_info, out).await?;
+        let (result, bytes) =
+            archive::gather_to_with(&client, &definitions, &target, &policy, &source_info, out, &options).await?;
         if !g.quiet {
             print_summary(out, bytes, &result);
         }

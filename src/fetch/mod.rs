@@ -319,6 +319,8 @@ pub async fn run_once<F: Fetcher>(fetcher: &F, cfg: &FetchConfig) -> Result<Cycl
     let _lock = cfg.state_dir.lock()?;
     cfg.state_dir.prepare()?;
     let loaded = cfg.state_dir.load(&cfg.pinned_root, &cfg.poll.limits).map_err(SetupError::PinnedRoot)?;
+    // Only a root that parsed as one is recorded (load checked it).
+    cfg.state_dir.store_pinned_root(&cfg.pinned_root)?;
     for p in &loaded.problems {
         tracing::warn!("state: {p}");
     }

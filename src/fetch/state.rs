@@ -1,6 +1,8 @@
 //! The state directory of a cluster client: what was verified last, kept across restarts.
 //!
 //! Layout (every file written atomically: temporary file, fsync, rename, fsync of the directory):
+//! - `pinned-root.json`: the pinned root the client was started with (exact bytes), so that
+//!   `rrctl gather --state-dir` can re-verify the state without being given the root again;
 //! - `roots/<N>.json`: the roots reached by rotation beyond the pinned one, exact envelopes;
 //! - `index/<sha256>.json`, `bundles/<sha256>.json`: the verified index and the active bundle,
 //!   under the same content-addressed names as in the dist;
@@ -26,6 +28,8 @@ use crate::trust::verify::{self, TrustedRoot};
 /// Largest `state.json` read (it holds one head of at most 16 KiB and a few fields).
 const STATE_LIMIT: u64 = 256 * 1024;
 const STATE_FORMAT: u32 = 1;
+/// Where the pinned root is recorded (outside `roots/`, whose other names are collected).
+const PINNED_ROOT: &str = "pinned-root.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -187,6 +191,25 @@ impl StateDir {
             }
         }
         Ok(())
+    }
+
+    /// Record the pinned root this client was started with (`pinned-root.json`), after it was
+    /// checked to be a root. Rewritten only when it changed (a restart with a new pin).
+    pub fn store_pinned_root(&self, pinned_root: &[u8]) -> Result<(), StateError> {
+        let path = self.path(PINNED_ROOT);
+        write_if_absent(&path, pinned_root, &sha256_hex(pinned_root))
+    }
+
+    /// The pinned root recorded by [`Self::store_pinned_root`], at most `limits.root` bytes.
+    pub fn pinned_root(&self, limits: &Limits) -> Result<Vec<u8>, StateError> {
+        let path = self.path(PINNED_ROOT);
+        match read_opt(&path, limits.root) {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => {
+                Err(io_err(&path, "no pinned root recorded (run `rrctl fetch` or `rrctl agent` first, or give --root)"))
+            }
+            Err(e) => Err(io_err(&path, e)),
+        }
     }
 
     /// Load and re-verify everything stored, starting from the pinned root.

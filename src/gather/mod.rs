@@ -9,10 +9,12 @@
 //! - [`resources`]: discovery (legacy endpoints, only the groups named), paginated lists,
 //!   selectors, names, `fields` projection;
 //! - [`logs`]: pods, container-name matching, streamed and filtered logs;
+//! - [`metrics`]: series from the cluster Prometheus (`/federate`);
 //! - [`plan`]: the same resolution without reading any log or object body;
 //! - [`rbac`]: the least ClusterRole and Roles the gatherers need.
 
 pub mod logs;
+pub mod metrics;
 pub mod outcome;
 pub mod plan;
 pub mod project;
@@ -36,6 +38,30 @@ use crate::trust::payload::Decision;
 use crate::version::{OcpVersion, VersionRange, rollout_bucket};
 
 pub use outcome::{DefinitionReport, GathererReport, Outcome};
+
+/// Options of a run beyond the definitions and the policy: one struct, so `rrctl gather` and
+/// `rrctl agent` pass the same settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatherOptions {
+    /// The cluster Prometheus (`--prometheus-url` and its credentials). Without it, `metrics`
+    /// gatherers are `failed` ("no --prometheus-url given") and `alertIsFiring` cannot hold.
+    pub prometheus: Option<crate::prometheus::PrometheusSettings>,
+}
+
+/// What is known about the firing alerts for this run (queried at most once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Alerts {
+    /// No definition needs them, or the caller does not query (`--plan`).
+    NotQueried,
+    /// No Prometheus was configured.
+    NoPrometheus,
+    /// The query failed: conditions on alerts cannot be evaluated.
+    Failed(String),
+    Firing(Vec<crate::prometheus::Alert>),
+}
+
+/// Reason of a `metrics` gatherer or `alertIsFiring` condition without Prometheus.
+pub const NO_PROMETHEUS: &str = "no --prometheus-url given";
 
 /// One definition to execute, with the bundle's decision for this cluster when it came from one.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,11 +122,14 @@ pub const NOT_IMPLEMENTED: &str = "not implemented in this version";
 
 impl GatherResult {
     /// True when some gatherer could not do its job (forbidden, timed out, failed), not
-    /// counting kinds of gatherer this version does not implement.
+    /// counting kinds of gatherer this version does not implement, nor `metrics` gatherers of a
+    /// run given no Prometheus (a choice of the caller, not a fault of the cluster).
     pub fn has_problems(&self) -> bool {
-        self.reports
-            .iter()
-            .any(|d| d.gatherers.iter().any(|g| g.outcome.is_problem() && !g.reason.starts_with(NOT_IMPLEMENTED)))
+        self.reports.iter().any(|d| {
+            d.gatherers
+                .iter()
+                .any(|g| g.outcome.is_problem() && !g.reason.starts_with(NOT_IMPLEMENTED) && g.reason != NO_PROMETHEUS)
+        })
     }
 }
 
@@ -111,6 +140,7 @@ pub(crate) enum Step {
     Decided(GathererReport),
     Resources(crate::definition::Resources),
     Logs(crate::definition::ContainerLogs),
+    Metrics(crate::definition::Metrics),
 }
 
 /// The per-definition decision before anything runs.
@@ -125,6 +155,8 @@ pub(crate) fn decide(
     definitions: &[GatherDefinition],
     target: &Target,
     policy: &LocalPolicy,
+    alerts: &Alerts,
+    prometheus: bool,
 ) -> (Vec<Decided>, Vec<(String, String)>) {
     let version = OcpVersion::parse(&target.ocp_version).ok();
     let mut decided = Vec::new();
@@ -141,7 +173,7 @@ pub(crate) fn decide(
             Decision::decide(in_versions, d.rollout_percent(), Some(rollout_bucket(&d.id, &target.cluster_id)))
         });
         let skip = match decision {
-            Decision::Applies => skip_reason(gd, target, version.as_ref()),
+            Decision::Applies => skip_reason(gd, target, alerts),
             Decision::OutsideVersions => {
                 let reason = match version {
                     Some(_) => format!("versions {:?} do not include {}", d.versions, target.ocp_version),
@@ -162,7 +194,7 @@ pub(crate) fn decide(
                 let kind = g.kind_name();
                 let step = match &skip {
                     Some((outcome, reason)) => Step::Decided(GathererReport::new(i, kind, *outcome, reason.clone())),
-                    None => precheck(i, g, policy),
+                    None => precheck(i, g, policy, prometheus),
                 };
                 (i, kind, step)
             })
@@ -172,38 +204,56 @@ pub(crate) fn decide(
     (decided, not_applicable)
 }
 
-/// Why a whole definition is skipped on this cluster, if it is.
-fn skip_reason(gd: &GatherDefinition, target: &Target, version: Option<&OcpVersion>) -> Option<(Outcome, String)> {
+/// Why a whole definition is skipped on this cluster, if it is: every `when` condition must
+/// hold. `clusterVersionMatches` has the existing operator's semantics
+/// ([`crate::condition::cluster_version_matches`]).
+fn skip_reason(gd: &GatherDefinition, target: &Target, alerts: &Alerts) -> Option<(Outcome, String)> {
     let d = &gd.definition;
     for c in &d.when {
         match c {
             Condition::ClusterVersionMatches(r) => {
-                let holds = match (VersionRange::parse(r), version) {
-                    (Ok(range), Some(v)) => range.contains(v),
-                    _ => false,
-                };
-                if !holds {
+                if !crate::condition::cluster_version_matches(r, &target.ocp_version) {
                     return Some((
                         Outcome::SkippedCondition,
                         format!("clusterVersionMatches {r:?} does not hold for {}", target.ocp_version),
                     ));
                 }
             }
-            Condition::AlertIsFiring(alert) => {
-                return Some((
-                    Outcome::SkippedCondition,
-                    format!(
-                        "alertIsFiring {alert} cannot be evaluated: this version does not query Prometheus, \
-                         so conditional definitions are not run"
-                    ),
-                ));
-            }
+            Condition::AlertIsFiring(alert) => match alerts {
+                Alerts::Firing(firing) if firing.iter().any(|a| &a.name == alert) => {}
+                Alerts::Firing(_) => {
+                    return Some((
+                        Outcome::SkippedCondition,
+                        format!("alertIsFiring {alert}: the alert is not firing"),
+                    ));
+                }
+                Alerts::NoPrometheus => {
+                    return Some((
+                        Outcome::SkippedCondition,
+                        format!("alertIsFiring {alert} cannot be evaluated: {NO_PROMETHEUS}"),
+                    ));
+                }
+                Alerts::NotQueried => {
+                    return Some((
+                        Outcome::SkippedCondition,
+                        format!("alertIsFiring {alert} is not evaluated (the firing alerts were not queried)"),
+                    ));
+                }
+                Alerts::Failed(e) => {
+                    return Some((Outcome::Failed, format!("alertIsFiring {alert} cannot be evaluated: {e}")));
+                }
+            },
         }
     }
     None
 }
 
-fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy) -> Step {
+/// True when some definition has an `alertIsFiring` condition (the alerts are then queried once).
+pub(crate) fn needs_alerts(definitions: &[GatherDefinition]) -> bool {
+    definitions.iter().any(|gd| gd.definition.when.iter().any(|c| matches!(c, Condition::AlertIsFiring(_))))
+}
+
+fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy, prometheus: bool) -> Step {
     let kind = g.kind_name();
     let denied = |reason: String| Step::Decided(GathererReport::new(index, kind, Outcome::DeniedByPolicy, reason));
     match g {
@@ -232,12 +282,8 @@ fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy) -> Step {
             }
             Step::Logs(c.clone())
         }
-        Gatherer::Metrics(_) => Step::Decided(GathererReport::new(
-            index,
-            kind,
-            Outcome::Failed,
-            format!("{NOT_IMPLEMENTED}: metrics are read from Prometheus, which this version does not query"),
-        )),
+        Gatherer::Metrics(m) if prometheus => Step::Metrics(m.clone()),
+        Gatherer::Metrics(_) => Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS)),
         _ => Step::Decided(GathererReport::new(
             index,
             kind,
@@ -301,7 +347,7 @@ impl Fail {
 /// Where one gatherer puts what it collects, within its own and the run's byte budget.
 #[derive(Debug)]
 pub(crate) struct Sink {
-    limit: u64,
+    pub limit: u64,
     total: Arc<TotalBudget>,
     pub bytes: u64,
     pub records: u64,
@@ -332,6 +378,11 @@ impl Sink {
         }
     }
 
+    /// How many bytes both budgets still allow.
+    pub(crate) fn room(&self) -> u64 {
+        (self.limit.saturating_sub(self.bytes)).min(self.total.0.load(Ordering::SeqCst))
+    }
+
     /// Reserve `n` bytes in both budgets; false (and `truncated` set) when either is spent.
     pub(crate) fn reserve(&mut self, n: u64) -> bool {
         if self.truncated.is_some() {
@@ -359,14 +410,38 @@ impl Sink {
 /// The result of one step: its report and files.
 type StepResult = (usize, usize, GathererReport, Vec<(String, Vec<u8>)>);
 
-/// Run every applicable definition's gatherers and collect files and reports.
+/// Run every applicable definition's gatherers and collect files and reports (no Prometheus).
 pub async fn gather(
     client: &Client,
     definitions: &[GatherDefinition],
     target: &Target,
     policy: &LocalPolicy,
 ) -> GatherResult {
-    let (decided, not_applicable) = decide(definitions, target, policy);
+    gather_with(client, definitions, target, policy, &GatherOptions::default()).await
+}
+
+/// [`gather`] with the run's options: the firing alerts are queried once, and only when some
+/// definition has an `alertIsFiring` condition; a definition whose conditions do not hold makes
+/// no request at all.
+pub async fn gather_with(
+    client: &Client,
+    definitions: &[GatherDefinition],
+    target: &Target,
+    policy: &LocalPolicy,
+    opts: &GatherOptions,
+) -> GatherResult {
+    let prometheus = opts.prometheus.as_ref().map(crate::prometheus::PrometheusClient::new);
+    let alerts = match (&prometheus, needs_alerts(definitions)) {
+        (_, false) => Alerts::NotQueried,
+        (None, true) => Alerts::NoPrometheus,
+        (Some(Err(e)), true) => Alerts::Failed(e.to_string()),
+        (Some(Ok(p)), true) => match p.firing_alerts().await {
+            Ok(a) => Alerts::Firing(a),
+            Err(e) => Alerts::Failed(format!("the firing alerts: {e}")),
+        },
+    };
+    let (decided, not_applicable) = decide(definitions, target, policy, &alerts, prometheus.is_some());
+    let prometheus = prometheus.as_ref().map(|p| p.as_ref().map_err(|e| Fail::Failed(e.to_string())));
     let run_deadline = Instant::now() + Duration::from_secs(policy.run_timeout_seconds);
     let gatherer_timeout = Duration::from_secs(policy.gatherer_timeout_seconds);
     // Discovery counts against the run's time limit like everything else.
@@ -387,6 +462,8 @@ pub async fn gather(
     }
     let concurrency = policy.concurrency.max(1) as usize;
     let discovery = &discovery;
+    let decided_ref = &decided;
+    let prometheus = &prometheus;
     let ran: Vec<StepResult> = futures_util::stream::iter(jobs)
         .map(|(di, gi, kind, step)| {
             let total = total.clone();
@@ -419,6 +496,14 @@ pub async fn gather(
                     Step::Logs(c) => {
                         tokio::time::timeout(limit_time, logs::collect(client, c, &mut sink, policy)).await
                     }
+                    Step::Metrics(m) => match prometheus {
+                        Some(Ok(p)) => {
+                            let id = &decided_ref[di].id;
+                            tokio::time::timeout(limit_time, metrics::collect(p, id, m, &mut sink)).await
+                        }
+                        Some(Err(fail)) => Ok(Err(fail.clone())),
+                        None => Ok(Err(Fail::Failed(NO_PROMETHEUS.into()))),
+                    },
                     Step::Decided(_) => unreachable!("decided steps are not jobs"),
                 };
                 let mut report = finish(gi, kind, &mut sink, result, limit_time);

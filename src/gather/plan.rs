@@ -44,7 +44,8 @@ pub struct Plan {
 }
 
 pub async fn plan(client: &Client, definitions: &[GatherDefinition], target: &Target, policy: &LocalPolicy) -> Plan {
-    let (decided, not_applicable) = decide(definitions, target, policy);
+    // A plan reads no metric and queries no alert: alertIsFiring is reported as not evaluated.
+    let (decided, not_applicable) = decide(definitions, target, policy, &super::Alerts::NotQueried, true);
     let discovery = resources::discover_for(client, &decided).await;
     let mut out = Vec::new();
     for d in &decided {
@@ -61,6 +62,14 @@ pub async fn plan(client: &Client, definitions: &[GatherDefinition], target: &Ta
                 },
                 Step::Resources(r) => plan_resources(client, &discovery, r, policy, *index).await,
                 Step::Logs(c) => plan_logs(client, c, policy, *index).await,
+                Step::Metrics(m) => PlannedGatherer {
+                    index: *index,
+                    kind,
+                    action: "collect".into(),
+                    reason: format!("federate {} selector(s) from Prometheus (not read in a plan)", m.selectors.len()),
+                    paths: vec![super::metrics::archive_path(&d.id)],
+                    max_bytes: Some(policy.gatherer_max_bytes),
+                },
             };
             gatherers.push(planned);
         }

@@ -73,6 +73,12 @@ impl Rbac {
             "clusterversions",
             access(&["get"], Some(&["version".to_string()])),
         );
+        // Obfuscating the base domain reads it from DNS `cluster` (or Infrastructure `cluster`).
+        if policy.obfuscation.base_domain {
+            for plural in ["dnses", "infrastructures"] {
+                add(&mut rbac.cluster, "config.openshift.io", plural, access(&["get"], Some(&["cluster".to_string()])));
+            }
+        }
         for d in definitions {
             for g in &d.gather {
                 match g {

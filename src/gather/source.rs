@@ -74,14 +74,25 @@ pub async fn from_dist<F: Fetcher>(
 /// The agent's active bundle from its state directory, re-verified from the pinned root first
 /// (roots, head signatures, the index against the head's pin, the bundle against the index's
 /// pin), then selected for this version and cluster. Also returns the problems the state had.
+/// Without `pinned_root`, the root `rrctl fetch`/`rrctl agent` recorded in the directory
+/// (`pinned-root.json`) is the starting point.
 pub fn from_state_dir(
     dir: &std::path::Path,
-    pinned_root: &[u8],
+    pinned_root: Option<&[u8]>,
     ocp_version: &semver::Version,
     cluster_id: &str,
 ) -> Result<(Vec<GatherDefinition>, SourceInfo, Vec<String>), SourceError> {
     let limits = crate::trust::payload::Limits::default();
-    let loaded = crate::fetch::state::StateDir::new(dir).load(pinned_root, &limits)?;
+    let state_dir = crate::fetch::state::StateDir::new(dir);
+    let recorded;
+    let pinned_root = match pinned_root {
+        Some(r) => r,
+        None => {
+            recorded = state_dir.pinned_root(&limits).map_err(|e| SourceError::Definition(e.to_string()))?;
+            &recorded
+        }
+    };
+    let loaded = state_dir.load(pinned_root, &limits)?;
     let (definitions, info) =
         from_verified_state(&loaded.state, &dir.display().to_string(), ocp_version, Some(cluster_id))?;
     Ok((definitions, info, loaded.problems))

@@ -1,0 +1,269 @@
+//! `rrctl gather` with a real Prometheus (`tests/support/prometheus.rs`: Debian's binary,
+//! scraping itself, with the always-firing `AlertmanagerFailedReload` for
+//! openshift-monitoring/alertmanager-main-0/alertmanager and the never-firing
+//! `KubePodCrashLooping`) and the test API server serving the Insights archive sample.
+//! Expectations come from Prometheus's own query API and the fixtures, not from rrctl's output.
+
+#[path = "support/kubeapi.rs"]
+mod kubeapi;
+#[path = "support/prometheus.rs"]
+mod prometheus;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use kubeapi::KubeApi;
+use prometheus::Prometheus;
+use serde_json::Value;
+
+fn rrctl(cwd: &Path) -> Command {
+    let mut c = Command::cargo_bin("rrctl").unwrap();
+    c.current_dir(cwd).env_remove("KUBECONFIG").env("RRCTL_TODAY", "2026-11-26").env("NO_COLOR", "1");
+    c
+}
+
+fn definition(id: &str, extra: &str, gather: &str) -> String {
+    format!(
+        "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
+         justification: Test content for the Prometheus gather tests.\nversions: \"*\"\n{extra}gather:\n{gather}"
+    )
+}
+
+fn write_definitions(dir: &Path, files: &[(&str, String)]) -> PathBuf {
+    let defs = dir.join("defs");
+    std::fs::create_dir_all(defs.join("platform")).unwrap();
+    for (id, text) in files {
+        std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
+    }
+    defs
+}
+
+fn read_archive(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut out = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        out.insert(path, bytes);
+    }
+    out
+}
+
+fn gatherer<'a>(gathers: &'a Value, id: &str, index: usize) -> &'a Value {
+    let d = gathers["definitions"].as_array().unwrap().iter().find(|d| d["id"] == id);
+    &d.unwrap_or_else(|| panic!("{id} missing in {gathers}"))["gatherers"][index]
+}
+
+/// Run `rrctl gather --definitions` with extra flags; returns (exit code, stderr, entries).
+fn gather(dir: &Path, defs: &Path, kubeconfig: &Path, extra: &[&str]) -> (i32, String, BTreeMap<String, Vec<u8>>) {
+    let out = dir.join("out.tar.gz");
+    let result = rrctl(dir)
+        .args(["gather", "--definitions"])
+        .arg(defs)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--ocp-version", "4.16.3", "--cluster-id", "c1", "--out"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+    let code = result.status.code().unwrap();
+    assert!(out.exists(), "no archive: {stderr}");
+    (code, stderr, read_archive(&out))
+}
+
+/// (metric name, sorted labels) of each sample line of a text exposition; comments skipped.
+fn series_of_text(text: &str) -> BTreeSet<(String, BTreeMap<String, String>)> {
+    let mut out = BTreeSet::new();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (name, rest) = match line.find('{') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => (line.split(' ').next().unwrap(), ""),
+        };
+        let mut labels = BTreeMap::new();
+        if let Some(end) = rest.find("} ") {
+            for pair in split_labels(&rest[..end]) {
+                let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("bad label in {line:?}"));
+                labels.insert(k.to_string(), v.trim_matches('"').to_string());
+            }
+        }
+        out.insert((name.to_string(), labels));
+    }
+    out
+}
+
+/// Split `a="x",b="y,z"` at the commas outside quotes.
+fn split_labels(s: &str) -> Vec<String> {
+    let (mut parts, mut cur, mut quoted, mut escaped) = (Vec::new(), String::new(), false, false);
+    for c in s.chars() {
+        match c {
+            '\\' if quoted && !escaped => escaped = true,
+            '"' if !escaped => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => escaped = false,
+        }
+        if c != '\\' || !escaped {
+            escaped = false;
+        }
+        cur.push(c);
+    }
+    if !cur.is_empty() {
+        parts.push(cur);
+    }
+    parts
+}
+
+/// What Prometheus's query API says the selector matches: (name, labels) per series.
+fn series_of_query(prom: &Prometheus, selector: &str) -> BTreeSet<(String, BTreeMap<String, String>)> {
+    prom.vector(selector)
+        .iter()
+        .map(|s| {
+            let mut labels: BTreeMap<String, String> = s["metric"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            let name = labels.remove("__name__").unwrap();
+            (name, labels)
+        })
+        .collect()
+}
+
+#[test]
+fn a_metrics_file_holds_the_selected_series_and_nothing_else() {
+    let prom = Prometheus::start();
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definitions(
+        dir.path(),
+        &[(
+            "self-scrape",
+            definition(
+                "self-scrape",
+                "",
+                "  - metrics:\n      selectors: ['up{job=\"prometheus\"}', 'prometheus_build_info']\n",
+            ),
+        )],
+    );
+    let server = KubeApi::builder().build().start_background();
+    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = String::from_utf8(entries["metrics/self-scrape.txt"].clone()).unwrap();
+    let mut expected = series_of_query(&prom, r#"up{job="prometheus"}"#);
+    expected.extend(series_of_query(&prom, "prometheus_build_info"));
+    assert_eq!(expected.len(), 2, "one `up` and one build info series: {expected:?}");
+    assert_eq!(series_of_text(&text), expected, "{text}");
+    let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
+    let g = gatherer(&gathers, "self-scrape", 0);
+    assert_eq!((g["outcome"].as_str(), g["records"].as_u64()), (Some("collected"), Some(2)), "{g}");
+    assert_eq!(g["bytes"].as_u64(), Some(text.len() as u64));
+}
+
+#[test]
+fn metrics_over_the_gatherer_budget_are_cut_at_a_line_and_recorded_as_truncated() {
+    let prom = Prometheus::start();
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definitions(
+        dir.path(),
+        &[("many", definition("many", "", "  - metrics:\n      selectors: ['{job=\"prometheus\"}']\n"))],
+    );
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "gathererMaxBytes: 2000\n").unwrap();
+    let server = KubeApi::builder().build().start_background();
+    let policy_arg = policy.display().to_string();
+    let (code, stderr, entries) =
+        gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url, "--policy", &policy_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = &entries["metrics/many.txt"];
+    assert!(!text.is_empty() && text.len() <= 2000, "{}", text.len());
+    assert_eq!(text.last(), Some(&b'\n'), "cut at a line boundary");
+    let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
+    let g = gatherer(&gathers, "many", 0);
+    assert_eq!(g["outcome"], "truncated", "{g}");
+    assert!(g["reason"].as_str().unwrap().contains("budget of 2000 bytes"), "{g}");
+}
+
+#[test]
+fn without_a_prometheus_url_metrics_fail_and_alert_conditions_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definitions(
+        dir.path(),
+        &[
+            ("m", definition("m", "", "  - metrics:\n      selectors: ['up']\n")),
+            (
+                "on-alert",
+                definition(
+                    "on-alert",
+                    "when:\n  - alertIsFiring: AlertmanagerFailedReload\n",
+                    "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n",
+                ),
+            ),
+        ],
+    );
+    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start_background();
+    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
+    assert_eq!(gatherer(&gathers, "m", 0)["outcome"], "failed");
+    assert_eq!(gatherer(&gathers, "m", 0)["reason"], "no --prometheus-url given");
+    assert_eq!(gatherer(&gathers, "on-alert", 0)["outcome"], "skipped-condition");
+    assert!(!entries.keys().any(|p| p.starts_with("metrics/") || p.contains("clusteroperators")), "{entries:?}");
+    assert!(!server.requests().iter().any(|r| r.path.contains("clusteroperators")), "{:?}", server.requests());
+}
+
+#[test]
+fn only_definitions_whose_conditions_hold_make_requests() {
+    let prom = Prometheus::start();
+    let dir = tempfile::tempdir().unwrap();
+    let operators =
+        "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n";
+    let pools = "  - resources:\n      group: machineconfiguration.openshift.io\n      version: v1\n      kind: MachineConfigPool\n";
+    let nodes = "  - resources:\n      group: \"\"\n      version: v1\n      kind: Node\n";
+    let defs = write_definitions(
+        dir.path(),
+        &[
+            (
+                "firing",
+                definition(
+                    "firing",
+                    "when:\n  - alertIsFiring: AlertmanagerFailedReload\n  - clusterVersionMatches: \">=4.16.0 <4.17.0\"\n",
+                    operators,
+                ),
+            ),
+            ("silent", definition("silent", "when:\n  - alertIsFiring: KubePodCrashLooping\n", pools)),
+            // 4.16.3 is below 4.17.0 (both grammars, npm-style and blang/semver, agree here).
+            ("other-version", definition("other-version", "when:\n  - clusterVersionMatches: \">=4.17.0\"\n", nodes)),
+        ],
+    );
+    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start_background();
+    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    assert_eq!(code, 0, "{stderr}");
+    let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
+    assert_eq!(gatherer(&gathers, "firing", 0)["outcome"], "collected");
+    let silent = gatherer(&gathers, "silent", 0);
+    assert_eq!(silent["outcome"], "skipped-condition");
+    assert!(silent["reason"].as_str().unwrap().contains("KubePodCrashLooping"), "{silent}");
+    let other = gatherer(&gathers, "other-version", 0);
+    assert_eq!(other["outcome"], "skipped-condition");
+    assert!(other["reason"].as_str().unwrap().contains(">=4.17.0"), "{other}");
+    // The sample's ClusterOperators were gathered; no request touched what the skipped ones name.
+    assert!(entries.keys().any(|p| p.starts_with("cluster-scoped-resources/config.openshift.io/clusteroperators/")));
+    let requests = server.requests();
+    assert!(requests.iter().any(|r| r.path.contains("/clusteroperators")), "{requests:?}");
+    for r in &requests {
+        assert!(
+            !r.path.contains("machineconfigpools") && !r.path.contains("/nodes"),
+            "a skipped definition's request: {r:?}"
+        );
+        assert!(!r.path.contains("machineconfiguration.openshift.io"), "discovery of a skipped group: {r:?}");
+    }
+}
