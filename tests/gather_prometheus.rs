@@ -399,3 +399,54 @@ fn namespace_legacy_functions_gather_the_samples_operator_as_the_sample_archive_
     let conditional: Vec<&String> = entries.keys().filter(|p| p.starts_with("conditional/")).collect();
     assert_eq!(conditional.len(), 3, "{conditional:?}");
 }
+
+#[test]
+fn api_request_counts_of_the_resource_the_alert_names_come_out_as_in_the_sample() {
+    let alert = "APIRemovedInNextEUSReleaseInUse";
+    let prom = Prometheus::start_with_alerts(&[prometheus::TestAlert {
+        name: alert,
+        labels: vec![
+            ("group", "apiextensions.k8s.io"),
+            ("version", "v1beta1"),
+            ("resource", "customresourcedefinitions"),
+        ],
+        firing: true,
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definitions(
+        dir.path(),
+        &[(
+            "removed-apis",
+            definition(
+                "removed-apis",
+                "",
+                &format!("  - apiRequestCountsOfResourceFromAlert:\n      alertName: {alert}\n"),
+            ),
+        )],
+    );
+    // The numbers of the sample's record: 46 requests in all, none in the last 24 hours.
+    let count = serde_json::json!({
+        "apiVersion": "apiserver.openshift.io/v1",
+        "kind": "APIRequestCount",
+        "metadata": {"name": "customresourcedefinitions.v1beta1.apiextensions.k8s.io"},
+        "status": {"removedInRelease": "1.22", "requestCount": 46, "last24h": [{"requestCount": 0}, {"requestCount": 0}]},
+    });
+    let other = serde_json::json!({
+        "apiVersion": "apiserver.openshift.io/v1",
+        "kind": "APIRequestCount",
+        "metadata": {"name": "flowschemas.v1beta1.flowcontrol.apiserver.k8s.io"},
+        "status": {"removedInRelease": "1.26", "requestCount": 7},
+    });
+    let server = KubeApi::builder().object(count).object(other).build().start_background();
+    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    assert_eq!(code, 0, "{stderr}");
+    let path = format!("conditional/alerts/{alert}/api_request_counts.json");
+    let got: Value = serde_json::from_slice(entries.get(&path).unwrap_or_else(|| {
+        panic!("no {path}: {}", String::from_utf8_lossy(&entries["insights-operator/gathers.json"]))
+    }))
+    .unwrap();
+    let sample: Value =
+        serde_json::from_str(&std::fs::read_to_string(kubeapi::archive_sample().join(&path)).unwrap()).unwrap();
+    assert_eq!(got, sample);
+    assert!(!server.requests().iter().any(|r| r.path.contains("flowschemas")), "{:?}", server.requests());
+}

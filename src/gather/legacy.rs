@@ -315,3 +315,76 @@ pub(crate) async fn image_streams_of_namespace(client: &Client, namespace: &str,
     sink.summary = Some(format!("{} ImageStream(s)", sink.records));
     Ok(())
 }
+
+pub fn api_request_counts_path(alert_name: &str) -> String {
+    format!("conditional/alerts/{alert_name}/api_request_counts.json")
+}
+
+/// `apiRequestCountsOfResourceFromAlert`: for each firing alert `alertName`, the APIRequestCount
+/// (apiserver.openshift.io/v1) its `resource`, `version` and `group` labels name
+/// (`<resource>.<version>.<group>`), summed up as the operator does: the resource, the release
+/// that removes it, the total request count and the last 24 hours' count.
+pub(crate) async fn api_request_counts(
+    client: &Client,
+    alert_name: &str,
+    alerts: &[Alert],
+    sink: &mut Sink,
+) -> Result<(), Fail> {
+    let resource = ApiResource {
+        group: "apiserver.openshift.io".into(),
+        version: "v1".into(),
+        api_version: "apiserver.openshift.io/v1".into(),
+        kind: "APIRequestCount".into(),
+        plural: "apirequestcounts".into(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let mut names = BTreeSet::new();
+    for alert in alerts.iter().filter(|a| a.name == alert_name) {
+        let parts: Option<Vec<&String>> =
+            ["resource", "version", "group"].iter().map(|k| alert.labels.get(*k)).collect();
+        match parts {
+            Some(p) => {
+                let name = format!("{}.{}.{}", p[0], p[1], p[2]);
+                if safe_segment(&name) {
+                    names.insert(name);
+                } else {
+                    sink.warnings.push(format!("alert {alert_name}: {name:?} is not a plain name"));
+                }
+            }
+            None => sink.warnings.push(format!("alert {alert_name} lacks a resource, version or group label")),
+        }
+    }
+    if names.is_empty() {
+        sink.summary = Some(format!("alert {alert_name} is not firing (or names no resource)"));
+        return Ok(());
+    }
+    let mut records = Vec::new();
+    for name in &names {
+        match api.get(name).await {
+            Ok(obj) => {
+                let status = obj.data.get("status").cloned().unwrap_or_default();
+                let last_day: u64 = status["last24h"]
+                    .as_array()
+                    .map(|hours| hours.iter().filter_map(|h| h["requestCount"].as_u64()).sum())
+                    .unwrap_or(0);
+                records.push(serde_json::json!({
+                    "resource": name,
+                    "removed_in_release": status["removedInRelease"].as_str().unwrap_or(""),
+                    "total_request_count": status["requestCount"].as_u64().unwrap_or(0),
+                    "last_day_request_count": last_day,
+                }));
+            }
+            Err(e) => sink.fail_part(Fail::from_kube(&format!("apirequestcount {name}"), &e)),
+        }
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    let bytes = serde_json::to_vec_pretty(&records).map_err(|e| Fail::Failed(e.to_string()))?;
+    if sink.reserve(bytes.len() as u64) {
+        sink.records = records.len() as u64;
+        sink.files.push((api_request_counts_path(alert_name), bytes));
+        sink.summary = Some(format!("{} resource(s) for alert {alert_name}", records.len()));
+    }
+    Ok(())
+}

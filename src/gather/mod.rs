@@ -256,11 +256,14 @@ fn skip_reason(gd: &GatherDefinition, target: &Target, alerts: &Alerts) -> Optio
 pub(crate) fn needs_alerts(definitions: &[GatherDefinition]) -> bool {
     definitions.iter().any(|gd| {
         gd.definition.when.iter().any(|c| matches!(c, Condition::AlertIsFiring(_)))
-            || gd
-                .definition
-                .gather
-                .iter()
-                .any(|g| matches!(g, Gatherer::ContainersLogs(_) | Gatherer::PodDefinition(_)))
+            || gd.definition.gather.iter().any(|g| {
+                matches!(
+                    g,
+                    Gatherer::ContainersLogs(_)
+                        | Gatherer::PodDefinition(_)
+                        | Gatherer::ApiRequestCountsOfResourceFromAlert(_)
+                )
+            })
     })
 }
 
@@ -305,24 +308,20 @@ fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy, prometheus: bool, 
             ))
         }
         Gatherer::LogsOfNamespace(_) | Gatherer::ImageStreamsOfNamespace(_) => Step::Legacy(g.clone(), Vec::new()),
-        Gatherer::ContainersLogs(_) | Gatherer::PodDefinition(_) => match alerts {
-            Alerts::Firing(firing) => Step::Legacy(g.clone(), firing.clone()),
-            Alerts::NoPrometheus | Alerts::NotQueried => {
-                Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS))
+        Gatherer::ContainersLogs(_) | Gatherer::PodDefinition(_) | Gatherer::ApiRequestCountsOfResourceFromAlert(_) => {
+            match alerts {
+                Alerts::Firing(firing) => Step::Legacy(g.clone(), firing.clone()),
+                Alerts::NoPrometheus | Alerts::NotQueried => {
+                    Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS))
+                }
+                Alerts::Failed(e) => Step::Decided(GathererReport::new(
+                    index,
+                    kind,
+                    Outcome::Failed,
+                    format!("the firing alerts it needs could not be read: {e}"),
+                )),
             }
-            Alerts::Failed(e) => Step::Decided(GathererReport::new(
-                index,
-                kind,
-                Outcome::Failed,
-                format!("the firing alerts it needs could not be read: {e}"),
-            )),
-        },
-        Gatherer::ApiRequestCountsOfResourceFromAlert(_) => Step::Decided(GathererReport::new(
-            index,
-            kind,
-            Outcome::Failed,
-            format!("{NOT_IMPLEMENTED}: the legacy function {kind}"),
-        )),
+        }
     }
 }
 
@@ -566,6 +565,9 @@ async fn run_legacy(
         Gatherer::PodDefinition(a) => legacy::pod_definition(client, &a.alert_name, alerts, policy, sink).await,
         Gatherer::LogsOfNamespace(l) => legacy::logs_of_namespace(client, l, sink).await,
         Gatherer::ImageStreamsOfNamespace(i) => legacy::image_streams_of_namespace(client, &i.namespace, sink).await,
+        Gatherer::ApiRequestCountsOfResourceFromAlert(a) => {
+            legacy::api_request_counts(client, &a.alert_name, alerts, sink).await
+        }
         other => Err(Fail::Failed(format!("{NOT_IMPLEMENTED}: the legacy function {}", other.kind_name()))),
     }
 }
