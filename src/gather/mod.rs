@@ -311,9 +311,9 @@ fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy, prometheus: bool, 
         Gatherer::ContainersLogs(_) | Gatherer::PodDefinition(_) | Gatherer::ApiRequestCountsOfResourceFromAlert(_) => {
             match alerts {
                 Alerts::Firing(firing) => Step::Legacy(g.clone(), firing.clone()),
-                Alerts::NoPrometheus | Alerts::NotQueried => {
-                    Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS))
-                }
+                // Only a plan does not query them (a run does whenever such a gatherer exists).
+                Alerts::NotQueried => Step::Legacy(g.clone(), Vec::new()),
+                Alerts::NoPrometheus => Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS)),
                 Alerts::Failed(e) => Step::Decided(GathererReport::new(
                     index,
                     kind,
