@@ -450,3 +450,37 @@ fn api_request_counts_of_the_resource_the_alert_names_come_out_as_in_the_sample(
     assert_eq!(got, sample);
     assert!(!server.requests().iter().any(|r| r.path.contains("flowschemas")), "{:?}", server.requests());
 }
+
+/// The test API server stands in for Prometheus here: its request log shows every query made,
+/// and its answer (not a Prometheus one) makes the query fail.
+#[test]
+fn the_firing_alerts_are_queried_once_and_only_when_needed_and_a_failed_query_is_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let operators =
+        "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n";
+    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start_background();
+    let url = server.url().to_string();
+    let queries = || server.requests().iter().filter(|r| r.path == "/api/v1/query").count();
+
+    let plain = write_definitions(dir.path(), &[("plain", definition("plain", "", operators))]);
+    let (code, stderr, _) = gather(dir.path(), &plain, server.kubeconfig_path(), &["--prometheus-url", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(queries(), 0, "no definition needs the alerts");
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let when = "when:\n  - alertIsFiring: AlertmanagerFailedReload\n";
+    let two = write_definitions(
+        dir2.path(),
+        &[("a", definition("a", when, operators)), ("b", definition("b", when, operators))],
+    );
+    let (code, stderr, entries) = gather(dir2.path(), &two, server.kubeconfig_path(), &["--prometheus-url", &url]);
+    assert_eq!(code, 1, "a condition that cannot be evaluated is a problem: {stderr}");
+    assert_eq!(queries(), 1, "one query for both definitions");
+    let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
+    for id in ["a", "b"] {
+        let g = gatherer(&gathers, id, 0);
+        assert_eq!(g["outcome"], "failed", "{g}");
+        assert!(g["reason"].as_str().unwrap().contains("/api/v1/query"), "{g}");
+    }
+    assert!(!entries.keys().any(|p| p.contains("clusteroperators")), "{entries:?}");
+}
