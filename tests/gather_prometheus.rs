@@ -267,3 +267,220 @@ fn only_definitions_whose_conditions_hold_make_requests() {
         assert!(!r.path.contains("machineconfiguration.openshift.io"), "discovery of a skipped group: {r:?}");
     }
 }
+
+const SAMPLE_POD_DIR: &str = "conditional/namespaces/openshift-monitoring/pods/alertmanager-main-0";
+
+#[test]
+fn alert_driven_legacy_functions_gather_what_the_firing_alert_points_at() {
+    let prom = Prometheus::start();
+    let dir = tempfile::tempdir().unwrap();
+    let sample = kubeapi::archive_sample();
+    let sample_log_path = format!("{SAMPLE_POD_DIR}/containers/alertmanager/logs/last-50-lines.log");
+    let sample_log = std::fs::read_to_string(sample.join(&sample_log_path)).unwrap();
+    let defs = write_definitions(
+        dir.path(),
+        &[
+            (
+                "am-logs",
+                definition(
+                    "am-logs",
+                    "",
+                    "  - containersLogs:\n      alertName: AlertmanagerFailedReload\n      tailLines: 50\n  \
+                     - containersLogs:\n      alertName: AlertmanagerFailedReload\n      tailLines: 10\n      \
+                     namespace: openshift-monitoring\n",
+                ),
+            ),
+            ("am-pod", definition("am-pod", "", "  - podDefinition:\n      alertName: AlertmanagerFailedReload\n")),
+            (
+                "silent-logs",
+                definition(
+                    "silent-logs",
+                    "",
+                    "  - containersLogs:\n      alertName: KubePodCrashLooping\n      tailLines: 50\n  \
+                     - podDefinition:\n      alertName: KubePodCrashLooping\n",
+                ),
+            ),
+        ],
+    );
+    let server = KubeApi::builder()
+        .objects_from_archive(&sample)
+        .pod_log(
+            prometheus::FIRING_NAMESPACE,
+            prometheus::FIRING_POD,
+            prometheus::FIRING_CONTAINER,
+            false,
+            kubeapi::LogSource::timestamped(&sample_log),
+        )
+        .build()
+        .start_background();
+    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // The sample's own paths: its log (29 lines, under 50) comes back byte for byte.
+    assert_eq!(String::from_utf8(entries[&sample_log_path].clone()).unwrap(), sample_log);
+    let last_10: Vec<&str> = sample_log.lines().skip(sample_log.lines().count() - 10).collect();
+    let ten =
+        String::from_utf8(entries[&format!("{SAMPLE_POD_DIR}/containers/alertmanager/logs/last-10-lines.log")].clone())
+            .unwrap();
+    assert_eq!(ten.lines().collect::<Vec<_>>(), last_10);
+    let pod_path = format!("{SAMPLE_POD_DIR}/alertmanager-main-0.json");
+    let pod: Value = serde_json::from_slice(&entries[&pod_path]).unwrap();
+    let sample_pod: Value = serde_json::from_str(&std::fs::read_to_string(sample.join(&pod_path)).unwrap()).unwrap();
+    assert_eq!(pod["metadata"]["uid"], sample_pod["metadata"]["uid"]);
+    assert_eq!(pod["spec"]["containers"], sample_pod["spec"]["containers"]);
+    let conditional: BTreeSet<&String> = entries.keys().filter(|p| p.starts_with("conditional/")).collect();
+    assert_eq!(conditional.len(), 3, "{conditional:?}");
+
+    let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
+    assert_eq!(gatherer(&gathers, "am-logs", 0)["records"], sample_log.lines().count());
+    assert_eq!(gatherer(&gathers, "am-pod", 0)["outcome"], "collected");
+    for i in 0..2 {
+        let g = gatherer(&gathers, "silent-logs", i);
+        assert_eq!(g["outcome"], "empty", "{g}");
+        assert!(g["reason"].as_str().unwrap().contains("KubePodCrashLooping is not firing"), "{g}");
+    }
+    // Only the firing alert's pod was asked for: one get of the pod, one log read (per tail).
+    let requests = server.requests();
+    let pod_requests: Vec<_> = requests.iter().filter(|r| r.path.contains("/pods")).collect();
+    assert!(
+        pod_requests
+            .iter()
+            .all(|r| r.path.starts_with("/api/v1/namespaces/openshift-monitoring/pods/alertmanager-main-0")),
+        "{pod_requests:?}"
+    );
+    assert_eq!(pod_requests.iter().filter(|r| r.path.ends_with("/log")).count(), 2, "{pod_requests:?}");
+}
+
+#[test]
+fn namespace_legacy_functions_gather_the_samples_operator_as_the_sample_archive_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = kubeapi::archive_sample();
+    let ns = "openshift-cluster-samples-operator";
+    let pod = "cluster-samples-operator-8ffb9b45f-49mjr";
+    let containers: BTreeSet<String> =
+        ["cluster-samples-operator", "cluster-samples-operator-watch"].iter().map(|s| s.to_string()).collect();
+    let log_path = |c: &str| format!("conditional/namespaces/{ns}/pods/{pod}/containers/{c}/logs/last-100-lines.log");
+    let defs = write_definitions(
+        dir.path(),
+        &[(
+            "samples",
+            definition(
+                "samples",
+                "",
+                &format!(
+                    "  - logsOfNamespace:\n      namespace: {ns}\n      tailLines: 100\n  \
+                     - imageStreamsOfNamespace:\n      namespace: {ns}\n"
+                ),
+            ),
+        )],
+    );
+    let mut builder = KubeApi::builder().objects_from_archive(&sample);
+    let now = kubeapi::DEFAULT_NOW;
+    builder = builder.object(kubeapi::generated_pod(ns, pod, &containers, now));
+    let mut logs = BTreeMap::new();
+    for c in &containers {
+        let text = std::fs::read_to_string(sample.join(log_path(c))).unwrap();
+        // The sample's lines have no kubelet timestamp: logsOfNamespace reads without them.
+        builder = builder.pod_log(ns, pod, c, false, kubeapi::LogSource::untimestamped(&text, now));
+        logs.insert(c.clone(), text);
+    }
+    let server = builder.build().start_background();
+    // No Prometheus is needed for these two.
+    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    for (c, text) in &logs {
+        assert_eq!(String::from_utf8(entries[&log_path(c)].clone()).unwrap(), *text, "{c}");
+    }
+    let is_path = format!("conditional/namespaces/{ns}/imagestreams/example.json");
+    let is: Value = serde_json::from_slice(&entries[&is_path]).unwrap();
+    let sample_is: Value = serde_json::from_str(&std::fs::read_to_string(sample.join(&is_path)).unwrap()).unwrap();
+    assert_eq!(is["metadata"]["name"], "example");
+    assert_eq!(is["spec"], sample_is["spec"]);
+    let conditional: Vec<&String> = entries.keys().filter(|p| p.starts_with("conditional/")).collect();
+    assert_eq!(conditional.len(), 3, "{conditional:?}");
+}
+
+#[test]
+fn api_request_counts_of_the_resource_the_alert_names_come_out_as_in_the_sample() {
+    let alert = "APIRemovedInNextEUSReleaseInUse";
+    let prom = Prometheus::start_with_alerts(&[prometheus::TestAlert {
+        name: alert,
+        labels: vec![
+            ("group", "apiextensions.k8s.io"),
+            ("version", "v1beta1"),
+            ("resource", "customresourcedefinitions"),
+        ],
+        firing: true,
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definitions(
+        dir.path(),
+        &[(
+            "removed-apis",
+            definition(
+                "removed-apis",
+                "",
+                &format!("  - apiRequestCountsOfResourceFromAlert:\n      alertName: {alert}\n"),
+            ),
+        )],
+    );
+    // The numbers of the sample's record: 46 requests in all, none in the last 24 hours.
+    let count = serde_json::json!({
+        "apiVersion": "apiserver.openshift.io/v1",
+        "kind": "APIRequestCount",
+        "metadata": {"name": "customresourcedefinitions.v1beta1.apiextensions.k8s.io"},
+        "status": {"removedInRelease": "1.22", "requestCount": 46, "last24h": [{"requestCount": 0}, {"requestCount": 0}]},
+    });
+    let other = serde_json::json!({
+        "apiVersion": "apiserver.openshift.io/v1",
+        "kind": "APIRequestCount",
+        "metadata": {"name": "flowschemas.v1beta1.flowcontrol.apiserver.k8s.io"},
+        "status": {"removedInRelease": "1.26", "requestCount": 7},
+    });
+    let server = KubeApi::builder().object(count).object(other).build().start_background();
+    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    assert_eq!(code, 0, "{stderr}");
+    let path = format!("conditional/alerts/{alert}/api_request_counts.json");
+    let got: Value = serde_json::from_slice(entries.get(&path).unwrap_or_else(|| {
+        panic!("no {path}: {}", String::from_utf8_lossy(&entries["insights-operator/gathers.json"]))
+    }))
+    .unwrap();
+    let sample: Value =
+        serde_json::from_str(&std::fs::read_to_string(kubeapi::archive_sample().join(&path)).unwrap()).unwrap();
+    assert_eq!(got, sample);
+    assert!(!server.requests().iter().any(|r| r.path.contains("flowschemas")), "{:?}", server.requests());
+}
+
+/// The test API server stands in for Prometheus here: its request log shows every query made,
+/// and its answer (not a Prometheus one) makes the query fail.
+#[test]
+fn the_firing_alerts_are_queried_once_and_only_when_needed_and_a_failed_query_is_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let operators =
+        "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n";
+    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start_background();
+    let url = server.url().to_string();
+    let queries = || server.requests().iter().filter(|r| r.path == "/api/v1/query").count();
+
+    let plain = write_definitions(dir.path(), &[("plain", definition("plain", "", operators))]);
+    let (code, stderr, _) = gather(dir.path(), &plain, server.kubeconfig_path(), &["--prometheus-url", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(queries(), 0, "no definition needs the alerts");
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let when = "when:\n  - alertIsFiring: AlertmanagerFailedReload\n";
+    let two = write_definitions(
+        dir2.path(),
+        &[("a", definition("a", when, operators)), ("b", definition("b", when, operators))],
+    );
+    let (code, stderr, entries) = gather(dir2.path(), &two, server.kubeconfig_path(), &["--prometheus-url", &url]);
+    assert_eq!(code, 1, "a condition that cannot be evaluated is a problem: {stderr}");
+    assert_eq!(queries(), 1, "one query for both definitions");
+    let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
+    for id in ["a", "b"] {
+        let g = gatherer(&gathers, id, 0);
+        assert_eq!(g["outcome"], "failed", "{g}");
+        assert!(g["reason"].as_str().unwrap().contains("/api/v1/query"), "{g}");
+    }
+    assert!(!entries.keys().any(|p| p.contains("clusteroperators")), "{entries:?}");
+}

@@ -13,6 +13,7 @@
 //! - [`plan`]: the same resolution without reading any log or object body;
 //! - [`rbac`]: the least ClusterRole and Roles the gatherers need.
 
+pub mod legacy;
 pub mod logs;
 pub mod metrics;
 pub mod outcome;
@@ -32,7 +33,7 @@ use futures_util::StreamExt as _;
 use kube::Client;
 use serde_json::Value;
 
-use crate::definition::{Condition, Definition, Gatherer};
+use crate::definition::{Condition, Definition, Gatherer, ImageStreamsOfNamespace, LogsOfNamespace};
 use crate::policy::LocalPolicy;
 use crate::trust::payload::Decision;
 use crate::version::{OcpVersion, VersionRange, rollout_bucket};
@@ -141,6 +142,8 @@ pub(crate) enum Step {
     Resources(crate::definition::Resources),
     Logs(crate::definition::ContainerLogs),
     Metrics(crate::definition::Metrics),
+    /// A legacy function, with the firing alerts it may need.
+    Legacy(Gatherer, Vec<crate::prometheus::Alert>),
 }
 
 /// The per-definition decision before anything runs.
@@ -194,7 +197,7 @@ pub(crate) fn decide(
                 let kind = g.kind_name();
                 let step = match &skip {
                     Some((outcome, reason)) => Step::Decided(GathererReport::new(i, kind, *outcome, reason.clone())),
-                    None => precheck(i, g, policy, prometheus),
+                    None => precheck(i, g, policy, prometheus, alerts),
                 };
                 (i, kind, step)
             })
@@ -248,12 +251,23 @@ fn skip_reason(gd: &GatherDefinition, target: &Target, alerts: &Alerts) -> Optio
     None
 }
 
-/// True when some definition has an `alertIsFiring` condition (the alerts are then queried once).
+/// True when some definition has an `alertIsFiring` condition or a legacy function driven by
+/// alert labels (the alerts are then queried once).
 pub(crate) fn needs_alerts(definitions: &[GatherDefinition]) -> bool {
-    definitions.iter().any(|gd| gd.definition.when.iter().any(|c| matches!(c, Condition::AlertIsFiring(_))))
+    definitions.iter().any(|gd| {
+        gd.definition.when.iter().any(|c| matches!(c, Condition::AlertIsFiring(_)))
+            || gd.definition.gather.iter().any(|g| {
+                matches!(
+                    g,
+                    Gatherer::ContainersLogs(_)
+                        | Gatherer::PodDefinition(_)
+                        | Gatherer::ApiRequestCountsOfResourceFromAlert(_)
+                )
+            })
+    })
 }
 
-fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy, prometheus: bool) -> Step {
+fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy, prometheus: bool, alerts: &Alerts) -> Step {
     let kind = g.kind_name();
     let denied = |reason: String| Step::Decided(GathererReport::new(index, kind, Outcome::DeniedByPolicy, reason));
     match g {
@@ -284,12 +298,30 @@ fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy, prometheus: bool) 
         }
         Gatherer::Metrics(m) if prometheus => Step::Metrics(m.clone()),
         Gatherer::Metrics(_) => Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS)),
-        _ => Step::Decided(GathererReport::new(
-            index,
-            kind,
-            Outcome::Failed,
-            format!("{NOT_IMPLEMENTED}: the legacy function {kind}"),
-        )),
+        Gatherer::LogsOfNamespace(LogsOfNamespace { namespace, .. })
+        | Gatherer::ImageStreamsOfNamespace(ImageStreamsOfNamespace { namespace })
+            if !policy.namespace_allowed(namespace) =>
+        {
+            denied(format!(
+                "namespace {namespace:?} is outside the policy's prefixes ({})",
+                policy.allowed_namespace_prefixes.join(", ")
+            ))
+        }
+        Gatherer::LogsOfNamespace(_) | Gatherer::ImageStreamsOfNamespace(_) => Step::Legacy(g.clone(), Vec::new()),
+        Gatherer::ContainersLogs(_) | Gatherer::PodDefinition(_) | Gatherer::ApiRequestCountsOfResourceFromAlert(_) => {
+            match alerts {
+                Alerts::Firing(firing) => Step::Legacy(g.clone(), firing.clone()),
+                // Only a plan does not query them (a run does whenever such a gatherer exists).
+                Alerts::NotQueried => Step::Legacy(g.clone(), Vec::new()),
+                Alerts::NoPrometheus => Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS)),
+                Alerts::Failed(e) => Step::Decided(GathererReport::new(
+                    index,
+                    kind,
+                    Outcome::Failed,
+                    format!("the firing alerts it needs could not be read: {e}"),
+                )),
+            }
+        }
     }
 }
 
@@ -504,6 +536,9 @@ pub async fn gather_with(
                         Some(Err(fail)) => Ok(Err(fail.clone())),
                         None => Ok(Err(Fail::Failed(NO_PROMETHEUS.into()))),
                     },
+                    Step::Legacy(g, alerts) => {
+                        tokio::time::timeout(limit_time, run_legacy(client, g, alerts, policy, &mut sink)).await
+                    }
                     Step::Decided(_) => unreachable!("decided steps are not jobs"),
                 };
                 let mut report = finish(gi, kind, &mut sink, result, limit_time);
@@ -516,6 +551,25 @@ pub async fn gather_with(
         .await;
     results.extend(ran);
     assemble(decided, results, not_applicable)
+}
+
+async fn run_legacy(
+    client: &Client,
+    g: &Gatherer,
+    alerts: &[crate::prometheus::Alert],
+    policy: &LocalPolicy,
+    sink: &mut Sink,
+) -> Result<(), Fail> {
+    match g {
+        Gatherer::ContainersLogs(c) => legacy::containers_logs(client, c, alerts, policy, sink).await,
+        Gatherer::PodDefinition(a) => legacy::pod_definition(client, &a.alert_name, alerts, policy, sink).await,
+        Gatherer::LogsOfNamespace(l) => legacy::logs_of_namespace(client, l, sink).await,
+        Gatherer::ImageStreamsOfNamespace(i) => legacy::image_streams_of_namespace(client, &i.namespace, sink).await,
+        Gatherer::ApiRequestCountsOfResourceFromAlert(a) => {
+            legacy::api_request_counts(client, &a.alert_name, alerts, sink).await
+        }
+        other => Err(Fail::Failed(format!("{NOT_IMPLEMENTED}: the legacy function {}", other.kind_name()))),
+    }
 }
 
 /// A gatherer's report from what its sink holds and how its work ended.

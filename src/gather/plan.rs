@@ -62,6 +62,14 @@ pub async fn plan(client: &Client, definitions: &[GatherDefinition], target: &Ta
                 },
                 Step::Resources(r) => plan_resources(client, &discovery, r, policy, *index).await,
                 Step::Logs(c) => plan_logs(client, c, policy, *index).await,
+                Step::Legacy(..) => PlannedGatherer {
+                    index: *index,
+                    kind,
+                    action: "collect".into(),
+                    reason: "a legacy function (not resolved in a plan)".into(),
+                    paths: Vec::new(),
+                    max_bytes: Some(policy.gatherer_max_bytes),
+                },
                 Step::Metrics(m) => PlannedGatherer {
                     index: *index,
                     kind,

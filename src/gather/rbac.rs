@@ -110,6 +110,29 @@ impl Rbac {
                         add(rules, "", "pods", access(&["list"], None));
                         add(rules, "", "pods/log", access(&["get"], None));
                     }
+                    // The legacy functions: namespaces given in the definition get a Role; what
+                    // a firing alert's labels name is known only at run time, so those reads
+                    // (gets, never lists) are granted cluster-wide.
+                    Gatherer::LogsOfNamespace(l) if policy.namespace_allowed(&l.namespace) => {
+                        let rules = rbac.namespaced.entry(l.namespace.clone()).or_default();
+                        add(rules, "", "pods", access(&["list"], None));
+                        add(rules, "", "pods/log", access(&["get"], None));
+                    }
+                    Gatherer::ImageStreamsOfNamespace(i) if policy.namespace_allowed(&i.namespace) => {
+                        let rules = rbac.namespaced.entry(i.namespace.clone()).or_default();
+                        add(rules, "image.openshift.io", "imagestreams", access(&["list"], None));
+                    }
+                    Gatherer::ContainersLogs(c) => match &c.namespace {
+                        Some(ns) if policy.namespace_allowed(ns) => {
+                            add(rbac.namespaced.entry(ns.clone()).or_default(), "", "pods/log", access(&["get"], None))
+                        }
+                        Some(_) => {}
+                        None => add(&mut rbac.cluster, "", "pods/log", access(&["get"], None)),
+                    },
+                    Gatherer::PodDefinition(_) => add(&mut rbac.cluster, "", "pods", access(&["get"], None)),
+                    Gatherer::ApiRequestCountsOfResourceFromAlert(_) => {
+                        add(&mut rbac.cluster, "apiserver.openshift.io", "apirequestcounts", access(&["get"], None))
+                    }
                     _ => {}
                 }
             }
@@ -239,5 +262,45 @@ mod tests {
         ));
         assert!(yaml.contains("kind: Role\nmetadata:\n  name: \"rrctl-agent\"\n  namespace: \"openshift-etcd\"\n"));
         assert!(yaml.contains("    resources: [\"pods/log\"]\n    verbs: [\"get\"]\n"));
+    }
+
+    #[test]
+    fn legacy_functions_get_what_they_read() {
+        use crate::definition::{AlertRef, ContainersLogs, ImageStreamsOfNamespace, LogsOfNamespace};
+        let alert = || AlertRef { alert_name: "A".into() };
+        let d = definition(vec![
+            Gatherer::LogsOfNamespace(LogsOfNamespace {
+                namespace: "openshift-monitoring".into(),
+                tail_lines: 10,
+                label_selector: None,
+            }),
+            Gatherer::ImageStreamsOfNamespace(ImageStreamsOfNamespace { namespace: "openshift-samples".into() }),
+            Gatherer::ImageStreamsOfNamespace(ImageStreamsOfNamespace { namespace: "default".into() }),
+            Gatherer::ContainersLogs(ContainersLogs {
+                alert_name: "A".into(),
+                tail_lines: 10,
+                container: None,
+                namespace: None,
+                previous: None,
+            }),
+            Gatherer::PodDefinition(alert()),
+            Gatherer::ApiRequestCountsOfResourceFromAlert(alert()),
+        ]);
+        let rbac = Rbac::for_definitions([&d], &LocalPolicy::default());
+        let yaml = rbac.to_yaml(AGENT_NAMESPACE);
+        assert!(!yaml.contains("\"default\""), "{yaml}");
+        assert_eq!(rbac.namespaced.keys().collect::<Vec<_>>(), ["openshift-monitoring", "openshift-samples"]);
+        let cluster = role_doc("ClusterRole", None, &rbac.cluster);
+        for rule in [
+            "  - apiGroups: [\"\"]\n    resources: [\"pods\"]\n    verbs: [\"get\"]\n",
+            "  - apiGroups: [\"\"]\n    resources: [\"pods/log\"]\n    verbs: [\"get\"]\n",
+            "  - apiGroups: [\"apiserver.openshift.io\"]\n    resources: [\"apirequestcounts\"]\n    verbs: [\"get\"]\n",
+        ] {
+            assert!(cluster.contains(rule), "{rule} in {cluster}");
+        }
+        for listed in ["[\"pods\"]\n    verbs: [\"get\", \"list\"]", "[\"pods\"]\n    verbs: [\"list\"]"] {
+            assert!(!cluster.contains(listed), "no cluster-wide list of pods: {cluster}");
+        }
+        assert!(yaml.contains("    resources: [\"imagestreams\"]\n    verbs: [\"list\"]\n"), "{yaml}");
     }
 }

@@ -1,0 +1,390 @@
+//! The existing operator's conditional gathering functions, with its parameters (tail lines at
+//! most 4096, `openshift-` namespaces, alert names) and its archive paths under `conditional/`
+//! (as in the Insights archive sample):
+//! - `containersLogs`: for each firing alert `alertName` (in `namespace` when given), the last
+//!   `tailLines` lines of the container its `pod` and `container` labels name (`container`
+//!   overrides the label) →
+//!   `conditional/namespaces/<ns>/pods/<pod>/containers/<container>/logs/last-<N>-lines.log`;
+//! - `podDefinition`: for each firing alert `alertName`, the pod its `namespace` and `pod`
+//!   labels name → `conditional/namespaces/<ns>/pods/<pod>/<pod>.json`;
+//! - `logsOfNamespace`: the last `tailLines` lines of every container of every pod of
+//!   `namespace` (with `labelSelector`), same log paths;
+//!
+//! As in the sample, `containersLogs` lines carry the kubelet's timestamp and `logsOfNamespace`
+//! lines do not;
+//! - `imageStreamsOfNamespace`: the namespace's ImageStreams →
+//!   `conditional/namespaces/<ns>/imagestreams/<name>.json`.
+//!
+//! Names taken from alert labels are checked like API names ([`super::safe_segment`]) and
+//! against the local policy's namespaces before any request.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use futures_util::AsyncBufReadExt as _;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, LogParams};
+
+use crate::definition::{ContainersLogs, LogsOfNamespace};
+use crate::policy::LocalPolicy;
+use crate::prometheus::Alert;
+
+use super::{Fail, Sink, safe_segment};
+
+/// Longest log line kept (the rest of the line is dropped), as for `containerLogs`.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+pub fn log_path(namespace: &str, pod: &str, container: &str, tail_lines: u64, previous: bool) -> String {
+    let suffix = if previous { "-previous" } else { "" };
+    format!(
+        "conditional/namespaces/{namespace}/pods/{pod}/containers/{container}/logs/last-{tail_lines}-lines{suffix}.log"
+    )
+}
+
+pub fn pod_path(namespace: &str, pod: &str) -> String {
+    format!("conditional/namespaces/{namespace}/pods/{pod}/{pod}.json")
+}
+
+pub fn image_stream_path(namespace: &str, name: &str) -> String {
+    format!("conditional/namespaces/{namespace}/imagestreams/{name}.json")
+}
+
+/// One (namespace, pod, container) an alert points at, or a reason it cannot be used.
+fn alert_target(
+    alert: &Alert,
+    container: Option<&str>,
+    policy: &LocalPolicy,
+) -> Result<(String, String, String), String> {
+    let label =
+        |k: &str| alert.labels.get(k).cloned().ok_or_else(|| format!("alert {} has no `{k}` label", alert.name));
+    let (ns, pod) = (label("namespace")?, label("pod")?);
+    let container = match container {
+        Some(c) => c.to_string(),
+        None => label("container")?,
+    };
+    for s in [&ns, &pod, &container] {
+        if !safe_segment(s) {
+            return Err(format!("alert {}: label value {s:?} is not a plain name", alert.name));
+        }
+    }
+    if !policy.namespace_allowed(&ns) {
+        return Err(format!("alert {}: namespace {ns:?} is outside the policy's prefixes", alert.name));
+    }
+    Ok((ns, pod, container))
+}
+
+/// The last `tail_lines` lines of one container's log, within the sink's budgets.
+#[allow(clippy::too_many_arguments)]
+async fn tail_log(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    tail_lines: u64,
+    previous: bool,
+    timestamps: bool,
+    sink: &mut Sink,
+) -> Result<Option<Vec<u8>>, Fail> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let room = sink.room();
+    let params = LogParams {
+        container: Some(container.to_string()),
+        previous,
+        tail_lines: Some(tail_lines as i64),
+        timestamps,
+        // The server stops there; a longer answer could not be kept anyway.
+        limit_bytes: Some(room.min(tail_lines * MAX_LINE_BYTES as u64).max(1) as i64),
+        ..LogParams::default()
+    };
+    let what = format!("log of {ns}/{pod} {container}");
+    let stream = api.log_stream(pod, &params).await.map_err(|e| Fail::from_kube(&what, &e))?;
+    let mut lines = stream.lines();
+    let mut kept: VecDeque<String> = VecDeque::new();
+    use futures_util::TryStreamExt as _;
+    while let Some(mut line) =
+        lines.try_next().await.map_err(|e| Fail::Failed(format!("{what}: reading failed: {e}")))?
+    {
+        if line.len() > MAX_LINE_BYTES {
+            let mut cut = MAX_LINE_BYTES;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+        }
+        kept.push_back(line);
+        // A server that ignores tailLines still yields only the last lines here.
+        if kept.len() as u64 > tail_lines {
+            kept.pop_front();
+        }
+    }
+    // Keep the newest lines that fit in the budgets.
+    let mut total: u64 = kept.iter().map(|l| l.len() as u64 + 1).sum();
+    let mut dropped_bytes = 0;
+    while total > room {
+        let dropped = kept.pop_front().expect("total > 0");
+        total -= dropped.len() as u64 + 1;
+        dropped_bytes += dropped.len() as u64 + 1;
+    }
+    let lines_kept = kept.len() as u64;
+    let mut bytes = Vec::with_capacity(total as usize);
+    for l in kept {
+        bytes.extend_from_slice(l.as_bytes());
+        bytes.push(b'\n');
+    }
+    let reserved = sink.reserve(bytes.len() as u64);
+    if dropped_bytes > 0 {
+        // Fails and records which budget was spent.
+        sink.reserve(dropped_bytes);
+    }
+    if !reserved || bytes.is_empty() {
+        return Ok(None);
+    }
+    sink.records += lines_kept;
+    Ok(Some(bytes))
+}
+
+/// `containersLogs` for the firing alerts named by the gatherer.
+pub(crate) async fn containers_logs(
+    client: &Client,
+    c: &ContainersLogs,
+    alerts: &[Alert],
+    policy: &LocalPolicy,
+    sink: &mut Sink,
+) -> Result<(), Fail> {
+    let matching: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.name == c.alert_name)
+        .filter(|a| c.namespace.as_ref().is_none_or(|ns| a.labels.get("namespace") == Some(ns)))
+        .collect();
+    if matching.is_empty() {
+        sink.summary = Some(format!("alert {} is not firing", c.alert_name));
+        return Ok(());
+    }
+    let previous = c.previous.unwrap_or(false);
+    let mut seen = BTreeSet::new();
+    for alert in matching {
+        let (ns, pod, container) = match alert_target(alert, c.container.as_deref(), policy) {
+            Ok(t) => t,
+            Err(reason) => {
+                sink.warnings.push(reason);
+                continue;
+            }
+        };
+        if !seen.insert((ns.clone(), pod.clone(), container.clone())) {
+            continue;
+        }
+        match tail_log(client, &ns, &pod, &container, c.tail_lines, previous, true, sink).await {
+            Ok(Some(bytes)) => sink.files.push((log_path(&ns, &pod, &container, c.tail_lines, previous), bytes)),
+            Ok(None) => {}
+            Err(fail) => sink.fail_part(fail),
+        }
+        if sink.truncated.is_some() {
+            break;
+        }
+    }
+    sink.summary =
+        Some(format!("{} line(s) from {} log(s) for alert {}", sink.records, sink.files.len(), c.alert_name));
+    Ok(())
+}
+
+/// `podDefinition` for the firing alerts named by the gatherer.
+pub(crate) async fn pod_definition(
+    client: &Client,
+    alert_name: &str,
+    alerts: &[Alert],
+    policy: &LocalPolicy,
+    sink: &mut Sink,
+) -> Result<(), Fail> {
+    let mut seen = BTreeSet::new();
+    let mut firing = 0;
+    for alert in alerts.iter().filter(|a| a.name == alert_name) {
+        firing += 1;
+        // The container is not needed: any value passes the check.
+        let (ns, pod, _) = match alert_target(alert, Some("-"), policy) {
+            Ok(t) => t,
+            Err(reason) => {
+                sink.warnings.push(reason);
+                continue;
+            }
+        };
+        if !seen.insert((ns.clone(), pod.clone())) {
+            continue;
+        }
+        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        match api.get(&pod).await {
+            Ok(p) => {
+                let mut value = serde_json::to_value(&p).map_err(|e| Fail::Failed(e.to_string()))?;
+                if let Some(m) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                    m.remove("managedFields");
+                }
+                let bytes = serde_json::to_vec_pretty(&value).map_err(|e| Fail::Failed(e.to_string()))?;
+                if !sink.reserve(bytes.len() as u64) {
+                    break;
+                }
+                sink.records += 1;
+                sink.files.push((pod_path(&ns, &pod), bytes));
+            }
+            Err(e) => sink.fail_part(Fail::from_kube(&format!("pod {ns}/{pod}"), &e)),
+        }
+    }
+    sink.summary = Some(if firing == 0 {
+        format!("alert {alert_name} is not firing")
+    } else {
+        format!("{} pod(s) for alert {alert_name}", sink.records)
+    });
+    Ok(())
+}
+
+/// `logsOfNamespace`: every container of every (selected) pod of the namespace.
+pub(crate) async fn logs_of_namespace(client: &Client, l: &LogsOfNamespace, sink: &mut Sink) -> Result<(), Fail> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &l.namespace);
+    let mut params = ListParams::default().limit(500);
+    if let Some(s) = &l.label_selector {
+        params = params.labels(s);
+    }
+    let mut targets = Vec::new();
+    loop {
+        let page = api.list(&params).await.map_err(|e| Fail::from_kube(&format!("pods in {}", l.namespace), &e))?;
+        for p in &page.items {
+            let Some(name) = p.metadata.name.clone() else { continue };
+            if !safe_segment(&name) {
+                sink.warnings.push(format!("pod {name:?} is not a plain name; left out"));
+                continue;
+            }
+            for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
+                if safe_segment(&c.name) {
+                    targets.push((name.clone(), c.name.clone()));
+                }
+            }
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    targets.sort();
+    for (pod, container) in &targets {
+        match tail_log(client, &l.namespace, pod, container, l.tail_lines, false, false, sink).await {
+            Ok(Some(bytes)) => sink.files.push((log_path(&l.namespace, pod, container, l.tail_lines, false), bytes)),
+            Ok(None) => {}
+            Err(fail) => sink.fail_part(fail),
+        }
+        if sink.truncated.is_some() {
+            break;
+        }
+    }
+    sink.summary =
+        Some(format!("{} line(s) from {} of {} container(s)", sink.records, sink.files.len(), targets.len()));
+    Ok(())
+}
+
+/// `imageStreamsOfNamespace`: the namespace's ImageStreams (image.openshift.io/v1).
+pub(crate) async fn image_streams_of_namespace(client: &Client, namespace: &str, sink: &mut Sink) -> Result<(), Fail> {
+    let resource = ApiResource {
+        group: "image.openshift.io".into(),
+        version: "v1".into(),
+        api_version: "image.openshift.io/v1".into(),
+        kind: "ImageStream".into(),
+        plural: "imagestreams".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = api.list(&params).await.map_err(|e| Fail::from_kube(&format!("imagestreams in {namespace}"), &e))?;
+        for is in &page.items {
+            let Some(name) = is.metadata.name.clone().filter(|n| safe_segment(n)) else {
+                sink.warnings.push("an ImageStream without a plain name was left out".into());
+                continue;
+            };
+            let mut value = serde_json::to_value(is).map_err(|e| Fail::Failed(e.to_string()))?;
+            if let Some(m) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                m.remove("managedFields");
+            }
+            let bytes = serde_json::to_vec_pretty(&value).map_err(|e| Fail::Failed(e.to_string()))?;
+            if !sink.reserve(bytes.len() as u64) {
+                return Ok(());
+            }
+            sink.records += 1;
+            sink.files.push((image_stream_path(namespace, &name), bytes));
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    sink.summary = Some(format!("{} ImageStream(s)", sink.records));
+    Ok(())
+}
+
+pub fn api_request_counts_path(alert_name: &str) -> String {
+    format!("conditional/alerts/{alert_name}/api_request_counts.json")
+}
+
+/// `apiRequestCountsOfResourceFromAlert`: for each firing alert `alertName`, the APIRequestCount
+/// (apiserver.openshift.io/v1) its `resource`, `version` and `group` labels name
+/// (`<resource>.<version>.<group>`), summed up as the operator does: the resource, the release
+/// that removes it, the total request count and the last 24 hours' count.
+pub(crate) async fn api_request_counts(
+    client: &Client,
+    alert_name: &str,
+    alerts: &[Alert],
+    sink: &mut Sink,
+) -> Result<(), Fail> {
+    let resource = ApiResource {
+        group: "apiserver.openshift.io".into(),
+        version: "v1".into(),
+        api_version: "apiserver.openshift.io/v1".into(),
+        kind: "APIRequestCount".into(),
+        plural: "apirequestcounts".into(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let mut names = BTreeSet::new();
+    for alert in alerts.iter().filter(|a| a.name == alert_name) {
+        let parts: Option<Vec<&String>> =
+            ["resource", "version", "group"].iter().map(|k| alert.labels.get(*k)).collect();
+        match parts {
+            Some(p) => {
+                let name = format!("{}.{}.{}", p[0], p[1], p[2]);
+                if safe_segment(&name) {
+                    names.insert(name);
+                } else {
+                    sink.warnings.push(format!("alert {alert_name}: {name:?} is not a plain name"));
+                }
+            }
+            None => sink.warnings.push(format!("alert {alert_name} lacks a resource, version or group label")),
+        }
+    }
+    if names.is_empty() {
+        sink.summary = Some(format!("alert {alert_name} is not firing (or names no resource)"));
+        return Ok(());
+    }
+    let mut records = Vec::new();
+    for name in &names {
+        match api.get(name).await {
+            Ok(obj) => {
+                let status = obj.data.get("status").cloned().unwrap_or_default();
+                let last_day: u64 = status["last24h"]
+                    .as_array()
+                    .map(|hours| hours.iter().filter_map(|h| h["requestCount"].as_u64()).sum())
+                    .unwrap_or(0);
+                records.push(serde_json::json!({
+                    "resource": name,
+                    "removed_in_release": status["removedInRelease"].as_str().unwrap_or(""),
+                    "total_request_count": status["requestCount"].as_u64().unwrap_or(0),
+                    "last_day_request_count": last_day,
+                }));
+            }
+            Err(e) => sink.fail_part(Fail::from_kube(&format!("apirequestcount {name}"), &e)),
+        }
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    let bytes = serde_json::to_vec_pretty(&records).map_err(|e| Fail::Failed(e.to_string()))?;
+    if sink.reserve(bytes.len() as u64) {
+        sink.records = records.len() as u64;
+        sink.files.push((api_request_counts_path(alert_name), bytes));
+        sink.summary = Some(format!("{} resource(s) for alert {alert_name}", records.len()));
+    }
+    Ok(())
+}
