@@ -71,8 +71,16 @@ pub(super) fn file_checks(
     }
     check_range(&mut cx, "/versions", &def.versions, true);
     for (i, cond) in def.when.iter().enumerate() {
-        if let Condition::ClusterVersionMatches(r) = cond {
-            check_range(&mut cx, &format!("/when/{i}/clusterVersionMatches"), r, false);
+        // The existing operator evaluates this condition with blang/semver's range grammar, not
+        // with rrctl's: check it with that grammar, or the rule would silently never apply.
+        if let Condition::ClusterVersionMatches(r) = cond
+            && let Err(e) = crate::condition::OperatorRange::parse(r)
+        {
+            cx.push(
+                "version-range-invalid",
+                &format!("/when/{i}/clusterVersionMatches"),
+                format!("not a range the existing operator understands ({e}); write full versions such as `>=4.16.0 <4.17.0` or `4.16.x`"),
+            );
         }
     }
     if let Some(expires) = &def.expires {
