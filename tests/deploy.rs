@@ -93,3 +93,39 @@ fn deployment_is_non_root_with_a_read_only_root_filesystem() {
     let root = documents("deploy/root-of-trust.yaml");
     assert_eq!(root[0]["metadata"]["name"], "rrctl-root-of-trust");
 }
+
+/// Every manifest in `deploy/` is a valid object of its Kubernetes type (k8s-openapi's serde
+/// model rejects wrong field types; unknown kinds fail the test).
+#[test]
+fn every_manifest_parses_as_its_kubernetes_type() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    fn parse<T: serde::de::DeserializeOwned>(doc: &Value, file: &str) {
+        if let Err(e) = serde_json::from_value::<T>(doc.clone()) {
+            panic!("{file}: {} {}: {e}", doc["kind"], doc["metadata"]["name"]);
+        }
+    }
+    let mut kinds = std::collections::BTreeSet::new();
+    for file in ["agent.yaml", "namespace.yaml", "policy.yaml", "rbac.yaml", "root-of-trust.yaml"] {
+        let path = format!("deploy/{file}");
+        for doc in documents(&path) {
+            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+            match kind.as_str() {
+                "Namespace" => parse::<Namespace>(&doc, &path),
+                "ServiceAccount" => parse::<ServiceAccount>(&doc, &path),
+                "Deployment" => parse::<Deployment>(&doc, &path),
+                "ConfigMap" => parse::<ConfigMap>(&doc, &path),
+                "ClusterRole" => parse::<ClusterRole>(&doc, &path),
+                "ClusterRoleBinding" => parse::<ClusterRoleBinding>(&doc, &path),
+                "Role" => parse::<Role>(&doc, &path),
+                "RoleBinding" => parse::<RoleBinding>(&doc, &path),
+                other => panic!("{path}: unexpected kind {other:?}"),
+            }
+            kinds.insert(kind);
+        }
+    }
+    for expected in ["Namespace", "ServiceAccount", "Deployment", "ConfigMap", "ClusterRole", "ClusterRoleBinding"] {
+        assert!(kinds.contains(expected), "deploy/ has no {expected}: {kinds:?}");
+    }
+}
