@@ -106,7 +106,7 @@ impl Uploader {
         let send_limit = self.stall.saturating_mul(1 + (body.len() / (1024 * 1024)) as u32);
         let mut resp = match tokio::time::timeout(send_limit, req.send()).await {
             Err(_) => return (Err(http(format!("no response within {} s", send_limit.as_secs()))), true, None),
-            Ok(Err(e)) => return (Err(http(error_chain(&e))), true, None),
+            Ok(Err(e)) => return (Err(http(crate::diag::error_chain(&e))), true, None),
             Ok(Ok(r)) => r,
         };
         let status = resp.status().as_u16();
@@ -134,20 +134,6 @@ impl Uploader {
         let body = String::from_utf8_lossy(&text).chars().take(200).collect::<String>().trim().to_string();
         (Err(UploadError::Status { url: self.url.clone(), status, body }), transient, retry_after)
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// The `multipart/form-data` body with the one `file` part; returns (content type, body). The

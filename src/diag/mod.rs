@@ -11,6 +11,22 @@ use serde::Serialize;
 
 pub use codes::{CodeInfo, lookup};
 
+/// The message of an error and of its sources, each cause once: a source whose text the message
+/// already holds is not repeated (`reqwest` and `hyper` errors often embed their cause).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -151,5 +167,29 @@ impl Report {
             ))
         });
         self.diagnostics.dedup();
+    }
+}
+
+#[cfg(test)]
+mod error_chain_tests {
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let repeated = E("error sending request: connection refused", Some(Box::new(E("connection refused", None))));
+        assert_eq!(super::error_chain(&repeated), "error sending request: connection refused");
+        let nested = E("CA file", Some(Box::new(E("no certificate", Some(Box::new(E("empty file", None)))))));
+        assert_eq!(super::error_chain(&nested), "CA file: no certificate: empty file");
     }
 }

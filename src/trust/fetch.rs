@@ -313,21 +313,6 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
-/// The message of an error and of its sources, once each.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 /// `Retry-After` in delta-seconds (the form CDNs and S3 send; an HTTP date is ignored and the
 /// backoff applies).
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -351,13 +336,13 @@ impl HttpFetcher {
             .user_agent(opts.user_agent.clone());
         if let Some((path, pem)) = &opts.extra_ca {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| setup(format!("CA file {}: {}", path.display(), chain(&e))))?;
+                .map_err(|e| setup(format!("CA file {}: {}", path.display(), crate::diag::error_chain(&e))))?;
             if certs.is_empty() {
                 return Err(setup(format!("CA file {}: no PEM certificate in it", path.display())));
             }
             builder = builder.tls_certs_merge(certs);
         }
-        let client = builder.build().map_err(|e| setup(format!("HTTP client: {}", chain(&e))))?;
+        let client = builder.build().map_err(|e| setup(format!("HTTP client: {}", crate::diag::error_chain(&e))))?;
         let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
         Ok(HttpFetcher { client, base, limits: opts.limits, retry: opts.retry, stats: Arc::default() })
     }
@@ -404,7 +389,7 @@ impl HttpFetcher {
             } else if e.is_timeout() {
                 timeout("request")
             } else {
-                FetchError::Io { path: path.to_string(), reason: chain(&e) }
+                FetchError::Io { path: path.to_string(), reason: crate::diag::error_chain(&e) }
             }
         };
         let mut req =
