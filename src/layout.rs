@@ -11,6 +11,14 @@ pub const SCHEMA_FILE: &str = "schema/definition.schema.json";
 pub const CATALOG_FILE: &str = "catalog/index.html";
 /// The same catalog in Markdown, for reading on a forge.
 pub const CATALOG_MARKDOWN_FILE: &str = "catalog/index.md";
+/// The style sheet and the filter script the catalog pages share.
+pub const CATALOG_STYLE_FILE: &str = "catalog/style.css";
+pub const CATALOG_SCRIPT_FILE: &str = "catalog/filter.js";
+
+/// `catalog/teams/<team>.<ext>`: the catalog page of one team (`html` or `md`).
+pub fn catalog_team_file(team: &str, ext: &str) -> String {
+    format!("catalog/teams/{team}.{ext}")
+}
 /// The legacy export: the v1 rules and the v2 version mapping (fixed names) and its
 /// configurations (named by content).
 pub const LEGACY_V1_RULES: &str = "legacy/v1/rules.json";

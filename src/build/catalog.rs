@@ -1,6 +1,10 @@
-//! The human catalog (`catalog/index.html`, and `catalog/index.md` for reading on a forge): what is gathered, why, for which OpenShift versions
-//! and by whom, for privacy reviewers. Rendered from `templates/catalog.html` with minijinja
-//! (strict undefined, HTML auto-escaping); deterministic for identical input.
+//! The human catalog, for privacy reviewers: what is gathered, why, for which OpenShift versions
+//! and by whom. `catalog/index.html` lists every definition with what it gathers and links to one
+//! page per team (`catalog/teams/<team>.html`) that says why, when and for which versions; the
+//! same pages exist in Markdown (`.md`) for reading on a forge. Split by team so a change to one
+//! definition's versions rewrites one team's pages, not a page listing every definition, and the
+//! index carries the build's time and commit so the team pages need not. Rendered from
+//! `templates/` with minijinja (strict undefined, HTML auto-escaping); deterministic.
 
 use serde::Serialize;
 
@@ -13,15 +17,30 @@ const HTML_NAME: &str = "catalog.html";
 const HTML: &str = include_str!("../../templates/catalog.html");
 const MARKDOWN_NAME: &str = "catalog.md";
 const MARKDOWN: &str = include_str!("../../templates/catalog.md");
+const TEAM_HTML_NAME: &str = "catalog-team.html";
+const TEAM_HTML: &str = include_str!("../../templates/catalog-team.html");
+const TEAM_MARKDOWN_NAME: &str = "catalog-team.md";
+const TEAM_MARKDOWN: &str = include_str!("../../templates/catalog-team.md");
+/// Static files the pages share (`catalog/style.css`, `catalog/filter.js`).
+const STYLE: &str = include_str!("../../templates/catalog.css");
+const SCRIPT: &str = include_str!("../../templates/catalog.js");
 
 #[derive(Serialize)]
-struct Context {
-    repo: String,
-    channel: String,
+struct Context<'a> {
+    repo: &'a str,
+    channel: &'a str,
     issued_at: String,
-    git_commit: Option<String>,
+    git_commit: Option<&'a str>,
     count: usize,
-    teams: Vec<Team>,
+    teams: &'a [Team],
+}
+
+/// A team page's context: nothing that changes with other teams or with the build's time.
+#[derive(Serialize)]
+struct TeamContext<'a> {
+    repo: &'a str,
+    channel: &'a str,
+    team: &'a Team,
 }
 
 /// The definitions of one owning team, in id order.
@@ -47,16 +66,9 @@ struct Entry {
     legacy: bool,
 }
 
-/// The template context; `text` prepares free text for the output format (HTML escapes in the
-/// template itself, Markdown here).
-fn context(
-    served: &Served<'_>,
-    repo: &str,
-    channel: &str,
-    issued_at: i64,
-    git_commit: Option<&str>,
-    text: &dyn Fn(&str) -> String,
-) -> Context {
+/// The definitions by team; `text` prepares free text for the output format (HTML escapes in
+/// the template itself, Markdown here).
+fn teams(served: &Served<'_>, text: &dyn Fn(&str) -> String) -> Vec<Team> {
     let mut definitions: Vec<Entry> = served
         .definitions
         .iter()
@@ -88,7 +100,6 @@ fn context(
         })
         .collect();
     definitions.sort_by(|a, b| (&a.owner, &a.id).cmp(&(&b.owner, &b.id)));
-    let count = definitions.len();
     let mut teams: Vec<Team> = Vec::new();
     for entry in definitions {
         match teams.last_mut() {
@@ -96,38 +107,113 @@ fn context(
             _ => teams.push(Team { name: entry.owner.clone(), definitions: vec![entry] }),
         }
     }
-    Context {
-        repo: repo.into(),
-        channel: channel.into(),
-        issued_at: crate::clock::format_rfc3339(issued_at),
-        git_commit: git_commit.map(str::to_string),
-        count,
-        teams,
+    teams
+}
+
+/// What the catalog pages say about the build.
+pub struct CatalogMeta<'a> {
+    pub repo: &'a str,
+    pub channel: &'a str,
+    pub issued_at: i64,
+    pub git_commit: Option<&'a str>,
+}
+
+/// One page to render: its dist path, template and context.
+enum Page<'a> {
+    Index { path: String, name: &'static str, source: &'static str, context: Context<'a> },
+    Team { path: String, name: &'static str, source: &'static str, context: TeamContext<'a> },
+}
+
+impl Page<'_> {
+    fn render(&self) -> Result<(String, Vec<u8>), TemplateError> {
+        Ok(match self {
+            Page::Index { path, name, source, context } => {
+                (path.clone(), template::render(name, source, context)?.into_bytes())
+            }
+            Page::Team { path, name, source, context } => {
+                (path.clone(), template::render(name, source, context)?.into_bytes())
+            }
+        })
     }
 }
 
-/// Render the HTML catalog of the served definitions (`catalog/index.html`).
-pub fn render(
-    served: &Served<'_>,
-    repo: &str,
-    channel: &str,
-    issued_at: i64,
-    git_commit: Option<&str>,
-) -> Result<Vec<u8>, TemplateError> {
-    let context = context(served, repo, channel, issued_at, git_commit, &|s| s.to_string());
-    Ok(template::render(HTML_NAME, HTML, &context)?.into_bytes())
+/// Every file of the catalog, as `(dist path, bytes)` in path order: the index and team pages in
+/// HTML and Markdown, and the shared style sheet and script. Pages are rendered on the available
+/// cores (the catalog is the biggest part of a build's output).
+pub fn render_all(served: &Served<'_>, meta: &CatalogMeta<'_>) -> Result<Vec<(String, Vec<u8>)>, TemplateError> {
+    let html_teams = teams(served, &|s| s.to_string());
+    let md_teams = teams(served, &markdown_text);
+    fn index<'a>(meta: &CatalogMeta<'a>, count: usize, teams: &'a [Team]) -> Context<'a> {
+        Context {
+            repo: meta.repo,
+            channel: meta.channel,
+            issued_at: crate::clock::format_rfc3339(meta.issued_at),
+            git_commit: meta.git_commit,
+            count,
+            teams,
+        }
+    }
+    let count = served.definitions.len();
+    let mut pages = vec![
+        Page::Index {
+            path: crate::layout::CATALOG_FILE.into(),
+            name: HTML_NAME,
+            source: HTML,
+            context: index(meta, count, &html_teams),
+        },
+        Page::Index {
+            path: crate::layout::CATALOG_MARKDOWN_FILE.into(),
+            name: MARKDOWN_NAME,
+            source: MARKDOWN,
+            context: index(meta, count, &md_teams),
+        },
+    ];
+    for (teams, name, source, ext) in
+        [(&html_teams, TEAM_HTML_NAME, TEAM_HTML, "html"), (&md_teams, TEAM_MARKDOWN_NAME, TEAM_MARKDOWN, "md")]
+    {
+        for team in teams.iter() {
+            pages.push(Page::Team {
+                path: crate::layout::catalog_team_file(&team.name, ext),
+                name,
+                source,
+                context: TeamContext { repo: meta.repo, channel: meta.channel, team },
+            });
+        }
+    }
+    let mut files = render_pages(&pages)?;
+    files.push((crate::layout::CATALOG_STYLE_FILE.into(), STYLE.as_bytes().to_vec()));
+    files.push((crate::layout::CATALOG_SCRIPT_FILE.into(), SCRIPT.as_bytes().to_vec()));
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
 }
 
-/// Render the Markdown catalog (`catalog/index.md`), with the same anchors as the HTML one.
-pub fn render_markdown(
-    served: &Served<'_>,
-    repo: &str,
-    channel: &str,
-    issued_at: i64,
-    git_commit: Option<&str>,
-) -> Result<Vec<u8>, TemplateError> {
-    let context = context(served, repo, channel, issued_at, git_commit, &markdown_text);
-    Ok(template::render(MARKDOWN_NAME, MARKDOWN, &context)?.into_bytes())
+/// Render pages on up to the available cores, largest first so no thread is left with the
+/// index pages at the end.
+fn render_pages(pages: &[Page<'_>]) -> Result<Vec<(String, Vec<u8>)>, TemplateError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    if threads == 1 || pages.len() < 2 {
+        return pages.iter().map(Page::render).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, Result<(String, Vec<u8>), TemplateError>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(pages.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(page) = pages.get(i) else { break };
+                        done.push((i, page.render()));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    let mut all: Vec<(usize, Result<(String, Vec<u8>), TemplateError>)> = results.into_iter().flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Free text as literal Markdown: characters with a meaning there are backslash-escaped, and
@@ -248,18 +334,28 @@ mod tests {
     /// that names the template and the line where the template uses it.
     #[test]
     fn the_catalog_templates_refuse_a_missing_variable_naming_file_and_line() {
-        for (name, source) in [(HTML_NAME, HTML), (MARKDOWN_NAME, MARKDOWN)] {
-            let context =
-                serde_json::json!({"repo": "r", "channel": "c", "issued_at": "t", "git_commit": null, "teams": []});
-            let e = template::render(name, source, &context).unwrap_err();
-            let line = source.lines().position(|l| l.contains("{{ count }}")).unwrap() + 1;
+        let index = serde_json::json!({"repo": "r", "channel": "c", "issued_at": "t", "git_commit": null, "teams": []});
+        let team = serde_json::json!({"repo": "r", "channel": "c"});
+        for (name, source, context, missing) in [
+            (HTML_NAME, HTML, &index, "{{ count }}"),
+            (MARKDOWN_NAME, MARKDOWN, &index, "{{ count }}"),
+            (TEAM_HTML_NAME, TEAM_HTML, &team, "{{ team.name }}"),
+            (TEAM_MARKDOWN_NAME, TEAM_MARKDOWN, &team, "{{ team.name }}"),
+        ] {
+            let e = template::render(name, source, context).unwrap_err();
+            let line = source.lines().position(|l| l.contains(missing)).unwrap() + 1;
             assert_eq!((e.name.as_str(), e.line), (name, Some(line)), "{e}");
             assert!(e.to_string().starts_with(&format!("templates/{name}:{line}: undefined value")), "{e}");
         }
     }
 
+    fn page<'a>(files: &'a [(String, Vec<u8>)], path: &str) -> &'a str {
+        let (_, bytes) = files.iter().find(|(p, _)| p == path).unwrap_or_else(|| panic!("{path} is written"));
+        std::str::from_utf8(bytes).unwrap()
+    }
+
     #[test]
-    fn lists_every_definition_sorted_by_owner_and_escapes_html() {
+    fn an_index_of_every_definition_and_one_page_per_team_with_html_escaped() {
         let a = loaded("zeta", "etcd", "Needed because <script>alert(1)</script> & more.", ">=4.16.0-0");
         let b = loaded("alpha", "node", "Plain justification text here.", "4.14");
         let served = Served {
@@ -269,26 +365,80 @@ mod tests {
                 VersionRange::parse(">=4.16.0-0").unwrap().intervals(),
             ],
         };
-        let html = String::from_utf8(render(&served, "repo/x", "stable", 0, Some("abc")).unwrap()).unwrap();
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; more."), "{html}");
-        assert!(!html.contains("<script>alert"));
-        assert!(html.contains("<section class=\"team\" id=\"team-etcd\">"), "{html}");
-        assert!(html.contains("<a href=\"#team-node\">node (1)</a>"), "{html}");
-        let zeta = html.find("id=\"zeta\"").expect("zeta row");
-        let alpha = html.find("id=\"alpha\"").expect("alpha row");
+        let meta = CatalogMeta { repo: "repo/x", channel: "stable", issued_at: 0, git_commit: Some("abc") };
+        let files = render_all(&served, &meta).unwrap();
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "catalog/filter.js",
+                "catalog/index.html",
+                "catalog/index.md",
+                "catalog/style.css",
+                "catalog/teams/etcd.html",
+                "catalog/teams/etcd.md",
+                "catalog/teams/node.html",
+                "catalog/teams/node.md"
+            ]
+        );
+
+        let index = page(&files, "catalog/index.html");
+        assert!(index.contains("from commit <code>abc</code>"), "{index}");
+        assert!(index.contains("<a href=\"teams/node.html\">node (1)</a>"), "{index}");
+        assert!(index.contains("<a href=\"teams/etcd.html#zeta\"><strong>T zeta</strong></a>"), "{index}");
+        let (zeta, alpha) = (index.find("id=\"zeta\"").expect("zeta row"), index.find("id=\"alpha\"").expect("alpha"));
         assert!(zeta < alpha, "etcd's definition comes before node's");
         assert!(
-            html.contains("Node objects (v1) (cluster-scoped), only fields &#x2f;status&#x2f;conditions"),
-            "{html}"
+            index.contains("Node objects (v1) (cluster-scoped), only fields &#x2f;status&#x2f;conditions"),
+            "what is gathered is in the index: {index}"
         );
-        assert!(html.contains("released versions, 4.14.0-ec.0 to 4.14."), "{html}");
-        assert_eq!(render(&served, "repo/x", "stable", 0, Some("abc")).unwrap().len(), html.len(), "deterministic");
+        assert!(!index.contains("Needed because"), "the justification is on the team page only");
 
-        let md = String::from_utf8(render_markdown(&served, "repo/x", "stable", 0, None).unwrap()).unwrap();
-        assert!(md.contains("<a id=\"zeta\"></a>\n### `zeta`: T zeta"), "{md}");
-        assert!(md.contains("[node](#team-node) (1)"), "{md}");
-        assert!(md.contains("Needed because \\<script\\>alert\\(1\\)\\</script\\> & more."), "{md}");
-        assert!(md.contains("  - Node objects \\(v1\\) \\(cluster-scoped\\), only fields /status/conditions"), "{md}");
-        assert!(md.find("### `zeta`") < md.find("### `alpha`"), "etcd before node");
+        let etcd = page(&files, "catalog/teams/etcd.html");
+        assert!(etcd.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; more."), "{etcd}");
+        assert!(!etcd.contains("<script>alert"));
+        assert!(etcd.contains("<tr class=\"definition\" id=\"zeta\">") && !etcd.contains("id=\"alpha\""), "{etcd}");
+        assert!(!etcd.contains("abc") && !etcd.contains("1970"), "no build time or commit on a team page: {etcd}");
+        let node = page(&files, "catalog/teams/node.html");
+        assert!(node.contains("released versions, 4.14.0-ec.0 to 4.14."), "{node}");
+        assert_eq!(render_all(&served, &meta).unwrap(), files, "deterministic");
+
+        let md = page(&files, "catalog/index.md");
+        assert!(md.contains("[node](teams/node.md) (1)"), "{md}");
+        assert!(
+            md.contains("| <a id=\"zeta\"></a>[`zeta`](teams/etcd.md#zeta): T zeta | [etcd](teams/etcd.md) |"),
+            "{md}"
+        );
+        assert!(md.find("`zeta`") < md.find("`alpha`"), "etcd before node");
+        let etcd_md = page(&files, "catalog/teams/etcd.md");
+        assert!(etcd_md.contains("<a id=\"zeta\"></a>\n## `zeta`: T zeta"), "{etcd_md}");
+        assert!(etcd_md.contains("Needed because \\<script\\>alert\\(1\\)\\</script\\> & more."), "{etcd_md}");
+        let node_md = page(&files, "catalog/teams/node.md");
+        assert!(
+            node_md.contains("  - Node objects \\(v1\\) \\(cluster-scoped\\), only fields /status/conditions"),
+            "{node_md}"
+        );
+    }
+
+    /// A range change inside one team rewrites that team's pages only (the index lists no
+    /// versions).
+    #[test]
+    fn a_version_change_rewrites_only_that_teams_pages() {
+        let a = loaded("zeta", "etcd", "Because.", ">=4.16.0-0");
+        let b = loaded("alpha", "node", "Because.", "4.14");
+        let b2 = loaded("alpha", "node", "Because.", "4.14.3 - 4.14.9");
+        let set = |r: &str| VersionRange::parse(r).unwrap().intervals();
+        let meta = CatalogMeta { repo: "r", channel: "c", issued_at: 0, git_commit: None };
+        let before =
+            render_all(&Served { definitions: vec![&b, &a], sets: vec![set("4.14"), set(">=4.16.0-0")] }, &meta)
+                .unwrap();
+        let after = render_all(
+            &Served { definitions: vec![&b2, &a], sets: vec![set("4.14.3 - 4.14.9"), set(">=4.16.0-0")] },
+            &meta,
+        )
+        .unwrap();
+        let changed: Vec<&str> =
+            after.iter().zip(&before).filter(|(x, y)| x != y).map(|((p, _), _)| p.as_str()).collect();
+        assert_eq!(changed, ["catalog/teams/node.html", "catalog/teams/node.md"]);
     }
 }

@@ -155,14 +155,15 @@ pub fn build_into(
         )?;
     }
     sink.put(crate::layout::SCHEMA_FILE, schema_json().as_bytes())?;
-    let catalog =
-        super::catalog::render(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
-            .map_err(|e| BuildError::Catalog(e.to_string()))?;
-    sink.put(crate::layout::CATALOG_FILE, &catalog)?;
-    let catalog_md =
-        super::catalog::render_markdown(&served, &opts.repo, &opts.channel, opts.issued_at, opts.git_commit.as_deref())
-            .map_err(|e| BuildError::Catalog(e.to_string()))?;
-    sink.put(crate::layout::CATALOG_MARKDOWN_FILE, &catalog_md)?;
+    let meta = super::catalog::CatalogMeta {
+        repo: &opts.repo,
+        channel: &opts.channel,
+        issued_at: opts.issued_at,
+        git_commit: opts.git_commit.as_deref(),
+    };
+    for (path, bytes) in super::catalog::render_all(&served, &meta).map_err(|e| BuildError::Catalog(e.to_string()))? {
+        sink.put(&path, &bytes)?;
+    }
     if let Some(files) = legacy_files {
         outcome.legacy_files = files.len();
         for (path, bytes) in &files {

@@ -1,7 +1,6 @@
 //! Semantic checks: what the schema cannot say. Every check reports into diagnostics and moves
 //! on, so one run shows every problem.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use super::selector::{check_label_selector, check_series_selector};
@@ -256,9 +255,12 @@ impl RegexVerdict {
     }
 }
 
-thread_local! {
-    /// Compiled-regex verdicts by pattern: content repeats patterns, and compiling is the costly part.
-    static REGEX_CACHE: RefCell<HashMap<String, RegexVerdict>> = RefCell::new(HashMap::new());
+/// Compiled-regex verdicts by pattern, shared by the loader's threads and the cross-file checks
+/// (which ran on another thread and compiled every message again): content repeats patterns, and
+/// compiling is the costly part.
+fn regex_cache() -> &'static std::sync::Mutex<HashMap<String, RegexVerdict>> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<HashMap<String, RegexVerdict>>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
 }
 
 /// Compile a pattern in Rust syntax into a Thompson NFA under a size limit; its size in bytes.
@@ -307,14 +309,13 @@ fn regex_verdict(pattern: &str, limit: usize) -> RegexVerdict {
 
 /// [`regex_verdict`] with the per-thread cache.
 fn cached_regex_verdict(pattern: &str) -> RegexVerdict {
-    REGEX_CACHE.with(|c| {
-        if let Some(v) = c.borrow().get(pattern) {
-            return v.clone();
-        }
-        let v = regex_verdict(pattern, policy::REGEX_SIZE_LIMIT);
-        c.borrow_mut().insert(pattern.to_string(), v.clone());
-        v
-    })
+    // Compiled outside the lock: two threads may compile one pattern twice, which is harmless.
+    if let Some(v) = regex_cache().lock().unwrap_or_else(|p| p.into_inner()).get(pattern) {
+        return v.clone();
+    }
+    let v = regex_verdict(pattern, policy::REGEX_SIZE_LIMIT);
+    regex_cache().lock().unwrap_or_else(|p| p.into_inner()).insert(pattern.to_string(), v.clone());
+    v
 }
 
 fn cached_regex_problem(pattern: &str) -> Option<RegexProblem> {
@@ -345,6 +346,22 @@ fn merged_too_large(messages: &[&str], limit: usize) -> bool {
     }
     let union = parts.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
     matches!(nfa_size(&union, limit), Err(RegexProblem::TooLarge))
+}
+
+/// [`merged_too_large`] for each group of messages (a single message is checked on its own), on
+/// the available cores: each union that may fit is compiled once, and that is the costly part.
+fn merged_too_large_each(groups: Vec<&[&str]>) -> Vec<bool> {
+    let one = |m: &[&str]| m.len() > 1 && merged_too_large(m, policy::MERGED_REGEX_SIZE_LIMIT);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    if threads == 1 || groups.len() < 16 {
+        return groups.into_iter().map(one).collect();
+    }
+    let chunk = groups.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            groups.chunks(chunk).map(|part| s.spawn(move || part.iter().map(|m| one(m)).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
 }
 
 fn check_regex(cx: &mut Ctx, ptr: &str, pattern: &str) {
@@ -411,8 +428,9 @@ pub(super) fn cross_file(defs: &[LoadedDefinition], trees: &[Node], report: &mut
             }
         }
     }
-    for ((ns, pod), group) in &groups {
-        if group.messages.len() > 1 && merged_too_large(&group.messages, policy::MERGED_REGEX_SIZE_LIMIT) {
+    let merged_checks: Vec<bool> = merged_too_large_each(groups.values().map(|g| g.messages.as_slice()).collect());
+    for (((ns, pod), group), too_large) in groups.iter().zip(merged_checks) {
+        if too_large {
             let (i, ptr) = &group.first;
             report.push(
                 Diagnostic::new(
