@@ -40,6 +40,11 @@ fn kind_of(ft: &std::fs::FileType) -> &'static str {
 /// Open a file for reading without blocking and only if it is a regular file. A FIFO opened the
 /// ordinary way blocks until a writer appears, and a device never ends: both are refused.
 pub fn open_regular(path: &Path) -> Result<std::fs::File, FsError> {
+    open_regular_sized(path).map(|(file, _)| file)
+}
+
+/// [`open_regular`], with the file's size at opening.
+fn open_regular_sized(path: &Path) -> Result<(std::fs::File, u64), FsError> {
     #[cfg(unix)]
     let file = {
         use rustix::fs::{Mode, OFlags};
@@ -61,7 +66,7 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, FsError> {
     if !meta.is_file() {
         return Err(FsError::NotRegular { path: path.to_path_buf(), kind: kind_of(&meta.file_type()) });
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FsError + '_ {
@@ -71,8 +76,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FsError + '_ {
 /// Read at most `limit` bytes of a regular file ([`open_regular`]); a longer file is an error,
 /// never silently truncated.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
-    let file = open_regular(path)?;
-    let mut buf = Vec::new();
+    let (file, size) = open_regular_sized(path)?;
+    // Sized from the file's length (it may still grow: the cap is what bounds the read).
+    let mut buf = Vec::with_capacity(size.min(limit).saturating_add(1) as usize);
     file.take(limit + 1).read_to_end(&mut buf).map_err(io(path))?;
     if buf.len() as u64 > limit {
         return Err(FsError::TooLarge { path: path.to_path_buf(), limit });

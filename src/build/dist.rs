@@ -99,6 +99,37 @@ pub fn build_into(
     // definition stops being served on its date even when the content is from an older commit.
     let served = plan::select(defs, opts.head_issued_at, report);
     tracing::debug!("selected {} definitions in {:?}", served.definitions.len(), t.elapsed());
+    // The catalog needs only the selection: it is rendered beside the release files.
+    let catalog_meta = super::catalog::CatalogMeta {
+        repo: &opts.repo,
+        channel: &opts.channel,
+        issued_at: opts.issued_at,
+        git_commit: opts.git_commit.as_deref(),
+    };
+    std::thread::scope(|scope| {
+        let catalog = scope.spawn(|| super::catalog::render_all(&served, &catalog_meta));
+        let outcome = write_release(defs, &served, opts, sink, report, t)?;
+        let catalog = catalog
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            .map_err(|e| BuildError::Catalog(e.to_string()))?;
+        for (path, bytes) in &catalog {
+            sink.put(path, bytes)?;
+        }
+        tracing::debug!("catalog written at {:?}", t.elapsed());
+        Ok(outcome)
+    })
+}
+
+/// Everything but the catalog: legacy export, bundles, signed index and head, schema.
+fn write_release(
+    defs: &[LoadedDefinition],
+    served: &plan::Served<'_>,
+    opts: &BuildOptions,
+    sink: &dyn Sink,
+    report: &mut Report,
+    t: std::time::Instant,
+) -> Result<BuildOutcome, BuildError> {
     let mut outcome = BuildOutcome {
         definitions_served: served.definitions.len(),
         definitions_expired: defs.len().saturating_sub(served.definitions.len()),
@@ -115,9 +146,9 @@ pub fn build_into(
     if report.has_errors() {
         return Err(BuildError::Refused(report.errors()));
     }
-    let serialized = plan::serialize_definitions(&served)?;
+    let serialized = plan::serialize_definitions(served)?;
     tracing::debug!("definitions serialised at {:?}", t.elapsed());
-    let ranges = plan::write_bundles(&served, &serialized, &opts.repo, sink)?;
+    let ranges = plan::write_bundles(served, &serialized, &opts.repo, sink)?;
     drop(serialized);
     tracing::debug!("{} ranges, bundles written at {:?}", ranges.len(), t.elapsed());
     outcome.ranges = ranges.len();
@@ -155,15 +186,6 @@ pub fn build_into(
         )?;
     }
     sink.put(crate::layout::SCHEMA_FILE, schema_json().as_bytes())?;
-    let meta = super::catalog::CatalogMeta {
-        repo: &opts.repo,
-        channel: &opts.channel,
-        issued_at: opts.issued_at,
-        git_commit: opts.git_commit.as_deref(),
-    };
-    for (path, bytes) in super::catalog::render_all(&served, &meta).map_err(|e| BuildError::Catalog(e.to_string()))? {
-        sink.put(&path, &bytes)?;
-    }
     if let Some(files) = legacy_files {
         outcome.legacy_files = files.len();
         for (path, bytes) in &files {

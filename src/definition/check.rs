@@ -322,26 +322,43 @@ fn cached_regex_problem(pattern: &str) -> Option<RegexProblem> {
     cached_regex_verdict(pattern).problem()
 }
 
-/// Whether the union of `messages` (each valid alone) compiles above `limit`. The sizes of the
-/// parts are added up first and the check stops as soon as the sum passes the limit (a union
-/// is at least as big as its parts together); only a union that may fit is compiled as one.
+/// Bytes of every compiled pattern that a union of patterns holds only once (the unanchored
+/// prefix, the start and match states): the size of the empty pattern's NFA.
+fn nfa_scaffolding_bytes() -> usize {
+    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BYTES.get_or_init(|| nfa_size("", usize::MAX).unwrap_or(0))
+}
+
+/// What a union adds per alternative besides the alternative's own states (its entry in the union
+/// state and the state joining it to the shared end), with room to spare; the property test
+/// below holds the bound against the compiler.
+const UNION_BYTES_PER_ALTERNATIVE: usize = 64;
+
+/// An upper bound of the NFA size of the union of patterns whose own NFAs have `part_bytes`:
+/// one scaffolding, each part without its scaffolding, and the union's own states. The compiler
+/// only ever makes a union smaller than that (shared prefixes, merged classes, duplicates).
+fn union_bound(part_bytes: impl IntoIterator<Item = usize>) -> usize {
+    let scaffolding = nfa_scaffolding_bytes();
+    part_bytes.into_iter().fold(scaffolding, |bound, part| {
+        bound.saturating_add(part.saturating_sub(scaffolding)).saturating_add(UNION_BYTES_PER_ALTERNATIVE)
+    })
+}
+
+/// Whether the union of `messages` (each valid alone) compiles above `limit`. A union whose
+/// [`union_bound`] fits is not compiled (the common case, and compiling is the costly part);
+/// otherwise the union is compiled under the limit, which stops as soon as it is passed.
 fn merged_too_large(messages: &[&str], limit: usize) -> bool {
     let mut parts = Vec::with_capacity(messages.len());
-    let mut sum = 0usize;
-    let mut all_valid = true;
+    let mut sizes = Vec::with_capacity(messages.len());
     for m in messages {
-        // An invalid part is reported on its own; the valid ones may still be too big together.
+        // An invalid part is reported on its own; the union is not judged then.
         let RegexVerdict::Ok { rust, nfa_bytes } = cached_regex_verdict(m) else {
-            all_valid = false;
-            continue;
+            return false;
         };
-        sum = sum.saturating_add(nfa_bytes);
-        if sum > limit {
-            return true;
-        }
+        sizes.push(nfa_bytes);
         parts.push(rust);
     }
-    if !all_valid {
+    if union_bound(sizes) <= limit {
         return false;
     }
     let union = parts.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
@@ -459,6 +476,77 @@ pub(super) fn cross_file(defs: &[LoadedDefinition], trees: &[Node], report: &mut
                 .in_file(defs[*i].file.clone())
                 .at_opt(trees[*i].pointer(&format!("{ptr}/podNameRegex")).map(|n| n.span)),
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(pattern: &str) -> usize {
+        nfa_size(pattern, usize::MAX).ok().expect("compiles")
+    }
+
+    fn union_of(patterns: &[String]) -> String {
+        patterns.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|")
+    }
+
+    /// Two thousand short messages for one pod: together their own NFAs pass the limit, but they
+    /// share one scaffolding once merged, and the union compiles far below it (measured here by
+    /// compiling it, independently of the bound).
+    #[test]
+    fn many_small_messages_fit_once_merged() {
+        let messages: Vec<String> = (0..2000).map(|i| format!("error code {i:04} seen")).collect();
+        let sum: usize = messages.iter().map(|m| size(m)).sum();
+        assert!(sum > policy::MERGED_REGEX_SIZE_LIMIT, "the parts alone add up to {sum} bytes");
+        let union = size(&union_of(&messages));
+        assert!(union < policy::MERGED_REGEX_SIZE_LIMIT / 2, "the union is {union} bytes");
+        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+        assert!(!merged_too_large(&refs, policy::MERGED_REGEX_SIZE_LIMIT));
+    }
+
+    /// Messages whose union is above the limit are found, whether or not the bound already fits.
+    #[test]
+    fn a_union_over_the_limit_is_found() {
+        // Unicode letter classes repeated (the same in Go and Rust): each is big alone, but under the
+        // per-pattern limit.
+        let messages: Vec<String> = (0..12).map(|i| format!(r"w{i} \pL{{8}}")).collect();
+        let each = size(&messages[0]);
+        assert!(each < policy::REGEX_SIZE_LIMIT && each * 12 > policy::MERGED_REGEX_SIZE_LIMIT, "{each}");
+        assert!(nfa_size(&union_of(&messages), policy::MERGED_REGEX_SIZE_LIMIT).is_err(), "over the limit merged");
+        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+        assert!(merged_too_large(&refs, policy::MERGED_REGEX_SIZE_LIMIT));
+        assert!(!merged_too_large(&refs[..2], policy::MERGED_REGEX_SIZE_LIMIT), "two of them fit");
+    }
+
+    fn pattern() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let atom = prop_oneof![
+            "[a-z]{1,8}",
+            Just(r"\d+".to_string()),
+            Just(r"\w".to_string()),
+            Just("[A-Fa-f0-9]{2,6}".to_string()),
+            Just(".*".to_string()),
+            Just(r"\s".to_string()),
+            Just("(?i)timeout".to_string()),
+            Just("é+".to_string()),
+        ];
+        proptest::collection::vec(
+            (atom, prop_oneof![Just(""), Just("?"), Just("+"), Just("{2,5}")]).prop_map(|(a, q)| format!("(?:{a}){q}")),
+            0..5,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+        /// The bound that lets a union go uncompiled is never below the compiled union.
+        #[test]
+        fn a_union_never_compiles_above_its_bound(patterns in proptest::collection::vec(pattern(), 1..12)) {
+            let bound = union_bound(patterns.iter().map(|p| size(p)));
+            let union = size(&union_of(&patterns));
+            proptest::prop_assert!(union <= bound, "union {} > bound {} for {:?}", union, bound, patterns);
         }
     }
 }
