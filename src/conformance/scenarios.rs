@@ -55,6 +55,7 @@ struct RootSpec {
     index: Vec<&'static str>,
     head: Vec<&'static str>,
     head_threshold: u64,
+    root_threshold: u64,
     expires: i64,
 }
 
@@ -66,6 +67,7 @@ impl RootSpec {
             index: vec!["index-1"],
             head: vec!["head-1"],
             head_threshold: 1,
+            root_threshold: 1,
             expires: T0 + 365 * DAY,
         }
     }
@@ -78,7 +80,7 @@ impl RootSpec {
             T0,
             self.expires,
             &[
-                (Role::Root, pubs(&self.root), 1),
+                (Role::Root, pubs(&self.root), self.root_threshold),
                 (Role::Index, pubs(&self.index), 1),
                 (Role::Head, pubs(&self.head), self.head_threshold),
             ],

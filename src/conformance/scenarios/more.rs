@@ -287,6 +287,23 @@ fn roots(out: &mut Vec<Scenario>) {
         edited(|r| r.version = 3),
     ));
 
+    // The trusted root needs 2 of its 2 root keys for a rotation; root 2 carries one of them.
+    let v1 = RootSpec { root: vec!["root-1", "root-1b"], root_threshold: 2, ..RootSpec::v1() };
+    let v2 = RootSpec { version: 2, root: vec!["root-2"], ..RootSpec::v1() };
+    let mut d = Dist::new(&v1);
+    d.files.insert("root/1.json".into(), v1.signed_by(&["root-1", "root-1b"]));
+    d.files.insert("root/2.json".into(), v2.signed_by(&["root-1", "root-2"]));
+    d.publish_standard(100, 100);
+    let mut s = scenario(
+        "root-rotation-old-threshold-not-met",
+        "root 1 has root threshold 2 (root-1, root-1b); root 2 is signed by root-1 and its own root-2 only",
+        VERSION,
+        CLUSTER,
+        vec![step(&d, reject(C::Threshold))],
+    );
+    s.trusted_root = v1.signed_by(&["root-1", "root-1b"]);
+    out.push(s);
+
     // Five rotations in one poll: root N+1 signed by root-N and root-(N+1).
     let mut d = Dist::new(&RootSpec::v1());
     let labels = ["root-1", "root-2", "root-3", "root-4", "root-5", "root-6"];
