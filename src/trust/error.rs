@@ -269,3 +269,38 @@ fn fetch_message(what: &str, source: &FetchError) -> String {
     let reason = source.to_string();
     if reason.starts_with(what) { reason } else { format!("{what}: {reason}") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RefusalClass, VerifyError};
+
+    fn threshold(valid: usize, not_in_role: &[&str]) -> Option<RefusalClass> {
+        VerifyError::ThresholdNotMet {
+            what: "head.json".into(),
+            role: "head".into(),
+            root_version: 1,
+            valid,
+            threshold: 2,
+            not_in_role: not_in_role.iter().map(|s| s.to_string()).collect(),
+        }
+        .class()
+    }
+
+    #[test]
+    fn threshold_not_met_is_a_role_refusal_only_when_every_signature_is_outside_the_role() {
+        assert_eq!(threshold(0, &["k"]), Some(RefusalClass::Role));
+        assert_eq!(threshold(1, &["k"]), Some(RefusalClass::Threshold));
+        assert_eq!(threshold(1, &[]), Some(RefusalClass::Threshold));
+        assert_eq!(threshold(0, &[]), Some(RefusalClass::Threshold), "no signature at all");
+    }
+
+    #[test]
+    fn paths_and_availability_classes() {
+        let field = |f: &str| VerifyError::field("index", f, "x").class();
+        assert_eq!(field("ranges[0].bundle.path"), Some(RefusalClass::Path));
+        assert_eq!(field("ranges[0].bundle.sha256"), Some(RefusalClass::Malformed));
+        assert_eq!(VerifyError::State("x".into()).class(), None);
+        let names: std::collections::BTreeSet<_> = RefusalClass::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), RefusalClass::ALL.len());
+    }
+}
