@@ -160,6 +160,9 @@ fn bundle_with(defs: Vec<Value>) -> Vec<u8> {
     bundle_bytes(defs)
 }
 
+/// An edit of a payload text.
+type TextEdit = Box<dyn Fn(String) -> String>;
+
 fn edit_head(d: &mut Dist, f: impl Fn(String) -> String) {
     d.edit_head_text(f);
 }
@@ -336,9 +339,9 @@ fn signatures(out: &mut Vec<Scenario>) {
             let mut env = d.head_envelope();
             if let Some(s) = env.signatures.first_mut() {
                 let mut carry = 0u16;
-                for i in 0..32 {
-                    let x = u16::from(s.sig[32 + i]) + u16::from(L[i]) + carry;
-                    s.sig[32 + i] = x as u8;
+                for (b, l) in s.sig[32..].iter_mut().zip(L) {
+                    let x = u16::from(*b) + u16::from(l) + carry;
+                    *b = x as u8;
                     carry = x >> 8;
                 }
             }
@@ -371,7 +374,7 @@ fn signatures(out: &mut Vec<Scenario>) {
 }
 
 fn heads(out: &mut Vec<Scenario>) {
-    let edits: Vec<(&str, &str, C, Box<dyn Fn(String) -> String>)> = vec![
+    let edits: Vec<(&str, &str, C, TextEdit)> = vec![
         (
             "head-duplicate-json-key",
             "the head payload has the key channel twice",
