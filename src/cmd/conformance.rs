@@ -19,7 +19,7 @@ pub enum ConformanceCommand {
     },
     /// Run a consumer against the vectors and print a pass/fail table (exit 1 on any failure).
     #[command(after_help = "The consumer is called once per step with: --base-url URL --root ROOT --state-dir DIR \
---ocp-version V --cluster-id ID --now T, and prints one JSON result line; see conformance/README.md.")]
+--ocp-version V --cluster-id ID --now T [--channel C], and prints one JSON result line; see conformance/README.md.")]
     Run {
         /// Vectors directory written by `rrctl conformance write`.
         #[arg(long, default_value = "conformance-vectors")]
@@ -47,6 +47,9 @@ pub struct AdapterArgs {
     /// The consumer's clock (RFC 3339 UTC).
     #[arg(long)]
     pub now: String,
+    /// The channel to expect (default: the first head's channel, which then sticks).
+    #[arg(long)]
+    pub channel: Option<String>,
 }
 
 pub fn run_conformance(c: ConformanceCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
@@ -85,7 +88,7 @@ fn run_adapter(a: AdapterArgs) -> anyhow::Result<ExitCode> {
         cluster_id: Some(a.cluster_id),
         kubeconfig: None,
         ca_file: None,
-        channel: None,
+        channel: a.channel,
         connect_timeout: Duration::from_secs(10),
         stall_timeout: Duration::from_secs(30),
         min_rate: 4096,

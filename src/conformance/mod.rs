@@ -14,79 +14,22 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-pub use scenarios::scenarios;
+pub use scenarios::{ADVERSARIAL, scenarios};
 
-/// The class of a refusal, as a consumer reports it (`reason` of the result JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RejectClass {
-    /// Bad signature, threshold not met, key not in the role, role confusion.
-    Signature,
-    Expired,
-    Rollback,
-    Equivocation,
-    /// Length or SHA-256 of a file differs from the reference that pins it.
-    Hash,
-    /// A file is larger than its limit.
-    Size,
-    /// Not the expected repository or channel.
-    RepoOrChannel,
-    /// Structurally invalid (unknown spec_version, bad path, bad JSON...).
-    Malformed,
-}
-
-impl RejectClass {
-    pub const ALL: [RejectClass; 8] = [
-        RejectClass::Signature,
-        RejectClass::Expired,
-        RejectClass::Rollback,
-        RejectClass::Equivocation,
-        RejectClass::Hash,
-        RejectClass::Size,
-        RejectClass::RepoOrChannel,
-        RejectClass::Malformed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectClass::Signature => "signature",
-            RejectClass::Expired => "expired",
-            RejectClass::Rollback => "rollback",
-            RejectClass::Equivocation => "equivocation",
-            RejectClass::Hash => "hash",
-            RejectClass::Size => "size",
-            RejectClass::RepoOrChannel => "repo_or_channel",
-            RejectClass::Malformed => "malformed",
-        }
-    }
-
-    /// The class of a failure reason of [`crate::fetch`] (`None` for availability failures,
-    /// which no vector expects).
-    pub fn of_fetch_reason(r: crate::fetch::Reason) -> Option<RejectClass> {
-        use crate::fetch::Reason as R;
-        Some(match r {
-            R::InvalidSignature => RejectClass::Signature,
-            R::Expired => RejectClass::Expired,
-            R::Rollback => RejectClass::Rollback,
-            R::Equivocation => RejectClass::Equivocation,
-            R::HashMismatch => RejectClass::Hash,
-            R::TooLarge => RejectClass::Size,
-            R::WrongRepoOrChannel => RejectClass::RepoOrChannel,
-            R::Malformed => RejectClass::Malformed,
-            _ => return None,
-        })
-    }
-}
+/// The class of a refusal, as a consumer reports it (`reason` of the result JSON): the
+/// verifier's [`crate::trust::RefusalClass`], decided from the exact error variant by
+/// [`crate::trust::VerifyError::class`].
+pub use crate::trust::RefusalClass as RejectClass;
 
 /// What a consumer must report after a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
     /// Accepted: the bundle in force (None when no index range holds the version) and the ids of
     /// the definitions to apply, sorted.
-    Accept {
-        bundle_sha256: Option<String>,
-        definitions: Vec<String>,
-    },
-    Reject(RejectClass),
+    Accept { bundle_sha256: Option<String>, definitions: Vec<String> },
+    /// Refused with a class; what stays in force is the last accepted step's bundle and
+    /// definitions (None and none before any step was accepted).
+    Reject { class: RejectClass, bundle_sha256: Option<String>, definitions: Vec<String> },
 }
 
 impl Expected {
@@ -95,7 +38,9 @@ impl Expected {
             Expected::Accept { bundle_sha256, definitions } => {
                 json!({"ok": true, "bundle_sha256": bundle_sha256, "definitions": definitions})
             }
-            Expected::Reject(c) => json!({"ok": false, "reason": c.as_str()}),
+            Expected::Reject { class, bundle_sha256, definitions } => json!({
+                "ok": false, "reason": class.as_str(), "bundle_sha256": bundle_sha256, "definitions": definitions,
+            }),
         }
     }
 }
@@ -118,11 +63,16 @@ pub struct Scenario {
     pub trusted_root: Vec<u8>,
     pub ocp_version: String,
     pub cluster_id: String,
+    /// The channel the consumer is configured for (`--channel`); None: the first head's
+    /// channel is accepted and sticks.
+    pub channel: Option<String>,
     pub steps: Vec<Step>,
 }
 
 /// Version of the vector layout (`vectors.json` `format`).
-pub const VECTOR_FORMAT: u32 = 1;
+/// 2: finer refusal classes (`threshold`, `role`, `spec_version`, `path`, `not_found`), what stays
+/// in force reported on a refusal, and the scenario's optional `channel`.
+pub const VECTOR_FORMAT: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConformanceError {
@@ -176,7 +126,8 @@ pub fn write(dir: &Path) -> Result<usize, ConformanceError> {
         }
         let scenario = json!({
             "name": s.name, "description": s.description, "trusted_root": "root.json",
-            "ocp_version": s.ocp_version, "cluster_id": s.cluster_id, "steps": steps,
+            "ocp_version": s.ocp_version, "cluster_id": s.cluster_id, "channel": s.channel,
+            "steps": steps,
         });
         put(&format!("{}/scenario.json", s.name), &canonical(&scenario))?;
     }

@@ -2,9 +2,10 @@
 //! under test once per step, comparing the JSON it prints with the expected outcome.
 //!
 //! The consumer is called as `COMMAND... --base-url URL --root ROOT --state-dir DIR
-//! --ocp-version V --cluster-id ID --now T` and prints one JSON object on standard output
-//! (the last non-empty line is read): `{"ok":true,"bundle_sha256":...,"definitions":[...]}` or
-//! `{"ok":false,"reason":"<class>"}`.
+//! --ocp-version V --cluster-id ID --now T [--channel C]` and prints one JSON object on standard
+//! output (the last non-empty line is read): `{"ok":true,"bundle_sha256":...,"definitions":[...]}`
+//! or `{"ok":false,"reason":"<class>","bundle_sha256":...,"definitions":[...]}` (on a refusal,
+//! what stays in force).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -169,17 +170,13 @@ fn run_consumer(command: &[String], args: &[String]) -> Result<String, String> {
 /// Compare the consumer's result with the expectation; `Err` says how they differ.
 pub fn compare(expect: &Value, got: &Value) -> Result<(), String> {
     let norm = |v: &Value| -> Value {
+        let mut ids: Vec<String> =
+            v["definitions"].as_array().into_iter().flatten().filter_map(|d| d.as_str().map(String::from)).collect();
+        ids.sort();
         if v["ok"] == Value::Bool(true) {
-            let mut ids: Vec<String> = v["definitions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d.as_str().map(String::from))
-                .collect();
-            ids.sort();
             serde_json::json!({"ok": true, "bundle_sha256": v["bundle_sha256"], "definitions": ids})
         } else {
-            serde_json::json!({"ok": v["ok"], "reason": v["reason"]})
+            serde_json::json!({"ok": v["ok"], "reason": v["reason"], "bundle_sha256": v["bundle_sha256"], "definitions": ids})
         }
     };
     let (e, g) = (norm(expect), norm(got));
@@ -199,17 +196,22 @@ pub fn run_scenario(vectors: &Path, name: &str, command: &[String]) -> Result<Sc
     for (i, step) in steps.iter().enumerate() {
         let dist = dir.join(relative(step, "dist", &path)?);
         let server = StepServer::start(&dist)?;
-        let args: Vec<String> = [
+        let mut args = vec![
             ("--base-url", format!("http://127.0.0.1:{}/", server.port)),
             ("--root", root.display().to_string()),
             ("--state-dir", state.path().display().to_string()),
             ("--ocp-version", field(&s, "ocp_version", &path)?.to_string()),
             ("--cluster-id", field(&s, "cluster_id", &path)?.to_string()),
             ("--now", field(step, "now", &path)?.to_string()),
-        ]
-        .into_iter()
-        .flat_map(|(k, v)| [k.to_string(), v])
-        .collect();
+        ];
+        match &s["channel"] {
+            Value::Null => {}
+            Value::String(c) => args.push(("--channel", c.clone())),
+            _ => {
+                return Err(ConformanceError::Vector { path, reason: "channel: expected a string or null".into() });
+            }
+        }
+        let args: Vec<String> = args.into_iter().flat_map(|(k, v)| [k.to_string(), v]).collect();
         let outcome = run_consumer(command, &args).and_then(|out| {
             let line = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
             let got: Value =
@@ -229,20 +231,19 @@ pub fn run_all(vectors: &Path, command: &[String]) -> Result<Vec<ScenarioResult>
     scenario_names(vectors)?.iter().map(|n| run_scenario(vectors, n, command)).collect()
 }
 
-/// The JSON result line a consumer prints for one fetch cycle of [`crate::fetch`].
+/// The JSON result line a consumer prints for one fetch cycle of [`crate::fetch`]: the bundle in
+/// force after the cycle (the new one, or on a failure the last good one) and on a failure its
+/// refusal class (the fetch [`crate::fetch::Reason`] when nothing was refused).
 pub fn fetch_result(cycle: &crate::fetch::Cycle) -> Value {
+    let (sha, ids) = match &cycle.state.bundle {
+        Some(b) => (Value::from(b.active.sha256.clone()), b.active.definitions.clone()),
+        None => (Value::Null, Vec::new()),
+    };
     match &cycle.result {
-        Ok(_) => match &cycle.state.bundle {
-            Some(b) => {
-                serde_json::json!({"ok": true, "bundle_sha256": b.active.sha256, "definitions": b.active.definitions})
-            }
-            None => serde_json::json!({"ok": true, "bundle_sha256": null, "definitions": []}),
-        },
+        Ok(_) => serde_json::json!({"ok": true, "bundle_sha256": sha, "definitions": ids}),
         Err(f) => {
-            let reason = super::RejectClass::of_fetch_reason(f.reason)
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_else(|| f.reason.as_str().to_string());
-            serde_json::json!({"ok": false, "reason": reason, "message": f.message})
+            let reason = f.class.map(|c| c.as_str()).unwrap_or_else(|| f.reason.as_str());
+            serde_json::json!({"ok": false, "reason": reason, "bundle_sha256": sha, "definitions": ids, "message": f.message})
         }
     }
 }

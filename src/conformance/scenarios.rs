@@ -4,6 +4,10 @@
 //! `bucket = u64_be(sha256(id "/" cluster_id)[..8]) % 100`; the buckets quoted below were
 //! computed with Python's hashlib).
 
+mod more;
+
+pub use more::ADVERSARIAL;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -51,6 +55,7 @@ struct RootSpec {
     index: Vec<&'static str>,
     head: Vec<&'static str>,
     head_threshold: u64,
+    root_threshold: u64,
     expires: i64,
 }
 
@@ -62,6 +67,7 @@ impl RootSpec {
             index: vec!["index-1"],
             head: vec!["head-1"],
             head_threshold: 1,
+            root_threshold: 1,
             expires: T0 + 365 * DAY,
         }
     }
@@ -74,7 +80,7 @@ impl RootSpec {
             T0,
             self.expires,
             &[
-                (Role::Root, pubs(&self.root), 1),
+                (Role::Root, pubs(&self.root), self.root_threshold),
                 (Role::Index, pubs(&self.index), 1),
                 (Role::Head, pubs(&self.head), self.head_threshold),
             ],
@@ -172,6 +178,10 @@ impl Dist {
 
     /// One index range `[from, to)` holding a bundle of `defs`; returns the bundle's sha256.
     fn publish_ranges(&mut self, ranges: Vec<(&str, Option<&str>, Vec<Value>)>) -> Vec<String> {
+        self.publish_ranges_at(100, 100, ranges)
+    }
+
+    fn publish_ranges_at(&mut self, iv: u64, hv: u64, ranges: Vec<(&str, Option<&str>, Vec<Value>)>) -> Vec<String> {
         let mut shas = Vec::new();
         let mut rs = Vec::new();
         for (from, to, defs) in ranges {
@@ -179,9 +189,49 @@ impl Dist {
             shas.push(sha);
             rs.push(json!({"from": from, "to": to, "bundle": r}));
         }
-        let payload = crate::canonical::to_vec(&Self::index_value(100, T0 + 7 * DAY, rs)).unwrap_or_default();
-        self.publish_index_bytes(payload, 100, 100, T0 + DAY);
+        let payload = crate::canonical::to_vec(&Self::index_value(iv, T0 + 7 * DAY, rs)).unwrap_or_default();
+        self.publish_index_bytes(payload, iv, hv, T0 + DAY);
         shas
+    }
+
+    /// The standard content (index 100, head 100) with the index payload text edited by `f`.
+    fn publish_standard_edited(&mut self, f: impl Fn(String) -> String) {
+        let (b1, _) = self.put_bundle(vec![def("old-check", all_versions(), 100)]);
+        let (b2, _) = self
+            .put_bundle(vec![def("etcd-slow-fdatasync", all_versions(), 100), def("new-check", all_versions(), 100)]);
+        let ranges = vec![
+            json!({"from": "0.0.0-0", "to": "4.16.0-0", "bundle": b1}),
+            json!({"from": "4.16.0-0", "to": null, "bundle": b2}),
+        ];
+        let v = Self::index_value(100, T0 + 7 * DAY, ranges);
+        let text = String::from_utf8_lossy(&crate::canonical::to_vec(&v).unwrap_or_default()).into_owned();
+        self.publish_index_bytes(f(text).into_bytes(), 100, 100, T0 + DAY);
+    }
+
+    /// One range `[0.0.0-0, ∞)` whose bundle is exactly `bytes` (index 100, head 100).
+    fn publish_bundle_bytes(&mut self, bytes: Vec<u8>) {
+        let sha = sha256_hex(&bytes);
+        let path = format!("bundles/{sha}.json");
+        let r = file_ref(&path, &bytes);
+        self.files.insert(path, bytes);
+        let ranges = vec![json!({"from": "0.0.0-0", "to": null, "bundle": r})];
+        let payload = crate::canonical::to_vec(&Self::index_value(100, T0 + 7 * DAY, ranges)).unwrap_or_default();
+        self.publish_index_bytes(payload, 100, 100, T0 + DAY);
+    }
+
+    /// Replace head.json by its envelope text edited by `f` (no re-signing).
+    fn edit_head_envelope(&mut self, f: impl Fn(String) -> String) {
+        let text = String::from_utf8_lossy(&self.files["head.json"]).into_owned();
+        self.files.insert("head.json".into(), f(text).into_bytes());
+    }
+
+    /// The envelope of head.json, parsed.
+    fn head_envelope(&self) -> Envelope {
+        Envelope::parse(&self.files["head.json"], "head").unwrap_or_else(|_| Envelope {
+            payload_type: String::new(),
+            payload: Vec::new(),
+            signatures: Vec::new(),
+        })
     }
 
     fn head_payload(&self) -> Vec<u8> {
@@ -193,14 +243,33 @@ impl Dist {
         let text = String::from_utf8_lossy(&self.head_payload()).into_owned();
         self.put_head_payload(f(text).into_bytes());
     }
+
+    /// Every file whose path starts with `prefix`, changed by `f`.
+    fn edit_files(&mut self, prefix: &str, f: impl Fn(&mut Vec<u8>)) {
+        for (p, b) in self.files.iter_mut() {
+            if p.starts_with(prefix) {
+                f(b);
+            }
+        }
+    }
 }
 
 fn accept(sha: &str, ids: &[&str]) -> Expected {
     Expected::Accept { bundle_sha256: Some(sha.to_string()), definitions: ids.iter().map(|s| s.to_string()).collect() }
 }
 
+/// Refused, with nothing in force (no step accepted before).
 fn reject(c: RejectClass) -> Expected {
-    Expected::Reject(c)
+    Expected::Reject { class: c, bundle_sha256: None, definitions: Vec::new() }
+}
+
+/// Refused, with the bundle `sha` and definitions `ids` of the last accepted step still in force.
+fn reject_keeping(c: RejectClass, sha: &str, ids: &[&str]) -> Expected {
+    Expected::Reject {
+        class: c,
+        bundle_sha256: Some(sha.to_string()),
+        definitions: ids.iter().map(|s| s.to_string()).collect(),
+    }
 }
 
 fn scenario(name: &str, description: &str, version: &str, cluster: &str, steps: Vec<Step>) -> Scenario {
@@ -210,6 +279,7 @@ fn scenario(name: &str, description: &str, version: &str, cluster: &str, steps: 
         trusted_root: RootSpec::v1().signed_by(&["root-1"]),
         ocp_version: version.into(),
         cluster_id: cluster.into(),
+        channel: None,
         steps,
     }
 }
@@ -409,26 +479,26 @@ pub fn scenarios() -> Vec<Scenario> {
     out.push(attacked(
         "head-signed-by-unknown-key",
         "the head is signed by a key the root does not list",
-        C::Signature,
+        C::Role,
         |d| {
             d.head_keys = vec!["stranger"];
             let p = d.head_payload();
             d.put_head_payload(p);
         },
     ));
-    out.push(attacked("head-signed-by-index-key", "role confusion: the index key signs a head", C::Signature, |d| {
+    out.push(attacked("head-signed-by-index-key", "role confusion: the index key signs a head", C::Role, |d| {
         d.head_keys = vec!["index-1"];
         let p = d.head_payload();
         d.put_head_payload(p);
     }));
-    out.push(attacked("index-envelope-served-as-head", "an index envelope served as head.json", C::Malformed, |d| {
+    out.push(attacked("index-envelope-served-as-head", "an index envelope served as head.json", C::Role, |d| {
         let index = d.files.iter().find(|(k, _)| k.starts_with("index/")).map(|(_, v)| v.clone()).unwrap_or_default();
         d.files.insert("head.json".into(), index);
     }));
     out.push(attacked(
         "head-type-mismatch",
         "a head envelope whose payload says _type rrctl/index, signed by the head key",
-        C::Malformed,
+        C::Role,
         |d| {
             d.edit_head_text(|t| t.replace("rrctl/head", "rrctl/index"));
         },
@@ -446,7 +516,7 @@ pub fn scenarios() -> Vec<Scenario> {
             d.files.insert("head.json".into(), crate::canonical::to_vec(&forged).unwrap_or_default());
         },
     ));
-    out.push(attacked("head-unknown-spec-version", "the head says spec_version 3", C::Malformed, |d| {
+    out.push(attacked("head-unknown-spec-version", "the head says spec_version 3", C::SpecVersion, |d| {
         d.edit_head_text(|t| t.replace("\"spec_version\":2", "\"spec_version\":3"));
     }));
     out.push(attacked("head-too-large", "head.json is larger than 16 KiB", C::Size, |d| {
@@ -479,13 +549,13 @@ pub fn scenarios() -> Vec<Scenario> {
                 "threshold-not-met",
                 "head threshold 2, signed by one head key",
                 mk(vec!["head-1"], false),
-                Some(C::Signature),
+                Some(C::Threshold),
             ),
             (
                 "threshold-repeated-signature",
                 "head threshold 2, one signature listed twice",
                 mk(vec!["head-1"], true),
-                Some(C::Signature),
+                Some(C::Threshold),
             ),
         ] {
             let sha = sha256_hex(&bundle_bytes(vec![
@@ -523,7 +593,7 @@ pub fn scenarios() -> Vec<Scenario> {
         "root 2 signed only by its own new key",
         VERSION,
         CLUSTER,
-        vec![step(&d, reject(C::Signature))],
+        vec![step(&d, reject(C::Role))],
     ));
     let (d, _) = rotation(&["root-1"]);
     out.push(scenario(
@@ -531,7 +601,7 @@ pub fn scenarios() -> Vec<Scenario> {
         "root 2 signed only by the old root key",
         VERSION,
         CLUSTER,
-        vec![step(&d, reject(C::Signature))],
+        vec![step(&d, reject(C::Role))],
     ));
 
     let v2_short =
@@ -560,7 +630,7 @@ pub fn scenarios() -> Vec<Scenario> {
         "root/3.json without root/2.json: the walk stops at 1, the head (root 3's head key) is refused",
         VERSION,
         CLUSTER,
-        vec![step(&d, reject(C::Signature))],
+        vec![step(&d, reject(C::Role))],
     ));
 
     // --- Expiry ------------------------------------------------------------------------------
@@ -596,7 +666,10 @@ pub fn scenarios() -> Vec<Scenario> {
         "the same head is served again (ETag match, 304) after it expired: never refreshed",
         VERSION,
         CLUSTER,
-        vec![step(&d, accept(&p.bundles[1], &NEW)), step_at(&d, T0 + 2 * DAY, reject(C::Expired))],
+        vec![
+            step(&d, accept(&p.bundles[1], &NEW)),
+            step_at(&d, T0 + 2 * DAY, reject_keeping(C::Expired, &p.bundles[1], &NEW)),
+        ],
     ));
     let mut d1 = Dist::new(&RootSpec::v1());
     let p = d1.publish_standard_with(100, 101, T0 + 7 * DAY, T0 + 3 * DAY);
@@ -608,7 +681,10 @@ pub fn scenarios() -> Vec<Scenario> {
          expiry is judged at the last known time minus 10 minutes",
         VERSION,
         CLUSTER,
-        vec![step_at(&d1, T0 + 5 * DAY / 2, accept(&p.bundles[1], &NEW)), step_at(&d2, NOW, reject(C::Expired))],
+        vec![
+            step_at(&d1, T0 + 5 * DAY / 2, accept(&p.bundles[1], &NEW)),
+            step_at(&d2, NOW, reject_keeping(C::Expired, &p.bundles[1], &NEW)),
+        ],
     ));
 
     // --- Sequences: rollback, equivocation, last good state kept ----------------------------
@@ -621,7 +697,7 @@ pub fn scenarios() -> Vec<Scenario> {
         "head 101, then head 100",
         VERSION,
         CLUSTER,
-        vec![step(&d1, accept(&p.bundles[1], &NEW)), step(&d2, reject(C::Rollback))],
+        vec![step(&d1, accept(&p.bundles[1], &NEW)), step(&d2, reject_keeping(C::Rollback, &p.bundles[1], &NEW))],
     ));
     let mut d3 = Dist::new(&RootSpec::v1());
     d3.publish_standard_with(100, 101, T0 + 7 * DAY, T0 + 2 * DAY);
@@ -630,7 +706,7 @@ pub fn scenarios() -> Vec<Scenario> {
         "two different heads with version 101",
         VERSION,
         CLUSTER,
-        vec![step(&d1, accept(&p.bundles[1], &NEW)), step(&d3, reject(C::Equivocation))],
+        vec![step(&d1, accept(&p.bundles[1], &NEW)), step(&d3, reject_keeping(C::Equivocation, &p.bundles[1], &NEW))],
     ));
     let mut d4 = Dist::new(&RootSpec::v1());
     d4.publish_standard(101, 101);
@@ -641,7 +717,7 @@ pub fn scenarios() -> Vec<Scenario> {
         "index 101 under head 101, then index 100 under head 102",
         VERSION,
         CLUSTER,
-        vec![step(&d4, accept(&p.bundles[1], &NEW)), step(&d5, reject(C::Rollback))],
+        vec![step(&d4, accept(&p.bundles[1], &NEW)), step(&d5, reject_keeping(C::Rollback, &p.bundles[1], &NEW))],
     ));
     let mut bad = d1.clone();
     bad.head_keys = vec!["stranger"];
@@ -654,7 +730,7 @@ pub fn scenarios() -> Vec<Scenario> {
         CLUSTER,
         vec![
             step(&d1, accept(&p.bundles[1], &NEW)),
-            step(&bad, reject(C::Signature)),
+            step(&bad, reject_keeping(C::Role, &p.bundles[1], &NEW)),
             step(&d1, accept(&p.bundles[1], &NEW)),
         ],
     ));
@@ -708,8 +784,9 @@ pub fn scenarios() -> Vec<Scenario> {
     out.push(attacked("head-other-repo", "the head names another repository", C::RepoOrChannel, |d| {
         d.edit_head_text(|t| t.replace(REPO, "github.com/attacker/rapid-recommendations"));
     }));
-    out.push(attacked("index-path-traversal", "the head pins an index at a path outside index/", C::Malformed, |d| {
+    out.push(attacked("index-path-traversal", "the head pins an index at a path outside index/", C::Path, |d| {
         d.edit_head_text(|t| t.replace("\"path\":\"index/", "\"path\":\"../index/"));
     }));
+    more::more(&mut out);
     out
 }

@@ -133,6 +133,9 @@ impl fmt::Display for Reason {
 pub struct Failure {
     pub reason: Reason,
     pub message: String,
+    /// The finer class of a refusal ([`VerifyError::class`]); `None` when nothing was refused
+    /// (availability, state). Not part of `status.json`.
+    pub class: Option<crate::trust::RefusalClass>,
 }
 
 impl Failure {
@@ -165,7 +168,7 @@ impl Failure {
             VerifyError::State(_) => Reason::StateWriteFailed,
             _ => Reason::Malformed,
         };
-        Failure { reason, message: e.to_string() }
+        Failure { reason, message: e.to_string(), class: e.class() }
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn poll<F: Fetcher>(
     opts: &PollOptions,
 ) -> Result<(Verified, Changes), Failure> {
     let (next, changes) = check(fetcher, dir, stored, cluster, opts).await.map_err(Failure::from_verify)?;
-    dir.commit(&next).map_err(|e| Failure { reason: Reason::StateWriteFailed, message: e.to_string() })?;
+    dir.commit(&next).map_err(|e| Failure { reason: Reason::StateWriteFailed, message: e.to_string(), class: None })?;
     Ok((next, changes))
 }
 

@@ -138,7 +138,127 @@ pub enum VerifyError {
     State(String),
 }
 
+/// The class of a refusal: a coarse, stable vocabulary for "why was this published state
+/// refused", finer than [`crate::fetch::Reason`] on the signature side and shared by the
+/// conformance vectors (`conformance/README.md` has the table). [`VerifyError::class`] decides
+/// it from the exact error variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RefusalClass {
+    /// A signature by a key of the role does not verify, or a key cannot be trusted to sign
+    /// (unknown key type, weak key, key id not the hash of its key), or a head names a root
+    /// version newer than any verified.
+    Signature,
+    /// Fewer distinct valid signatures than the role's threshold (with at least one valid, or no
+    /// signature at all), a signature repeated, a threshold of 0 or above the number of keys, one
+    /// key listed twice.
+    Threshold,
+    /// Every signature is by a key outside the role (unknown key, another role's key), a key in
+    /// two roles, a role naming an unlisted key, or a file of another role (payloadType, `_type`).
+    Role,
+    /// A head or index version below the last accepted one, or `root/N+1.json` not of version N+1.
+    Rollback,
+    /// Root, head or index expired (freeze).
+    Expired,
+    /// The same head version with other payload bytes.
+    Equivocation,
+    /// A pinned file's length or SHA-256 differs from its pin, or the index version from the
+    /// head's pin.
+    Hash,
+    /// A file larger than its limit or than its pinned length.
+    Size,
+    /// An unsupported `spec_version`.
+    SpecVersion,
+    /// An unsafe path, or a path not named `<kind>/<sha256>.json`.
+    Path,
+    /// Payload for another repository or channel.
+    RepoOrChannel,
+    /// A file the state needs answered 404.
+    NotFound,
+    /// Anything else structurally invalid (strict JSON, unknown fields, bad ranges or intervals).
+    Malformed,
+}
+
+impl RefusalClass {
+    pub const ALL: [RefusalClass; 13] = [
+        RefusalClass::Signature,
+        RefusalClass::Threshold,
+        RefusalClass::Role,
+        RefusalClass::Rollback,
+        RefusalClass::Expired,
+        RefusalClass::Equivocation,
+        RefusalClass::Hash,
+        RefusalClass::Size,
+        RefusalClass::SpecVersion,
+        RefusalClass::Path,
+        RefusalClass::RepoOrChannel,
+        RefusalClass::NotFound,
+        RefusalClass::Malformed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalClass::Signature => "signature",
+            RefusalClass::Threshold => "threshold",
+            RefusalClass::Role => "role",
+            RefusalClass::Rollback => "rollback",
+            RefusalClass::Expired => "expired",
+            RefusalClass::Equivocation => "equivocation",
+            RefusalClass::Hash => "hash",
+            RefusalClass::Size => "size",
+            RefusalClass::SpecVersion => "spec_version",
+            RefusalClass::Path => "path",
+            RefusalClass::RepoOrChannel => "repo_or_channel",
+            RefusalClass::NotFound => "not_found",
+            RefusalClass::Malformed => "malformed",
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl VerifyError {
+    /// The refusal class of this error; `None` for transport failures and client-state errors
+    /// (nothing was refused: the state could not be obtained or kept).
+    pub fn class(&self) -> Option<RefusalClass> {
+        use RefusalClass as C;
+        use VerifyError as E;
+        Some(match self {
+            E::Fetch { source: FetchError::TooLarge { .. }, .. } => C::Size,
+            E::Fetch { .. } | E::State(_) => return None,
+            E::Invalid { reason, .. } if reason.contains("304") => return None,
+            E::NotFound { .. } => C::NotFound,
+            E::TooLarge { .. } | E::LongerThanPinned { .. } => C::Size,
+            E::LengthMismatch { .. } | E::HashMismatch { .. } | E::IndexVersionMismatch { .. } => C::Hash,
+            E::BadSignature { .. }
+            | E::UnknownKeyType { .. }
+            | E::KeyIdMismatch { .. }
+            | E::WeakKey { .. }
+            | E::InvalidKey { .. }
+            | E::RootVersionAhead { .. } => C::Signature,
+            E::ThresholdNotMet { valid: 0, not_in_role, .. } if !not_in_role.is_empty() => C::Role,
+            E::ThresholdNotMet { .. }
+            | E::InvalidThreshold { .. }
+            | E::DuplicateSignature { .. }
+            | E::DuplicateKey { .. }
+            | E::DuplicateKeyInRole { .. } => C::Threshold,
+            E::KeyInTwoRoles { .. } | E::UnknownKeyId { .. } | E::PayloadType { .. } | E::TypeMismatch { .. } => {
+                C::Role
+            }
+            E::HeadRollback { .. } | E::IndexRollback { .. } | E::RootVersion { .. } => C::Rollback,
+            E::Expired { .. } => C::Expired,
+            E::HeadEquivocation { .. } => C::Equivocation,
+            E::SpecVersion { .. } => C::SpecVersion,
+            E::UnsafePath { .. } => C::Path,
+            E::Field { field, .. } if field == "path" || field.ends_with(".path") => C::Path,
+            E::RepoMismatch { .. } | E::ChannelMismatch { .. } => C::RepoOrChannel,
+            E::Json { .. } | E::Envelope { .. } | E::Field { .. } | E::Ranges(_) | E::Invalid { .. } => C::Malformed,
+        })
+    }
+
     pub(crate) fn field(what: &str, field: &str, reason: impl Into<String>) -> Self {
         VerifyError::Field { what: what.to_string(), field: field.to_string(), reason: reason.into() }
     }
@@ -148,4 +268,39 @@ impl VerifyError {
 fn fetch_message(what: &str, source: &FetchError) -> String {
     let reason = source.to_string();
     if reason.starts_with(what) { reason } else { format!("{what}: {reason}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RefusalClass, VerifyError};
+
+    fn threshold(valid: usize, not_in_role: &[&str]) -> Option<RefusalClass> {
+        VerifyError::ThresholdNotMet {
+            what: "head.json".into(),
+            role: "head".into(),
+            root_version: 1,
+            valid,
+            threshold: 2,
+            not_in_role: not_in_role.iter().map(|s| s.to_string()).collect(),
+        }
+        .class()
+    }
+
+    #[test]
+    fn threshold_not_met_is_a_role_refusal_only_when_every_signature_is_outside_the_role() {
+        assert_eq!(threshold(0, &["k"]), Some(RefusalClass::Role));
+        assert_eq!(threshold(1, &["k"]), Some(RefusalClass::Threshold));
+        assert_eq!(threshold(1, &[]), Some(RefusalClass::Threshold));
+        assert_eq!(threshold(0, &[]), Some(RefusalClass::Threshold), "no signature at all");
+    }
+
+    #[test]
+    fn paths_and_availability_classes() {
+        let field = |f: &str| VerifyError::field("index", f, "x").class();
+        assert_eq!(field("ranges[0].bundle.path"), Some(RefusalClass::Path));
+        assert_eq!(field("ranges[0].bundle.sha256"), Some(RefusalClass::Malformed));
+        assert_eq!(VerifyError::State("x".into()).class(), None);
+        let names: std::collections::BTreeSet<_> = RefusalClass::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), RefusalClass::ALL.len());
+    }
 }

@@ -17,7 +17,7 @@ pub mod sign;
 pub mod strict;
 pub mod verify;
 
-pub use error::{TrustError, VerifyError};
+pub use error::{RefusalClass, TrustError, VerifyError};
 pub use sign::{
     DEFAULT_POLL_INTERVAL_SECS, HEAD_EXPIRY_POLL_MULTIPLE, check_expiry_policy, parse_duration, resign_head, sign_dist,
 };
