@@ -32,7 +32,21 @@ struct Context<'a> {
     issued_at: String,
     git_commit: Option<&'a str>,
     count: usize,
-    teams: &'a [Team],
+    teams: Vec<IndexTeam<'a>>,
+}
+
+/// What the index shows of a team: its definitions' ids and titles (the template context is
+/// converted as a whole, so it holds no more than the page shows).
+#[derive(Serialize)]
+struct IndexTeam<'a> {
+    name: &'a str,
+    definitions: Vec<IndexEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct IndexEntry<'a> {
+    id: &'a str,
+    title: &'a str,
 }
 
 /// A team page's context: nothing that changes with other teams or with the build's time.
@@ -172,7 +186,13 @@ pub fn render_all(served: &Served<'_>, meta: &CatalogMeta<'_>) -> Result<Vec<(St
             issued_at: crate::clock::format_rfc3339(meta.issued_at),
             git_commit: meta.git_commit,
             count,
-            teams,
+            teams: teams
+                .iter()
+                .map(|t| IndexTeam {
+                    name: &t.name,
+                    definitions: t.definitions.iter().map(|d| IndexEntry { id: &d.id, title: &d.title }).collect(),
+                })
+                .collect(),
         }
     }
     let count = served.definitions.len();

@@ -334,9 +334,11 @@ fn nfa_scaffolding_bytes() -> usize {
 /// below holds the bound against the compiler.
 const UNION_BYTES_PER_ALTERNATIVE: usize = 64;
 
-/// An upper bound of the NFA size of the union of patterns whose own NFAs have `part_bytes`:
-/// one scaffolding, each part without its scaffolding, and the union's own states. The compiler
-/// only ever makes a union smaller than that (shared prefixes, merged classes, duplicates).
+/// An estimate from above of the NFA size of the union of patterns whose own NFAs have
+/// `part_bytes`: one scaffolding, each part without its scaffolding, and the union's own states.
+/// The compiler mostly makes a union smaller than that (shared prefixes, merged classes,
+/// duplicates); the UTF-8 suffix cache can make it a few bytes per ten thousand bigger, so the
+/// property test below holds it within one eighth and [`merged_too_large`] uses half the limit.
 fn union_bound(part_bytes: impl IntoIterator<Item = usize>) -> usize {
     let scaffolding = nfa_scaffolding_bytes();
     part_bytes.into_iter().fold(scaffolding, |bound, part| {
@@ -345,8 +347,9 @@ fn union_bound(part_bytes: impl IntoIterator<Item = usize>) -> usize {
 }
 
 /// Whether the union of `messages` (each valid alone) compiles above `limit`. A union whose
-/// [`union_bound`] fits is not compiled (the common case, and compiling is the costly part);
-/// otherwise the union is compiled under the limit, which stops as soon as it is passed.
+/// [`union_bound`] is at most half the limit is not compiled (the common case, and compiling is
+/// the costly part); otherwise the union is compiled under the limit, which stops as soon as it
+/// is passed.
 fn merged_too_large(messages: &[&str], limit: usize) -> bool {
     let mut parts = Vec::with_capacity(messages.len());
     let mut sizes = Vec::with_capacity(messages.len());
@@ -358,7 +361,7 @@ fn merged_too_large(messages: &[&str], limit: usize) -> bool {
         sizes.push(nfa_bytes);
         parts.push(rust);
     }
-    if union_bound(sizes) <= limit {
+    if union_bound(sizes) <= limit / 2 {
         return false;
     }
     let union = parts.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
@@ -485,7 +488,7 @@ mod tests {
     use super::*;
 
     fn size(pattern: &str) -> usize {
-        nfa_size(pattern, usize::MAX).ok().expect("compiles")
+        nfa_size(pattern, usize::MAX).unwrap_or_else(|_| panic!("{pattern} compiles"))
     }
 
     fn union_of(patterns: &[String]) -> String {
@@ -541,12 +544,22 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
-        /// The bound that lets a union go uncompiled is never below the compiled union.
+        /// The compiled union stays within one eighth above the bound (which lets a union of at
+        /// most half the limit go uncompiled).
         #[test]
-        fn a_union_never_compiles_above_its_bound(patterns in proptest::collection::vec(pattern(), 1..12)) {
+        fn a_union_never_compiles_far_above_its_bound(patterns in proptest::collection::vec(pattern(), 1..12)) {
             let bound = union_bound(patterns.iter().map(|p| size(p)));
             let union = size(&union_of(&patterns));
-            proptest::prop_assert!(union <= bound, "union {} > bound {} for {:?}", union, bound, patterns);
+            proptest::prop_assert!(union <= bound + bound / 8, "union {} > bound {} + 1/8 for {:?}", union, bound, patterns);
+        }
+
+        /// What the decision gives equals compiling the union, whichever way it is reached.
+        #[test]
+        fn the_merged_verdict_equals_compiling_the_union(patterns in proptest::collection::vec(pattern(), 2..12), limit in 2_000usize..200_000) {
+            let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+            let rust: Vec<String> = patterns.iter().map(|p| super::super::regex_dialect::to_rust(p).unwrap_or_else(|_| panic!("{p} is portable"))).collect();
+            let compiled_too_large = matches!(nfa_size(&union_of(&rust), limit), Err(RegexProblem::TooLarge));
+            proptest::prop_assert_eq!(merged_too_large(&refs, limit), compiled_too_large, "{:?} under {}", patterns, limit);
         }
     }
 }
