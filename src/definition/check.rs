@@ -364,8 +364,16 @@ fn merged_too_large(messages: &[&str], limit: usize) -> bool {
     if union_bound(sizes) <= limit / 2 {
         return false;
     }
-    let union = parts.iter().map(|m| format!("(?:{m})")).collect::<Vec<_>>().join("|");
-    matches!(nfa_size(&union, limit), Err(RegexProblem::TooLarge))
+    // Parsed one by one and joined as syntax trees: the same union as `(?:a)|(?:b)|…` (flags stay
+    // inside their part), without the syntax tree of one pattern as long as all parts together.
+    let mut hirs = Vec::with_capacity(parts.len());
+    for rust in &parts {
+        match regex_syntax::ParserBuilder::new().nest_limit(NEST_LIMIT + 1).build().parse(rust) {
+            Ok(h) => hirs.push(h),
+            Err(_) => return false,
+        }
+    }
+    matches!(hir_nfa_size(&regex_syntax::hir::Hir::alternation(hirs), limit), Err(RegexProblem::TooLarge))
 }
 
 /// [`merged_too_large`] for each group of messages (a single message is checked on its own), on
