@@ -161,7 +161,7 @@ enum Page<'a> {
 }
 
 impl Page<'_> {
-    fn render(&self) -> Result<(String, Vec<u8>), TemplateError> {
+    fn render(&self) -> Rendered {
         Ok(match self {
             Page::Index { path, name, source, context } => {
                 (path.clone(), template::render(name, source, context)?.into_bytes())
@@ -229,6 +229,9 @@ pub fn render_all(served: &Served<'_>, meta: &CatalogMeta<'_>) -> Result<Vec<(St
     Ok(files)
 }
 
+/// A rendered catalog file (dist path, bytes), or why it could not be rendered.
+type Rendered = Result<(String, Vec<u8>), TemplateError>;
+
 /// Render pages on up to the available cores, largest first so no thread is left with the
 /// index pages at the end.
 fn render_pages(pages: &[Page<'_>]) -> Result<Vec<(String, Vec<u8>)>, TemplateError> {
@@ -237,7 +240,7 @@ fn render_pages(pages: &[Page<'_>]) -> Result<Vec<(String, Vec<u8>)>, TemplateEr
         return pages.iter().map(Page::render).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, Result<(String, Vec<u8>), TemplateError>)>> = std::thread::scope(|s| {
+    let results: Vec<Vec<(usize, Rendered)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.min(pages.len()))
             .map(|_| {
                 s.spawn(|| {
@@ -253,7 +256,7 @@ fn render_pages(pages: &[Page<'_>]) -> Result<Vec<(String, Vec<u8>)>, TemplateEr
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     });
-    let mut all: Vec<(usize, Result<(String, Vec<u8>), TemplateError>)> = results.into_iter().flatten().collect();
+    let mut all: Vec<(usize, Rendered)> = results.into_iter().flatten().collect();
     all.sort_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, r)| r).collect()
 }
