@@ -10,6 +10,8 @@
 
 #[path = "../tests/support/kubeapi.rs"]
 mod kubeapi;
+#[path = "../tests/support/pki.rs"]
+mod pki;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -12,6 +12,8 @@
 
 #[path = "../tests/support/kubeapi.rs"]
 mod kubeapi;
+#[path = "../tests/support/pki.rs"]
+mod pki;
 
 use std::fmt::Write as _;
 use std::io::Write as _;

@@ -6,17 +6,21 @@
 
 #[path = "support/kubeapi.rs"]
 mod kubeapi;
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/prometheus.rs"]
 mod prometheus;
+#[path = "support/tarball.rs"]
+mod tarball;
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use assert_cmd::Command;
 use kubeapi::KubeApi;
 use serde_json::Value;
+use tarball::read_archive;
 
 const SA_USER: &str = "system:serviceaccount:openshift-insights-rrctl:rrctl-agent";
 const SA_TOKEN: &str = "rrctl-agent-token";
@@ -213,20 +217,6 @@ fn single_part(content_type: &str, body: &[u8]) -> (BTreeMap<String, String>, Ve
     let inner_delimiter = format!("\r\n--{boundary}");
     assert!(!data.windows(inner_delimiter.len()).any(|w| w == inner_delimiter.as_bytes()), "more than one part");
     (headers, data)
-}
-
-fn read_archive(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut out = BTreeMap::new();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        out.insert(path, bytes);
-    }
-    out
 }
 
 fn json_file(p: &Path) -> Value {

@@ -4,16 +4,20 @@
 
 #[path = "support/kubeapi.rs"]
 mod kubeapi;
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/prometheus.rs"]
 mod prometheus;
+#[path = "support/tarball.rs"]
+mod tarball;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use kubeapi::KubeApi;
 use prometheus::Prometheus;
 use serde_json::Value;
+use tarball::read_archive;
 
 const OUTCOMES: [&str; 10] = [
     "collected",
@@ -27,20 +31,6 @@ const OUTCOMES: [&str; 10] = [
     "skipped-condition",
     "skipped-rollout",
 ];
-
-fn read_archive(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut out = BTreeMap::new();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        out.insert(path, bytes);
-    }
-    out
-}
 
 /// The ids of the bundled definitions, read from the file names (independently of rrctl).
 fn bundled_ids() -> BTreeSet<String> {

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod cdn;
+#[path = "support/pki.rs"]
+mod pki;
 use cdn::{Cdn, DAY, DistView, Fault, OCP, Releases, Run, T0, rfc3339, rrctl, sha256_hex, view};
 
 /// A definition that applies to 4.16.3: removing it changes that version's bundle.
@@ -766,50 +768,10 @@ fn http_proxy_from_the_environment_is_used() {
     assert_eq!(fx.cdn.count("head.json"), 1, "not through the proxy");
 }
 
-/// A CA and a server certificate for 127.0.0.1, made with the openssl command-line tool.
+/// A CA and a server certificate for 127.0.0.1: the CA file, the certificate and key PEM.
 fn test_pki(dir: &Path) -> (PathBuf, Vec<u8>, Vec<u8>) {
-    let openssl = |args: &[&str]| {
-        let o = std::process::Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .expect("`openssl` not found: these tests need it (scripts/test.sh installs it from Debian)");
-        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=rrctl test CA"],
-            &["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        ]
-        .concat(),
-    );
-    openssl(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "30",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    (dir.join("ca.pem"), std::fs::read(dir.join("server.pem")).unwrap(), std::fs::read(dir.join("server.key")).unwrap())
+    let pki = pki::make(dir, "rrctl test CA");
+    (pki.ca, std::fs::read(&pki.cert).unwrap(), std::fs::read(&pki.key).unwrap())
 }
 
 /// A TLS file server (rustls, ring) for `dist` on 127.0.0.1:0: strong ETags and 304.
@@ -917,7 +879,7 @@ fn extra_ca_file_is_trusted_for_https() {
     let r = fetch(&["--ca-file".as_ref(), ca.as_os_str()]);
     assert!(r.stdout.starts_with("no change: head.json not modified (304)"), "{r:?}");
     // A CA file without a certificate is a usage error.
-    let not_pem = pki.path().join("ext.cnf");
+    let not_pem = pki.path().join("server.ext");
     let r = fetch(&["--ca-file".as_ref(), not_pem.as_os_str()]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("no PEM certificate"), "{r:?}");

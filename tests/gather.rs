@@ -5,14 +5,18 @@
 
 #[path = "support/kubeapi.rs"]
 mod kubeapi;
+#[path = "support/pki.rs"]
+mod pki;
+#[path = "support/tarball.rs"]
+mod tarball;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use kubeapi::{KubeApi, LogSource, RunningServer};
 use serde_json::{Value, json};
+use tarball::read_archive;
 
 const SA_USER: &str = "system:serviceaccount:openshift-insights-rrctl:rrctl-agent";
 const SA_TOKEN: &str = "rrctl-agent-token";
@@ -168,20 +172,6 @@ fn rbac_yaml(dir: &Path, input: &Path, root: Option<&Path>) -> String {
 }
 
 /// Entries of a .tar.gz: path → bytes.
-fn read_archive(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut out = BTreeMap::new();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        assert!(out.insert(path.clone(), bytes).is_none(), "{path} twice");
-    }
-    out
-}
-
 fn json_of(entries: &BTreeMap<String, Vec<u8>>, path: &str) -> Value {
     serde_json::from_slice(entries.get(path).unwrap_or_else(|| panic!("no {path} in {:?}", entries.keys())))
         .unwrap_or_else(|e| panic!("{path}: {e}"))

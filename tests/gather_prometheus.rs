@@ -6,17 +6,21 @@
 
 #[path = "support/kubeapi.rs"]
 mod kubeapi;
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/prometheus.rs"]
 mod prometheus;
+#[path = "support/tarball.rs"]
+mod tarball;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use kubeapi::KubeApi;
 use prometheus::Prometheus;
 use serde_json::Value;
+use tarball::read_archive;
 
 fn rrctl(cwd: &Path) -> Command {
     let mut c = Command::cargo_bin("rrctl").unwrap();
@@ -38,20 +42,6 @@ fn write_definitions(dir: &Path, files: &[(&str, String)]) -> PathBuf {
         std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
     }
     defs
-}
-
-fn read_archive(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut out = BTreeMap::new();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        out.insert(path, bytes);
-    }
-    out
 }
 
 fn gatherer<'a>(gathers: &'a Value, id: &str, index: usize) -> &'a Value {

@@ -5,6 +5,8 @@
 
 #[path = "support/kubeapi.rs"]
 mod kubeapi;
+#[path = "support/pki.rs"]
+mod pki;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

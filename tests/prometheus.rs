@@ -2,6 +2,8 @@
 //! holds exactly the selected series, the firing alert is found with its labels, caps and
 //! timeouts hold (test servers that stall), the bearer token is sent.
 
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/prometheus.rs"]
 mod prometheus;
 

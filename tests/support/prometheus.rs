@@ -285,47 +285,9 @@ fn tls_client(tcp: TcpStream, ca_pem: &[u8]) -> rustls::StreamOwned<rustls::Clie
 }
 
 /// A CA and a certificate for IP 127.0.0.1 signed by it (`ca.pem`, `server.pem`, `server.key` in
-/// `dir`), made with the `openssl` command; returns the CA file.
+/// `dir`); returns the CA file.
 fn make_certificates(dir: &Path) -> PathBuf {
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap_or_else(|e| {
-            panic!("`openssl` is needed for the HTTPS Prometheus (scripts/test.sh installs it): {e}")
-        });
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=rrctl test Prometheus CA"]);
-    ca.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
-    openssl(&ca);
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-    openssl(&csr);
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-    dir.join("ca.pem")
+    crate::pki::make(dir, "rrctl test Prometheus CA").ca
 }
 
 fn parse_answer(raw: &[u8]) -> (u16, String) {

@@ -18,55 +18,13 @@ pub struct Certificates {
     pub config: Arc<rustls::ServerConfig>,
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out =
-        std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap_or_else(|e| {
-            panic!("`openssl` is needed for the HTTPS test server (scripts/test.sh installs it): {e}")
-        });
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// Make a CA and a certificate for IP 127.0.0.1 signed by it, in `dir`.
 pub fn make_certificates(dir: &Path) -> Certificates {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=kubeapi test CA"]);
-    ca.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-    openssl(dir, &csr);
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-    )
-    .expect("write extensions");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
-    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let pki = crate::pki::make(dir, "kubeapi test CA");
+    let read = |path: &Path| std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let chain: Vec<CertificateDer<'static>> =
-        vec![CertificateDer::from_pem_slice(&read("server.pem")).expect("server certificate PEM")];
-    let key = PrivateKeyDer::from_pem_slice(&read("server.key")).expect("server key PEM");
+        vec![CertificateDer::from_pem_slice(&read(&pki.cert)).expect("server certificate PEM")];
+    let key = PrivateKeyDer::from_pem_slice(&read(&pki.key)).expect("server key PEM");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -76,7 +34,7 @@ pub fn make_certificates(dir: &Path) -> Certificates {
         .expect("server certificate and key");
     // HTTP/1.1 only, like the plain port; clients that offer h2 fall back.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Certificates { ca_pem: read("ca.pem"), config: Arc::new(config) }
+    Certificates { ca_pem: read(&pki.ca), config: Arc::new(config) }
 }
 
 /// A TLS server connection over a tokio TCP socket, readable and writable by hyper.
