@@ -33,6 +33,7 @@ pub mod fetch;
 pub mod fsutil;
 pub mod gather;
 pub mod layout;
+pub mod parallel;
 pub mod policy;
 pub mod prometheus;
 pub mod publish;

@@ -82,7 +82,6 @@ struct Entry {
 
 /// The definitions by team, their free text as written (the HTML template escapes it).
 fn teams(served: &Served<'_>) -> Vec<Team> {
-    let text = |s: &str| s.to_string();
     let mut definitions: Vec<Entry> = served
         .definitions
         .iter()
@@ -99,16 +98,16 @@ fn teams(served: &Served<'_>) -> Vec<Team> {
             };
             Entry {
                 id: d.id.clone(),
-                title: text(&d.title),
+                title: d.title.clone(),
                 owner: d.owner.clone(),
                 tracking: d.tracking.clone(),
                 expires: d.expires.clone(),
-                justification: text(&d.justification),
+                justification: d.justification.clone(),
                 versions: d.versions.clone(),
                 released,
                 rollout_percent: d.rollout_percent(),
-                gather: d.gather.iter().map(|g| text(&describe_gatherer(g))).collect(),
-                when: d.when.iter().map(|c| text(&describe_condition(c))).collect(),
+                gather: d.gather.iter().map(describe_gatherer).collect(),
+                when: d.when.iter().map(describe_condition).collect(),
                 legacy: super::legacy::to_legacy(d).is_ok(),
             }
         })
@@ -155,21 +154,24 @@ pub struct CatalogMeta<'a> {
 }
 
 /// One page to render: its dist path, template and context.
-enum Page<'a> {
-    Index { path: String, name: &'static str, source: &'static str, context: Context<'a> },
-    Team { path: String, name: &'static str, source: &'static str, context: TeamContext<'a> },
+struct Page<'a> {
+    path: String,
+    name: &'static str,
+    source: &'static str,
+    context: PageContext<'a>,
+}
+
+/// The context of the index or of a team page; serialised as the one it holds.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PageContext<'a> {
+    Index(Context<'a>),
+    Team(TeamContext<'a>),
 }
 
 impl Page<'_> {
-    fn render(&self) -> Rendered {
-        Ok(match self {
-            Page::Index { path, name, source, context } => {
-                (path.clone(), template::render(name, source, context)?.into_bytes())
-            }
-            Page::Team { path, name, source, context } => {
-                (path.clone(), template::render(name, source, context)?.into_bytes())
-            }
-        })
+    fn render(&self) -> Result<(String, Vec<u8>), TemplateError> {
+        Ok((self.path.clone(), template::render(self.name, self.source, &self.context)?.into_bytes()))
     }
 }
 
@@ -197,68 +199,37 @@ pub fn render_all(served: &Served<'_>, meta: &CatalogMeta<'_>) -> Result<Vec<(St
     }
     let count = served.definitions.len();
     let mut pages = vec![
-        Page::Index {
+        Page {
             path: crate::layout::CATALOG_FILE.into(),
             name: HTML_NAME,
             source: HTML,
-            context: index(meta, count, &html_teams),
+            context: PageContext::Index(index(meta, count, &html_teams)),
         },
-        Page::Index {
+        Page {
             path: crate::layout::CATALOG_MARKDOWN_FILE.into(),
             name: MARKDOWN_NAME,
             source: MARKDOWN,
-            context: index(meta, count, &md_teams),
+            context: PageContext::Index(index(meta, count, &md_teams)),
         },
     ];
     for (teams, name, source, ext) in
         [(&html_teams, TEAM_HTML_NAME, TEAM_HTML, "html"), (&md_teams, TEAM_MARKDOWN_NAME, TEAM_MARKDOWN, "md")]
     {
         for team in teams.iter() {
-            pages.push(Page::Team {
+            pages.push(Page {
                 path: crate::layout::catalog_team_file(&team.name, ext),
                 name,
                 source,
-                context: TeamContext { repo: meta.repo, channel: meta.channel, team },
+                context: PageContext::Team(TeamContext { repo: meta.repo, channel: meta.channel, team }),
             });
         }
     }
-    let mut files = render_pages(&pages)?;
+    // Largest first (the index pages lead the list), each page on the next free core.
+    let mut files = crate::parallel::map(&pages, 2, Page::render).into_iter().collect::<Result<Vec<_>, _>>()?;
     files.push((crate::layout::CATALOG_STYLE_FILE.into(), STYLE.as_bytes().to_vec()));
     files.push((crate::layout::CATALOG_SCRIPT_FILE.into(), SCRIPT.as_bytes().to_vec()));
     files.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
-}
-
-/// A rendered catalog file (dist path, bytes), or why it could not be rendered.
-type Rendered = Result<(String, Vec<u8>), TemplateError>;
-
-/// Render pages on up to the available cores, largest first so no thread is left with the
-/// index pages at the end.
-fn render_pages(pages: &[Page<'_>]) -> Result<Vec<(String, Vec<u8>)>, TemplateError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    if threads == 1 || pages.len() < 2 {
-        return pages.iter().map(Page::render).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Vec<(usize, Rendered)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.min(pages.len()))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(page) = pages.get(i) else { break };
-                        done.push((i, page.render()));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-    });
-    let mut all: Vec<(usize, Rendered)> = results.into_iter().flatten().collect();
-    all.sort_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Free text as literal Markdown: characters with a meaning there are backslash-escaped, and

@@ -155,22 +155,7 @@ pub fn serialize_definitions(served: &Served<'_>) -> Result<Vec<Vec<u8>>, PlanEr
             .map_err(|source| PlanError::Serialize { what: d.file.clone(), source })
     };
     let pairs: Vec<(&&LoadedDefinition, &IntervalSet)> = served.definitions.iter().zip(&served.sets).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads < 2 || pairs.len() < 256 {
-        return pairs.into_iter().map(one).collect();
-    }
-    let chunk = pairs.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> =
-            pairs.chunks(chunk).map(|c| s.spawn(move || c.iter().map(|&p| one(p)).collect::<Vec<_>>())).collect();
-        let mut out = Vec::with_capacity(pairs.len());
-        for h in handles {
-            for r in h.join().map_err(|_| PlanError::Write("serialisation thread panicked".into()))? {
-                out.push(r?);
-            }
-        }
-        Ok(out)
-    })
+    crate::parallel::map(&pairs, 256, |&p| one(p)).into_iter().collect()
 }
 
 /// Bundle bytes: canonical JSON of `{"_type","definitions","repo","spec_version"}` assembled from
@@ -229,37 +214,10 @@ pub fn write_bundles(
         sink.put(&path, buf)?;
         Ok(FileRef { path, sha256: sha, length: buf.len() as u64 })
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let refs: Vec<FileRef> = if threads < 2 || distinct.len() < 2 {
-        let mut buf = Vec::new();
-        distinct.iter().map(|m| one(&mut buf, m)).collect::<Result<_, _>>()?
-    } else {
-        // Interleave so that every thread gets a share of the large bundles.
-        let one = &one;
-        let distinct = &distinct;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    s.spawn(move || {
-                        let mut buf = Vec::new();
-                        (t..distinct.len())
-                            .step_by(threads)
-                            .map(|k| one(&mut buf, distinct[k]).map(|r| (k, r)))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                })
-                .collect();
-            let mut all: Vec<Option<FileRef>> = vec![None; distinct.len()];
-            for h in handles {
-                for (k, r) in h.join().map_err(|_| PlanError::Write("bundle thread panicked".into()))?? {
-                    all[k] = Some(r);
-                }
-            }
-            all.into_iter()
-                .map(|r| r.ok_or_else(|| PlanError::Write("missing bundle".into())))
-                .collect::<Result<Vec<_>, _>>()
-        })?
-    };
+    // A buffer per thread, reused from bundle to bundle.
+    let refs: Vec<FileRef> = crate::parallel::map_with(&distinct, 2, Vec::new, |buf, members| one(buf, members))
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     Ok(pieces
         .iter()
         .zip(piece_bundle)

@@ -379,17 +379,7 @@ fn merged_too_large(messages: &[&str], limit: usize) -> bool {
 /// [`merged_too_large`] for each group of messages (a single message is checked on its own), on
 /// the available cores: each union that may fit is compiled once, and that is the costly part.
 fn merged_too_large_each(groups: Vec<&[&str]>) -> Vec<bool> {
-    let one = |m: &[&str]| m.len() > 1 && merged_too_large(m, policy::MERGED_REGEX_SIZE_LIMIT);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    if threads == 1 || groups.len() < 16 {
-        return groups.into_iter().map(one).collect();
-    }
-    let chunk = groups.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> =
-            groups.chunks(chunk).map(|part| s.spawn(move || part.iter().map(|m| one(m)).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-    })
+    crate::parallel::map(&groups, 16, |m| m.len() > 1 && merged_too_large(m, policy::MERGED_REGEX_SIZE_LIMIT))
 }
 
 fn check_regex(cx: &mut Ctx, ptr: &str, pattern: &str) {

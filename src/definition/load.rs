@@ -120,20 +120,8 @@ pub(super) fn discover(inputs: &[&Path]) -> (Vec<Candidate>, Report) {
 /// panics becomes an `internal-error` diagnostic on the file it was checking, never a silently
 /// dropped file.
 pub(super) fn load_files(files: &[Candidate], today: time::Date) -> Vec<LoadedFile> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    if files.len() < 64 || threads == 1 {
-        return files.iter().map(|c| load_one_guarded(c, today)).collect();
-    }
-    let chunk = files.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|c| load_one_guarded(c, today)).collect::<Vec<_>>()))
-            .collect();
-        // Panics are caught per file, so a join error cannot happen; should one anyway, it is
-        // propagated rather than dropping the chunk's files.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-    })
+    // Panics are caught per file, so none reaches the map.
+    crate::parallel::map(files, 64, |c| load_one_guarded(c, today))
 }
 
 fn load_one_guarded(c: &Candidate, today: time::Date) -> LoadedFile {
