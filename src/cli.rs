@@ -238,7 +238,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&cli.global, &cli.command);
-    rrctl::trust::fetch::install_crypto_provider();
+    rrctl::trust::transport::install_crypto_provider();
     // Output still buffered is written before the exit code is decided: a full disk fails here.
     match run(cli).and_then(|code| stdout().flush().map(|()| code).map_err(anyhow::Error::from)) {
         Ok(code) => code,
@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn error_chain_prints_each_cause_once() {
         // The message of issue 10: a verify error whose text already holds its fetch cause.
-        let cause = rrctl::trust::fetch::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
+        let cause = rrctl::trust::transport::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
         let e = anyhow::Error::from(rrctl::trust::VerifyError::Fetch { what: "head.json".into(), source: cause });
         assert_eq!(
             format!("{e:#}"),

@@ -2,7 +2,7 @@
 //! service account, and the cluster's identity (OpenShift version and cluster id) from the
 //! `ClusterVersion` named `version`.
 //!
-//! The TLS provider is the process-wide ring provider that [`crate::trust::fetch`] installs;
+//! The TLS provider is the process-wide ring provider that [`crate::trust::transport`] installs;
 //! nothing here installs one.
 
 use std::path::Path;
@@ -34,7 +34,7 @@ pub enum ClusterError {
 /// A client for `--kubeconfig PATH`, else `KUBECONFIG` or `~/.kube/config`, else the in-cluster
 /// service account (what `kube::Config::infer` tries, in that order).
 pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
-    crate::trust::fetch::install_crypto_provider();
+    crate::trust::transport::install_crypto_provider();
     let mut config = match kubeconfig {
         Some(path) => {
             let shown = path.display().to_string();

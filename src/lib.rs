@@ -21,7 +21,7 @@
 
 pub mod agent;
 pub mod archive;
-pub mod build;
+pub mod compile;
 pub mod canonical;
 pub mod clock;
 pub mod cluster;

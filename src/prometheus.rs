@@ -112,7 +112,7 @@ impl std::fmt::Debug for Token {
 impl PrometheusClient {
     /// Reads the token and CA files once (a rotated token is picked up by the next run's client).
     pub fn new(settings: &PrometheusSettings) -> Result<Self, PrometheusError> {
-        crate::trust::fetch::install_crypto_provider();
+        crate::trust::transport::install_crypto_provider();
         let base = settings.url.trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&base)
             .map_err(|e| PrometheusError::Setup { reason: format!("--prometheus-url `{base}`: {e}") })?;

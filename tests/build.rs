@@ -8,10 +8,10 @@ use std::sync::Arc;
 use assert_cmd::Command;
 use serde_json::Value;
 
-use rrctl::build::dist::{BuildOptions, build_into};
-use rrctl::build::import::import_repo;
-use rrctl::build::legacy::{LegacySchemas, schema_errors};
-use rrctl::build::plan::MemorySink;
+use rrctl::compile::dist::{BuildOptions, build_into};
+use rrctl::compile::import::import_repo;
+use rrctl::compile::legacy_export::{LegacySchemas, schema_errors};
+use rrctl::compile::plan::MemorySink;
 use rrctl::definition::LoadedDefinition;
 use rrctl::diag::Report;
 
@@ -118,7 +118,7 @@ fn build_options() -> BuildOptions {
         git_commit: None,
         signing: rrctl::trust::SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev_dir() },
         // The legacy files are what these tests compare: a problem must fail the build.
-        legacy: rrctl::build::legacy::LegacyMode::Always,
+        legacy: rrctl::compile::legacy_export::LegacyMode::Always,
     }
 }
 

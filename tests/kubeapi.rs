@@ -32,7 +32,7 @@ impl Reply {
 }
 
 fn http() -> reqwest::Client {
-    rrctl::trust::fetch::install_crypto_provider();
+    rrctl::trust::transport::install_crypto_provider();
     reqwest::Client::builder().build().expect("client")
 }
 
@@ -1109,7 +1109,7 @@ async fn concurrent_connections_are_served() {
 // ---------- the real kube client ----------
 
 async fn kube_client(server: &RunningServer) -> kube::Client {
-    rrctl::trust::fetch::install_crypto_provider();
+    rrctl::trust::transport::install_crypto_provider();
     let kubeconfig = kube::config::Kubeconfig::read_from(server.kubeconfig_path()).expect("kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
         .await

@@ -609,7 +609,7 @@ fn run_ok(c: Command) -> Out {
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    rrctl::trust::fetch::install_crypto_provider();
+    rrctl::trust::transport::install_crypto_provider();
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
 }
 

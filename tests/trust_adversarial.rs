@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use rrctl::trust::VerifyError;
-use rrctl::trust::fetch::{FetchError, Fetched, Fetcher, MemFetcher};
+use rrctl::trust::transport::{FetchError, Fetched, Fetcher, MemFetcher};
 use rrctl::trust::keys::{self, PrivateKey};
 use rrctl::trust::payload::{Envelope, FileRef, HeadPayload, Limits, Role, RootPayload, sha256_hex};
 use rrctl::trust::sign::new_root;

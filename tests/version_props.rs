@@ -393,7 +393,7 @@ proptest! {
     fn legacy_auto_quick_check_agrees_with_the_full_export(
         defs in prop::collection::vec((alternatives(), any::<bool>()), 0..8),
     ) {
-        use rrctl::build::legacy::{Input, export, export_unless_unservable};
+        use rrctl::compile::legacy_export::{Input, export, export_unless_unservable};
         use rrctl::definition::{AlertRef, Condition, Gatherer};
         let loaded: Vec<rrctl::definition::LoadedDefinition> = defs
             .iter()
@@ -489,7 +489,7 @@ fn build_in_memory_definition(n: usize, versions: &str, percent: u8) -> rrctl::d
 }
 
 fn build_in_memory(defs: &[(String, u8)]) -> Built {
-    use rrctl::build::plan;
+    use rrctl::compile::plan;
     let loaded: Vec<rrctl::definition::LoadedDefinition> = defs
         .iter()
         .enumerate()

@@ -13,7 +13,7 @@ use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 
 use crate::fetch::{Cycle, Reason};
-use crate::trust::fetch::FetchStats;
+use crate::trust::transport::FetchStats;
 
 #[derive(Debug, Default)]
 struct Inner {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::fetch::{self, Cycle, FetchConfig, SetupError};
-use crate::trust::fetch::Fetcher;
+use crate::trust::transport::Fetcher;
 
 pub use metrics::Metrics;
 
@@ -275,7 +275,7 @@ pub async fn run_cycle<F: Fetcher>(
 /// The delay until the next poll: `interval` scaled by a random factor in [0.9, 1.1), so a
 /// fleet started together spreads out.
 pub fn jittered(interval: Duration) -> Duration {
-    interval.mul_f64(0.9 + 0.2 * crate::trust::fetch::random_unit())
+    interval.mul_f64(0.9 + 0.2 * crate::trust::transport::random_unit())
 }
 
 /// Run until `shutdown` resolves (or one cycle with `once`). The metrics server, if any, is

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::trust::fetch::{HttpLimits, RetryPolicy};
+use crate::trust::transport::{HttpLimits, RetryPolicy};
 
 /// The content type of the archive part (what the existing operator sends).
 pub const ARCHIVE_CONTENT_TYPE: &str = "application/vnd.redhat.openshift.periodic+tar";
@@ -57,7 +57,7 @@ impl Uploader {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(UploadError::Http { url: url.into(), reason: "not an http:// or https:// URL".into() });
         }
-        crate::trust::fetch::install_crypto_provider();
+        crate::trust::transport::install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(limits.connect_timeout)
             .read_timeout(limits.stall_timeout)

@@ -142,12 +142,12 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
-            let limits = rrctl::trust::fetch::HttpLimits {
+            let limits = rrctl::trust::transport::HttpLimits {
                 connect_timeout: c.connect_timeout,
                 stall_timeout: c.stall_timeout,
                 ..Default::default()
             };
-            let retry = rrctl::trust::fetch::RetryPolicy {
+            let retry = rrctl::trust::transport::RetryPolicy {
                 attempts: c.retries.saturating_add(1),
                 base_delay: c.retry_delay,
                 max_delay: Duration::from_secs(30).max(c.retry_delay),

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cli::GlobalOpts;
-use rrctl::build::diff::{self, Side};
-use rrctl::build::new::{self, NewError, NewKind};
+use rrctl::compile::diff::{self, Side};
+use rrctl::compile::new::{self, NewError, NewKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum KindArg {

@@ -7,9 +7,9 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::GlobalOpts;
 use crate::cmd::FormatArg;
-use rrctl::build::dist::{self, BuildOptions};
-use rrctl::build::legacy::LegacyMode;
-use rrctl::build::{import, show};
+use rrctl::compile::dist::{self, BuildOptions};
+use rrctl::compile::legacy::LegacyMode;
+use rrctl::compile::{import, show};
 use rrctl::diag::render::{self, RenderOptions};
 use rrctl::diag::{Report, Severity};
 use rrctl::trust::{KeySource, SigningOptions};
@@ -59,7 +59,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub head_key_env: Option<String>,
     /// Where development keys are kept when no keys are configured.
-    #[arg(long, default_value = rrctl::build::dist::DEFAULT_DEV_DIR)]
+    #[arg(long, default_value = rrctl::compile::dist::DEFAULT_DEV_DIR)]
     pub dev_dir: PathBuf,
     /// The legacy export (`legacy/`): auto writes it when the legacy format can serve the content and
     /// otherwise leaves it out with one warning; always makes that an error; never skips it.

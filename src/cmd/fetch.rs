@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use crate::cli::GlobalOpts;
 use rrctl::exit;
 use rrctl::fetch::{Cluster, Cycle, FetchConfig, PollOptions, SetupError, StateDir};
-use rrctl::trust::fetch::{HttpFetcher, HttpLimits, HttpOptions, RetryPolicy};
+use rrctl::trust::transport::{HttpFetcher, HttpLimits, HttpOptions, RetryPolicy};
 use rrctl::trust::payload::Limits;
 
 /// Options shared by `rrctl fetch` and `rrctl agent`.

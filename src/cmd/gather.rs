@@ -14,7 +14,7 @@ use rrctl::exit;
 use rrctl::gather::rbac::{AGENT_NAMESPACE, Rbac};
 use rrctl::gather::{self, GatherDefinition, Target, source};
 use rrctl::policy::LocalPolicy;
-use rrctl::trust::fetch::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
+use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::payload::Limits;
 use rrctl::trust::verify::{self, ClientState, VerifyOptions};
 
@@ -210,7 +210,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             (Some(defs), _) => {
                 let path = a.definitions.as_deref().expect("set with local");
                 let list: Vec<GatherDefinition> = defs.iter().map(GatherDefinition::from_definition).collect();
-                let git_commit = rrctl::build::dist::git_head(if path.is_dir() {
+                let git_commit = rrctl::compile::dist::git_head(if path.is_dir() {
                     path
                 } else {
                     path.parent().unwrap_or(Path::new("."))

@@ -1,7 +1,7 @@
 //! The cluster side's fetch-and-verify client (DESIGN.md section 6, "Consume" and "Agent state
 //! and status"): [`run_once`] loads and re-verifies the state directory ([`state`]), polls the
 //! CDN once ([`poll`]) through a [`Fetcher`] (in production the shared
-//! [`crate::trust::fetch::HttpFetcher`]), commits the new state only when everything verified,
+//! [`crate::trust::transport::HttpFetcher`]), commits the new state only when everything verified,
 //! and writes `status.json` ([`status`]). A failure of any kind leaves the last good bundle
 //! active and says why, with a stable [`Reason`].
 
@@ -12,7 +12,7 @@ pub mod status;
 use std::fmt;
 
 use crate::trust::VerifyError;
-use crate::trust::fetch::{FetchError, Fetcher};
+use crate::trust::transport::{FetchError, Fetcher};
 
 pub use poll::{ClockStep, PollOptions, effective_time};
 pub use state::{ActiveBundle, StateDir, StateError, Verified};

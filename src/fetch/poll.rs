@@ -4,7 +4,7 @@
 //! changes only once everything verified.
 
 use crate::trust::VerifyError;
-use crate::trust::fetch::{FetchError, Fetched, Fetcher};
+use crate::trust::transport::{FetchError, Fetched, Fetcher};
 use crate::trust::payload::{Limits, Range};
 use crate::trust::verify::{self, Expect, PreviousHead};
 

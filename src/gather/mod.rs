@@ -13,7 +13,7 @@
 //! - [`plan`]: the same resolution without reading any log or object body;
 //! - [`rbac`]: the least ClusterRole and Roles the gatherers need.
 
-pub mod legacy;
+pub mod functions;
 pub mod logs;
 pub mod metrics;
 pub mod outcome;
@@ -561,12 +561,12 @@ async fn run_legacy(
     sink: &mut Sink,
 ) -> Result<(), Fail> {
     match g {
-        Gatherer::ContainersLogs(c) => legacy::containers_logs(client, c, alerts, policy, sink).await,
-        Gatherer::PodDefinition(a) => legacy::pod_definition(client, &a.alert_name, alerts, policy, sink).await,
-        Gatherer::LogsOfNamespace(l) => legacy::logs_of_namespace(client, l, sink).await,
-        Gatherer::ImageStreamsOfNamespace(i) => legacy::image_streams_of_namespace(client, &i.namespace, sink).await,
+        Gatherer::ContainersLogs(c) => functions::containers_logs(client, c, alerts, policy, sink).await,
+        Gatherer::PodDefinition(a) => functions::pod_definition(client, &a.alert_name, alerts, policy, sink).await,
+        Gatherer::LogsOfNamespace(l) => functions::logs_of_namespace(client, l, sink).await,
+        Gatherer::ImageStreamsOfNamespace(i) => functions::image_streams_of_namespace(client, &i.namespace, sink).await,
         Gatherer::ApiRequestCountsOfResourceFromAlert(a) => {
-            legacy::api_request_counts(client, &a.alert_name, alerts, sink).await
+            functions::api_request_counts(client, &a.alert_name, alerts, sink).await
         }
         other => Err(Fail::Failed(format!("{NOT_IMPLEMENTED}: the legacy function {}", other.kind_name()))),
     }

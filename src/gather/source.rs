@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::trust::VerifyError;
-use crate::trust::fetch::Fetcher;
+use crate::trust::transport::Fetcher;
 use crate::trust::verify::{self, ClientState, VerifyOptions};
 
 use super::GatherDefinition;

@@ -156,7 +156,7 @@ impl Target {
     /// Open the target named by `cfg.url`.
     pub fn open(cfg: &StoreConfig) -> Result<Self, PublishError> {
         // Cloud back ends talk HTTPS through reqwest and rustls.
-        crate::trust::fetch::install_crypto_provider();
+        crate::trust::transport::install_crypto_provider();
         let url = cfg.url.trim();
         let retry = cfg.max_retries.map(|n| object_store::RetryConfig {
             max_retries: n,

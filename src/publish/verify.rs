@@ -8,7 +8,7 @@
 use futures_util::StreamExt as _;
 
 use crate::trust;
-use crate::trust::fetch::{DirFetcher, FetchError, Fetched, Fetcher, HttpFetcher, HttpLimits};
+use crate::trust::transport::{DirFetcher, FetchError, Fetched, Fetcher, HttpFetcher, HttpLimits};
 use crate::trust::payload::{self, HeadPayload, IndexPayload, Limits, Range, Role};
 use crate::trust::verify::{ClientState, VerifyOptions};
 

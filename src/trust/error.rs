@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::fetch::FetchError;
+use super::transport::FetchError;
 use super::strict::JsonError;
 
 /// Errors of key handling, signing and root management.

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 pub mod error;
-pub mod fetch;
+pub mod transport;
 pub mod keys;
 pub mod payload;
 pub mod sign;

@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::VerifyError;
-use super::fetch::{FetchError, Fetched, Fetcher};
+use super::transport::{FetchError, Fetched, Fetcher};
 use super::payload::{
     self, Bundle, HeadPayload, IndexPayload, Limits, Range, Role, RootPayload, check_signatures, format_time,
     sha256_hex,

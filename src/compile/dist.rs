@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::legacy::{self, LegacyMode};
+use super::legacy_export::{self as legacy, LegacyMode};
 use super::plan::{self, IndexMeta, PlanError, Sink};
 use crate::definition::LoadedDefinition;
 use crate::diag::{Diagnostic, Report};

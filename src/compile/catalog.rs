@@ -108,7 +108,7 @@ fn teams(served: &Served<'_>) -> Vec<Team> {
                 rollout_percent: d.rollout_percent(),
                 gather: d.gather.iter().map(describe_gatherer).collect(),
                 when: d.when.iter().map(describe_condition).collect(),
-                legacy: super::legacy::to_legacy(d).is_ok(),
+                legacy: super::legacy_export::to_legacy(d).is_ok(),
             }
         })
         .collect();

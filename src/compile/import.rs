@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::legacy::{LegacySchemas, SCHEMA_FILES, schema_errors};
+use super::legacy_export::{LegacySchemas, SCHEMA_FILES, schema_errors};
 use crate::definition::{
     API_VERSION, AlertRef, Condition, ContainerLogs, ContainersLogs, Definition, Gatherer, ImageStreamsOfNamespace,
     KIND, LogsOfNamespace,
@@ -278,7 +278,7 @@ pub fn import_repo(src: &Path, schemas_dir: Option<&Path>, report: &mut Report) 
         }
     }
     let version_span = |v: &str| find_nth(&mapping_text, &format!("\"{v}\""), 0);
-    if let (Some((first, _)), Ok(limit)) = (entries.first(), OcpVersion::parse(super::legacy::V1_BELOW))
+    if let (Some((first, _)), Ok(limit)) = (entries.first(), OcpVersion::parse(super::legacy_export::V1_BELOW))
         && first > &limit
     {
         cx.report.push(

@@ -10,7 +10,7 @@ pub mod catalog;
 pub mod diff;
 pub mod dist;
 pub mod import;
-pub mod legacy;
+pub mod legacy_export;
 pub mod new;
 pub mod plan;
 pub mod show;
