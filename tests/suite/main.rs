@@ -18,6 +18,7 @@ mod conformance;
 mod dev_keys;
 mod diag_render;
 mod diff;
+mod features;
 mod format2;
 mod image;
 mod publish_race;
