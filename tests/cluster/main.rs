@@ -6,5 +6,10 @@
 mod envtest;
 #[path = "../support/pki.rs"]
 mod pki;
+#[path = "../support/tarball.rs"]
+mod tarball;
 
+mod acceptance;
+mod common;
 mod harness;
+mod rbac;

@@ -69,7 +69,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-pub use audit::Audit;
+#[allow(unused_imports)]
+pub use audit::{Audit, AuditRecord};
 
 /// Users of the static token file (`--token-auth-file`): (token, username). They have no
 /// permissions beyond what RBAC grants every authenticated user until a test binds some.
