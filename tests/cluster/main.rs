@@ -11,5 +11,6 @@ mod tarball;
 
 mod acceptance;
 mod common;
+mod gather;
 mod harness;
 mod rbac;
