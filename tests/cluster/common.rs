@@ -198,3 +198,54 @@ pub fn sample_cluster_objects(env: &Envtest) {
         }
     });
 }
+
+/// Wait until the authorizer allows `sa` one request (SubjectAccessReview as the admin).
+pub fn wait_until_allowed(
+    env: &Envtest,
+    sa: &ServiceAccount,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+) {
+    let review = json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": sa.username,
+            "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", sa.namespace), "system:authenticated"],
+            "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "namespace": namespace},
+        },
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)["status"]["allowed"] != true {
+        assert!(Instant::now() < deadline, "RBAC never took effect for {}: {review}", sa.username);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A Role in `namespace` with `rules` (RBAC JSON) bound to `sa`, in effect when this returns.
+pub fn grant(env: &Envtest, sa: &ServiceAccount, namespace: &str, rules: Value) {
+    let name = format!("grant-{}-{}", sa.namespace, sa.name);
+    env.create(
+        &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles"),
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name}, "rules": rules}),
+    );
+    env.create(
+        &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings"),
+        &json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": sa.name, "namespace": sa.namespace}],
+        }),
+    );
+    let first = &rules[0];
+    wait_until_allowed(
+        env,
+        sa,
+        first["verbs"][0].as_str().unwrap(),
+        first["apiGroups"][0].as_str().unwrap(),
+        first["resources"][0].as_str().unwrap(),
+        namespace,
+    );
+}

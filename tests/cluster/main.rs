@@ -4,6 +4,8 @@
 
 #[path = "../support/envtest.rs"]
 mod envtest;
+#[path = "../support/kubeapi.rs"]
+mod kubeapi;
 #[path = "../support/pki.rs"]
 mod pki;
 #[path = "../support/tarball.rs"]
@@ -11,6 +13,7 @@ mod tarball;
 
 mod acceptance;
 mod common;
+mod contract;
 mod gather;
 mod harness;
 mod rbac;
