@@ -297,3 +297,211 @@ fn kubectl_api_resources_reads_the_discovery_documents() {
         assert!(!rows.iter().any(|r| r[0].contains('/')), "{}", backend.name);
     }
 }
+
+// ---------- the HTTP API itself, on both ----------
+
+/// What a plain HTTP request answered.
+struct Reply {
+    status: u16,
+    body: Value,
+}
+
+/// The server of an HTTP-level contract test: the stand-in (allow-all, plain HTTP) or the real
+/// server as the admin.
+enum Http {
+    StandIn(RunningServer),
+    Real,
+}
+
+impl Http {
+    fn name(&self) -> &'static str {
+        match self {
+            Http::StandIn(_) => "stand-in",
+            Http::Real => "kube-apiserver",
+        }
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        let env = envtest::envtest();
+        match self {
+            Http::Real => {
+                let r = env.admin_request("GET", path, None);
+                Reply { status: r.status, body: r.body }
+            }
+            Http::StandIn(server) => {
+                let url = format!("{}{path}", server.url());
+                env.block_on(async move {
+                    let response = reqwest::get(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+                    let status = response.status().as_u16();
+                    let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
+                    Reply { status, body }
+                })
+            }
+        }
+    }
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Two namespaces: `bulk` with the ConfigMaps `cm-00000`..`cm-00999` labelled by
+/// `kubeapi::generated_configmaps` (index, parity, bucket = i mod 10) and one without labels
+/// (`plain-00000`), and `other` with three. On the real server they are made once per binary.
+fn bulk() -> &'static (String, String) {
+    static BULK: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    BULK.get_or_init(|| {
+        let env = envtest::envtest();
+        let (bulk, other) = (env.namespace(), env.namespace());
+        real_configmaps(&bulk, 1_000);
+        env.create(
+            &format!("/api/v1/namespaces/{bulk}/configmaps"),
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain-00000"}, "data": {"index": "0"}}),
+        );
+        real_configmaps(&other, 3);
+        (bulk, other)
+    })
+}
+
+/// Both servers holding [`bulk`]'s objects.
+fn bulk_backends() -> [Http; 2] {
+    let (bulk_ns, other_ns) = bulk();
+    let mut unlabelled = kubeapi::generated_configmaps(bulk_ns, "plain", 1).remove(0);
+    unlabelled["metadata"].as_object_mut().unwrap().remove("labels");
+    let stand_in = KubeApi::builder()
+        .objects(kubeapi::generated_configmaps(bulk_ns, "cm", 1_000))
+        .object(unlabelled)
+        .objects(kubeapi::generated_configmaps(other_ns, "cm", 3))
+        .build()
+        .start_background();
+    [Http::StandIn(stand_in), Http::Real]
+}
+
+#[test]
+fn label_selectors_follow_the_apimachinery_grammar() {
+    let (bulk_ns, _) = bulk();
+    for server in bulk_backends() {
+        let name = server.name();
+        let count = |sel: &str| {
+            let reply =
+                server.get(&format!("/api/v1/namespaces/{bulk_ns}/configmaps?labelSelector={}", urlencode(sel)));
+            assert_eq!(reply.status, 200, "{name}: {sel}: {}", reply.body);
+            names(&reply.body).len()
+        };
+        // 1,000 labelled (bucket = i mod 10, parity of i) + 1 without labels.
+        assert_eq!(count("bucket=3"), 100, "{name}");
+        assert_eq!(count("bucket==3"), 100, "{name}");
+        assert_eq!(count("bucket!=3"), 901, "{name}: != matches objects without the label");
+        assert_eq!(count("bucket in (1,2)"), 200, "{name}");
+        assert_eq!(count("bucket notin (1,2,3)"), 701, "{name}");
+        assert_eq!(count("index"), 1_000, "{name}");
+        assert_eq!(count("!index"), 1, "{name}");
+        assert_eq!(count("parity=even,bucket in (2, 4)"), 200, "{name}");
+        assert_eq!(count("parity=odd,bucket=2"), 0, "{name}");
+        assert_eq!(count(""), 1_001, "{name}");
+        let bad =
+            server.get(&format!("/api/v1/namespaces/{bulk_ns}/configmaps?labelSelector={}", urlencode("bucket in (1")));
+        assert_eq!((bad.status, bad.body["reason"].as_str()), (400, Some("BadRequest")), "{name}");
+    }
+}
+
+#[test]
+fn pages_hold_each_object_once_with_the_remaining_count() {
+    let (bulk_ns, _) = bulk();
+    for server in bulk_backends() {
+        let name = server.name();
+        let base = format!("/api/v1/namespaces/{bulk_ns}/configmaps");
+        let first = server.get(&format!("{base}?limit=300")).body;
+        // 1,001 objects; after 300, 701 remain.
+        assert_eq!(first["metadata"]["remainingItemCount"], 701, "{name}");
+        let (mut all, mut pages, mut token) = (Vec::new(), 0, String::new());
+        loop {
+            let mut path = format!("{base}?limit=300&labelSelector={}", urlencode("parity=even"));
+            if !token.is_empty() {
+                path.push_str(&format!("&continue={}", urlencode(&token)));
+            }
+            let page = server.get(&path);
+            assert_eq!(page.status, 200, "{name}: {}", page.body);
+            pages += 1;
+            all.extend(names(&page.body));
+            match page.body["metadata"]["continue"].as_str() {
+                Some(t) if !t.is_empty() => token = t.to_string(),
+                _ => break,
+            }
+        }
+        let want: Vec<String> = (0..1_000).step_by(2).map(|i| format!("cm-{i:05}")).collect();
+        assert_eq!((all, pages), (want, 2), "{name}: 500 matches in pages of 300, in key order");
+        let bad = server.get(&format!("{base}?limit=2&continue=garbage"));
+        assert_eq!((bad.status, bad.body["reason"].as_str()), (400, Some("BadRequest")), "{name}");
+    }
+}
+
+#[test]
+fn field_selectors_on_name_and_namespace() {
+    let (bulk_ns, other_ns) = bulk();
+    for server in bulk_backends() {
+        let name = server.name();
+        let list = server
+            .get(&format!("/api/v1/configmaps?fieldSelector=metadata.name%3Dcm-00007,metadata.namespace%3D{bulk_ns}"))
+            .body;
+        assert_eq!(names(&list), ["cm-00007"], "{name}");
+        let list = server
+            .get(&format!("/api/v1/namespaces/{other_ns}/configmaps?fieldSelector=metadata.name!%3Dcm-00001"))
+            .body;
+        assert_eq!(names(&list), ["cm-00000", "cm-00002"], "{name}");
+        let list = server.get(&format!("/api/v1/configmaps?fieldSelector=metadata.namespace%3D{other_ns}")).body;
+        assert_eq!(names(&list), ["cm-00000", "cm-00001", "cm-00002"], "{name}");
+        let bad = server.get(&format!("/api/v1/namespaces/{other_ns}/configmaps?fieldSelector=data.index%3D1"));
+        assert_eq!(bad.status, 400, "{name}");
+        assert_eq!(
+            bad.body["message"],
+            "\"data.index\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+            "{name}"
+        );
+        let bad = server.get(&format!("/api/v1/namespaces/{other_ns}/pods?fieldSelector=data.index%3D1"));
+        assert_eq!(
+            (bad.status, bad.body["message"].as_str()),
+            (400, Some("field label not supported: data.index")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn errors_are_status_objects_like_the_real_server() {
+    let (bulk_ns, _) = bulk();
+    for server in bulk_backends() {
+        let name = server.name();
+        let missing = server.get(&format!("/api/v1/namespaces/{bulk_ns}/configmaps/nope"));
+        assert_eq!(missing.status, 404, "{name}");
+        assert_eq!(
+            missing.body,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "configmaps \"nope\" not found", "reason": "NotFound", "details": {"name": "nope", "kind": "configmaps"}, "code": 404}),
+            "{name}"
+        );
+        let missing = server.get("/apis/config.openshift.io/v1/clusteroperators/nope").body;
+        assert_eq!(missing["message"], "clusteroperators.config.openshift.io \"nope\" not found", "{name}");
+        assert_eq!(missing["details"]["group"], "config.openshift.io", "{name}");
+        let unknown = server.get("/apis/example.com/v1/widgets");
+        assert_eq!(unknown.status, 404, "{name}");
+        // A namespaced resource asked for at cluster scope by name is not a route.
+        assert_eq!(server.get("/api/v1/configmaps/cm-00001").status, 404, "{name}");
+        // A list of a namespace with nothing in it is empty, not an error.
+        let empty = server.get("/api/v1/namespaces/openshift-nowhere/configmaps");
+        assert_eq!((empty.status, &empty.body["items"]), (200, &json!([])), "{name}");
+    }
+}
