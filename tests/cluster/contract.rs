@@ -309,7 +309,7 @@ struct Reply {
 /// The server of an HTTP-level contract test: the stand-in (allow-all, plain HTTP) or the real
 /// server as the admin.
 enum Http {
-    StandIn(RunningServer),
+    StandIn(Box<RunningServer>),
     Real,
 }
 
@@ -388,7 +388,7 @@ fn bulk_backends() -> [Http; 2] {
         .objects(kubeapi::generated_configmaps(other_ns, "cm", 3))
         .build()
         .start_background();
-    [Http::StandIn(stand_in), Http::Real]
+    [Http::StandIn(Box::new(stand_in)), Http::Real]
 }
 
 #[test]
