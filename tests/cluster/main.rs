@@ -8,10 +8,13 @@ mod envtest;
 mod kubeapi;
 #[path = "../support/pki.rs"]
 mod pki;
+#[path = "../support/prometheus.rs"]
+mod prometheus;
 #[path = "../support/tarball.rs"]
 mod tarball;
 
 mod acceptance;
+mod bundled;
 mod common;
 mod contract;
 mod gather;
