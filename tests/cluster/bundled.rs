@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::common::{agent_with_rbac, bundled_definitions, rbac_yaml, sample_cluster_objects};
-use crate::envtest::{self, kubelet};
+use crate::envtest;
 use crate::prometheus::{self, Prometheus};
 use crate::tarball::read_archive;
 
@@ -44,24 +44,8 @@ fn every_bundled_definition_archives_a_file_or_records_an_explained_outcome() {
     let prom = Prometheus::start();
     let env = envtest::envtest();
     sample_cluster_objects(env);
-    // The pod the firing alert names, with the sample's alertmanager log (its lines, written
-    // again a minute apart up to now: the kubelet stamps them when they are written).
-    env.ensure_namespace(prometheus::FIRING_NAMESPACE);
-    env.pod(prometheus::FIRING_NAMESPACE, prometheus::FIRING_POD, &[prometheus::FIRING_CONTAINER, "config-reloader"]);
-    let sample_log = std::fs::read_to_string(crate::common::archive_sample().join(
-        "conditional/namespaces/openshift-monitoring/pods/alertmanager-main-0/containers/alertmanager/logs/last-50-lines.log",
-    ))
-    .unwrap();
-    let contents: Vec<&str> = sample_log.lines().map(|l| l.split_once(' ').unwrap().1).collect();
-    let count = contents.len() as i64;
-    let lines: Vec<(i64, &str)> = contents.iter().enumerate().map(|(i, l)| (60 * (count - i as i64), *l)).collect();
-    env.kubelet().set_log(
-        prometheus::FIRING_NAMESPACE,
-        prometheus::FIRING_POD,
-        prometheus::FIRING_CONTAINER,
-        false,
-        kubelet::lines_ago(&lines),
-    );
+    // The pod the firing alert names, with the sample's alertmanager log.
+    crate::common::alertmanager_pod(env);
 
     let tmp = tempfile::tempdir().unwrap();
     let ns = env.namespace();

@@ -249,3 +249,28 @@ pub fn grant(env: &Envtest, sa: &ServiceAccount, namespace: &str, rules: Value) 
         namespace,
     );
 }
+
+/// The pod the test Prometheus's firing alert names (`openshift-monitoring/alertmanager-main-0`,
+/// containers `alertmanager` and `config-reloader`), with the archive sample's alertmanager log
+/// at its own timestamps: created once per binary, read by every test that needs it.
+pub fn alertmanager_pod(env: &Envtest) -> &'static str {
+    static LOG: OnceLock<String> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = std::fs::read_to_string(archive_sample().join(ALERTMANAGER_LOG)).unwrap();
+        env.ensure_namespace("openshift-monitoring");
+        env.pod("openshift-monitoring", "alertmanager-main-0", &["alertmanager", "config-reloader"]);
+        let lines = log
+            .lines()
+            .map(|l| {
+                let (stamp, text) = l.split_once(' ').unwrap();
+                let at = time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).unwrap();
+                (at, text.to_string())
+            })
+            .collect();
+        env.kubelet().set_log("openshift-monitoring", "alertmanager-main-0", "alertmanager", false, lines);
+        log
+    })
+}
+
+/// The sample's alertmanager log (timestamped lines).
+pub const ALERTMANAGER_LOG: &str = "conditional/namespaces/openshift-monitoring/pods/alertmanager-main-0/containers/alertmanager/logs/last-50-lines.log";

@@ -14,6 +14,7 @@ mod prometheus;
 mod tarball;
 
 mod acceptance;
+mod alerts;
 mod bundled;
 mod common;
 mod contract;
