@@ -14,6 +14,7 @@ mod prometheus;
 mod tarball;
 
 mod acceptance;
+mod agent;
 mod alerts;
 mod bundled;
 mod common;
