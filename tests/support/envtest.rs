@@ -179,6 +179,16 @@ impl Envtest {
         NODE_NAME
     }
 
+    /// The admin's static token (system:masters), for a test's own HTTP client.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// An HTTP client that trusts the server's CA (send [`Envtest::admin_token`] or another).
+    pub fn http_client(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+
     /// The audit log as it is now.
     pub fn audit(&self) -> Audit {
         Audit::read(&self.audit_log)
