@@ -199,7 +199,8 @@ pub fn sample_cluster_objects(env: &Envtest) {
     });
 }
 
-/// Wait until the authorizer allows `sa` one request (SubjectAccessReview as the admin).
+/// Wait until the authorizer allows `sa` one request (SubjectAccessReview as the admin); `name`
+/// empty for any object.
 pub fn wait_until_allowed(
     env: &Envtest,
     sa: &ServiceAccount,
@@ -207,6 +208,7 @@ pub fn wait_until_allowed(
     group: &str,
     resource: &str,
     namespace: &str,
+    name: &str,
 ) {
     let review = json!({
         "apiVersion": "authorization.k8s.io/v1",
@@ -214,7 +216,7 @@ pub fn wait_until_allowed(
         "spec": {
             "user": sa.username,
             "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", sa.namespace), "system:authenticated"],
-            "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "namespace": namespace},
+            "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "namespace": namespace, "name": name},
         },
     });
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -247,6 +249,7 @@ pub fn grant(env: &Envtest, sa: &ServiceAccount, namespace: &str, rules: Value) 
         first["apiGroups"][0].as_str().unwrap(),
         first["resources"][0].as_str().unwrap(),
         namespace,
+        first["resourceNames"][0].as_str().unwrap_or_default(),
     );
 }
 

@@ -608,3 +608,174 @@ fn metadata_only_lists_and_gets_are_served_on_request() {
         assert_eq!(wrong.status, 406, "{name}");
     }
 }
+
+/// A request with a bearer token (or none) to either server.
+fn get_with_token(server: &Http, path: &str, token: Option<&str>) -> Reply {
+    let env = envtest::envtest();
+    let url = match server {
+        Http::Real => format!("{}{path}", env.url),
+        Http::StandIn(s) => format!("{}{path}", s.url()),
+    };
+    let (client, token) = (env.http_client(), token.map(str::to_string));
+    env.block_on(async move {
+        let mut request = client.get(&url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = response.status().as_u16();
+        let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
+        Reply { status, body }
+    })
+}
+
+/// A ClusterRole and binding (names unique to the test) for a service account, in effect.
+fn cluster_grant(env: &envtest::Envtest, sa: &envtest::ServiceAccount, rules: Value) {
+    let name = format!("grant-{}-{}", sa.namespace, sa.name);
+    env.create(
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules}),
+    );
+    env.create(
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        &json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": sa.name, "namespace": sa.namespace}],
+        }),
+    );
+    let first = &rules[0];
+    crate::common::wait_until_allowed(
+        env,
+        sa,
+        first["verbs"][0].as_str().unwrap(),
+        first["apiGroups"][0].as_str().unwrap(),
+        first["resources"][0].as_str().unwrap(),
+        "",
+        first["resourceNames"][0].as_str().unwrap_or_default(),
+    );
+}
+
+#[test]
+fn rbac_allows_exactly_the_granted_requests() {
+    let env = envtest::envtest();
+    crate::common::sample_cluster_objects(env);
+    crate::common::alertmanager_pod(env);
+    env.ensure_namespace("openshift-etcd");
+    let ns = env.namespace();
+    let sa = env.service_account(&ns, "gatherer");
+    let stand_in_user = User::new(&sa.username, "gatherer-token")
+        .cluster_rules(vec![PolicyRule::new(&["config.openshift.io"], &["clusteroperators"], &["get", "list"])])
+        .namespace_rules("openshift-monitoring", vec![PolicyRule::new(&[""], &["pods", "pods/log"], &["get", "list"])])
+        .cluster_rules(vec![
+            PolicyRule::new(&["config.openshift.io"], &["clusterversions"], &["get"]).names(&["version"]),
+        ]);
+    let stand_in = KubeApi::builder()
+        .objects_from_archive(kubeapi::archive_sample())
+        .rbac([stand_in_user])
+        .build()
+        .start_background();
+    cluster_grant(
+        env,
+        &sa,
+        json!([
+            {"apiGroups": ["config.openshift.io"], "resources": ["clusteroperators"], "verbs": ["get", "list"]},
+            {"apiGroups": ["config.openshift.io"], "resources": ["clusterversions"], "resourceNames": ["version"], "verbs": ["get"]},
+        ]),
+    );
+    grant(
+        env,
+        &sa,
+        "openshift-monitoring",
+        json!([{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]}]),
+    );
+    let user = &sa.username;
+    for (server, token) in [(Http::StandIn(Box::new(stand_in)), "gatherer-token"), (Http::Real, sa.token.as_str())] {
+        let name = server.name();
+        let status = |path: &str| get_with_token(&server, path, Some(token));
+        for allowed in [
+            "/apis/config.openshift.io/v1/clusteroperators",
+            "/apis/config.openshift.io/v1/clusteroperators/etcd",
+            "/api/v1/namespaces/openshift-monitoring/pods",
+            "/api/v1/namespaces/openshift-monitoring/pods/alertmanager-main-0/log?container=alertmanager",
+            "/apis/config.openshift.io/v1/clusterversions/version",
+            // Discovery is open to every authenticated user.
+            "/apis",
+            "/api/v1",
+        ] {
+            let reply = status(allowed);
+            assert_eq!(reply.status, 200, "{name}: {allowed}: {}", reply.body);
+        }
+        let denied = status("/api/v1/namespaces/openshift-etcd/pods");
+        assert_eq!(denied.status, 403, "{name}");
+        assert_eq!(
+            denied.body,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": format!("pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" in the namespace \"openshift-etcd\""),
+                "reason": "Forbidden", "details": {"kind": "pods"}, "code": 403}),
+            "{name}"
+        );
+        assert_eq!(
+            status("/api/v1/pods").body["message"],
+            format!(
+                "pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" at the cluster scope"
+            ),
+            "{name}"
+        );
+        // resourceNames: a get of that name only, and no plain list.
+        assert_eq!(status("/apis/config.openshift.io/v1/clusterversions").status, 403, "{name}");
+        assert_eq!(status("/apis/config.openshift.io/v1/clusterversions/other").status, 403, "{name}");
+        assert_eq!(status("/api/v1/namespaces/openshift-monitoring/secrets").status, 403, "{name}");
+        let denied = status("/apis/machineconfiguration.openshift.io/v1/machineconfigpools/master").body;
+        assert_eq!(
+            denied["message"],
+            format!(
+                "machineconfigpools.machineconfiguration.openshift.io \"master\" is forbidden: User \"{user}\" cannot get resource \"machineconfigpools\" in API group \"machineconfiguration.openshift.io\" at the cluster scope"
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            denied["details"],
+            json!({"name": "master", "group": "machineconfiguration.openshift.io", "kind": "machineconfigpools"}),
+            "{name}"
+        );
+        // A token the server does not know.
+        let wrong = get_with_token(&server, "/apis/config.openshift.io/v1/clusteroperators", Some("wrong"));
+        assert_eq!((wrong.status, wrong.body["reason"].as_str()), (401, Some("Unauthorized")), "{name}");
+    }
+}
+
+#[test]
+fn rbac_resource_names_cover_a_list_pinned_by_metadata_name() {
+    let env = envtest::envtest();
+    let ns = env.namespace();
+    let sa = env.service_account(&ns, "pinned-reader");
+    let reader = User::new(&sa.username, "reader-token").cluster_rules(vec![
+        PolicyRule::new(&["config.openshift.io"], &["clusterversions"], &["list"]).names(&["version"]),
+    ]);
+    let stand_in =
+        KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).rbac([reader]).build().start_background();
+    cluster_grant(
+        env,
+        &sa,
+        json!([{"apiGroups": ["config.openshift.io"], "resources": ["clusterversions"], "resourceNames": ["version"], "verbs": ["list"]}]),
+    );
+    for (server, token) in [(Http::StandIn(Box::new(stand_in)), "reader-token"), (Http::Real, sa.token.as_str())] {
+        let name = server.name();
+        let pinned = get_with_token(
+            &server,
+            "/apis/config.openshift.io/v1/clusterversions?fieldSelector=metadata.name%3Dversion",
+            Some(token),
+        );
+        assert_eq!(pinned.status, 200, "{name}: {}", pinned.body);
+        assert_eq!(names(&pinned.body), ["version"], "{name}");
+        let other = get_with_token(
+            &server,
+            "/apis/config.openshift.io/v1/clusterversions?fieldSelector=metadata.name%3Dother",
+            Some(token),
+        );
+        assert_eq!(other.status, 403, "{name}");
+        let plain = get_with_token(&server, "/apis/config.openshift.io/v1/clusterversions", Some(token));
+        assert_eq!(plain.status, 403, "{name}");
+    }
+}
