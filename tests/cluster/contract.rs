@@ -631,29 +631,7 @@ fn get_with_token(server: &Http, path: &str, token: Option<&str>) -> Reply {
 
 /// A ClusterRole and binding (names unique to the test) for a service account, in effect.
 fn cluster_grant(env: &envtest::Envtest, sa: &envtest::ServiceAccount, rules: Value) {
-    let name = format!("grant-{}-{}", sa.namespace, sa.name);
-    env.create(
-        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules}),
-    );
-    env.create(
-        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-        &json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": sa.name, "namespace": sa.namespace}],
-        }),
-    );
-    let first = &rules[0];
-    crate::common::wait_until_allowed(
-        env,
-        sa,
-        first["verbs"][0].as_str().unwrap(),
-        first["apiGroups"][0].as_str().unwrap(),
-        first["resources"][0].as_str().unwrap(),
-        "",
-        first["resourceNames"][0].as_str().unwrap_or_default(),
-    );
+    env.grant(sa, None, rules);
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //! let env = envtest::envtest();             // &'static Envtest: started once (OnceLock)
 //! let ns = env.namespace();                 // "openshift-t<hex>", with its `default` SA
 //! let sa = env.service_account(&ns, "gatherer");   // SA + TokenRequest token + kubeconfig
+//! env.grant(&sa, Some(&ns), json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]));
 //! env.apply(&rbac_yaml);                    // `kubectl apply --server-side` as the admin
 //! env.create(&format!("/api/v1/namespaces/{ns}/configmaps"), &json!({..}));
 //! env.pod(&ns, "etcd-0", &["etcd"]);        // bound to the test kubelet's Node, Running
@@ -361,6 +362,70 @@ impl Envtest {
             kubeconfig: self.kubeconfig_with_token(&token),
             token,
         }
+    }
+
+    /// Wait until the authorizer allows `sa` a request (SubjectAccessReview as the admin, so the
+    /// account's own audit records stay the test's): RBAC reaches the authorizer through its
+    /// informers a moment after it is written. `namespace` and `name` empty for any.
+    pub fn wait_until_allowed(
+        &self,
+        sa: &ServiceAccount,
+        verb: &str,
+        group: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) {
+        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+        let review = json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": sa.username,
+                "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", sa.namespace), "system:authenticated"],
+                "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "subresource": subresource,
+                                       "namespace": namespace, "name": name},
+            },
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)["status"]["allowed"] != true {
+            assert!(std::time::Instant::now() < deadline, "RBAC never took effect for {}: {review}", sa.username);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Bind `rules` (RBAC JSON) to `sa`: a Role and RoleBinding in `namespace`, or a ClusterRole
+    /// and ClusterRoleBinding when `namespace` is `None` (names unique to the account), in
+    /// effect when this returns (the first rule is checked).
+    pub fn grant(&self, sa: &ServiceAccount, namespace: Option<&str>, rules: Value) {
+        let name = format!("grant-{}-{}", sa.namespace, sa.name);
+        let (prefix, role, binding) = match namespace {
+            Some(ns) => (format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"), "Role", "RoleBinding"),
+            None => ("/apis/rbac.authorization.k8s.io/v1".to_string(), "ClusterRole", "ClusterRoleBinding"),
+        };
+        let plural = |kind: &str| format!("{}s", kind.to_lowercase());
+        self.create(
+            &format!("{prefix}/{}", plural(role)),
+            &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": role, "metadata": {"name": name}, "rules": rules}),
+        );
+        self.create(
+            &format!("{prefix}/{}", plural(binding)),
+            &json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": binding, "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role, "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": sa.name, "namespace": sa.namespace}],
+            }),
+        );
+        let first = &rules[0];
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        self.wait_until_allowed(
+            sa,
+            &text(&first["verbs"][0]),
+            &text(&first["apiGroups"][0]),
+            &text(&first["resources"][0]),
+            namespace.unwrap_or_default(),
+            &text(&first["resourceNames"][0]),
+        );
     }
 
     /// `kubectl` with a kubeconfig; its output whatever the exit status.
