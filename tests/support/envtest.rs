@@ -20,11 +20,23 @@
 //! env.apply(&rbac_yaml);                    // `kubectl apply --server-side` as the admin
 //! env.create(&format!("/api/v1/namespaces/{ns}/configmaps"), &json!({..}));
 //! env.pod(&ns, "etcd-0", &["etcd"]);        // bound to the test kubelet's Node, Running
-//! env.kubelet().set_log(&ns, "etcd-0", "etcd", false, envtest::kubelet::LogLines::..);
+//! env.kubelet().set_log(&ns, "etcd-0", "etcd", false, envtest::kubelet::lines_ago(&[(600, "slow fdatasync")]));
 //! // … run rrctl with sa.kubeconfig …
 //! let asked = env.audit().by_user(&sa.username);    // what the SA asked, in order
 //! assert!(asked.iter().all(|r| r.user_agent.starts_with("rrctl/")));
+//! assert!(asked.iter().filter(|r| r.verb == "list").all(|r| r.param("limit").is_some()));
 //! ```
+//!
+//! Also: `env.admin_request(method, path, body)` / `get` / `put_status` / `create_many` (as the
+//! admin), `env.kubectl(kubeconfig, args, stdin)` / `kubectl_admin`, `env.ensure_namespace(name)`
+//! for the fixed namespaces definitions name (shared: create uniquely named objects there),
+//! `env.wait_until_allowed(..)` after writing RBAC yourself, `env.static_user_kubeconfig(user)`,
+//! `env.kubeconfig_with_token(token)`, `env.http_client()` + `env.admin_token()`,
+//! `env.block_on(future)` (a future on the harness's runtime, from sync or async tests). An
+//! [`AuditRecord`] has `user`, `groups`, `verb`, `request_uri`, `user_agent`, `code`, the
+//! `objectRef` parts (`resource`, `subresource`, `namespace`, `name`) and helpers (`path`,
+//! `param`, `query`, `is_discovery`, `discovery_group`, `line`); [`Audit`] selects by user, user
+//! agent, namespace or position (`since`).
 //!
 //! What a test can rely on:
 //! - The server: kube-apiserver with RBAC (`--authorization-mode=RBAC`), client certificates
@@ -49,7 +61,8 @@
 //!   their status).
 //! - Processes never outlive the test binary: a watchdog (`sh`) kills etcd and kube-apiserver and
 //!   removes the data directory once the test process is gone. Their output goes to
-//!   `etcd.log` / `kube-apiserver.log` in [`Envtest::dir`], quoted when start-up fails.
+//!   `etcd-<n>.log` / `kube-apiserver-<n>.log` in [`Envtest::dir`], quoted when start-up fails.
+//! - The start-up time is printed to stderr (past the test harness's capture): about 8–10 s.
 #![allow(dead_code)]
 
 #[path = "envtest/audit.rs"]
