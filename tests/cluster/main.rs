@@ -26,4 +26,6 @@ mod harness;
 mod rbac;
 mod stand_in_agent;
 mod stand_in_gather;
+mod stand_in_kubectl;
 mod stand_in_prometheus;
+mod stand_in_server;
