@@ -138,6 +138,12 @@ pub fn envtest() -> &'static Envtest {
     }
 }
 
+/// The `kubectl` of `KUBEBUILDER_ASSETS`, without starting anything; panics with the set-up
+/// instruction when the directory is missing.
+pub fn kubectl_path() -> PathBuf {
+    start::kubectl_path().unwrap_or_else(|why| panic!("{why}"))
+}
+
 /// (OpenShift version, cluster id) of the harness's ClusterVersion, read from its fixture
 /// (`fixtures/envtest/clusterversion.json`), not from the server: what rrctl should find.
 pub fn cluster_identity() -> (String, String) {

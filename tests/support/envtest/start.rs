@@ -44,6 +44,10 @@ fn assets() -> Result<Assets, String> {
     Ok(Assets { apiserver: find("kube-apiserver")?, etcd: find("etcd")?, kubectl: find("kubectl")? })
 }
 
+pub fn kubectl_path() -> Result<PathBuf, String> {
+    assets().map(|a| a.kubectl)
+}
+
 /// A port the OS says is free now (bound to 127.0.0.1:0 and released).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().expect("address").port()
