@@ -1,52 +1,38 @@
 //! `rrctl gather` with a real Prometheus (`tests/support/prometheus.rs`: Debian's binary,
 //! scraping itself, with the always-firing `AlertmanagerFailedReload` for
 //! openshift-monitoring/alertmanager-main-0/alertmanager and the never-firing
-//! `KubePodCrashLooping`) and the test API server serving the Insights archive sample.
-//! Expectations come from Prometheus's own query API and the fixtures, not from rrctl's output.
-
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/prometheus.rs"]
-mod prometheus;
-#[path = "support/tarball.rs"]
-mod tarball;
+//! `KubePodCrashLooping`) and the real API server, as the service account of the RBAC `rrctl
+//! rbac` generates. Expectations come from Prometheus's own query API, the fixtures and the
+//! audit log, not from rrctl's output.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
-use kubeapi::KubeApi;
-use prometheus::Prometheus;
 use serde_json::Value;
-use tarball::read_archive;
 
-fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd).env_remove("KUBECONFIG").env("RRCTL_TODAY", "2026-11-26").env("NO_COLOR", "1");
-    c
-}
+use crate::common::{
+    Agent, agent_with_rbac, alertmanager_pod, archive_sample, rbac_yaml, rrctl, sample_cluster_objects,
+    write_definitions,
+};
+use crate::envtest;
+use crate::prometheus::{self, Prometheus};
+use crate::tarball::read_archive;
 
 fn definition(id: &str, extra: &str, gather: &str) -> String {
-    format!(
-        "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
-         justification: Test content for the Prometheus gather tests.\nversions: \"*\"\n{extra}gather:\n{gather}"
-    )
-}
-
-fn write_definitions(dir: &Path, files: &[(&str, String)]) -> PathBuf {
-    let defs = dir.join("defs");
-    std::fs::create_dir_all(defs.join("platform")).unwrap();
-    for (id, text) in files {
-        std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
-    }
-    defs
+    crate::common::definition(id, &format!("versions: \"*\"\n{extra}"), gather)
 }
 
 fn gatherer<'a>(gathers: &'a Value, id: &str, index: usize) -> &'a Value {
     let d = gathers["definitions"].as_array().unwrap().iter().find(|d| d["id"] == id);
     &d.unwrap_or_else(|| panic!("{id} missing in {gathers}"))["gatherers"][index]
+}
+
+/// A service account of a fresh namespace bound by the RBAC `rrctl rbac` generates for `defs`.
+fn agent_for(dir: &Path, defs: &Path) -> Agent {
+    let env = envtest::envtest();
+    let ns = env.namespace();
+    let rbac = rbac_yaml(dir, defs, None, &ns);
+    agent_with_rbac(env, &ns, &rbac)
 }
 
 /// Run `rrctl gather --definitions` with extra flags; returns (exit code, stderr, entries).
@@ -57,7 +43,7 @@ fn gather(dir: &Path, defs: &Path, kubeconfig: &Path, extra: &[&str]) -> (i32, S
         .arg(defs)
         .arg("--kubeconfig")
         .arg(kubeconfig)
-        .args(["--ocp-version", "4.16.3", "--cluster-id", "c1", "--out"])
+        .arg("--out")
         .arg(&out)
         .args(extra)
         .output()
@@ -144,8 +130,8 @@ fn a_metrics_file_holds_the_selected_series_and_nothing_else() {
             ),
         )],
     );
-    let server = KubeApi::builder().build().start_background();
-    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    let agent = agent_for(dir.path(), &defs);
+    let (code, stderr, entries) = gather(dir.path(), &defs, &agent.sa.kubeconfig, &["--prometheus-url", &prom.url]);
     assert_eq!(code, 0, "{stderr}");
     let text = String::from_utf8(entries["metrics/self-scrape.txt"].clone()).unwrap();
     let mut expected = series_of_query(&prom, r#"up{job="prometheus"}"#);
@@ -168,10 +154,10 @@ fn metrics_over_the_gatherer_budget_are_cut_at_a_line_and_recorded_as_truncated(
     );
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, "gathererMaxBytes: 2000\n").unwrap();
-    let server = KubeApi::builder().build().start_background();
+    let agent = agent_for(dir.path(), &defs);
     let policy_arg = policy.display().to_string();
     let (code, stderr, entries) =
-        gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url, "--policy", &policy_arg]);
+        gather(dir.path(), &defs, &agent.sa.kubeconfig, &["--prometheus-url", &prom.url, "--policy", &policy_arg]);
     assert_eq!(code, 0, "{stderr}");
     let text = &entries["metrics/many.txt"];
     assert!(!text.is_empty() && text.len() <= 2000, "{}", text.len());
@@ -199,15 +185,17 @@ fn without_a_prometheus_url_metrics_fail_and_alert_conditions_are_skipped() {
             ),
         ],
     );
-    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start_background();
-    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &[]);
+    sample_cluster_objects(envtest::envtest());
+    let agent = agent_for(dir.path(), &defs);
+    let (code, stderr, entries) = gather(dir.path(), &defs, &agent.sa.kubeconfig, &[]);
     assert_eq!(code, 0, "{stderr}");
     let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
     assert_eq!(gatherer(&gathers, "m", 0)["outcome"], "failed");
     assert_eq!(gatherer(&gathers, "m", 0)["reason"], "no --prometheus-url given");
     assert_eq!(gatherer(&gathers, "on-alert", 0)["outcome"], "skipped-condition");
     assert!(!entries.keys().any(|p| p.starts_with("metrics/") || p.contains("clusteroperators")), "{entries:?}");
-    assert!(!server.requests().iter().any(|r| r.path.contains("clusteroperators")), "{:?}", server.requests());
+    let asked = envtest::envtest().audit().by_user(&agent.sa.username);
+    assert!(!asked.iter().any(|r| r.request_uri.contains("clusteroperators")), "{asked:#?}");
 }
 
 #[test]
@@ -230,12 +218,13 @@ fn only_definitions_whose_conditions_hold_make_requests() {
                 ),
             ),
             ("silent", definition("silent", "when:\n  - alertIsFiring: KubePodCrashLooping\n", pools)),
-            // 4.16.3 is below 4.17.0 (both grammars, npm-style and blang/semver, agree here).
+            // The cluster's 4.16.20 is below 4.17.0 (both grammars, npm-style and blang/semver, agree here).
             ("other-version", definition("other-version", "when:\n  - clusterVersionMatches: \">=4.17.0\"\n", nodes)),
         ],
     );
-    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start_background();
-    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    sample_cluster_objects(envtest::envtest());
+    let agent = agent_for(dir.path(), &defs);
+    let (code, stderr, entries) = gather(dir.path(), &defs, &agent.sa.kubeconfig, &["--prometheus-url", &prom.url]);
     assert_eq!(code, 0, "{stderr}");
     let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
     assert_eq!(gatherer(&gathers, "firing", 0)["outcome"], "collected");
@@ -247,14 +236,15 @@ fn only_definitions_whose_conditions_hold_make_requests() {
     assert!(other["reason"].as_str().unwrap().contains(">=4.17.0"), "{other}");
     // The sample's ClusterOperators were gathered; no request touched what the skipped ones name.
     assert!(entries.keys().any(|p| p.starts_with("cluster-scoped-resources/config.openshift.io/clusteroperators/")));
-    let requests = server.requests();
-    assert!(requests.iter().any(|r| r.path.contains("/clusteroperators")), "{requests:?}");
+    let requests = envtest::envtest().audit().by_user(&agent.sa.username);
+    assert!(requests.iter().any(|r| r.path().contains("/clusteroperators")), "{requests:#?}");
     for r in &requests {
         assert!(
-            !r.path.contains("machineconfigpools") && !r.path.contains("/nodes"),
-            "a skipped definition's request: {r:?}"
+            !r.path().contains("machineconfigpools") && !r.path().contains("/nodes"),
+            "a skipped definition's request: {}",
+            r.line()
         );
-        assert!(!r.path.contains("machineconfiguration.openshift.io"), "discovery of a skipped group: {r:?}");
+        assert!(!r.path().contains("machineconfiguration.openshift.io"), "discovery of a skipped group: {}", r.line());
     }
 }
 
@@ -264,7 +254,7 @@ const SAMPLE_POD_DIR: &str = "conditional/namespaces/openshift-monitoring/pods/a
 fn alert_driven_legacy_functions_gather_what_the_firing_alert_points_at() {
     let prom = Prometheus::start();
     let dir = tempfile::tempdir().unwrap();
-    let sample = kubeapi::archive_sample();
+    let sample = archive_sample();
     let sample_log_path = format!("{SAMPLE_POD_DIR}/containers/alertmanager/logs/last-50-lines.log");
     let sample_log = std::fs::read_to_string(sample.join(&sample_log_path)).unwrap();
     let defs = write_definitions(
@@ -292,18 +282,10 @@ fn alert_driven_legacy_functions_gather_what_the_firing_alert_points_at() {
             ),
         ],
     );
-    let server = KubeApi::builder()
-        .objects_from_archive(&sample)
-        .pod_log(
-            prometheus::FIRING_NAMESPACE,
-            prometheus::FIRING_POD,
-            prometheus::FIRING_CONTAINER,
-            false,
-            kubeapi::LogSource::timestamped(&sample_log),
-        )
-        .build()
-        .start_background();
-    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    let env = envtest::envtest();
+    assert_eq!(alertmanager_pod(env), sample_log);
+    let agent = agent_for(dir.path(), &defs);
+    let (code, stderr, entries) = gather(dir.path(), &defs, &agent.sa.kubeconfig, &["--prometheus-url", &prom.url]);
     assert_eq!(code, 0, "{stderr}");
 
     // The sample's own paths: its log (29 lines, under 50) comes back byte for byte.
@@ -313,11 +295,12 @@ fn alert_driven_legacy_functions_gather_what_the_firing_alert_points_at() {
         String::from_utf8(entries[&format!("{SAMPLE_POD_DIR}/containers/alertmanager/logs/last-10-lines.log")].clone())
             .unwrap();
     assert_eq!(ten.lines().collect::<Vec<_>>(), last_10);
+    // The pod as the server has it.
     let pod_path = format!("{SAMPLE_POD_DIR}/alertmanager-main-0.json");
     let pod: Value = serde_json::from_slice(&entries[&pod_path]).unwrap();
-    let sample_pod: Value = serde_json::from_str(&std::fs::read_to_string(sample.join(&pod_path)).unwrap()).unwrap();
-    assert_eq!(pod["metadata"]["uid"], sample_pod["metadata"]["uid"]);
-    assert_eq!(pod["spec"]["containers"], sample_pod["spec"]["containers"]);
+    let served = env.get("/api/v1/namespaces/openshift-monitoring/pods/alertmanager-main-0");
+    assert_eq!(pod["metadata"]["uid"], served["metadata"]["uid"]);
+    assert_eq!(pod["spec"]["containers"], served["spec"]["containers"]);
     let conditional: BTreeSet<&String> = entries.keys().filter(|p| p.starts_with("conditional/")).collect();
     assert_eq!(conditional.len(), 3, "{conditional:?}");
 
@@ -330,21 +313,22 @@ fn alert_driven_legacy_functions_gather_what_the_firing_alert_points_at() {
         assert!(g["reason"].as_str().unwrap().contains("KubePodCrashLooping is not firing"), "{g}");
     }
     // Only the firing alert's pod was asked for: one get of the pod, one log read (per tail).
-    let requests = server.requests();
-    let pod_requests: Vec<_> = requests.iter().filter(|r| r.path.contains("/pods")).collect();
+    let requests = env.audit().by_user(&agent.sa.username);
+    let pod_requests: Vec<_> = requests.iter().filter(|r| r.path().contains("/pods")).collect();
     assert!(
         pod_requests
             .iter()
-            .all(|r| r.path.starts_with("/api/v1/namespaces/openshift-monitoring/pods/alertmanager-main-0")),
-        "{pod_requests:?}"
+            .all(|r| r.path().starts_with("/api/v1/namespaces/openshift-monitoring/pods/alertmanager-main-0")),
+        "{pod_requests:#?}"
     );
-    assert_eq!(pod_requests.iter().filter(|r| r.path.ends_with("/log")).count(), 2, "{pod_requests:?}");
+    assert_eq!(pod_requests.iter().filter(|r| r.subresource == "log" && r.code == 200).count(), 2, "{pod_requests:#?}");
 }
 
 #[test]
 fn namespace_legacy_functions_gather_the_samples_operator_as_the_sample_archive_holds_it() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = kubeapi::archive_sample();
+    let env = envtest::envtest();
+    let sample = archive_sample();
     let ns = "openshift-cluster-samples-operator";
     let pod = "cluster-samples-operator-8ffb9b45f-49mjr";
     let containers: BTreeSet<String> =
@@ -364,19 +348,30 @@ fn namespace_legacy_functions_gather_the_samples_operator_as_the_sample_archive_
             ),
         )],
     );
-    let mut builder = KubeApi::builder().objects_from_archive(&sample);
-    let now = kubeapi::DEFAULT_NOW;
-    builder = builder.object(kubeapi::generated_pod(ns, pod, &containers, now));
+    // The samples operator's namespace, pod, logs and ImageStream, as the sample holds them
+    // (this test is the only one using that namespace).
+    env.ensure_namespace(ns);
+    let names: Vec<&str> = containers.iter().map(String::as_str).collect();
+    env.pod(ns, pod, &names);
     let mut logs = BTreeMap::new();
     for c in &containers {
         let text = std::fs::read_to_string(sample.join(log_path(c))).unwrap();
         // The sample's lines have no kubelet timestamp: logsOfNamespace reads without them.
-        builder = builder.pod_log(ns, pod, c, false, kubeapi::LogSource::untimestamped(&text, now));
+        let lines: Vec<(i64, &str)> = text.lines().map(|l| (60, l)).collect();
+        env.kubelet().set_log(ns, pod, c, false, crate::envtest::kubelet::lines_ago(&lines));
         logs.insert(c.clone(), text);
     }
-    let server = builder.build().start_background();
+    let stream = crate::common::creatable(crate::common::read_json(
+        &sample.join(format!("conditional/namespaces/{ns}/imagestreams/example.json")),
+    ));
+    // The archive's copy has no apiVersion and kind; the real server needs them.
+    let mut stream = stream;
+    stream["apiVersion"] = "image.openshift.io/v1".into();
+    stream["kind"] = "ImageStream".into();
+    env.create(&format!("/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams"), &stream);
+    let agent = agent_for(dir.path(), &defs);
     // No Prometheus is needed for these two.
-    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &[]);
+    let (code, stderr, entries) = gather(dir.path(), &defs, &agent.sa.kubeconfig, &[]);
     assert_eq!(code, 0, "{stderr}");
     for (c, text) in &logs {
         assert_eq!(String::from_utf8(entries[&log_path(c)].clone()).unwrap(), *text, "{c}");
@@ -427,50 +422,26 @@ fn api_request_counts_of_the_resource_the_alert_names_come_out_as_in_the_sample(
         "metadata": {"name": "flowschemas.v1beta1.flowcontrol.apiserver.k8s.io"},
         "status": {"removedInRelease": "1.26", "requestCount": 7},
     });
-    let server = KubeApi::builder().object(count).object(other).build().start_background();
-    let (code, stderr, entries) = gather(dir.path(), &defs, server.kubeconfig_path(), &["--prometheus-url", &prom.url]);
+    let env = envtest::envtest();
+    for object in [count, other] {
+        let name = object["metadata"]["name"].as_str().unwrap().to_string();
+        let mut spec_only = object.clone();
+        spec_only.as_object_mut().unwrap().remove("status");
+        // The real CRD requires a spec (the stand-in took the object without one).
+        spec_only["spec"] = serde_json::json!({"numberOfUsersToReport": 10});
+        env.create("/apis/apiserver.openshift.io/v1/apirequestcounts", &spec_only);
+        env.put_status(&format!("/apis/apiserver.openshift.io/v1/apirequestcounts/{name}"), &object["status"]);
+    }
+    let agent = agent_for(dir.path(), &defs);
+    let (code, stderr, entries) = gather(dir.path(), &defs, &agent.sa.kubeconfig, &["--prometheus-url", &prom.url]);
     assert_eq!(code, 0, "{stderr}");
     let path = format!("conditional/alerts/{alert}/api_request_counts.json");
     let got: Value = serde_json::from_slice(entries.get(&path).unwrap_or_else(|| {
         panic!("no {path}: {}", String::from_utf8_lossy(&entries["insights-operator/gathers.json"]))
     }))
     .unwrap();
-    let sample: Value =
-        serde_json::from_str(&std::fs::read_to_string(kubeapi::archive_sample().join(&path)).unwrap()).unwrap();
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(archive_sample().join(&path)).unwrap()).unwrap();
     assert_eq!(got, sample);
-    assert!(!server.requests().iter().any(|r| r.path.contains("flowschemas")), "{:?}", server.requests());
-}
-
-/// The test API server stands in for Prometheus here: its request log shows every query made,
-/// and its answer (not a Prometheus one) makes the query fail.
-#[test]
-fn the_firing_alerts_are_queried_once_and_only_when_needed_and_a_failed_query_is_failed() {
-    let dir = tempfile::tempdir().unwrap();
-    let operators =
-        "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n";
-    let server = KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).build().start_background();
-    let url = server.url().to_string();
-    let queries = || server.requests().iter().filter(|r| r.path == "/api/v1/query").count();
-
-    let plain = write_definitions(dir.path(), &[("plain", definition("plain", "", operators))]);
-    let (code, stderr, _) = gather(dir.path(), &plain, server.kubeconfig_path(), &["--prometheus-url", &url]);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(queries(), 0, "no definition needs the alerts");
-
-    let dir2 = tempfile::tempdir().unwrap();
-    let when = "when:\n  - alertIsFiring: AlertmanagerFailedReload\n";
-    let two = write_definitions(
-        dir2.path(),
-        &[("a", definition("a", when, operators)), ("b", definition("b", when, operators))],
-    );
-    let (code, stderr, entries) = gather(dir2.path(), &two, server.kubeconfig_path(), &["--prometheus-url", &url]);
-    assert_eq!(code, 1, "a condition that cannot be evaluated is a problem: {stderr}");
-    assert_eq!(queries(), 1, "one query for both definitions");
-    let gathers: Value = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
-    for id in ["a", "b"] {
-        let g = gatherer(&gathers, id, 0);
-        assert_eq!(g["outcome"], "failed", "{g}");
-        assert!(g["reason"].as_str().unwrap().contains("/api/v1/query"), "{g}");
-    }
-    assert!(!entries.keys().any(|p| p.contains("clusteroperators")), "{entries:?}");
+    let asked = env.audit().by_user(&agent.sa.username);
+    assert!(!asked.iter().any(|r| r.request_uri.contains("flowschemas")), "{asked:#?}");
 }
