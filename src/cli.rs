@@ -62,23 +62,31 @@ impl GlobalOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[cfg(feature = "publisher")]
     /// Check definitions and report every problem with file, line and column.
     #[command(after_help = EXIT_CODES)]
     Validate(cmd::validate::ValidateArgs),
+    #[cfg(feature = "publisher")]
     /// Print the JSON Schema of the definition format.
     Schema(cmd::validate::SchemaArgs),
+    #[cfg(feature = "publisher")]
     /// Explain a diagnostic code.
     Explain(cmd::validate::ExplainArgs),
+    #[cfg(feature = "publisher")]
     /// Resolve version ranges into bundles, a signed index and head, and the legacy export.
     #[command(after_help = EXIT_CODES)]
     Build(cmd::build::BuildArgs),
+    #[cfg(feature = "publisher")]
     /// Convert an existing gathering-conditions content repository into definitions.
     ImportLegacy(cmd::build::ImportLegacyArgs),
+    #[cfg(feature = "publisher")]
     /// Show which definitions apply to OpenShift versions, and why.
     Show(cmd::build::ShowArgs),
+    #[cfg(feature = "publisher")]
     /// Write a new, commented definition with placeholders to fill in.
     #[command(after_help = EXIT_CODES)]
     New(cmd::author::NewArgs),
+    #[cfg(feature = "publisher")]
     /// What data collection changes between two revisions or directories (privacy review).
     #[command(after_help = EXIT_CODES)]
     Diff(cmd::author::DiffArgs),
@@ -94,26 +102,34 @@ pub enum Command {
     /// Verify a dist directory or URL as a client would.
     #[command(after_help = EXIT_CODES)]
     Verify(cmd::trust::VerifyArgs),
+    #[cfg(feature = "publisher")]
     /// Publish a built dist to object storage (directory, S3, ...).
     Publish(cmd::publish::PublishArgs),
+    #[cfg(feature = "publisher")]
     /// Remove published objects that no recent head references.
     Gc(cmd::publish::GcArgs),
+    #[cfg(feature = "publisher")]
     /// Serve a dist directory over HTTP like a CDN (ETag, 304, Range, Cache-Control).
     Serve(cmd::publish::ServeArgs),
     /// Fetch and verify the bundle for this cluster into a state directory (one poll).
     #[command(after_help = EXIT_CODES, args_override_self = true)]
     Fetch(cmd::fetch::FetchArgs),
+    #[cfg(feature = "conformance")]
     /// Conformance vectors: write them, run a consumer against them, or be a consumer.
     #[command(subcommand, after_help = EXIT_CODES)]
     Conformance(cmd::conformance::ConformanceCommand),
+    #[cfg(feature = "agent")]
     /// Poll, verify and keep the last good bundle; status.json and Prometheus metrics.
     #[command(after_help = EXIT_CODES, args_override_self = true)]
     Agent(cmd::agent::AgentArgs),
+    #[cfg(feature = "agent")]
     /// Execute definitions against a cluster inside the local policy and write an Insights-style archive.
     #[command(after_help = EXIT_CODES)]
     Gather(cmd::gather::GatherArgs),
+    #[cfg(feature = "agent")]
     /// Print the least ClusterRole/Roles (and bindings) that the gatherers of DEFINITIONS or a DIST need.
     Rbac(cmd::gather::RbacArgs),
+    #[cfg(feature = "agent")]
     /// The local policy that bounds every gather.
     #[command(subcommand)]
     Policy(cmd::gather::PolicyCommand),
@@ -130,6 +146,7 @@ fn init_tracing(global: &GlobalOpts, command: &Command) {
     use tracing_subscriber::EnvFilter;
     // The agent is a service: it logs each cycle by default, as JSON with --log-format json.
     let (quiet_level, json) = match command {
+        #[cfg(feature = "agent")]
         Command::Agent(a) => ("info", a.log_format == cmd::agent::LogFormat::Json),
         _ => ("warn", false),
     };
@@ -252,26 +269,42 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
+        #[cfg(feature = "publisher")]
         Command::Validate(a) => cmd::validate::run_validate(a, g),
+        #[cfg(feature = "publisher")]
         Command::Schema(a) => cmd::validate::run_schema(a, g),
+        #[cfg(feature = "publisher")]
         Command::Explain(a) => cmd::validate::run_explain(a, g),
+        #[cfg(feature = "publisher")]
         Command::Build(a) => cmd::build::run_build(a, g),
+        #[cfg(feature = "publisher")]
         Command::ImportLegacy(a) => cmd::build::run_import_legacy(a, g),
+        #[cfg(feature = "publisher")]
         Command::Show(a) => cmd::build::run_show(a, g),
+        #[cfg(feature = "publisher")]
         Command::New(a) => cmd::author::run_new(a, g),
+        #[cfg(feature = "publisher")]
         Command::Diff(a) => cmd::author::run_diff(a, g),
         Command::Key(c) => cmd::trust::run_key(c, g),
         Command::Root(c) => cmd::trust::run_root(c, g),
         Command::Head(c) => cmd::trust::run_head(c, g),
         Command::Verify(a) => cmd::trust::run_verify(a, g),
+        #[cfg(feature = "publisher")]
         Command::Publish(a) => cmd::publish::run_publish(a, g),
+        #[cfg(feature = "publisher")]
         Command::Gc(a) => cmd::publish::run_gc(a, g),
+        #[cfg(feature = "publisher")]
         Command::Serve(a) => cmd::publish::run_serve(a, g),
         Command::Fetch(a) => cmd::fetch::run_fetch(a, g),
+        #[cfg(feature = "conformance")]
         Command::Conformance(c) => cmd::conformance::run_conformance(c, g),
+        #[cfg(feature = "agent")]
         Command::Agent(a) => cmd::agent::run_agent(a, g),
+        #[cfg(feature = "agent")]
         Command::Gather(a) => cmd::gather::run_gather(a, g),
+        #[cfg(feature = "agent")]
         Command::Rbac(a) => cmd::gather::run_rbac(a, g),
+        #[cfg(feature = "agent")]
         Command::Policy(c) => cmd::gather::run_policy(c, g),
         Command::Completions { shell } => {
             // Generated into memory: the generator panics on a write error.

@@ -19,23 +19,31 @@
 //!   inside the local [`policy`], and the Insights-style archive;
 //! - [`agent`]: the cluster side's loop: fetch, then (later) gather, status and metrics.
 
+#[cfg(feature = "agent")]
 pub mod agent;
+#[cfg(feature = "agent")]
 pub mod archive;
 pub mod canonical;
 pub mod clock;
+#[cfg(feature = "agent")]
 pub mod cluster;
+#[cfg(feature = "publisher")]
 pub mod compile;
 pub mod condition;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod definition;
 pub mod diag;
 pub mod fetch;
 pub mod fsutil;
+#[cfg(feature = "agent")]
 pub mod gather;
 pub mod layout;
 pub mod parallel;
 pub mod policy;
+#[cfg(feature = "agent")]
 pub mod prometheus;
+#[cfg(feature = "publisher")]
 pub mod publish;
 pub mod serve;
 pub mod trust;

@@ -94,6 +94,7 @@ impl ClientArgs {
     pub async fn resolve_cluster(&self) -> anyhow::Result<Cluster> {
         let (version, cluster_id) = match &self.ocp_version {
             Some(v) => (v.clone(), self.cluster_id.clone()),
+            #[cfg(feature = "agent")]
             None => {
                 let client = rrctl::cluster::client(self.kubeconfig.as_deref())
                     .await
@@ -101,6 +102,8 @@ impl ClientArgs {
                 let (v, id) = rrctl::cluster::cluster_identity(&client).await?;
                 (v, Some(self.cluster_id.clone().unwrap_or(id)))
             }
+            #[cfg(not(feature = "agent"))]
+            None => bail!("--ocp-version is required: this rrctl is built without the cluster side (feature `agent`)"),
         };
         let ocp_version = semver::Version::parse(&version)
             .with_context(|| format!("OpenShift version {version:?} is not a version like 4.16.3"))?;

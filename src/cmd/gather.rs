@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 
 use crate::cli::GlobalOpts;
+#[cfg(feature = "publisher")]
 use crate::cmd::validate::resolve_today;
 use rrctl::archive::{self, SourceInfo};
-use rrctl::definition::{self, Definition};
+use rrctl::definition::Definition;
+#[cfg(feature = "publisher")]
 use rrctl::diag::render::{self, Format, RenderOptions};
 use rrctl::exit;
 use rrctl::gather::rbac::{AGENT_NAMESPACE, Rbac};
@@ -129,11 +131,12 @@ pub fn run_policy(c: PolicyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode>
 }
 
 /// Validate local definitions; `None` (diagnostics printed) when they have errors.
+#[cfg(feature = "publisher")]
 fn validated_definitions(path: &Path, today: Option<&str>, g: &GlobalOpts) -> anyhow::Result<Option<Vec<Definition>>> {
     if !path.exists() {
         bail!("{}: no such file or directory", path.display());
     }
-    let validated = definition::validate_paths(&[path], resolve_today(today)?);
+    let validated = rrctl::definition::validate_paths(&[path], resolve_today(today)?);
     if validated.report.errors() > 0 || validated.report.warnings() > 0 {
         let opts = RenderOptions {
             color: g.use_color(std::io::IsTerminal::is_terminal(&std::io::stderr())),
@@ -146,6 +149,29 @@ fn validated_definitions(path: &Path, today: Option<&str>, g: &GlobalOpts) -> an
         return Ok(None);
     }
     Ok(Some(validated.definitions.into_iter().map(|d| d.definition).collect()))
+}
+
+/// Local definitions are validated first, which is the publisher side's loader.
+#[cfg(not(feature = "publisher"))]
+fn validated_definitions(
+    path: &Path,
+    _today: Option<&str>,
+    _g: &GlobalOpts,
+) -> anyhow::Result<Option<Vec<Definition>>> {
+    bail!(
+        "{}: local definitions need `rrctl validate`, which this rrctl is built without (feature `publisher`); \
+         gather from a dist (--from) or the agent's --state-dir",
+        path.display()
+    )
+}
+
+/// The commit of the git repository holding local definitions, for the archive's provenance.
+fn definitions_commit(path: &Path) -> Option<String> {
+    let dir = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
+    #[cfg(feature = "publisher")]
+    return rrctl::compile::dist::git_head(dir).0;
+    #[cfg(not(feature = "publisher"))]
+    return dir.to_str().and(None);
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -210,12 +236,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             (Some(defs), _) => {
                 let path = a.definitions.as_deref().expect("set with local");
                 let list: Vec<GatherDefinition> = defs.iter().map(GatherDefinition::from_definition).collect();
-                let git_commit = rrctl::compile::dist::git_head(if path.is_dir() {
-                    path
-                } else {
-                    path.parent().unwrap_or(Path::new("."))
-                })
-                .0;
+                let git_commit = definitions_commit(path);
                 let info = SourceInfo {
                     source: "definitions".into(),
                     location: path.display().to_string(),

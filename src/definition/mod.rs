@@ -4,13 +4,16 @@
 //! the typed definitions plus one [`Report`] with every problem found, and later stages only
 //! ever see definitions from a report without errors.
 
+#[cfg(feature = "publisher")]
 mod check;
+#[cfg(feature = "publisher")]
 mod load;
 pub mod model;
 pub mod placeholder;
 pub mod regex_dialect;
 pub mod selector;
 
+#[cfg(feature = "publisher")]
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,6 +55,7 @@ pub struct Validated {
 
 /// Load every definition under `inputs` (files or directories) and run all checks.
 /// `today` is the date `expires` is compared with.
+#[cfg(feature = "publisher")]
 pub fn validate_paths(inputs: &[&Path], today: time::Date) -> Validated {
     let (files, mut report) = load::discover(inputs);
     let loaded = load::load_files(&files, today);

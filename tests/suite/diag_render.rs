@@ -7,7 +7,7 @@ use rrctl::diag::render::{Format, RenderOptions, render};
 use rrctl::diag::{Diagnostic, Report, Severity, Span};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::{assert_valid_sarif, sarif_validator};
 
 const TEAM_FILE: &str = "definitions/team a/etcd-logs.yaml";
@@ -94,7 +94,7 @@ fn opts(files: usize) -> RenderOptions<'static> {
 fn human_plain_snapshot() {
     let out = render(&sample_report(), Format::Human, &opts(12));
     assert!(!out.contains('\x1b'), "plain output has escape codes");
-    snapbox::assert_data_eq!(out, snapbox::file!["snapshots/diag_render/human.txt"]);
+    snapbox::assert_data_eq!(out, snapbox::file!["../snapshots/diag_render/human.txt"]);
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn human_zero_length_span_at_end_of_text() {
     r.push(Diagnostic::new("yaml-syntax", "unexpected end").in_file("a.yaml").at(Span::at_offset(text, 5, 0)));
     snapbox::assert_data_eq!(
         render(&r, Format::Human, &opts(1)),
-        snapbox::file!["snapshots/diag_render/human_eof.txt"]
+        snapbox::file!["../snapshots/diag_render/human_eof.txt"]
     );
 }
 
@@ -143,7 +143,7 @@ fn human_zero_length_span_at_end_of_text() {
 fn github_snapshot() {
     let out = render(&sample_report(), Format::Github, &opts(12));
     assert_eq!(out.lines().count(), sample_report().diagnostics.len());
-    snapbox::assert_data_eq!(out, snapbox::file!["snapshots/diag_render/github.txt"]);
+    snapbox::assert_data_eq!(out, snapbox::file!["../snapshots/diag_render/github.txt"]);
 }
 
 #[test]

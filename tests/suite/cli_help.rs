@@ -1,5 +1,5 @@
 //! `--help` of every command, kept as snapshots (`tests/snapshots/help/`), so a change of a flag or
-//! its documentation shows in review; regenerate with `SNAPSHOTS=overwrite cargo test --test cli_help`.
+//! its documentation shows in review; regenerate with `SNAPSHOTS=overwrite cargo test --test suite cli_help::`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
-//! Every `$ rrctl …` line in README.md's `console` blocks runs, in order, with the exit code the
-//! README states (`# exit N`, default 0), in a fresh git repository of the checkout's files whose
-//! last commit is 30 days old, with nothing beside it: the tour works on any later day and needs
-//! nothing outside the repository.
+//! Every `$ rrctl …` line in the `console` blocks of README.md and of the guides under docs/ runs,
+//! in order (README.md, docs/publisher.md, docs/agent.md, then the other docs by name), with the
+//! exit code the text states (`# exit N`, default 0), in a fresh git repository of the checkout's
+//! files whose last commit is 30 days old, with nothing beside it: the tours work on any later day
+//! and need nothing outside the repository.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,9 +46,25 @@ fn clone_dated(repo_root: &Path, to: &Path, age_days: i64) {
     git(&["commit", "-q", "-m", "content"]);
 }
 
-/// (command, expected exit code) for each `$ ` line of the README's console blocks.
+/// The documents whose console blocks run, in the order a newcomer reads them.
+fn documents() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let first = ["README.md", "docs/publisher.md", "docs/agent.md"].map(|p| root.join(p));
+    let mut rest: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md") && !first.contains(p))
+        .collect();
+    rest.sort();
+    first.into_iter().chain(rest).collect()
+}
+
+/// (command, expected exit code) for each `$ ` line of the documents' console blocks.
 fn readme_commands() -> Vec<(String, i32)> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    documents().iter().flat_map(|d| console_commands(&std::fs::read_to_string(d).unwrap())).collect()
+}
+
+fn console_commands(text: &str) -> Vec<(String, i32)> {
     let mut out = Vec::new();
     let mut in_console = false;
     for line in text.lines() {
@@ -77,6 +94,8 @@ fn readme_commands_work_as_shown() {
 
     let commands = readme_commands();
     assert!(commands.len() >= 15, "the README tour lost its commands: {commands:?}");
+    let front_door = console_commands(&std::fs::read_to_string(repo_root.join("README.md")).unwrap());
+    assert!(front_door.len() >= 6, "README.md's own tour lost its commands: {front_door:?}");
     for (cmd, expected) in commands {
         assert!(cmd.starts_with("rrctl "), "README console lines run rrctl only: {cmd}");
         let out = Command::new("bash")
@@ -107,4 +126,32 @@ fn readme_commands_work_as_shown() {
     assert!(repo.join("imported/insights/kube-pod-crash-looping.yaml").is_file());
     let sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(repo.join("rrctl.sarif")).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
+}
+
+/// The README stays a front door (at most 200 lines), and every relative link in it and in the
+/// guides names a file of the repository, so a newcomer reading top to bottom never lands nowhere.
+#[test]
+fn readme_is_a_short_front_door_whose_links_resolve() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 200, "README.md has {lines} lines; move detail into docs/");
+    let mut broken = Vec::new();
+    for doc in documents() {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("](") {
+            rest = &rest[at + 2..];
+            let Some(end) = rest.find(')') else { break };
+            let target = &rest[..end];
+            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            if !doc.parent().unwrap().join(file).exists() {
+                broken.push(format!("{}: {target}", doc.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to nothing: {broken:#?}");
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::{assert_valid_sarif, sarif_validator};
 
 /// Fixtures pin "today" so expiry checks are deterministic.
@@ -160,7 +160,7 @@ fn human_output_points_at_the_offending_value() {
     let out = rrctl().args(["validate", "fixtures/invalid/regex-backreference"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
-    snapbox::assert_data_eq!(text, snapbox::file!["snapshots/validate/human-regex-backreference.txt"]);
+    snapbox::assert_data_eq!(text, snapbox::file!["../snapshots/validate/human-regex-backreference.txt"]);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::cargo::CommandCargoExt as _;
 use sha2::{Digest, Sha256};
 
-mod common;
+use crate::common;
 use common::find_binary;
 
 /// A served directory: `dist/` inside a temporary directory that also holds a secret file next

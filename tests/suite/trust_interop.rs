@@ -10,7 +10,7 @@ use rrctl::trust::payload::{Envelope, Role, format_time, sha256_hex};
 use rrctl::trust::{DistMeta, KeySource, SigningOptions, TrustError, sign_dist};
 use serde_json::json;
 
-mod common;
+use crate::common;
 
 const T0: i64 = 1_800_000_000;
 const DAY: i64 = 86400;

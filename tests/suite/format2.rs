@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 #[allow(dead_code)]
-#[path = "../examples/gen_corpus.rs"]
+#[path = "../../examples/gen_corpus.rs"]
 mod gen_corpus;
 
 const ISSUED: &str = "2025-06-01T00:00:00Z";
