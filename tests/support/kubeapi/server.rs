@@ -540,7 +540,10 @@ fn list(
                 kind: format!("{}List", rt.kind),
                 api_version: rt.api_version(),
                 metadata,
-                items: objs.iter().map(|o| Item { object: o, strip_type: rt.is_builtin() }).collect(),
+                items: objs
+                    .iter()
+                    .map(|o| Item { object: o, strip_type: rt.is_builtin() && o["kind"] == rt.kind.as_str() })
+                    .collect(),
             };
             json_reply(200, &list)
         }
