@@ -267,6 +267,7 @@ fn a_signed_bundle_of_injections_is_denied_and_nothing_is_sent() {
     let server = KubeApi::builder()
         .objects_from_archive(kubeapi::archive_sample())
         .object(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "etcd-all-certs", "namespace": "openshift-etcd"}, "data": {"k": "c2VjcmV0"}}))
+        .object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "legit", "namespace": "openshift-config"}, "data": {"k": "v"}}))
         .build()
         .start_background();
     let out = dir.path().join("out.tar.gz");

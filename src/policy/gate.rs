@@ -255,7 +255,8 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, Refused> {
     if query.is_empty() {
         return Ok(out);
     }
-    for pair in query.split('&') {
+    // `kube`'s form serializer may leave an empty pair (`?&limit=500`): nothing to check there.
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (k, v) = (decode(k)?, decode(v)?);
         if !QUERY_KEYS.contains(&k.as_str()) {

@@ -542,7 +542,11 @@ fn list(
                 metadata,
                 items: objs
                     .iter()
-                    .map(|o| Item { object: o, strip_type: rt.is_builtin() && o["kind"] == rt.kind.as_str() })
+                    .map(|o| {
+                        // An object of another type (`misfiled`) keeps its own.
+                        let own = o["kind"] == rt.kind.as_str() && o["apiVersion"] == rt.api_version().as_str();
+                        Item { object: o, strip_type: rt.is_builtin() && own }
+                    })
                     .collect(),
             };
             json_reply(200, &list)
