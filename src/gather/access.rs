@@ -48,7 +48,8 @@ impl Resolver for Deferred {
 }
 
 /// Without a cluster (`rrctl rbac`): the scope of well-known kinds, else what the definition
-/// implies (a namespace means namespaced); the plural as [`super::rbac::plural_of`] gives it.
+/// implies (a namespace means namespaced); the plural from [`super::rbac::KNOWN_PLURALS`] (a
+/// kind the table lacks is `NotServed`: reported, never guessed).
 pub struct Offline;
 
 impl Resolver for Offline {
@@ -57,7 +58,10 @@ impl Resolver for Offline {
             Some(_) => Scope::Namespaced,
             None => Scope::Cluster,
         });
-        Resolution::Served { plural: super::rbac::plural_of(&r.group, &r.version, &r.kind), scope }
+        match super::rbac::plural_of(&r.group, &r.kind) {
+            Some(plural) => Resolution::Served { plural: plural.to_string(), scope },
+            None => Resolution::NotServed,
+        }
     }
 }
 

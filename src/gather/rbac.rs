@@ -8,9 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kube::api::{ApiResource, GroupVersionKind};
-
-use crate::definition::Definition;
+use crate::definition::{Definition, Gatherer};
 use crate::policy::LocalPolicy;
 use crate::policy::gate::{Access, Namespaces};
 
@@ -27,17 +25,111 @@ type RuleSet = BTreeMap<(String, String, Option<BTreeSet<String>>), BTreeSet<&'s
 pub struct Rbac {
     cluster: RuleSet,
     namespaced: BTreeMap<String, RuleSet>,
+    /// (group, version, kind) of resources whose plural is unknown: not granted.
+    unknown: BTreeSet<(String, String, String)>,
 }
 
-/// The plural resource name Kubernetes derives for a kind (the heuristic `kube` uses too).
-pub fn plural_of(group: &str, version: &str, kind: &str) -> String {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)).plural
+/// Resource names (plurals) by (group, kind), as a real API server's discovery serves them: a
+/// plural is the server's choice (`securitycontextconstraints`, `dnses`, `endpoints`), no
+/// English rule derives it. Every entry is checked against a real kube-apiserver v1.36 with
+/// OpenShift's CRDs (tests/cluster/rbac.rs); a kind not listed is reported, never guessed.
+pub const KNOWN_PLURALS: &[(&str, &str, &str)] = &[
+    ("", "ComponentStatus", "componentstatuses"),
+    ("", "ConfigMap", "configmaps"),
+    ("", "Endpoints", "endpoints"),
+    ("", "Event", "events"),
+    ("", "LimitRange", "limitranges"),
+    ("", "Namespace", "namespaces"),
+    ("", "Node", "nodes"),
+    ("", "PersistentVolume", "persistentvolumes"),
+    ("", "PersistentVolumeClaim", "persistentvolumeclaims"),
+    ("", "Pod", "pods"),
+    ("", "PodTemplate", "podtemplates"),
+    ("", "ReplicationController", "replicationcontrollers"),
+    ("", "ResourceQuota", "resourcequotas"),
+    ("", "Secret", "secrets"),
+    ("", "Service", "services"),
+    ("", "ServiceAccount", "serviceaccounts"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy", "mutatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding", "mutatingadmissionpolicybindings"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions"),
+    ("apiregistration.k8s.io", "APIService", "apiservices"),
+    ("apiserver.openshift.io", "APIRequestCount", "apirequestcounts"),
+    ("apps", "ControllerRevision", "controllerrevisions"),
+    ("apps", "DaemonSet", "daemonsets"),
+    ("apps", "Deployment", "deployments"),
+    ("apps", "ReplicaSet", "replicasets"),
+    ("apps", "StatefulSet", "statefulsets"),
+    ("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+    ("batch", "CronJob", "cronjobs"),
+    ("batch", "Job", "jobs"),
+    ("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests"),
+    ("config.openshift.io", "ClusterOperator", "clusteroperators"),
+    ("config.openshift.io", "ClusterVersion", "clusterversions"),
+    ("config.openshift.io", "Network", "networks"),
+    ("coordination.k8s.io", "Lease", "leases"),
+    ("discovery.k8s.io", "EndpointSlice", "endpointslices"),
+    ("events.k8s.io", "Event", "events"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema", "flowschemas"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration", "prioritylevelconfigurations"),
+    ("image.openshift.io", "ImageStream", "imagestreams"),
+    ("imageregistry.operator.openshift.io", "Config", "configs"),
+    ("machineconfiguration.openshift.io", "KubeletConfig", "kubeletconfigs"),
+    ("machineconfiguration.openshift.io", "MachineConfigPool", "machineconfigpools"),
+    ("monitoring.coreos.com", "Prometheus", "prometheuses"),
+    ("networking.k8s.io", "IPAddress", "ipaddresses"),
+    ("networking.k8s.io", "Ingress", "ingresses"),
+    ("networking.k8s.io", "IngressClass", "ingressclasses"),
+    ("networking.k8s.io", "NetworkPolicy", "networkpolicies"),
+    ("networking.k8s.io", "ServiceCIDR", "servicecidrs"),
+    ("node.k8s.io", "RuntimeClass", "runtimeclasses"),
+    ("operator.openshift.io", "DNS", "dnses"),
+    ("operator.openshift.io", "Etcd", "etcds"),
+    ("operator.openshift.io", "IngressController", "ingresscontrollers"),
+    ("operator.openshift.io", "Network", "networks"),
+    ("policy", "PodDisruptionBudget", "poddisruptionbudgets"),
+    ("rbac.authorization.k8s.io", "ClusterRole", "clusterroles"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings"),
+    ("rbac.authorization.k8s.io", "Role", "roles"),
+    ("rbac.authorization.k8s.io", "RoleBinding", "rolebindings"),
+    ("resource.k8s.io", "DeviceClass", "deviceclasses"),
+    ("resource.k8s.io", "ResourceClaim", "resourceclaims"),
+    ("resource.k8s.io", "ResourceClaimTemplate", "resourceclaimtemplates"),
+    ("resource.k8s.io", "ResourceSlice", "resourceslices"),
+    ("scheduling.k8s.io", "PriorityClass", "priorityclasses"),
+    ("security.openshift.io", "SecurityContextConstraints", "securitycontextconstraints"),
+    ("storage.k8s.io", "CSIDriver", "csidrivers"),
+    ("storage.k8s.io", "CSINode", "csinodes"),
+    ("storage.k8s.io", "CSIStorageCapacity", "csistoragecapacities"),
+    ("storage.k8s.io", "StorageClass", "storageclasses"),
+    ("storage.k8s.io", "VolumeAttachment", "volumeattachments"),
+    ("storage.k8s.io", "VolumeAttributesClass", "volumeattributesclasses"),
+];
+
+/// The resource name of a kind, from [`KNOWN_PLURALS`]; `None` for a kind the table lacks.
+pub fn plural_of(group: &str, kind: &str) -> Option<&'static str> {
+    KNOWN_PLURALS.iter().find(|(g, k, _)| *g == group && *k == kind).map(|(_, _, p)| *p)
 }
 
 impl Rbac {
     pub fn for_definitions<'a>(definitions: impl IntoIterator<Item = &'a Definition>, policy: &LocalPolicy) -> Rbac {
-        let gatherers = definitions.into_iter().flat_map(|d| d.gather.iter());
-        Rbac::for_access(&super::access::run_access(gatherers, policy, &super::access::Offline))
+        let gatherers: Vec<&Gatherer> = definitions.into_iter().flat_map(|d| d.gather.iter()).collect();
+        let mut rbac =
+            Rbac::for_access(&super::access::run_access(gatherers.iter().copied(), policy, &super::access::Offline));
+        // A kind whose plural is not known is reported, never guessed.
+        for g in gatherers {
+            if let Gatherer::Resources(r) = g
+                && let super::access::Verdict::NotServed(_) =
+                    super::access::resources_access(r, policy, &super::access::Offline)
+            {
+                rbac.unknown.insert((r.group.clone(), r.version.clone(), r.kind.clone()));
+            }
+        }
+        rbac
     }
 
     /// The RBAC of an allow-set.
@@ -56,11 +148,24 @@ impl Rbac {
         rbac
     }
 
+    /// `group/version Kind` of the resources not granted because their plural is unknown.
+    pub fn unknown_kinds(&self) -> Vec<String> {
+        self.unknown
+            .iter()
+            .map(|(g, v, k)| if g.is_empty() { format!("{v} {k}") } else { format!("{g}/{v} {k}") })
+            .collect()
+    }
+
     /// The manifests as YAML documents: the ClusterRole and its binding, then one Role and
     /// RoleBinding per namespace, all bound to the agent's ServiceAccount.
     pub fn to_yaml(&self, sa_namespace: &str) -> String {
         let mut out = String::new();
         out.push_str("# Generated by `rrctl rbac`: the least access the gatherers need. Do not edit.\n");
+        for kind in self.unknown_kinds() {
+            out.push_str(&format!(
+                "# Not granted: {kind} (its resource name is not known to rrctl; grant it by hand).\n"
+            ));
+        }
         out.push_str(&role_doc("ClusterRole", None, &self.cluster));
         out.push_str("---\n");
         out.push_str(&binding_doc("ClusterRoleBinding", "ClusterRole", None, sa_namespace));
@@ -119,7 +224,7 @@ fn binding_doc(kind: &str, role_kind: &str, namespace: Option<&str>, sa_namespac
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definition::{ContainerLogs, Gatherer, Resources};
+    use crate::definition::{ContainerLogs, Resources};
 
     fn definition(gather: Vec<Gatherer>) -> Definition {
         Definition {
@@ -218,6 +323,22 @@ mod tests {
             assert!(!cluster.contains(listed), "no cluster-wide list of pods: {cluster}");
         }
         assert!(yaml.contains("    resources: [\"imagestreams\"]\n    verbs: [\"list\"]\n"), "{yaml}");
+    }
+
+    #[test]
+    fn plurals_come_from_the_table_and_unknown_kinds_are_reported_not_guessed() {
+        let d = definition(vec![
+            resources("security.openshift.io", "SecurityContextConstraints", None, &[]),
+            resources("operator.openshift.io", "DNS", None, &[]),
+            resources("k8s.ovn.org", "EgressIP", None, &[]),
+        ]);
+        let rbac = Rbac::for_definitions([&d], &LocalPolicy::default());
+        let yaml = rbac.to_yaml(AGENT_NAMESPACE);
+        assert!(yaml.contains("resources: [\"securitycontextconstraints\"]"), "{yaml}");
+        assert!(yaml.contains("resources: [\"dnses\"]"), "{yaml}");
+        assert!(!yaml.contains("egressip"), "{yaml}");
+        assert_eq!(rbac.unknown_kinds(), ["k8s.ovn.org/v1 EgressIP"]);
+        assert!(yaml.contains("# Not granted: k8s.ovn.org/v1 EgressIP"), "{yaml}");
     }
 
     #[test]
