@@ -4,6 +4,8 @@
 
 #[path = "../support/envtest.rs"]
 mod envtest;
+#[path = "../support/injections.rs"]
+mod injections;
 #[path = "../support/pki.rs"]
 mod pki;
 #[path = "../support/tarball.rs"]
@@ -11,6 +13,7 @@ mod tarball;
 
 mod acceptance;
 mod common;
+mod gate;
 mod gather;
 mod harness;
 mod rbac;
