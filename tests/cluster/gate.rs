@@ -331,10 +331,10 @@ fn definition(gather: Vec<Gatherer>) -> Definition {
 proptest! {
     // Each case applies RBAC to the real server and asks it a few dozen questions: a handful of
     // cases keeps the test to seconds.
-    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 10, failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     fn rbac_grants_exactly_what_the_gate_lets_through(
-        picks in proptest::collection::vec(pick(), 1..6),
+        picks in proptest::collection::vec(pick(), 2..7),
         denied in proptest::collection::vec(any::<bool>(), DENIABLE.len()),
         narrow in any::<bool>(),
     ) {
@@ -353,7 +353,10 @@ proptest! {
             // Only `a`: `b` is outside the policy.
             policy_text.push_str(&format!("allowedNamespacePrefixes: [{a}]\n"));
         }
-        let policy = LocalPolicy::parse(&policy_text, "policy.yaml").unwrap();
+        let policy = match policy_text.is_empty() {
+            true => LocalPolicy::default(),
+            false => LocalPolicy::parse(&policy_text, "policy.yaml").unwrap(),
+        };
         let d = definition(picks.iter().map(|p| gatherer(p, &a, &b)).collect());
         let yaml = rrctl::gather::rbac::Rbac::for_definitions([&d], &policy).to_yaml(&agent_ns);
         let agent = common::agent_with_rbac(env, &agent_ns, &yaml);
