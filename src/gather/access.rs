@@ -91,8 +91,9 @@ fn label(group: &str, kind: &str) -> String {
     super::kind_label(group, kind)
 }
 
-/// A namespace named by a definition: a DNS-1123 label inside the policy's prefixes.
-fn check_namespace(ns: &str, policy: &LocalPolicy) -> Result<(), String> {
+/// A namespace named by a definition or a firing alert: a DNS-1123 label inside the policy's
+/// prefixes.
+pub fn check_namespace(ns: &str, policy: &LocalPolicy) -> Result<(), String> {
     if !gate::is_dns1123_label(ns) {
         return Err(format!("namespace {ns:?} is not a Kubernetes namespace name (DNS-1123 label)"));
     }

@@ -57,14 +57,9 @@ fn alert_pod(alert: &Alert, policy: &LocalPolicy) -> Result<(String, String), St
     let label =
         |k: &str| alert.labels.get(k).cloned().ok_or_else(|| format!("alert {} has no `{k}` label", alert.name));
     let (ns, pod) = (label("namespace")?, label("pod")?);
-    if !is_dns1123_label(&ns) {
-        return Err(format!("alert {}: namespace {ns:?} is not a namespace name", alert.name));
-    }
+    super::access::check_namespace(&ns, policy).map_err(|reason| format!("alert {}: {reason}", alert.name))?;
     if !is_dns1123_subdomain(&pod) {
         return Err(format!("alert {}: pod {pod:?} is not a pod name", alert.name));
-    }
-    if !policy.namespace_allowed(&ns) {
-        return Err(format!("alert {}: namespace {ns:?} is outside the policy's prefixes", alert.name));
     }
     Ok((ns, pod))
 }
