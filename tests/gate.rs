@@ -9,6 +9,8 @@ mod injections;
 mod kubeapi;
 #[path = "support/pki.rs"]
 mod pki;
+#[path = "support/prometheus.rs"]
+mod prometheus;
 #[path = "support/tarball.rs"]
 mod tarball;
 
@@ -182,4 +184,76 @@ fn a_signed_bundle_of_injections_is_denied_and_nothing_is_sent() {
         assert_eq!(r.method, "GET", "{r:?}");
         assert!(r.param("labelSelector").is_none() && r.param("watch").is_none(), "{r:?}");
     }
+}
+
+/// `containersLogs` without `container`, for an alert without a `container` label (the real
+/// `KubePodNotReady`): every container of the pod is read, as the existing operator does, and
+/// the pod is read once for its containers; nothing of a pod in a namespace outside the policy.
+#[test]
+fn containers_logs_without_a_container_reads_every_container_of_the_pod() {
+    let prom = prometheus::Prometheus::start_with_alerts(&[
+        prometheus::TestAlert {
+            name: "KubePodNotReady",
+            labels: vec![("namespace", "openshift-etcd"), ("pod", "etcd-0")],
+            firing: true,
+        },
+        prometheus::TestAlert {
+            name: "KubePodNotReady",
+            labels: vec![("namespace", "default"), ("pod", "customer-0")],
+            firing: true,
+        },
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let defs = write_definition(
+        dir.path(),
+        "not-ready",
+        "  - containersLogs:\n      alertName: KubePodNotReady\n      tailLines: 5\n",
+    );
+    // Log lines by hand: each container says who it is.
+    let mut builder = KubeApi::builder();
+    for c in ["etcd", "etcdctl", "etcd-metrics"] {
+        builder = builder.pod_log(
+            "openshift-etcd",
+            "etcd-0",
+            c,
+            false,
+            kubeapi::LogSource::timestamped(&format!("2026-11-26T11:00:00.000000000Z I am {c}\n")),
+        );
+    }
+    let server = builder
+        .pod_log(
+            "default",
+            "customer-0",
+            "app",
+            false,
+            kubeapi::LogSource::timestamped("2026-11-26T11:00:00.000000000Z customer data\n"),
+        )
+        .build()
+        .start_background();
+    let out = dir.path().join("out.tar.gz");
+    run_ok(
+        rrctl(dir.path())
+            .args(["gather", "--definitions"])
+            .arg(&defs)
+            .arg("--kubeconfig")
+            .arg(server.kubeconfig_path())
+            .args(["--ocp-version", "4.16.3", "--cluster-id", "c1", "--prometheus-url", &prom.url, "--out"])
+            .arg(&out),
+    );
+    let entries = read_archive(&out);
+    let logs: std::collections::BTreeSet<String> = entries.keys().filter(|p| p.ends_with(".log")).cloned().collect();
+    let path =
+        |c: &str| format!("conditional/namespaces/openshift-etcd/pods/etcd-0/containers/{c}/logs/last-5-lines.log");
+    assert_eq!(logs, ["etcd", "etcd-metrics", "etcdctl"].map(path).into_iter().collect());
+    for c in ["etcd", "etcdctl", "etcd-metrics"] {
+        assert!(String::from_utf8_lossy(&entries[&path(c)]).ends_with(&format!("I am {c}\n")), "{c}");
+    }
+    let requests = server.requests();
+    let pod_gets: Vec<_> =
+        requests.iter().filter(|r| r.path == "/api/v1/namespaces/openshift-etcd/pods/etcd-0").collect();
+    assert_eq!(pod_gets.len(), 1, "{requests:?}");
+    assert!(!requests.iter().any(|r| r.path.contains("/namespaces/default")), "{requests:?}");
+    let gathers = json_of(&entries, "insights-operator/gathers.json");
+    let g = &gathers["definitions"][0]["gatherers"][0];
+    assert!(g["warnings"].to_string().contains("outside the policy"), "{g}");
 }
