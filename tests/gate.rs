@@ -131,7 +131,7 @@ fn a_signed_bundle_of_injections_is_denied_and_nothing_is_sent() {
         let template = definitions[0].clone();
         for (id, gatherer) in &variants {
             let mut d = template.clone();
-            d["id"] = json!(format!("inject-{id}"));
+            d["id"] = json!(injections::variant_id(id));
             d["gather"] = json!([gatherer]);
             definitions.push(d);
         }

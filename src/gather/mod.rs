@@ -191,6 +191,12 @@ pub(crate) fn decide(
                 Some((Outcome::SkippedRollout, format!("{decision}")))
             }
         };
+        // The id names archive paths (`metrics/<id>.txt`): a signed bundle's id is checked like
+        // validation checks it, or none of its gatherers runs.
+        let skip = match crate::policy::gate::is_dns1123_label(&d.id) {
+            true => skip,
+            false => Some((Outcome::DeniedByPolicy, format!("definition id {:?} is not a definition id", d.id))),
+        };
         let steps = d
             .gather
             .iter()

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::common::{self, rrctl, run_ok};
 use crate::envtest::{self, Envtest, ServiceAccount};
-use crate::injections::{injection_variants, resign_with};
+use crate::injections::{injection_variants, resign_with, variant_id};
 use crate::tarball::read_archive;
 
 use rrctl::definition::{
@@ -98,7 +98,7 @@ fn injections_in_a_signed_bundle_reach_nothing_outside_the_policy_with_admin_cre
         let template = definitions[0].clone();
         for (id, gatherer) in &variants {
             let mut d = template.clone();
-            d["id"] = json!(format!("inject-{id}"));
+            d["id"] = json!(variant_id(id));
             d["gather"] = json!([gatherer]);
             definitions.push(d);
         }

@@ -138,5 +138,16 @@ pub fn injection_variants(legit: &str) -> Vec<(String, Value)> {
     {
         out.push((format!("logs-{i:02}"), logs(ns, pod)));
     }
+    // A metrics gatherer names its file after the definition id.
+    out.push(("id".into(), json!({"metrics": {"selectors": ["up"]}})));
     out
+}
+
+/// The definition id a variant is given: `inject-<name>`, except the `id` variant, whose id would
+/// put its file outside the archive.
+pub fn variant_id(name: &str) -> String {
+    match name {
+        "id" => "../../inject-id".to_string(),
+        other => format!("inject-{other}"),
+    }
 }
