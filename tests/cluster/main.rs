@@ -6,13 +6,21 @@
 mod envtest;
 #[path = "../support/injections.rs"]
 mod injections;
+#[path = "../support/kubeapi.rs"]
+mod kubeapi;
 #[path = "../support/pki.rs"]
 mod pki;
+#[path = "../support/prometheus.rs"]
+mod prometheus;
 #[path = "../support/tarball.rs"]
 mod tarball;
 
 mod acceptance;
+mod agent;
+mod alerts;
+mod bundled;
 mod common;
+mod contract;
 mod gate;
 mod gather;
 mod harness;
