@@ -670,12 +670,7 @@ fn identity_reader() -> (envtest::ServiceAccount, String, String) {
         serde_json::json!([{"apiGroups": ["config.openshift.io"], "resources": ["clusterversions"],
                             "resourceNames": ["version"], "verbs": ["get"]}]),
     );
-    let cv: Value = serde_json::from_slice(
-        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/envtest/clusterversion.json")).unwrap(),
-    )
-    .unwrap();
-    let version = cv["status"]["desired"]["version"].as_str().unwrap().to_string();
-    let id = cv["spec"]["clusterID"].as_str().unwrap().to_string();
+    let (version, id) = envtest::cluster_identity();
     (sa, version, id)
 }
 

@@ -83,6 +83,17 @@ pub fn agent_with_rbac(env: &Envtest, namespace: &str, rbac: &str) -> Agent {
     let name = format!("rrctl-agent-{}", namespace.trim_start_matches("openshift-t"));
     let renamed = rbac.replace("\"rrctl-agent\"", &format!("\"{name}\""));
     assert_ne!(renamed, rbac, "rrctl rbac names its objects \"rrctl-agent\"");
+    apply_for(env, namespace, &name, &renamed)
+}
+
+/// The agent of `rrctl rbac` output applied as printed: the ServiceAccount `rrctl-agent` in
+/// `openshift-insights-rrctl` (what `deploy/` installs). Only one test may use it.
+pub fn agent_with_rbac_as_printed(env: &Envtest, rbac: &str) -> Agent {
+    env.ensure_namespace(rrctl::gather::rbac::AGENT_NAMESPACE);
+    apply_for(env, rrctl::gather::rbac::AGENT_NAMESPACE, rrctl::gather::rbac::AGENT_NAME, rbac)
+}
+
+fn apply_for(env: &Envtest, namespace: &str, name: &str, renamed: &str) -> Agent {
     // Roles live in the namespaces the definitions name: those exist on a real cluster.
     for line in renamed.lines() {
         if let Some(ns) = line.trim().strip_prefix("namespace: ") {
@@ -91,9 +102,9 @@ pub fn agent_with_rbac(env: &Envtest, namespace: &str, rbac: &str) -> Agent {
     }
     let applied = env.kubectl_admin(
         &["apply", "--server-side", "--force-conflicts", "--field-manager=envtest", "-o", "json", "-f", "-"],
-        Some(&renamed),
+        Some(renamed),
     );
-    let sa = env.service_account(namespace, &name);
+    let sa = env.service_account(namespace, name);
     wait_until_authorized(env, &sa, &applied);
     Agent { sa }
 }

@@ -32,7 +32,8 @@
 //! for the fixed namespaces definitions name (shared: create uniquely named objects there),
 //! `env.wait_until_allowed(..)` after writing RBAC yourself, `env.static_user_kubeconfig(user)`,
 //! `env.kubeconfig_with_token(token)`, `env.http_client()` + `env.admin_token()`,
-//! `env.block_on(future)` (a future on the harness's runtime, from sync or async tests). An
+//! `env.block_on(future)` (a future on the harness's runtime, from sync or async tests),
+//! `envtest::cluster_identity()` (the ClusterVersion's version and id, from its fixture). An
 //! [`AuditRecord`] has `user`, `groups`, `verb`, `request_uri`, `user_agent`, `code`, the
 //! `objectRef` parts (`resource`, `subresource`, `namespace`, `name`) and helpers (`path`,
 //! `param`, `query`, `is_discovery`, `discovery_group`, `line`); [`Audit`] selects by user, user
@@ -135,6 +136,15 @@ pub fn envtest() -> &'static Envtest {
         Ok(env) => env,
         Err(why) => panic!("{why}"),
     }
+}
+
+/// (OpenShift version, cluster id) of the harness's ClusterVersion, read from its fixture
+/// (`fixtures/envtest/clusterversion.json`), not from the server: what rrctl should find.
+pub fn cluster_identity() -> (String, String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/envtest/clusterversion.json");
+    let cv: Value = serde_json::from_slice(&std::fs::read(&path).expect("clusterversion.json")).expect("JSON");
+    let text = |pointer: &str| cv.pointer(pointer).and_then(Value::as_str).expect("identity field").to_string();
+    (text("/status/desired/version"), text("/spec/clusterID"))
 }
 
 /// A service account with a token from the `TokenRequest` API.

@@ -6,16 +6,11 @@
 //! errors, discovery) runs on both in `tests/cluster/contract.rs`; what stays here is the
 //! stand-in's own: its table of archive objects, raw fixture bodies, and HTTPS with tokens.
 
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use kubeapi::{KubeApi, PolicyRule, RunningServer, User};
+use crate::kubeapi::{self, KubeApi, PolicyRule, RunningServer, User};
 use serde_json::Value;
 
 fn kubectl_binary() -> PathBuf {

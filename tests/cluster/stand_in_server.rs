@@ -3,15 +3,10 @@
 //! objects, pagination, selectors, `Status` errors, RBAC, pod logs and the request log; and the
 //! real `kube` client against it.
 
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use kubeapi::{Fault, KubeApi, LogSource, PolicyRule, RunningServer, User};
+use crate::kubeapi::{self, Fault, KubeApi, LogSource, PolicyRule, RunningServer, User};
 use serde_json::{Value, json};
 use time::macros::datetime;
 

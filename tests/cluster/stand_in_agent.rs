@@ -5,20 +5,14 @@
 //! tests (upload, retries, real Prometheus) run on the real API server in
 //! `tests/cluster/agent.rs`.
 
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/tarball.rs"]
-mod tarball;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::kubeapi;
+use crate::kubeapi::KubeApi;
+use crate::tarball::read_archive;
 use assert_cmd::Command;
-use kubeapi::KubeApi;
 use serde_json::Value;
-use tarball::read_archive;
 
 const SA_USER: &str = "system:serviceaccount:openshift-insights-rrctl:rrctl-agent";
 const SA_TOKEN: &str = "rrctl-agent-token";
