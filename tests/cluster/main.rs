@@ -28,6 +28,7 @@ mod gather;
 mod harness;
 mod rbac;
 mod stand_in_agent;
+mod stand_in_gate;
 mod stand_in_gather;
 mod stand_in_kubectl;
 mod stand_in_prometheus;

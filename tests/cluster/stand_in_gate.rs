@@ -1,49 +1,15 @@
-//! The request gate against the test API server (`tests/support/kubeapi.rs`), for what a real
-//! server cannot be made to do: answer a configmaps list with Secrets. And a validly signed
-//! bundle full of injection attempts: the server's request log is the record that nothing
-//! outside the policy was asked.
-
-#[path = "support/injections.rs"]
-mod injections;
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/prometheus.rs"]
-mod prometheus;
-#[path = "support/tarball.rs"]
-mod tarball;
+//! The request gate against the stand-in API server (`tests/support/kubeapi.rs`), for what a
+//! real server cannot be made to do: answer a configmaps list with Secrets. And the signed bundle
+//! of injection attempts again (the real server's version is `gate.rs`), the stand-in's request
+//! log the record that nothing outside the policy was asked.
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-use kubeapi::KubeApi;
+use crate::common::{rrctl, run_ok};
+use crate::kubeapi::{self, KubeApi};
+use crate::tarball::read_archive;
+use crate::{injections, prometheus};
 use serde_json::{Value, json};
-use tarball::read_archive;
-
-fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RRCTL_INDEX_KEY")
-        .env_remove("RRCTL_HEAD_KEY")
-        .env_remove("KUBECONFIG")
-        .env("RRCTL_TODAY", "2026-11-26")
-        .env("NO_COLOR", "1");
-    c
-}
-
-fn run_ok(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn write_definition(dir: &Path, id: &str, gather: &str) -> PathBuf {
     let defs = dir.join("defs");
