@@ -8,9 +8,11 @@
 //! namespace prefixes, reads only). Anything else is refused without being sent: the request's
 //! future fails with [`Refused`], which `kube` hands back as `kube::Error::Service`.
 //!
-//! The gate is a `tower` layer ([`GateLayer`]) and can wrap an existing `kube::Client`
-//! ([`Gate::client`]); the allow-set can be replaced while the client is in use (discovery
-//! tells the plural a kind is served under, and only then are its objects allowed).
+//! The gate is a `tower` service in front of an existing `kube::Client` ([`Gate::client`]): the
+//! cluster side's callers (`cluster::cluster_identity`, the gather and its plan, the base-domain
+//! lookup) each wrap the client they are given, so no path reaches the server around it. The
+//! allow-set can be replaced while the client is in use (discovery tells the plural a kind is
+//! served under, and only then are its objects allowed).
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -500,28 +502,11 @@ impl Gate {
             inner.default_namespace(),
         )
     }
-
-    pub fn layer(&self) -> GateLayer {
-        GateLayer { gate: self.clone() }
-    }
-}
-
-/// The gate as a `tower` layer (for `kube::client::ClientBuilder::with_layer`).
-#[derive(Debug, Clone)]
-pub struct GateLayer {
-    gate: Gate,
-}
-
-impl<S> tower::Layer<S> for GateLayer {
-    type Service = GateService<S>;
-    fn layer(&self, inner: S) -> GateService<S> {
-        GateService { gate: self.gate.clone(), inner }
-    }
 }
 
 /// A service that checks each request with its gate before `inner` sees it.
 #[derive(Debug, Clone)]
-pub struct GateService<S> {
+struct GateService<S> {
     gate: Gate,
     inner: S,
 }
@@ -556,7 +541,7 @@ where
 
 /// An existing `kube::Client` as a service.
 #[derive(Clone)]
-pub struct ClientService(kube::Client);
+struct ClientService(kube::Client);
 
 impl std::fmt::Debug for ClientService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
