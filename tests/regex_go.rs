@@ -12,6 +12,36 @@ use std::process::{Command, Stdio};
 
 use rrctl::definition::regex_dialect::to_rust;
 
+/// Whether the gather (`gather::regex::compile_set`, matching raw log bytes) matches each
+/// subject, as a string of 0/1.
+fn gather_bits(pattern: &str, subjects: &[&str]) -> Result<String, String> {
+    let set = rrctl::gather::regex::compile_set(&[pattern]).map_err(|e| e.to_string())?;
+    Ok(subjects.iter().map(|s| if set.is_match(s.as_bytes()) { '1' } else { '0' }).collect())
+}
+
+/// Run the Go reference on `patterns` against `subjects`: one line per pattern.
+fn run_go(dir: &Path, bin: &Path, subjects: &[&str], patterns: &[String]) -> Vec<String> {
+    let subjects_file = dir.join("subjects.txt");
+    let subjects_text: String = subjects.iter().map(|s| go_quote(s) + "\n").collect();
+    std::fs::write(&subjects_file, subjects_text).unwrap();
+    let input: String = patterns.iter().map(|p| go_quote(p) + "\n").collect();
+    let mut child = Command::new(bin)
+        .arg(&subjects_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run regexcheck");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "regexcheck failed: {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), patterns.len(), "one verdict per pattern");
+    lines
+}
+
 /// Go-quoted form of `s` (what `strconv.Unquote` reads).
 fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
@@ -456,6 +486,12 @@ fn verdicts_and_matches_equal_gos() {
                     }
                 };
                 let rust_bits: String = SUBJECTS.iter().map(|s| if re.is_match(s) { '1' } else { '0' }).collect();
+                // What the gather executes: the same pattern compiled by the gather's own path.
+                match gather_bits(pattern, SUBJECTS) {
+                    Ok(g) if g == rust_bits => {}
+                    Ok(g) => mismatches.push(format!("{pattern:?}: the gather matches {g}, validation {rust_bits}")),
+                    Err(e) => mismatches.push(format!("{pattern:?}: validates but the gather cannot compile it: {e}")),
+                }
                 if rust_bits != bits {
                     let differ: Vec<&str> = SUBJECTS
                         .iter()
@@ -488,4 +524,93 @@ fn verdicts_and_matches_equal_gos() {
     );
     // The corpus exercises both sides.
     assert!(go_ok > 500 && go_err > 500, "{go_ok} accepted, {go_err} refused");
+}
+
+/// Log lines with non-ASCII digits and letters, where Unicode and ASCII readings of `\d`, `\w`,
+/// `\b` and case folding differ.
+const LOG_LINES: &[&str] = &[
+    "2026-11-26T11:30:00Z W | slow fdatasync took 1.2s",
+    "W | slow fdatasync took \u{663}.\u{662}s", // Arabic-Indic digits
+    "W | took \u{967}\u{968}\u{969} ms",        // Devanagari digits
+    "W | took １２ ms",                         // full-width digits
+    "error: café unreachable",
+    "error: CAFÉ UNREACHABLE",
+    "pod etcd-0 crashed",
+    "pod ΕΤCD-0 crashed", // Greek capitals
+    "a.b literal",
+    "axb not literal",
+    "value=a+b*c",
+    "Kelvin \u{212A} sign",
+    "straße",
+    "x_y z",
+    "éx",
+    "",
+];
+
+/// The dialect's hard cases, as validation, the gather and Go read them. Expected matches were
+/// written by hand from Go's documented semantics (ASCII `\d`, `\w`, `\b`; `\Q…\E` literal;
+/// `(?i)` simple Unicode folding) and are checked against Go itself too.
+const HARD_CASES: &[(&str, &[usize])] = &[
+    (r"\Qa.b\E", &[8]),
+    (r"\Qa+b*c\E", &[10]),
+    (r"took \d", &[0]),
+    (r"took \d+ ms", &[]),
+    (r"took \D", &[1, 2, 3]),
+    (r"^\w+ \w", &[6, 9, 13]),
+    (r"caf\w", &[]),
+    (r"\bx", &[13, 14]),
+    (r"(?i)café", &[4, 5]),
+    (r"(?i)etcd-\d", &[6]),
+    (r"(?i)k", &[0, 1, 2, 3, 11]),
+    (r"(?i)STRASSE", &[]),
+    (r"[[:digit:]]{2}", &[0]),
+];
+
+#[test]
+fn hard_cases_match_the_same_in_validation_gather_and_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = build_regexcheck(tmp.path());
+    let patterns: Vec<String> = HARD_CASES.iter().map(|(p, _)| p.to_string()).collect();
+    let go = run_go(tmp.path(), &bin, LOG_LINES, &patterns);
+    for ((pattern, expected), go_line) in HARD_CASES.iter().zip(&go) {
+        let want: String = (0..LOG_LINES.len()).map(|i| if expected.contains(&i) { '1' } else { '0' }).collect();
+        let go_bits = go_line.strip_prefix("ok ").unwrap_or_else(|| panic!("Go refuses {pattern:?}: {go_line}"));
+        assert_eq!(go_bits, want, "Go on {pattern:?}");
+        // Validation accepts it, and its reading matches the same lines.
+        let rust = to_rust(pattern).unwrap_or_else(|e| panic!("validation refuses {pattern:?}: {e}"));
+        let re = regex::Regex::new(&rust).unwrap();
+        let validated: String = LOG_LINES.iter().map(|l| if re.is_match(l) { '1' } else { '0' }).collect();
+        assert_eq!(validated, want, "validation on {pattern:?}");
+        assert_eq!(gather_bits(pattern, LOG_LINES).unwrap(), want, "the gather on {pattern:?}");
+    }
+}
+
+/// Random patterns that validation accepts, through validation's reading, the gather's and Go's,
+/// on the log lines above.
+#[test]
+fn random_validated_patterns_match_alike_on_log_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = build_regexcheck(tmp.path());
+    let mut g = Gen(0xD1B5_4A32_D192_ED03);
+    let mut patterns = Vec::new();
+    while patterns.len() < 2000 {
+        let p = g.pattern(2);
+        if to_rust(&p).is_ok() {
+            patterns.push(p);
+        }
+    }
+    let go = run_go(tmp.path(), &bin, LOG_LINES, &patterns);
+    let mut mismatches = Vec::new();
+    for (pattern, line) in patterns.iter().zip(&go) {
+        let Some(go_bits) = line.strip_prefix("ok ") else {
+            mismatches.push(format!("{pattern:?}: validated, but Go refuses it: {line}"));
+            continue;
+        };
+        match gather_bits(pattern, LOG_LINES) {
+            Ok(bits) if bits == go_bits => {}
+            Ok(bits) => mismatches.push(format!("{pattern:?}: gather {bits}, Go {go_bits}")),
+            Err(e) => mismatches.push(format!("{pattern:?}: the gather cannot compile it: {e}")),
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

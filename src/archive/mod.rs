@@ -197,7 +197,7 @@ pub async fn gather_to_with(
 ) -> Result<(GatherResult, u64), ArchiveError> {
     // Known before gathering: with obfuscation on and no base domain, nothing is written.
     let base_domain = match policy.obfuscation.base_domain {
-        true => Some(base_domain(client).await?),
+        true => Some(base_domain(client, policy).await?),
         false => None,
     };
     let mut obfuscator = obfuscate::Obfuscator::new(policy.obfuscation.ipv4, base_domain.as_deref())
@@ -215,9 +215,12 @@ pub async fn gather_to_with(
 }
 
 /// The cluster's base domain: `spec.baseDomain` of the `DNS` config object `cluster`, else the
-/// API server host of the `Infrastructure` object `cluster` without its `api.` label.
-pub async fn base_domain(client: &kube::Client) -> Result<String, ArchiveError> {
+/// API server host of the `Infrastructure` object `cluster` without its `api.` label. Both
+/// reads go through the policy gate, which allows these two and nothing else.
+pub async fn base_domain(client: &kube::Client, policy: &crate::policy::LocalPolicy) -> Result<String, ArchiveError> {
+    use crate::policy::gate::{Access, Gate};
     use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+    let client = &Gate::new(Access::base_domain(), policy).client(client);
     let resource = |kind: &str, plural: &str| {
         ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("config.openshift.io", "v1", kind), plural)
     };

@@ -110,6 +110,7 @@ pub(super) fn file_checks(
         let base = format!("/gather/{i}/{}", g.kind_name());
         match g {
             Gatherer::ContainerLogs(c) => {
+                check_namespace_name(&mut cx, &format!("{base}/namespace"), &c.namespace);
                 check_regex(&mut cx, &format!("{base}/podNameRegex"), &c.pod_name_regex);
                 if let Some(r) = &c.container_name_regex {
                     check_regex(&mut cx, &format!("{base}/containerNameRegex"), r);
@@ -172,6 +173,38 @@ pub(super) fn file_checks(
                         cx.push("field-pointer-invalid", &format!("{base}/fields/{j}"), msg);
                     }
                 }
+                // Names go into request URLs and archive paths: exactly what the API server
+                // accepts as object names, no more (the gate refuses anything else too).
+                for (j, n) in r.names.iter().enumerate() {
+                    if !policy::gate::is_dns1123_subdomain(n) {
+                        cx.push(
+                            "name-invalid",
+                            &format!("{base}/names/{j}"),
+                            format!("`{n}` is not a Kubernetes object name (a DNS-1123 subdomain)"),
+                        );
+                    }
+                }
+                if let Some(ns) = &r.namespace {
+                    check_namespace_name(&mut cx, &format!("{base}/namespace"), ns);
+                }
+            }
+            Gatherer::ContainersLogs(c) => {
+                if let Some(container) = &c.container
+                    && !policy::gate::is_dns1123_label(container)
+                {
+                    cx.push(
+                        "name-invalid",
+                        &format!("{base}/container"),
+                        format!("`{container}` is not a Kubernetes container name (a DNS-1123 label)"),
+                    );
+                }
+                if let Some(ns) = &c.namespace {
+                    check_namespace_name(&mut cx, &format!("{base}/namespace"), ns);
+                }
+            }
+            Gatherer::LogsOfNamespace(l) => check_namespace_name(&mut cx, &format!("{base}/namespace"), &l.namespace),
+            Gatherer::ImageStreamsOfNamespace(i) => {
+                check_namespace_name(&mut cx, &format!("{base}/namespace"), &i.namespace)
             }
             Gatherer::Metrics(m) => {
                 for (j, sel) in m.selectors.iter().enumerate() {
@@ -188,6 +221,14 @@ pub(super) fn file_checks(
             }
             _ => {}
         }
+    }
+}
+
+/// A namespace is a DNS-1123 label. The schema's pattern says so too; this names the rule
+/// when a namespace passes the prefix but not the length (or the schema changes).
+fn check_namespace_name(cx: &mut Ctx, ptr: &str, ns: &str) {
+    if !policy::gate::is_dns1123_label(ns) && policy::namespace_allowed(ns) {
+        cx.push("name-invalid", ptr, format!("`{ns}` is not a Kubernetes namespace name (a DNS-1123 label)"));
     }
 }
 

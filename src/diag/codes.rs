@@ -161,6 +161,11 @@ pub const DEFINITION_CODES: &[CodeInfo] = &[
         "Only platform namespaces may be gathered; customer namespaces are never read.",
     ),
     e(
+        "name-invalid",
+        "A namespace, object or container name is not a Kubernetes name (DNS-1123 label or subdomain).",
+        "Names go into API request paths: namespaces and container names are DNS-1123 labels (at most 63 of a-z, 0-9, `-`), object names DNS-1123 subdomains (labels joined by `.`, at most 253 characters).",
+    ),
+    e(
         "kind-denied",
         "The resource kind is on the policy deny list (Secret and similar).",
         "These kinds hold credentials or personal data and are never gathered; ask for derived, non-sensitive data instead.",

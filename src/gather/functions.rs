@@ -3,7 +3,7 @@
 //! (as in the Insights archive sample):
 //! - `containersLogs`: for each firing alert `alertName` (in `namespace` when given), the last
 //!   `tailLines` lines of the container its `pod` and `container` labels name (`container`
-//!   overrides the label) →
+//!   overrides the label; with neither, every container of the pod, as the operator does) →
 //!   `conditional/namespaces/<ns>/pods/<pod>/containers/<container>/logs/last-<N>-lines.log`;
 //! - `podDefinition`: for each firing alert `alertName`, the pod its `namespace` and `pod`
 //!   labels name → `conditional/namespaces/<ns>/pods/<pod>/<pod>.json`;
@@ -15,8 +15,8 @@
 //! - `imageStreamsOfNamespace`: the namespace's ImageStreams →
 //!   `conditional/namespaces/<ns>/imagestreams/<name>.json`.
 //!
-//! Names taken from alert labels are checked like API names ([`super::safe_segment`]) and
-//! against the local policy's namespaces before any request.
+//! Names taken from alert labels and API answers are checked as Kubernetes names (DNS-1123)
+//! and against the local policy's namespaces before any request; the run's gate checks again.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -28,6 +28,8 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, LogParams};
 use crate::definition::{ContainersLogs, LogsOfNamespace};
 use crate::policy::LocalPolicy;
 use crate::prometheus::Alert;
+
+use crate::policy::gate::{is_dns1123_label, is_dns1123_subdomain};
 
 use super::{Fail, Sink, safe_segment};
 
@@ -49,28 +51,46 @@ pub fn image_stream_path(namespace: &str, name: &str) -> String {
     format!("conditional/namespaces/{namespace}/imagestreams/{name}.json")
 }
 
-/// One (namespace, pod, container) an alert points at, or a reason it cannot be used.
-fn alert_target(
-    alert: &Alert,
-    container: Option<&str>,
-    policy: &LocalPolicy,
-) -> Result<(String, String, String), String> {
+/// The (namespace, pod) an alert points at, or a reason it cannot be used: a namespace the
+/// policy allows and names the API server could have made (they go into URLs and paths).
+fn alert_pod(alert: &Alert, policy: &LocalPolicy) -> Result<(String, String), String> {
     let label =
         |k: &str| alert.labels.get(k).cloned().ok_or_else(|| format!("alert {} has no `{k}` label", alert.name));
     let (ns, pod) = (label("namespace")?, label("pod")?);
-    let container = match container {
-        Some(c) => c.to_string(),
-        None => label("container")?,
-    };
-    for s in [&ns, &pod, &container] {
-        if !safe_segment(s) {
-            return Err(format!("alert {}: label value {s:?} is not a plain name", alert.name));
+    super::access::check_namespace(&ns, policy).map_err(|reason| format!("alert {}: {reason}", alert.name))?;
+    if !is_dns1123_subdomain(&pod) {
+        return Err(format!("alert {}: pod {pod:?} is not a pod name", alert.name));
+    }
+    Ok((ns, pod))
+}
+
+/// The containers to read for one alert: the gatherer's `container`, else the alert's
+/// `container` label, else (as the existing operator does) every container of the pod.
+async fn alert_containers(
+    client: &Client,
+    alert: &Alert,
+    ns: &str,
+    pod: &str,
+    container: Option<&str>,
+) -> Result<Vec<String>, Fail> {
+    let named = container.map(str::to_string).or_else(|| alert.labels.get("container").cloned());
+    if let Some(c) = named {
+        if !is_dns1123_label(&c) {
+            return Err(Fail::Denied(format!("alert {}: container {c:?} is not a container name", alert.name)));
         }
+        return Ok(vec![c]);
     }
-    if !policy.namespace_allowed(&ns) {
-        return Err(format!("alert {}: namespace {ns:?} is outside the policy's prefixes", alert.name));
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let p = api.get(pod).await.map_err(|e| Fail::from_kube(&format!("pod {ns}/{pod}"), &e))?;
+    if p.metadata.name.as_deref() != Some(pod) || p.metadata.namespace.as_deref() != Some(ns) {
+        return Err(Fail::Failed(format!("pod {ns}/{pod}: the API server answered with another object")));
     }
-    Ok((ns, pod, container))
+    Ok(p.spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| c.name.clone())
+        .filter(|n| is_dns1123_label(n))
+        .collect())
 }
 
 /// The last `tail_lines` lines of one container's log, within the sink's budgets.
@@ -162,24 +182,33 @@ pub(crate) async fn containers_logs(
     }
     let previous = c.previous.unwrap_or(false);
     let mut seen = BTreeSet::new();
-    for alert in matching {
-        let (ns, pod, container) = match alert_target(alert, c.container.as_deref(), policy) {
+    'alerts: for alert in matching {
+        let (ns, pod) = match alert_pod(alert, policy) {
             Ok(t) => t,
             Err(reason) => {
                 sink.warnings.push(reason);
                 continue;
             }
         };
-        if !seen.insert((ns.clone(), pod.clone(), container.clone())) {
-            continue;
-        }
-        match tail_log(client, &ns, &pod, &container, c.tail_lines, previous, true, sink).await {
-            Ok(Some(bytes)) => sink.files.push((log_path(&ns, &pod, &container, c.tail_lines, previous), bytes)),
-            Ok(None) => {}
-            Err(fail) => sink.fail_part(fail),
-        }
-        if sink.truncated.is_some() {
-            break;
+        let containers = match alert_containers(client, alert, &ns, &pod, c.container.as_deref()).await {
+            Ok(list) => list,
+            Err(fail) => {
+                sink.fail_part(fail);
+                continue;
+            }
+        };
+        for container in containers {
+            if !seen.insert((ns.clone(), pod.clone(), container.clone())) {
+                continue;
+            }
+            match tail_log(client, &ns, &pod, &container, c.tail_lines, previous, true, sink).await {
+                Ok(Some(bytes)) => sink.files.push((log_path(&ns, &pod, &container, c.tail_lines, previous), bytes)),
+                Ok(None) => {}
+                Err(fail) => sink.fail_part(fail),
+            }
+            if sink.truncated.is_some() {
+                break 'alerts;
+            }
         }
     }
     sink.summary =
@@ -199,8 +228,7 @@ pub(crate) async fn pod_definition(
     let mut firing = 0;
     for alert in alerts.iter().filter(|a| a.name == alert_name) {
         firing += 1;
-        // The container is not needed: any value passes the check.
-        let (ns, pod, _) = match alert_target(alert, Some("-"), policy) {
+        let (ns, pod) = match alert_pod(alert, policy) {
             Ok(t) => t,
             Err(reason) => {
                 sink.warnings.push(reason);
@@ -212,6 +240,13 @@ pub(crate) async fn pod_definition(
         }
         let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
         match api.get(&pod).await {
+            Ok(p)
+                if p.metadata.name.as_deref() != Some(pod.as_str())
+                    || p.metadata.namespace.as_deref() != Some(ns.as_str()) =>
+            {
+                sink.warnings
+                    .push(format!("pod {ns}/{pod}: the API server answered with another object; not archived"));
+            }
             Ok(p) => {
                 let mut value = serde_json::to_value(&p).map_err(|e| Fail::Failed(e.to_string()))?;
                 if let Some(m) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
@@ -247,12 +282,12 @@ pub(crate) async fn logs_of_namespace(client: &Client, l: &LogsOfNamespace, sink
         let page = api.list(&params).await.map_err(|e| Fail::from_kube(&format!("pods in {}", l.namespace), &e))?;
         for p in &page.items {
             let Some(name) = p.metadata.name.clone() else { continue };
-            if !safe_segment(&name) {
-                sink.warnings.push(format!("pod {name:?} is not a plain name; left out"));
+            if !is_dns1123_subdomain(&name) || p.metadata.namespace.as_deref() != Some(l.namespace.as_str()) {
+                sink.warnings.push(format!("pod {name:?} is not a pod of {}; left out", l.namespace));
                 continue;
             }
             for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
-                if safe_segment(&c.name) {
+                if is_dns1123_label(&c.name) {
                     targets.push((name.clone(), c.name.clone()));
                 }
             }
@@ -296,6 +331,10 @@ pub(crate) async fn image_streams_of_namespace(client: &Client, namespace: &str,
                 sink.warnings.push("an ImageStream without a plain name was left out".into());
                 continue;
             };
+            if let Some(why) = super::resources::identity_mismatch(is, &resource, Some(namespace)) {
+                sink.warnings.push(format!("ImageStream {name:?} {why}: not archived"));
+                continue;
+            }
             let mut value = serde_json::to_value(is).map_err(|e| Fail::Failed(e.to_string()))?;
             if let Some(m) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
                 m.remove("managedFields");
@@ -345,7 +384,7 @@ pub(crate) async fn api_request_counts(
         match parts {
             Some(p) => {
                 let name = format!("{}.{}.{}", p[0], p[1], p[2]);
-                if safe_segment(&name) {
+                if is_dns1123_subdomain(&name) {
                     names.insert(name);
                 } else {
                     sink.warnings.push(format!("alert {alert_name}: {name:?} is not a plain name"));
@@ -361,6 +400,9 @@ pub(crate) async fn api_request_counts(
     let mut records = Vec::new();
     for name in &names {
         match api.get(name).await {
+            Ok(obj) if obj.metadata.name.as_deref() != Some(name.as_str()) => {
+                sink.warnings.push(format!("apirequestcount {name}: the API server answered with another object"));
+            }
             Ok(obj) => {
                 let status = obj.data.get("status").cloned().unwrap_or_default();
                 let last_day: u64 = status["last24h"]

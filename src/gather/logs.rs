@@ -11,6 +11,7 @@ use regex::bytes::RegexSet;
 
 use crate::definition::{ContainerLogs, DEFAULT_MAX_BYTES, DEFAULT_SINCE_SECONDS, MAX_SINCE_SECONDS};
 use crate::policy::LocalPolicy;
+use crate::policy::gate::{is_dns1123_label, is_dns1123_subdomain};
 
 use super::{Fail, Sink, safe_segment};
 
@@ -83,8 +84,16 @@ pub(crate) async fn targets(
             if !m.pods.is_match(name.as_bytes()) {
                 continue;
             }
-            if !safe_segment(&name) {
+            // The name goes into a URL and a path: a pod name the API server could have made.
+            if !is_dns1123_subdomain(&name) || !safe_segment(&name) {
                 warnings.push(format!("pod with the unusable name {name:?} is left out"));
+                continue;
+            }
+            if pod.metadata.namespace.as_deref() != Some(c.namespace.as_str()) {
+                warnings.push(format!(
+                    "pod {name:?} is in namespace {:?}, not {:?}: left out",
+                    pod.metadata.namespace, c.namespace
+                ));
                 continue;
             }
             let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.clone()).unwrap_or_default();
@@ -92,7 +101,7 @@ pub(crate) async fn targets(
                 if m.containers.as_ref().is_some_and(|set| !set.is_match(container.name.as_bytes())) {
                     continue;
                 }
-                if !safe_segment(&container.name) {
+                if !is_dns1123_label(&container.name) {
                     warnings.push(format!("container with the unusable name {:?} is left out", container.name));
                     continue;
                 }
@@ -127,8 +136,11 @@ pub(crate) async fn collect(
     client: &Client,
     c: &ContainerLogs,
     sink: &mut Sink,
-    _policy: &LocalPolicy,
+    policy: &LocalPolicy,
 ) -> Result<(), Fail> {
+    if let super::access::Verdict::Denied(reason) = super::access::container_logs_access(c, policy) {
+        return Err(Fail::Denied(reason));
+    }
     let m = matchers(c)?;
     let (targets, pods_seen) = targets(client, c, &m, &mut sink.warnings).await?;
     if targets.is_empty() {

@@ -13,7 +13,9 @@
 //! - [`plan`]: the same resolution without reading any log or object body;
 //! - [`rbac`]: the least ClusterRole and Roles the gatherers need.
 
+pub mod access;
 pub mod functions;
+pub mod gate;
 pub mod logs;
 pub mod metrics;
 pub mod outcome;
@@ -33,7 +35,7 @@ use futures_util::StreamExt as _;
 use kube::Client;
 use serde_json::Value;
 
-use crate::definition::{Condition, Definition, Gatherer, ImageStreamsOfNamespace, LogsOfNamespace};
+use crate::definition::{Condition, Definition, Gatherer};
 use crate::policy::LocalPolicy;
 use crate::trust::payload::Decision;
 use crate::version::{OcpVersion, VersionRange, rollout_bucket};
@@ -189,6 +191,12 @@ pub(crate) fn decide(
                 Some((Outcome::SkippedRollout, format!("{decision}")))
             }
         };
+        // The id names archive paths (`metrics/<id>.txt`): a signed bundle's id is checked like
+        // validation checks it, or none of its gatherers runs.
+        let skip = match crate::policy::gate::is_dns1123_label(&d.id) {
+            true => skip,
+            false => Some((Outcome::DeniedByPolicy, format!("definition id {:?} is not a definition id", d.id))),
+        };
         let steps = d
             .gather
             .iter()
@@ -269,44 +277,24 @@ pub(crate) fn needs_alerts(definitions: &[GatherDefinition]) -> bool {
 
 fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy, prometheus: bool, alerts: &Alerts) -> Step {
     let kind = g.kind_name();
-    let denied = |reason: String| Step::Decided(GathererReport::new(index, kind, Outcome::DeniedByPolicy, reason));
+    // The one policy function decides; the kind's plural is checked again after discovery.
+    match access::gatherer_access(g, policy, &access::Deferred) {
+        access::Verdict::Denied(reason) => {
+            return Step::Decided(GathererReport::new(index, kind, Outcome::DeniedByPolicy, reason));
+        }
+        access::Verdict::Failed(reason) => {
+            return Step::Decided(GathererReport::new(index, kind, Outcome::Failed, reason));
+        }
+        access::Verdict::NotServed(reason) => {
+            return Step::Decided(GathererReport::new(index, kind, Outcome::NotFound, reason));
+        }
+        access::Verdict::Allowed { .. } | access::Verdict::Pending => {}
+    }
     match g {
-        Gatherer::Resources(r) => {
-            if policy.is_denied(&r.group, &r.kind) {
-                return denied(format!("kind {} is denied by the local policy", kind_label(&r.group, &r.kind)));
-            }
-            match &r.namespace {
-                Some(ns) if !policy.namespace_allowed(ns) => denied(format!(
-                    "namespace {ns:?} is outside the policy's prefixes ({})",
-                    policy.allowed_namespace_prefixes.join(", ")
-                )),
-                None if crate::policy::known_scope(&r.group, &r.kind) == Some(crate::policy::Scope::Namespaced) => {
-                    denied(format!("{} is namespaced and no namespace is given: every namespace is never read", r.kind))
-                }
-                _ => Step::Resources(r.clone()),
-            }
-        }
-        Gatherer::ContainerLogs(c) => {
-            if !policy.namespace_allowed(&c.namespace) {
-                return denied(format!(
-                    "namespace {:?} is outside the policy's prefixes ({})",
-                    c.namespace,
-                    policy.allowed_namespace_prefixes.join(", ")
-                ));
-            }
-            Step::Logs(c.clone())
-        }
+        Gatherer::Resources(r) => Step::Resources(r.clone()),
+        Gatherer::ContainerLogs(c) => Step::Logs(c.clone()),
         Gatherer::Metrics(m) if prometheus => Step::Metrics(m.clone()),
         Gatherer::Metrics(_) => Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS)),
-        Gatherer::LogsOfNamespace(LogsOfNamespace { namespace, .. })
-        | Gatherer::ImageStreamsOfNamespace(ImageStreamsOfNamespace { namespace })
-            if !policy.namespace_allowed(namespace) =>
-        {
-            denied(format!(
-                "namespace {namespace:?} is outside the policy's prefixes ({})",
-                policy.allowed_namespace_prefixes.join(", ")
-            ))
-        }
         Gatherer::LogsOfNamespace(_) | Gatherer::ImageStreamsOfNamespace(_) => Step::Legacy(g.clone(), Vec::new()),
         Gatherer::ContainersLogs(_) | Gatherer::PodDefinition(_) | Gatherer::ApiRequestCountsOfResourceFromAlert(_) => {
             match alerts {
@@ -354,6 +342,9 @@ pub(crate) enum Fail {
 impl Fail {
     /// Classify a client error by the API's status code.
     pub(crate) fn from_kube(what: &str, e: &kube::Error) -> Fail {
+        if let Some(refused) = crate::policy::gate::Refused::of_kube(e) {
+            return Fail::Denied(format!("{what}: {}", refused.reason));
+        }
         match e {
             kube::Error::Api(status) if status.code == 403 => {
                 Fail::Forbidden(format!("{what}: forbidden (403): {}", status.message))
@@ -456,7 +447,7 @@ pub async fn gather(
 /// definition has an `alertIsFiring` condition; a definition whose conditions do not hold makes
 /// no request at all.
 pub async fn gather_with(
-    client: &Client,
+    raw_client: &Client,
     definitions: &[GatherDefinition],
     target: &Target,
     policy: &LocalPolicy,
@@ -476,10 +467,14 @@ pub async fn gather_with(
     let prometheus = prometheus.as_ref().map(|p| p.as_ref().map_err(|e| Fail::Failed(e.to_string())));
     let run_deadline = Instant::now() + Duration::from_secs(policy.run_timeout_seconds);
     let gatherer_timeout = Duration::from_secs(policy.gatherer_timeout_seconds);
+    // Every request from here on goes through the run's gate.
+    let gate = gate::RunGate::new(raw_client, &decided, policy);
+    let client = &gate.client;
     // Discovery counts against the run's time limit like everything else.
     let discovery = tokio::time::timeout(gatherer_timeout, resources::discover_for(client, &decided))
         .await
         .unwrap_or_else(|_| Err(format!("API discovery did not finish within {} s", gatherer_timeout.as_secs())));
+    gate.discovered(&decided, policy, &discovery);
     let total = Arc::new(TotalBudget(AtomicU64::new(policy.total_max_bytes)));
 
     let mut jobs = Vec::new();

@@ -46,7 +46,11 @@ pub struct Plan {
 pub async fn plan(client: &Client, definitions: &[GatherDefinition], target: &Target, policy: &LocalPolicy) -> Plan {
     // A plan reads no metric and queries no alert: alertIsFiring is reported as not evaluated.
     let (decided, not_applicable) = decide(definitions, target, policy, &super::Alerts::NotQueried, true);
+    // The same gate as a gather's: a plan asks nothing a gather could not.
+    let gate = super::gate::RunGate::new(client, &decided, policy);
+    let client = &gate.client;
     let discovery = resources::discover_for(client, &decided).await;
+    gate.discovered(&decided, policy, &discovery);
     let mut out = Vec::new();
     for d in &decided {
         let mut gatherers = Vec::new();
@@ -113,20 +117,9 @@ async fn plan_resources(
 ) -> PlannedGatherer {
     let kind = "resources";
     let label = kind_label(&r.group, &r.kind);
-    let (ar, caps) = match resources::resolve(discovery, r) {
-        Ok(Some(x)) => x,
-        Ok(None) => {
-            return refused(
-                index,
-                kind,
-                Fail::NotFound(format!("{}/{} {} is not served by this cluster", r.group, r.version, r.kind)),
-            );
-        }
-        Err(f) => return refused(index, kind, f),
-    };
     let mut warnings = Vec::new();
-    let (api, dir): (Api<DynamicObject>, String) =
-        match resources::api_for(client, r, &ar, &caps, policy, &mut warnings) {
+    let (api, _, dir): (Api<DynamicObject>, _, String) =
+        match resources::api_for(client, discovery, r, policy, &mut warnings) {
             Ok(x) => x,
             Err(f) => return refused(index, kind, f),
         };

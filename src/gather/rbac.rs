@@ -1,41 +1,24 @@
 //! The least RBAC the gatherers need (DESIGN.md section 6, "Deployment"), so that Kubernetes
-//! authorisation enforces the policy a second time: `get`/`list` on the resources named
-//! (`get` with `resourceNames` when the definition names its objects), `pods` `list` and
-//! `pods/log` `get` in the namespaces logs are read from, and `get` on the `ClusterVersion`
-//! named `version` for the cluster's identity. Nothing the local policy refuses is granted, so
-//! `secrets` never appear.
+//! authorisation enforces the policy a second time. It is the allow-set of the one policy
+//! function ([`super::access::run_access`], what the request gate lets through) written as
+//! RBAC: a rule in a namespace a definition names is a Role there; a cluster-scoped rule, or one
+//! whose namespace only a firing alert names at run time, is in the ClusterRole. `get` only where
+//! gets are made (with `resourceNames` when the names are known), `list` only where lists are
+//! made; nothing the local policy refuses, so `secrets` never appear.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::definition::{Definition, Gatherer};
-use crate::policy::{LocalPolicy, Scope, known_scope};
+use crate::policy::LocalPolicy;
+use crate::policy::gate::{Access, Namespaces};
 
 /// Name of the ClusterRole, Roles, bindings and ServiceAccount.
 pub const AGENT_NAME: &str = "rrctl-agent";
 /// Namespace the agent runs in (`deploy/`).
 pub const AGENT_NAMESPACE: &str = "openshift-insights-rrctl";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Access {
-    verbs: BTreeSet<&'static str>,
-    /// `None`: every object; `Some`: only these names.
-    names: Option<BTreeSet<String>>,
-}
-
-impl Access {
-    fn merge(&mut self, other: Access) {
-        self.verbs.extend(other.verbs);
-        self.names = match (self.names.take(), other.names) {
-            (Some(mut a), Some(b)) => {
-                a.extend(b);
-                Some(a)
-            }
-            _ => None,
-        };
-    }
-}
-
-type RuleSet = BTreeMap<(String, String), Access>;
+/// (group, resource or resource/subresource, resource names) → verbs.
+type RuleSet = BTreeMap<(String, String, Option<BTreeSet<String>>), BTreeSet<&'static str>>;
 
 /// The rules for a set of definitions: cluster-wide and per namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,19 +27,6 @@ pub struct Rbac {
     namespaced: BTreeMap<String, RuleSet>,
     /// (group, version, kind) of resources whose plural is unknown: not granted.
     unknown: BTreeSet<(String, String, String)>,
-}
-
-fn add(rules: &mut RuleSet, group: &str, resource: &str, access: Access) {
-    match rules.entry((group.to_string(), resource.to_string())) {
-        std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(access),
-        std::collections::btree_map::Entry::Vacant(e) => {
-            e.insert(access);
-        }
-    }
-}
-
-fn access(verbs: &[&'static str], names: Option<&[String]>) -> Access {
-    Access { verbs: verbs.iter().copied().collect(), names: names.map(|n| n.iter().cloned().collect()) }
 }
 
 /// Resource names (plurals) by (group, kind), as a real API server's discovery serves them: a
@@ -149,82 +119,33 @@ pub fn plural_of(group: &str, kind: &str) -> Option<&'static str> {
 
 impl Rbac {
     pub fn for_definitions<'a>(definitions: impl IntoIterator<Item = &'a Definition>, policy: &LocalPolicy) -> Rbac {
-        let mut rbac = Rbac::default();
-        add(
-            &mut rbac.cluster,
-            "config.openshift.io",
-            "clusterversions",
-            access(&["get"], Some(&["version".to_string()])),
-        );
-        // Obfuscating the base domain reads it from DNS `cluster` (or Infrastructure `cluster`).
-        if policy.obfuscation.base_domain {
-            for plural in ["dnses", "infrastructures"] {
-                add(&mut rbac.cluster, "config.openshift.io", plural, access(&["get"], Some(&["cluster".to_string()])));
+        let gatherers: Vec<&Gatherer> = definitions.into_iter().flat_map(|d| d.gather.iter()).collect();
+        let mut rbac =
+            Rbac::for_access(&super::access::run_access(gatherers.iter().copied(), policy, &super::access::Offline));
+        // A kind whose plural is not known is reported, never guessed.
+        for g in gatherers {
+            if let Gatherer::Resources(r) = g
+                && let super::access::Verdict::NotServed(_) =
+                    super::access::resources_access(r, policy, &super::access::Offline)
+            {
+                rbac.unknown.insert((r.group.clone(), r.version.clone(), r.kind.clone()));
             }
         }
-        for d in definitions {
-            for g in &d.gather {
-                match g {
-                    Gatherer::Resources(r) => {
-                        if policy.is_denied(&r.group, &r.kind) {
-                            continue;
-                        }
-                        let Some(plural) = plural_of(&r.group, &r.kind) else {
-                            rbac.unknown.insert((r.group.clone(), r.version.clone(), r.kind.clone()));
-                            continue;
-                        };
-                        if policy.is_denied(&r.group, plural) {
-                            continue;
-                        }
-                        let a = if r.names.is_empty() {
-                            access(&["get", "list"], None)
-                        } else {
-                            access(&["get"], Some(&r.names))
-                        };
-                        let scope = known_scope(&r.group, &r.kind).unwrap_or(if r.namespace.is_some() {
-                            Scope::Namespaced
-                        } else {
-                            Scope::Cluster
-                        });
-                        match (scope, &r.namespace) {
-                            (Scope::Namespaced, Some(ns)) if policy.namespace_allowed(ns) => {
-                                add(rbac.namespaced.entry(ns.clone()).or_default(), &r.group, plural, a)
-                            }
-                            (Scope::Namespaced, _) => {}
-                            (Scope::Cluster, _) => add(&mut rbac.cluster, &r.group, plural, a),
-                        }
-                    }
-                    Gatherer::ContainerLogs(c) if policy.namespace_allowed(&c.namespace) => {
-                        let rules = rbac.namespaced.entry(c.namespace.clone()).or_default();
-                        add(rules, "", "pods", access(&["list"], None));
-                        add(rules, "", "pods/log", access(&["get"], None));
-                    }
-                    // The legacy functions: namespaces given in the definition get a Role; what
-                    // a firing alert's labels name is known only at run time, so those reads
-                    // (gets, never lists) are granted cluster-wide.
-                    Gatherer::LogsOfNamespace(l) if policy.namespace_allowed(&l.namespace) => {
-                        let rules = rbac.namespaced.entry(l.namespace.clone()).or_default();
-                        add(rules, "", "pods", access(&["list"], None));
-                        add(rules, "", "pods/log", access(&["get"], None));
-                    }
-                    Gatherer::ImageStreamsOfNamespace(i) if policy.namespace_allowed(&i.namespace) => {
-                        let rules = rbac.namespaced.entry(i.namespace.clone()).or_default();
-                        add(rules, "image.openshift.io", "imagestreams", access(&["list"], None));
-                    }
-                    Gatherer::ContainersLogs(c) => match &c.namespace {
-                        Some(ns) if policy.namespace_allowed(ns) => {
-                            add(rbac.namespaced.entry(ns.clone()).or_default(), "", "pods/log", access(&["get"], None))
-                        }
-                        Some(_) => {}
-                        None => add(&mut rbac.cluster, "", "pods/log", access(&["get"], None)),
-                    },
-                    Gatherer::PodDefinition(_) => add(&mut rbac.cluster, "", "pods", access(&["get"], None)),
-                    Gatherer::ApiRequestCountsOfResourceFromAlert(_) => {
-                        add(&mut rbac.cluster, "apiserver.openshift.io", "apirequestcounts", access(&["get"], None))
-                    }
-                    _ => {}
-                }
-            }
+        rbac
+    }
+
+    /// The RBAC of an allow-set.
+    pub fn for_access(access: &Access) -> Rbac {
+        let mut rbac = Rbac::default();
+        for rule in &access.rules {
+            let rules = match &rule.namespaces {
+                Namespaces::Exact(ns) => rbac.namespaced.entry(ns.clone()).or_default(),
+                Namespaces::Cluster | Namespaces::PolicyAllowed => &mut rbac.cluster,
+            };
+            rules
+                .entry((rule.group.clone(), rule.resource_path(), rule.names.clone()))
+                .or_default()
+                .insert(rule.verb.as_str());
         }
         rbac
     }
@@ -280,13 +201,13 @@ fn metadata(namespace: Option<&str>) -> String {
 
 fn role_doc(kind: &str, namespace: Option<&str>, rules: &RuleSet) -> String {
     let mut s = format!("apiVersion: \"rbac.authorization.k8s.io/v1\"\nkind: {kind}\n{}rules:\n", metadata(namespace));
-    for ((group, resource), a) in rules {
+    for ((group, resource, names), verbs) in rules {
         s.push_str(&format!("  - apiGroups: {}\n", list([group.clone()])));
         s.push_str(&format!("    resources: {}\n", list([resource.clone()])));
-        if let Some(names) = &a.names {
+        if let Some(names) = names {
             s.push_str(&format!("    resourceNames: {}\n", list(names.iter().cloned())));
         }
-        s.push_str(&format!("    verbs: {}\n", list(a.verbs.iter().map(|v| v.to_string()))));
+        s.push_str(&format!("    verbs: {}\n", list(verbs.iter().map(|v| v.to_string()))));
     }
     s
 }
@@ -357,7 +278,7 @@ mod tests {
         assert!(!yaml.contains("secrets"), "{yaml}");
         assert!(!yaml.contains("\"default\""), "a namespace outside the policy gets no Role: {yaml}");
         assert!(yaml.contains(
-            "  - apiGroups: [\"config.openshift.io\"]\n    resources: [\"clusteroperators\"]\n    verbs: [\"get\", \"list\"]\n"
+            "  - apiGroups: [\"config.openshift.io\"]\n    resources: [\"clusteroperators\"]\n    verbs: [\"list\"]\n"
         ));
         assert!(yaml.contains(
             "  - apiGroups: [\"operator.openshift.io\"]\n    resources: [\"etcds\"]\n    resourceNames: [\"cluster\"]\n    verbs: [\"get\"]\n"
@@ -420,5 +341,30 @@ mod tests {
         assert!(!yaml.contains("egressip"), "{yaml}");
         assert_eq!(rbac.unknown_kinds(), ["k8s.ovn.org/v1 EgressIP"]);
         assert!(yaml.contains("# Not granted: k8s.ovn.org/v1 EgressIP"), "{yaml}");
+    }
+
+    #[test]
+    fn a_denied_kind_is_never_granted() {
+        use crate::definition::{AlertRef, ContainersLogs, ImageStreamsOfNamespace};
+        let policy = LocalPolicy::parse(
+            "deniedKinds: [{group: \"\", kind: Pod}, {group: image.openshift.io, kind: ImageStream}]\n",
+            "p",
+        )
+        .unwrap();
+        let d = definition(vec![
+            Gatherer::PodDefinition(AlertRef { alert_name: "A".into() }),
+            Gatherer::ImageStreamsOfNamespace(ImageStreamsOfNamespace { namespace: "openshift-samples".into() }),
+            Gatherer::ContainersLogs(ContainersLogs {
+                alert_name: "A".into(),
+                tail_lines: 10,
+                container: None,
+                namespace: Some("openshift-etcd".into()),
+                previous: None,
+            }),
+            resources("", "ConfigMap", Some("openshift-etcd"), &[]),
+        ]);
+        let yaml = Rbac::for_definitions([&d], &policy).to_yaml(AGENT_NAMESPACE);
+        assert!(!yaml.contains("\"pods") && !yaml.contains("imagestreams"), "{yaml}");
+        assert!(yaml.contains("    resources: [\"configmaps\"]\n    verbs: [\"list\"]\n"), "{yaml}");
     }
 }

@@ -4,7 +4,7 @@
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use kube::discovery::{ApiCapabilities, Discovery, Scope};
+use kube::discovery::{ApiCapabilities, Discovery};
 
 use crate::definition::Resources;
 use crate::policy::LocalPolicy;
@@ -47,32 +47,39 @@ pub fn archive_dir(group: &str, plural: &str, namespace: Option<&str>) -> String
     }
 }
 
-/// The API handle and archive directory for a resolved kind, after the policy's scope checks.
+/// The API handle and archive directory for a resolved kind, as the policy function
+/// ([`super::access::resources_access`]) allows it with the plural and scope the cluster serves.
 pub(crate) fn api_for(
     client: &Client,
+    discovery: &Discovered,
     r: &Resources,
-    ar: &ApiResource,
-    caps: &ApiCapabilities,
     policy: &LocalPolicy,
     warnings: &mut Vec<String>,
-) -> Result<(Api<DynamicObject>, String), Fail> {
-    // The plural the cluster serves is checked too: a kind name is not the only spelling.
-    if policy.is_denied(&r.group, &ar.plural) {
-        return Err(Fail::Denied(format!("resource {} is denied by the local policy", ar.plural)));
-    }
-    match (&caps.scope, &r.namespace) {
-        (Scope::Namespaced, Some(ns)) => {
-            Ok((Api::namespaced_with(client.clone(), ns, ar), archive_dir(&r.group, &ar.plural, Some(ns))))
+) -> Result<(Api<DynamicObject>, ApiResource, String), Fail> {
+    use super::access::Verdict;
+    use crate::policy::gate::Namespaces;
+    let rules = match super::access::resources_access(r, policy, &super::gate::ByDiscovery(discovery)) {
+        Verdict::Allowed { rules, warnings: w } => {
+            warnings.extend(w);
+            rules
         }
-        (Scope::Namespaced, None) => Err(Fail::Denied(format!(
-            "{} is namespaced on this cluster and no namespace is given: every namespace is never read",
-            kind_label(&r.group, &r.kind)
-        ))),
-        (Scope::Cluster, ns) => {
-            if let Some(ns) = ns {
-                warnings.push(format!("{} is cluster-scoped; namespace {ns:?} is ignored", r.kind));
-            }
-            Ok((Api::all_with(client.clone(), ar), archive_dir(&r.group, &ar.plural, None)))
+        Verdict::Denied(reason) => return Err(Fail::Denied(reason)),
+        Verdict::NotServed(reason) => return Err(Fail::NotFound(reason)),
+        Verdict::Failed(reason) => return Err(Fail::Failed(reason)),
+        Verdict::Pending => return Err(Fail::Failed("the kind was not resolved".into())),
+    };
+    let Some((ar, _)) = resolve(discovery, r)? else {
+        return Err(Fail::NotFound(format!("{}/{} {} is not served by this cluster", r.group, r.version, r.kind)));
+    };
+    // Built only from what the policy function checked: the rule's namespace and plural.
+    match &rules[0].namespaces {
+        Namespaces::Exact(ns) => {
+            let dir = archive_dir(&r.group, &ar.plural, Some(ns));
+            Ok((Api::namespaced_with(client.clone(), ns, &ar), ar, dir))
+        }
+        _ => {
+            let dir = archive_dir(&r.group, &ar.plural, None);
+            Ok((Api::all_with(client.clone(), &ar), ar, dir))
         }
     }
 }
@@ -86,15 +93,19 @@ pub(crate) async fn collect(
     sink: &mut Sink,
 ) -> Result<(), Fail> {
     let label = kind_label(&r.group, &r.kind);
-    let Some((ar, caps)) = resolve(discovery, r)? else {
-        return Err(Fail::NotFound(format!("{}/{} {} is not served by this cluster", r.group, r.version, r.kind)));
-    };
-    let (api, dir) = api_for(client, r, &ar, &caps, policy, &mut sink.warnings)?;
+    let (api, ar, dir) = api_for(client, discovery, r, policy, &mut sink.warnings)?;
     if !r.names.is_empty() {
         let mut missing = Vec::new();
         for name in &r.names {
             match api.get_opt(name).await {
                 Ok(Some(object)) => {
+                    if object.metadata.name.as_deref() != Some(name.as_str()) {
+                        sink.warnings.push(format!(
+                            "get {label} {name} answered with an object named {:?}: not archived",
+                            object.metadata.name
+                        ));
+                        continue;
+                    }
                     if !keep(object, &ar, r, &dir, sink) {
                         break;
                     }
@@ -138,11 +149,36 @@ pub(crate) async fn collect(
     Ok(())
 }
 
-/// Project one object and add it to the sink; false when the budget is spent.
+/// Why an object the API server returned is not what was asked (its kind, apiVersion or
+/// namespace differ), if it is not. List items of built-in types carry no kind (the list does).
+pub fn identity_mismatch(object: &DynamicObject, ar: &ApiResource, namespace: Option<&str>) -> Option<String> {
+    if let Some(types) = &object.types
+        && (types.kind != ar.kind || types.api_version != ar.api_version)
+    {
+        return Some(format!("is a {} {}, not a {} {}", types.api_version, types.kind, ar.api_version, ar.kind));
+    }
+    let found = object.metadata.namespace.as_deref().filter(|n| !n.is_empty());
+    if found != namespace {
+        return Some(match namespace {
+            Some(ns) => format!("is in namespace {found:?}, not {ns:?}"),
+            None => format!("is cluster-scoped but says namespace {found:?}"),
+        });
+    }
+    None
+}
+
+/// Project one object and add it to the sink; false when the budget is spent. An object that is
+/// not what was asked, or whose name cannot be a path segment, is not archived (a warning).
 fn keep(object: DynamicObject, ar: &ApiResource, r: &Resources, dir: &str, sink: &mut Sink) -> bool {
     let name = object.metadata.name.clone().unwrap_or_default();
     if !safe_segment(&name) {
         sink.warnings.push(format!("an object with the unusable name {name:?} is left out"));
+        return true;
+    }
+    // The archive path's namespace is the one asked for; the object must say the same.
+    let namespace = dir.strip_prefix("namespaces/").and_then(|rest| rest.split('/').next());
+    if let Some(why) = identity_mismatch(&object, ar, namespace) {
+        sink.warnings.push(format!("object {name:?} {why}: not archived"));
         return true;
     }
     let value = match serde_json::to_value(&object) {

@@ -2,6 +2,7 @@
 //! policy that bounds execution: a bundle can never widen it. [`local`] is that cluster-side
 //! policy (a file the cluster's administrator controls).
 
+pub mod gate;
 pub mod local;
 
 pub use local::{LocalPolicy, PolicyError};

@@ -6,6 +6,8 @@
 
 #[path = "../support/envtest.rs"]
 mod envtest;
+#[path = "../support/injections.rs"]
+mod injections;
 #[path = "../support/kubeapi.rs"]
 mod kubeapi;
 #[path = "../support/pki.rs"]
@@ -21,10 +23,12 @@ mod alerts;
 mod bundled;
 mod common;
 mod contract;
+mod gate;
 mod gather;
 mod harness;
 mod rbac;
 mod stand_in_agent;
+mod stand_in_gate;
 mod stand_in_gather;
 mod stand_in_kubectl;
 mod stand_in_prometheus;

@@ -187,6 +187,8 @@ pub struct KubeApiBuilder {
     minor_version: Option<u32>,
     faults: Vec<(String, Fault, Option<usize>)>,
     tls: bool,
+    /// Objects served under a type that is not theirs (a hostile server).
+    misfiled: Vec<((String, String, String), Value)>,
 }
 
 /// What a built server holds, before it listens.
@@ -211,6 +213,13 @@ impl KubeApiBuilder {
     /// Serve the objects (and container logs) of an Insights archive directory.
     pub fn objects_from_archive(mut self, root: impl AsRef<Path>) -> Self {
         self.archives.push(root.as_ref().to_path_buf());
+        self
+    }
+
+    /// A hostile server: `object` (any kind) is served as one of (group, version, plural), with
+    /// its own `kind` and `apiVersion` kept in lists.
+    pub fn misfiled(mut self, group: &str, version: &str, plural: &str, object: Value) -> Self {
+        self.misfiled.push(((group.into(), version.into(), plural.into()), object));
         self
     }
 
@@ -370,6 +379,14 @@ impl KubeApiBuilder {
                 continue;
             }
             entry.insert(key, Arc::new(object));
+        }
+        for (rt, object) in self.misfiled {
+            let name = object["metadata"]["name"].as_str().expect("metadata.name").to_string();
+            let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+            if let Some(ns) = &namespace {
+                namespaces.insert(ns.clone());
+            }
+            by_type.entry(rt).or_default().insert(object_key(namespace.as_deref(), &name), Arc::new(object));
         }
         for (ns, _, _, _, _) in &logs {
             namespaces.insert(ns.clone());

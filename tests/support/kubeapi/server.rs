@@ -540,7 +540,14 @@ fn list(
                 kind: format!("{}List", rt.kind),
                 api_version: rt.api_version(),
                 metadata,
-                items: objs.iter().map(|o| Item { object: o, strip_type: rt.is_builtin() }).collect(),
+                items: objs
+                    .iter()
+                    .map(|o| {
+                        // An object of another type (`misfiled`) keeps its own.
+                        let own = o["kind"] == rt.kind.as_str() && o["apiVersion"] == rt.api_version().as_str();
+                        Item { object: o, strip_type: rt.is_builtin() && own }
+                    })
+                    .collect(),
             };
             json_reply(200, &list)
         }
