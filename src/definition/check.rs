@@ -176,7 +176,7 @@ pub(super) fn file_checks(
                 // Names go into request URLs and archive paths: exactly what the API server
                 // accepts as object names, no more (the gate refuses anything else too).
                 for (j, n) in r.names.iter().enumerate() {
-                    if !policy::gate::is_dns1123_subdomain(n) {
+                    if !policy::names::is_dns1123_subdomain(n) {
                         cx.push(
                             "name-invalid",
                             &format!("{base}/names/{j}"),
@@ -190,7 +190,7 @@ pub(super) fn file_checks(
             }
             Gatherer::ContainersLogs(c) => {
                 if let Some(container) = &c.container
-                    && !policy::gate::is_dns1123_label(container)
+                    && !policy::names::is_dns1123_label(container)
                 {
                     cx.push(
                         "name-invalid",
@@ -227,7 +227,7 @@ pub(super) fn file_checks(
 /// A namespace is a DNS-1123 label. The schema's pattern says so too; this names the rule
 /// when a namespace passes the prefix but not the length (or the schema changes).
 fn check_namespace_name(cx: &mut Ctx, ptr: &str, ns: &str) {
-    if !policy::gate::is_dns1123_label(ns) && policy::namespace_allowed(ns) {
+    if !policy::names::is_dns1123_label(ns) && policy::namespace_allowed(ns) {
         cx.push("name-invalid", ptr, format!("`{ns}` is not a Kubernetes namespace name (a DNS-1123 label)"));
     }
 }

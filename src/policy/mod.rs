@@ -2,8 +2,10 @@
 //! policy that bounds execution: a bundle can never widen it. [`local`] is that cluster-side
 //! policy (a file the cluster's administrator controls).
 
+#[cfg(feature = "agent")]
 pub mod gate;
 pub mod local;
+pub mod names;
 
 pub use local::{LocalPolicy, PolicyError};
 
