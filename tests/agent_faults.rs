@@ -256,7 +256,7 @@ fn a_second_agent_or_fetch_on_the_same_state_directory_is_refused() {
     // Between cycles the first agent still holds the directory.
     let second = run(fx.agent(NOW, None, &["--once"]));
     assert_eq!(second.code, 2, "{second:?}");
-    assert!(second.stderr.contains("in use by another rrctl agent or fetch"), "{second:?}");
+    assert!(second.stderr.contains("in use by another rrctl fetch or agent"), "{second:?}");
     let fetch = run({
         let mut c = rrctl();
         c.arg("fetch").arg(fx.cdn.url()).arg("--root").arg(fx.rel.root()).arg("--state-dir").arg(fx.state());
@@ -264,7 +264,7 @@ fn a_second_agent_or_fetch_on_the_same_state_directory_is_refused() {
         c
     });
     assert_eq!(fetch.code, 2, "{fetch:?}");
-    assert!(fetch.stderr.contains("in use by another rrctl agent or fetch"), "{fetch:?}");
+    assert!(fetch.stderr.contains("in use by another rrctl fetch or agent"), "{fetch:?}");
     assert_eq!(terminate(first).code, 0);
     // Once it is gone, the directory is free again.
     let again = run(fx.agent(NOW, None, &["--once"]));

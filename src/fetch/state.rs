@@ -181,7 +181,7 @@ impl StateDir {
             Ok(()) => Ok(StateLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(io_err(
                 &self.dir,
-                "in use by another rrctl agent or fetch (its .lock is held); one writer at a time",
+                "in use by another rrctl fetch or agent (its .lock is held); one writer at a time",
             )),
             Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path, e)),
         }
