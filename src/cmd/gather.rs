@@ -83,7 +83,7 @@ impl GatherArgs {
                 Some(settings)
             }
         };
-        Ok(gather::GatherOptions { prometheus })
+        Ok(gather::GatherOptions { prometheus, ..Default::default() })
     }
 }
 
@@ -126,7 +126,7 @@ pub fn run_policy(c: PolicyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode>
     let policy = load_policy(policy.as_deref())?;
     // A comment then JSON: valid YAML, so the output can be given back as --policy.
     let json = serde_json::to_string_pretty(&policy)?;
-    println!("# effective policy, sha256 {}\n{json}", policy.sha256());
+    outln!("# effective policy, sha256 {}\n{json}", policy.sha256())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -143,7 +143,7 @@ fn validated_definitions(path: &Path, today: Option<&str>, g: &GlobalOpts) -> an
             tool_version: env!("CARGO_PKG_VERSION"),
             files_checked: validated.files_checked,
         };
-        eprint!("{}", render::render(&validated.report, Format::Human, &opts));
+        eout!("{}", render::render(&validated.report, Format::Human, &opts));
     }
     if validated.report.errors() > 0 {
         return Ok(None);
@@ -229,7 +229,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 };
                 let (defs, info, problems) = source::from_state_dir(dir, root_bytes.as_deref(), &version, &cluster_id)?;
                 for p in problems {
-                    eprintln!("warning: state: {p}");
+                    eoutln!("warning: state: {p}");
                 }
                 (defs, info)
             }
@@ -262,7 +262,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let target = Target { ocp_version, cluster_id };
         if a.plan {
             let plan = gather::plan::plan(&client, &definitions, &target, &policy).await;
-            println!("{}", serde_json::to_string_pretty(&plan)?);
+            outln!("{}", serde_json::to_string_pretty(&plan)?)?;
             return Ok(ExitCode::SUCCESS);
         }
         let out = a.out.as_deref().expect("clap requires --out without --plan");
@@ -276,7 +276,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 }
 
 fn print_summary(out: &Path, bytes: u64, result: &gather::GatherResult) {
-    eprintln!(
+    eoutln!(
         "wrote {} ({} bytes, {} gathered file(s), {} definition(s) applied, {} not applicable)",
         out.display(),
         bytes,
@@ -286,7 +286,7 @@ fn print_summary(out: &Path, bytes: u64, result: &gather::GatherResult) {
     );
     for d in &result.reports {
         for gr in &d.gatherers {
-            eprintln!("  {} [{}] {}: {}: {}", d.id, gr.index, gr.kind, gr.outcome, gr.reason);
+            eoutln!("  {} [{}] {}: {}: {}", d.id, gr.index, gr.kind, gr.outcome, gr.reason);
         }
     }
 }
@@ -306,11 +306,11 @@ pub fn run_rbac(a: RbacArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     };
     let rbac = Rbac::for_definitions(&definitions, &policy);
     for kind in rbac.unknown_kinds() {
-        eprintln!(
+        eoutln!(
             "warning: {kind}: resource name (plural) not known to rrctl, not granted; its gatherers will be forbidden"
         );
     }
-    print!("{}", rbac.to_yaml(&a.namespace));
+    out!("{}", rbac.to_yaml(&a.namespace))?;
     Ok(ExitCode::SUCCESS)
 }
 
