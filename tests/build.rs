@@ -116,6 +116,7 @@ fn build_options() -> BuildOptions {
         index_expires_in: 365 * 86400,
         head_expires_in: 7 * 86400,
         git_commit: None,
+        content_version: None,
         signing: rrctl::trust::SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev_dir() },
         // The legacy files are what these tests compare: a problem must fail the build.
         legacy: rrctl::compile::legacy_export::LegacyMode::Always,

@@ -186,6 +186,15 @@ pub fn to_legacy(d: &Definition) -> Result<LegacyItem, String> {
             .collect();
         let mut functions = Map::new();
         for g in &d.gather {
+            if let Gatherer::LogsOfNamespace(l) = g
+                && l.label_selector.is_some()
+            {
+                // The operator has ignored `label_selector` since 2021 and reads every pod of the
+                // namespace: written or not, it would collect more than the definition declares.
+                return Err("`logsOfNamespace` has a `labelSelector`, which the existing operator ignores (it would \
+                            read every pod of the namespace)"
+                    .into());
+            }
             let (name, params) =
                 legacy_function(g).ok_or_else(|| format!("{} is not a legacy function", g.kind_name()))?;
             if functions.insert(name.to_string(), params).is_some() {
@@ -220,9 +229,6 @@ fn legacy_function(g: &Gatherer) -> Option<(&'static str, Value)> {
         Gatherer::LogsOfNamespace(x) => {
             m.insert("namespace".into(), json!(x.namespace));
             m.insert("tail_lines".into(), json!(x.tail_lines));
-            if let Some(s) = &x.label_selector {
-                m.insert("label_selector".into(), json!(s));
-            }
             "logs_of_namespace"
         }
         Gatherer::ImageStreamsOfNamespace(x) => {
@@ -295,10 +301,12 @@ fn interval_text(from: &OcpVersion, to: Option<&OcpVersion>) -> String {
 
 /// Build the legacy export. Problems are pushed to `report`; no files when there is nothing to
 /// write or an error was found (then `first_unserved` names the lowest version concerned).
-pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+/// `content_version` is the `version` of every file: what names the content (`git describe` of
+/// the definitions, as the existing build writes it); without one, a hash of the legacy content.
+pub fn export(inputs: &[Input<'_>], content_version: Option<&str>, report: &mut Report) -> Export {
     let items = expressible(inputs, report);
     let mut first_unserved: Option<OcpVersion> = None;
-    let files = export_files(inputs, &items, rrctl_version, report, &mut first_unserved);
+    let files = export_files(inputs, &items, content_version, report, &mut first_unserved);
     Export { files, first_unserved }
 }
 
@@ -307,7 +315,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
 /// the configuration, and the existing service cannot answer "not found" above its first entry).
 /// When that fails, one `legacy-no-rules` error names the first such version and the per-version
 /// files are not computed at all (with thousands of bug-specific bounds they are the costly part).
-pub fn export_unless_unservable(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+pub fn export_unless_unservable(inputs: &[Input<'_>], content_version: Option<&str>, report: &mut Report) -> Export {
     let items = expressible(inputs, report);
     if let Some(v) = first_without_rule(inputs, &items) {
         report.push(Diagnostic::new(
@@ -320,7 +328,7 @@ pub fn export_unless_unservable(inputs: &[Input<'_>], rrctl_version: &str, repor
         return Export { files: None, first_unserved: Some(v) };
     }
     let mut first_unserved: Option<OcpVersion> = None;
-    let files = export_files(inputs, &items, rrctl_version, report, &mut first_unserved);
+    let files = export_files(inputs, &items, content_version, report, &mut first_unserved);
     Export { files, first_unserved }
 }
 
@@ -389,7 +397,7 @@ fn unserved(first: &mut Option<OcpVersion>, v: &OcpVersion) {
 fn export_files(
     inputs: &[Input<'_>],
     items: &[(usize, LegacyItem)],
-    rrctl_version: &str,
+    content_version: Option<&str>,
     report: &mut Report,
     first_unserved: &mut Option<OcpVersion>,
 ) -> Option<Files> {
@@ -413,6 +421,10 @@ fn export_files(
             LegacyItem::LogRequests(v) => v.iter().map(canonical_bytes).collect(),
         })
         .collect();
+    let rrctl_version = &match content_version {
+        Some(v) => v.to_string(),
+        None => content_hash_version(&encoded),
+    };
     let version_json = canonical_bytes(&json!(rrctl_version));
     let mut files: Files = Vec::new();
     let mut config_names: BTreeMap<Vec<u8>, String> = BTreeMap::new();
@@ -523,13 +535,41 @@ fn export_files(
         Ok(b) => IntervalSet::from_intervals(vec![Interval { from: OcpVersion::min(), to: Some(b) }]),
         Err(_) => IntervalSet::empty(),
     };
-    let mut v1_rules: Vec<&Value> = Vec::new();
+    let mut v1_rules: Vec<Value> = Vec::new();
     for (k, item) in items {
-        if let LegacyItem::Rule(r) = item
-            && !inputs[*k].set.intersect(&below).is_empty()
-            && !v1_rules.contains(&r)
-        {
-            v1_rules.push(r);
+        let LegacyItem::Rule(r) = item else { continue };
+        let served = inputs[*k].set.intersect(&below);
+        if served.is_empty() {
+            continue;
+        }
+        // The v1 file is served to every version below 4.17.0-0: the rule carries the
+        // definition's range there as a condition the operator evaluates.
+        let rule = match v1_condition(&served, &below) {
+            Ok(None) => r.clone(),
+            Ok(Some(range)) => {
+                let mut rule = r.clone();
+                if let Some(conditions) = rule.get_mut("conditions").and_then(Value::as_array_mut) {
+                    conditions.push(json!({"type": "cluster_version_matches", "cluster_version_matches": {"version": range}}));
+                }
+                rule
+            }
+            Err(why) => {
+                report.push(
+                    Diagnostic::new(
+                        "legacy-not-expressible",
+                        format!(
+                            "`{}` is left out of legacy/v1/rules.json: its versions below {V1_BELOW} ({}) {why}",
+                            inputs[*k].definition.id,
+                            served.range_text()
+                        ),
+                    )
+                    .in_file(inputs[*k].file),
+                );
+                continue;
+            }
+        };
+        if !v1_rules.contains(&rule) {
+            v1_rules.push(rule);
         }
     }
     if v1_rules.is_empty() {
@@ -579,6 +619,66 @@ fn export_files(
     }
     files.sort();
     Some(files)
+}
+
+/// The `cluster_version_matches` range (the operator's grammar, [`crate::condition`]) that
+/// holds exactly on `served` among the versions of `all`; `None` when `served` is all of them.
+/// Each interval `[from, to)` becomes `>=from <to` (a bound at the end of `all` is left out);
+/// the result is parsed back with the operator's grammar and checked at every bound.
+pub fn v1_condition(served: &IntervalSet, all: &IntervalSet) -> Result<Option<String>, String> {
+    if served == all {
+        return Ok(None);
+    }
+    let lowest = all.intervals().first().map(|i| i.from.clone());
+    let highest = all.intervals().last().and_then(|i| i.to.clone());
+    let alternatives: Vec<String> = served
+        .intervals()
+        .iter()
+        .map(|i| {
+            let mut terms = Vec::new();
+            if Some(&i.from) != lowest.as_ref() {
+                terms.push(format!(">={}", i.from));
+            }
+            match &i.to {
+                Some(t) if Some(t) != highest.as_ref() => terms.push(format!("<{t}")),
+                _ => {}
+            }
+            terms.join(" ")
+        })
+        .collect();
+    if alternatives.iter().any(String::is_empty) {
+        return Ok(None);
+    }
+    let range = alternatives.join(" || ");
+    crate::condition::OperatorRange::parse(&range)
+        .map_err(|e| format!("cannot be written as a `cluster_version_matches` range: {e}"))?;
+    // Each bound and the version just below it decide the answer; check them all.
+    for i in served.intervals() {
+        for (v, expected) in [(Some(&i.from), true), (i.to.as_ref(), false)] {
+            let Some(v) = v else { continue };
+            let inside_all = all.intervals().iter().any(|a| &a.from <= v && a.to.as_ref().is_none_or(|t| v < t));
+            let matches = crate::condition::check_cluster_version(&range, &v.to_string())
+                .map_err(|e| format!("the bound {v} is not a version the operator parses: {e}"))?;
+            if inside_all && matches != expected {
+                return Err(format!("`{range}` does not decide {v} as the definition does"));
+            }
+        }
+    }
+    Ok(Some(range))
+}
+
+/// `0.0.0+content.<hash>`: names the legacy content when no content version is known.
+fn content_hash_version(encoded: &[Vec<Vec<u8>>]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for item in encoded {
+        for bytes in item {
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(bytes);
+        }
+    }
+    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("0.0.0+content.{hex}")
 }
 
 impl LegacyItem {
@@ -649,7 +749,7 @@ mod tests {
         let inputs: Vec<Input<'_>> =
             defs.iter().zip(&sets).map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s }).collect();
         let mut report = Report::default();
-        let out = export(&inputs, "0.1.0", &mut report);
+        let out = export(&inputs, Some("1.2.0-38+ge10e77f"), &mut report);
         assert_eq!(out.files.is_none() && report.has_errors(), out.first_unserved.is_some(), "{report:?}");
         (out.files, report)
     }
@@ -831,8 +931,8 @@ mod tests {
                 .map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s })
                 .collect();
             let (mut quick, mut full) = (Report::default(), Report::default());
-            let q = export_unless_unservable(&inputs, "0.1.0", &mut quick);
-            let f = export(&inputs, "0.1.0", &mut full);
+            let q = export_unless_unservable(&inputs, Some("1.0.0"), &mut quick);
+            let f = export(&inputs, Some("1.0.0"), &mut full);
             let expected = expected.map(|v| OcpVersion::parse(v).unwrap());
             assert_eq!(q.first_unserved, expected);
             assert_eq!(f.first_unserved, expected);
