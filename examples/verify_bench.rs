@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use rrctl::trust::fetch::MemFetcher;
+use rrctl::trust::transport::MemFetcher;
 use rrctl::trust::keys::PrivateKey;
 use rrctl::trust::payload::{
     self, Envelope, FileRef, HeadPayload, IndexPayload, Limits, Role, format_time, sha256_hex,

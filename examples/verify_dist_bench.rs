@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use rrctl::trust::fetch::{Fetched, Fetcher, MemFetcher};
+use rrctl::trust::transport::{Fetched, Fetcher, MemFetcher};
 use rrctl::trust::verify::{ClientState, VerifyOptions, update};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

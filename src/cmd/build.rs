@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use crate::cli::GlobalOpts;
 use crate::cmd::FormatArg;
 use rrctl::compile::dist::{self, BuildOptions};
-use rrctl::compile::legacy::LegacyMode;
+use rrctl::compile::legacy_export::LegacyMode;
 use rrctl::compile::{import, show};
 use rrctl::diag::render::{self, RenderOptions};
 use rrctl::diag::{Report, Severity};
