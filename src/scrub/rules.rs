@@ -41,6 +41,9 @@ const KEY_WORDS: &str = r"(?:password|passwd|passphrase|secret|token|api[_-]?key
 /// or bare up to a space or separator. Markers (`<REDACTED:…>`) never match again.
 const VALUE: &str = r#"(?:\\"([^"\\\n]*)\\"|"([^"\n]*)"|'([^'\n]*)'|([^\s"'<>,;&}\]\\]+))"#;
 
+/// `Authorization:` or `authorization=` (a header in text, JSON or YAML), up to the scheme.
+const AUTHORIZATION: &str = r#"(?i:authorization)["']?[ \t]*[:=][ \t]*["']?"#;
+
 /// Whether `key` names a credential (JSON, YAML keys).
 pub fn is_secret_key(key: &str) -> bool {
     let norm: String = key.chars().filter(|c| !matches!(c, '_' | '-' | '.')).flat_map(char::to_lowercase).collect();
@@ -74,11 +77,14 @@ pub fn builtin() -> Vec<Rule> {
         // deprecated", but it is what leaks).
         rule("url-userinfo", r#"\b[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@"'<>\[\]{}]+)@"#),
         // RFC 7617 section 2: `Authorization: Basic <base64(user-id ":" password)>`.
-        rule("basic-auth", r#"(?i:authorization)["']?[ \t]*[:=][ \t]*["']?(?i:basic)[ \t]+([A-Za-z0-9+/]+={0,2})"#),
+        rule("basic-auth", &format!(r"{AUTHORIZATION}(?i:basic)[ \t]+([A-Za-z0-9+/]+={{0,2}})")),
         // RFC 6750 section 2.1: `Bearer 1*SP b64token`, b64token = 1*( ALPHA / DIGIT / "-" /
         // "." / "_" / "~" / "+" / "/" ) *"=". At least 16 characters, so that the word
         // "bearer" in prose keeps the word after it.
+        rule("bearer-token", &format!(r"{AUTHORIZATION}(?i:bearer)[ \t]+([A-Za-z0-9._~+/-]+=*)")),
         rule("bearer-token", r"\b(?i:bearer)[ \t]+([A-Za-z0-9._~+/-]{16,}=*)"),
+        // RFC 9110 section 11.6.2: `Authorization: <scheme> <credentials>`, any other scheme.
+        rule("credential-field", &format!(r#"{AUTHORIZATION}(?:[A-Za-z-]+[ \t]+)?([^\s"'<>,;]+)"#)),
         // AWS IAM User Guide, "Unique identifiers" (reference_identifiers.html#identifiers-unique-ids):
         // 4-character prefixes ABIA (STS service bearer token), ACCA (context-specific
         // credential), AKIA (access key), ASIA (temporary access key); access key IDs are 20
@@ -210,6 +216,8 @@ mod tests {
         assert_eq!(out, "Authorization: Bearer <REDACTED:bearer-token>");
         let (out, _) = scrub("-H 'Authorization: Basic dXNlcjpwYXNzd29yZA=='");
         assert_eq!(out, "-H 'Authorization: Basic <REDACTED:basic-auth>'");
+        let (out, _) = scrub("Authorization: Bearer short\nauthorization=Negotiate YIIabc");
+        assert_eq!(out, "Authorization: Bearer <REDACTED:bearer-token>\nauthorization=Negotiate <REDACTED:credential-field>");
         // Prose keeps its words.
         kept("the bearer token expired; basic authentication failed");
     }
