@@ -873,6 +873,40 @@ mod tests {
     }
 
     #[test]
+    fn v1_rules_carry_their_range_and_label_selectors_are_never_written() {
+        let (g, w) = rule("A");
+        let (g2, w2) = rule("B");
+        let mut selected = def("selected", "*", g.clone(), w.clone());
+        if let Gatherer::LogsOfNamespace(l) = &mut selected.definition.gather[1] {
+            l.label_selector = Some("app=x".into());
+        }
+        let defs = [def("a", ">=4.10.0-0", g, w), def("b", "4.15 || >=4.16.3 <4.16.10", g2, w2), selected];
+        let (files, report) = run(&defs);
+        let files = files.unwrap();
+        assert!(files.iter().all(|(_, b)| !String::from_utf8_lossy(b).contains("label_selector")));
+        let warned: Vec<&str> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "legacy-not-expressible")
+            .map(|d| d.file.as_deref().unwrap())
+            .collect();
+        assert_eq!(warned, ["definitions/team/selected.yaml"]);
+        let v1 = get(&files, "legacy/v1/rules.json");
+        let ranges: Vec<&Value> = v1["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["conditions"].as_array().unwrap().last().unwrap()["cluster_version_matches"]["version"])
+            .collect();
+        // Written by hand: the v1 file serves everything below 4.17.0-0.
+        assert_eq!(ranges, [&json!(">=4.10.0-0"), &json!(">=4.15.0-0 <4.16.0-0 || >=4.16.3 <4.16.10")]);
+        assert_eq!(v1["version"], "1.2.0-38+ge10e77f");
+        for (v, expected) in [("4.14.9", false), ("4.15.0-rc.1", true), ("4.16.2", false), ("4.16.9", true), ("4.16.10", false)] {
+            assert_eq!(crate::condition::cluster_version_matches(ranges[1].as_str().unwrap(), v), expected, "{v}");
+        }
+    }
+
+    #[test]
     fn every_file_is_schema_valid_and_output_is_deterministic() {
         let (g, w) = rule("A");
         let defs = [def("a", ">=4.10.0-0", g, w), def("l", "4.15 || 4.17", vec![logs("openshift-a")], vec![])];
