@@ -17,7 +17,7 @@ mod prometheus;
 mod tarball;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -264,4 +264,610 @@ fn content_version_follows_git_describe_with_a_tag() {
     let hash = git(repo, &["rev-parse", "--short=7", "HEAD"]);
     assert_eq!(rrctl::compile::dist::content_version(repo), Some(format!("1.2.0-1+g{hash}")));
     assert_eq!(rrctl::compile::dist::content_version(&tmp.path().join("nope")), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The planted corpus
+// ---------------------------------------------------------------------------------------------
+
+/// Deterministic pseudo-random values (xorshift64*), so the corpus is the same in every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn from(&mut self, alphabet: &str, n: usize) -> String {
+        let a = alphabet.as_bytes();
+        (0..n).map(|_| a[(self.next() % a.len() as u64) as usize] as char).collect()
+    }
+}
+
+const UPPER_DIGITS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn b64(bytes: &[u8], url: bool) -> String {
+    let alphabet = if url { B64URL } else { B64 }.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for k in 0..=chunk.len() {
+            out.push(alphabet[((n >> (18 - 6 * k)) & 63) as usize] as char);
+        }
+        if !url {
+            out.push_str(&"=".repeat(3 - chunk.len()));
+        }
+    }
+    out
+}
+
+/// One planted credential: its class, the value that must never leave (what a search looks
+/// for), and its text in context as planted and as expected after scrubbing (`<REDACTED>`
+/// where the scrubber must replace, written by hand per class from the format descriptions).
+#[derive(Debug, Clone)]
+struct Planted {
+    class: &'static str,
+    secret: String,
+    planted: String,
+    expected: String,
+}
+
+/// The general classes, in the order {s} placeholders take them.
+const CLASSES: [&str; 15] = [
+    "aws-access-key",
+    "github-token",
+    "gitlab-token",
+    "slack-token",
+    "slack-webhook",
+    "google-api-key",
+    "jwt",
+    "private-key",
+    "openshift-token",
+    "pull-secret",
+    "bearer-token",
+    "url-password",
+    "password-field",
+    "basic-auth",
+    "npm-token",
+];
+
+fn make(rng: &mut Rng, class: &'static str, one_line: bool) -> Planted {
+    let p = |secret: String, planted: String, expected: &str| Planted {
+        class,
+        secret,
+        planted,
+        expected: expected.to_string(),
+    };
+    match class {
+        "aws-access-key" => {
+            let v = format!("AKIA{}", rng.from(UPPER_DIGITS, 16));
+            p(v.clone(), format!("access key {v} was denied"), "access key <REDACTED> was denied")
+        }
+        "github-token" => {
+            let v = format!("ghp_{}", rng.from(ALNUM, 36));
+            p(v.clone(), format!("cloning with {v}"), "cloning with <REDACTED>")
+        }
+        "gitlab-token" => {
+            let v = format!("glpat-{}", rng.from(ALNUM, 20));
+            p(v.clone(), format!("mirror via {v}"), "mirror via <REDACTED>")
+        }
+        "slack-token" => {
+            let v = format!("xoxb-{}-{}-{}", rng.from("0123456789", 12), rng.from("0123456789", 13), rng.from(ALNUM, 24));
+            p(v.clone(), format!("notifier {v}"), "notifier <REDACTED>")
+        }
+        "slack-webhook" => {
+            let v = format!(
+                "https://hooks.slack.com/services/T{}/B{}/{}",
+                rng.from(UPPER_DIGITS, 8),
+                rng.from(UPPER_DIGITS, 8),
+                rng.from(ALNUM, 24)
+            );
+            p(v.clone(), format!("posting to {v} failed"), "posting to <REDACTED> failed")
+        }
+        "google-api-key" => {
+            let v = format!("AIza{}", rng.from(B64URL, 35));
+            p(v.clone(), format!("geo key {v}"), "geo key <REDACTED>")
+        }
+        "jwt" => {
+            let header = b64(br#"{"alg":"RS256","kid":"corpus"}"#, true);
+            let claims = b64(format!(r#"{{"sub":"system:serviceaccount:{}"}}"#, rng.from(ALNUM, 12)).as_bytes(), true);
+            let v = format!("{header}.{claims}.{}", rng.from(B64URL, 86));
+            p(v.clone(), format!("sa jwt {v}"), "sa jwt <REDACTED>")
+        }
+        "private-key" => {
+            let body: Vec<String> = (0..3).map(|_| rng.from(B64, 64)).collect();
+            let sep = if one_line { "\\n" } else { "\n" };
+            let pem = format!(
+                "-----BEGIN RSA PRIVATE KEY-----{sep}{}{sep}-----END RSA PRIVATE KEY-----",
+                body.join(sep)
+            );
+            p(body[1].clone(), format!("key {pem}"), "key <REDACTED>")
+        }
+        "openshift-token" => {
+            let v = format!("sha256~{}", rng.from(B64URL, 43));
+            p(v.clone(), format!("oauth {v}"), "oauth <REDACTED>")
+        }
+        "pull-secret" => {
+            let auth = b64(format!("corpus:{}", rng.from(ALNUM, 20)).as_bytes(), false);
+            let v = b64(format!(r#"{{"auths":{{"registry.corp.example.com":{{"auth":"{auth}"}}}}}}"#).as_bytes(), false);
+            p(v.clone(), format!("pull {v}"), "pull <REDACTED>")
+        }
+        "bearer-token" => {
+            let v = rng.from(B64URL, 40);
+            p(v.clone(), format!("Authorization: Bearer {v}"), "Authorization: Bearer <REDACTED>")
+        }
+        "url-password" => {
+            let v = rng.from(ALNUM, 18);
+            p(
+                v.clone(),
+                format!("https://admin:{v}@registry.corp.example.com/v2/"),
+                "https://<REDACTED>registry.corp.example.com/v2/",
+            )
+        }
+        "password-field" => {
+            let v = rng.from(ALNUM, 16);
+            p(v.clone(), format!("password={v}"), "password=<REDACTED>")
+        }
+        "basic-auth" => {
+            let v = b64(format!("admin:{}", rng.from(ALNUM, 16)).as_bytes(), false);
+            p(v.clone(), format!("Authorization: Basic {v}"), "Authorization: Basic <REDACTED>")
+        }
+        "npm-token" => {
+            let v = format!("npm_{}", rng.from(ALNUM, 36));
+            p(v.clone(), format!("publish {v}"), "publish <REDACTED>")
+        }
+        other => panic!("unknown class {other}"),
+    }
+}
+
+/// Hands out planted values: {s} the general classes in turn, {r} bare random secrets (their
+/// class named by where they are planted).
+struct Planter {
+    rng: Rng,
+    next: usize,
+    planted: Vec<Planted>,
+}
+
+impl Planter {
+    fn new() -> Self {
+        Planter { rng: Rng(0x5EED_0022_C0FF_EE00), next: 0, planted: Vec::new() }
+    }
+
+    /// `template` with its placeholders filled: (as planted, as expected).
+    fn fill(&mut self, template: &str, one_line: bool, raw_class: &'static str) -> (String, String) {
+        let (mut planted, mut expected) = (String::new(), String::new());
+        let mut rest = template;
+        loop {
+            let s = rest.find("{s}");
+            let r = rest.find("{r}");
+            let (at, raw) = match (s, r) {
+                (None, None) => break,
+                (Some(s), Some(r)) => (s.min(r), r < s),
+                (Some(s), None) => (s, false),
+                (None, Some(r)) => (r, true),
+            };
+            planted.push_str(&rest[..at]);
+            expected.push_str(&rest[..at]);
+            let item = if raw {
+                let v = self.rng.from(ALNUM, 22);
+                Planted { class: raw_class, secret: v.clone(), planted: v, expected: "<REDACTED>".into() }
+            } else {
+                let class = CLASSES[self.next % CLASSES.len()];
+                self.next += 1;
+                make(&mut self.rng, class, one_line)
+            };
+            planted.push_str(&item.planted);
+            expected.push_str(&item.expected);
+            self.planted.push(item);
+            rest = &rest[at + 3..];
+        }
+        planted.push_str(rest);
+        expected.push_str(rest);
+        (planted, expected)
+    }
+
+    /// A JSON template filled in document order: (as planted, as expected). Structural rules
+    /// the issue names decide the expectation: a `{r}` that is a whole env value or the
+    /// argument after a credential flag, and the whole last-applied-configuration annotation,
+    /// become `<REDACTED>`.
+    fn fill_json(&mut self, template: &Value, key: Option<&str>) -> (Value, Value) {
+        match template {
+            Value::String(s) => {
+                let raw_class = match key {
+                    Some("env") => "env-value",
+                    Some("last-applied") => "last-applied",
+                    Some("args") => "credential-arg",
+                    _ => "credential-field",
+                };
+                let (p, mut e) = self.fill(s, false, raw_class);
+                if key == Some("last-applied") {
+                    e = "<REDACTED>".into();
+                }
+                (Value::String(p), Value::String(e))
+            }
+            Value::Array(items) => {
+                let (mut p, mut e) = (Vec::new(), Vec::new());
+                for item in items {
+                    let (a, b) = self.fill_json(item, key.filter(|k| *k == "args" || *k == "env"));
+                    p.push(a);
+                    e.push(b);
+                }
+                (Value::Array(p), Value::Array(e))
+            }
+            Value::Object(map) => {
+                let (mut p, mut e) = (serde_json::Map::new(), serde_json::Map::new());
+                for (k, v) in map {
+                    let child = match k.as_str() {
+                        "kubectl.kubernetes.io/last-applied-configuration" => Some("last-applied"),
+                        "args" | "command" => Some("args"),
+                        "env" => Some("env"),
+                        _ => key.filter(|k| *k == "env"),
+                    };
+                    let (a, b) = self.fill_json(v, child);
+                    p.insert(k.clone(), a);
+                    e.insert(k.clone(), b);
+                }
+                (Value::Object(p), Value::Object(e))
+            }
+            other => (other.clone(), other.clone()),
+        }
+    }
+}
+
+/// The corpus cluster: objects, logs and series as planted, and what the archive must hold.
+struct Cluster {
+    objects: Vec<Value>,
+    /// (namespace, pod, container, text as served)
+    logs: Vec<(String, String, String, String)>,
+    series: Vec<prometheus::TestSeries>,
+    /// archive path → expected signal lines (in order, apart from timestamps).
+    expected_lines: BTreeMap<String, Vec<String>>,
+    /// (archive path, JSON pointer, expected value)
+    expected_fields: Vec<(String, String, Value)>,
+    /// archive path → expected metric label texts (`peer="…"`).
+    expected_series: BTreeMap<String, Vec<String>>,
+    planted: Vec<Planted>,
+    addresses: Vec<String>,
+}
+
+fn corpus() -> Cluster {
+    let fixture = read_json(&root().join("fixtures/privacy/corpus.json"));
+    let mut planter = Planter::new();
+    let mut cluster = Cluster {
+        objects: Vec::new(),
+        logs: Vec::new(),
+        series: Vec::new(),
+        expected_lines: BTreeMap::new(),
+        expected_fields: Vec::new(),
+        expected_series: BTreeMap::new(),
+        planted: Vec::new(),
+        addresses: fixture["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+    };
+    for log in fixture["logs"].as_array().unwrap() {
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for line in log["lines"].as_array().unwrap() {
+            for i in 0..line["repeat"].as_u64().unwrap() {
+                let template = line["text"].as_str().unwrap().replace("{i}", &i.to_string());
+                let (p, e) = planter.fill(&template, true, "credential-field");
+                text.push_str(&p);
+                text.push('\n');
+                if line["signal"].as_bool() != Some(false) {
+                    expected.push(e);
+                }
+            }
+        }
+        let s = |k: &str| log[k].as_str().unwrap().to_string();
+        cluster.logs.push((s("namespace"), s("pod"), s("container"), text));
+        cluster.expected_lines.insert(s("archive"), expected);
+    }
+    for m in fixture["metrics"].as_array().unwrap() {
+        let name: &'static str = Box::leak(m["name"].as_str().unwrap().to_string().into_boxed_str());
+        for _ in 0..m["repeat"].as_u64().unwrap() {
+            let mut labels = Vec::new();
+            for (k, v) in m["labels"].as_object().unwrap() {
+                let (p, e) = planter.fill(v.as_str().unwrap(), true, "credential-field");
+                let k: &'static str = Box::leak(k.clone().into_boxed_str());
+                // The exposition format escapes backslashes in label values.
+                let e = e.replace('\\', "\\\\");
+                cluster.expected_series.entry(m["archive"].as_str().unwrap().to_string()).or_default().push(format!("{k}=\"{e}\""));
+                labels.push((k, p));
+            }
+            cluster.series.push(prometheus::TestSeries { name, labels });
+        }
+    }
+    for o in fixture["objects"].as_array().unwrap() {
+        let (planted, expected) = planter.fill_json(&o["object"], None);
+        let path = o["archive"].as_str().unwrap();
+        for pointer in o["signal"].as_array().unwrap() {
+            let pointer = pointer.as_str().unwrap();
+            let value = expected.pointer(pointer).unwrap_or_else(|| panic!("{path}: no {pointer} in the fixture")).clone();
+            cluster.expected_fields.push((path.to_string(), pointer.to_string(), value));
+        }
+        cluster.objects.push(planted);
+    }
+    cluster.planted = planter.planted;
+    cluster
+}
+
+/// `<REDACTED:kind>` → `<REDACTED>` everywhere in a text.
+fn normalise_markers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("<REDACTED:") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "<REDACTED:".len()..];
+        let end = after.find('>').expect("a marker ends with >");
+        assert!(after[..end].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{text}");
+        out.push_str("<REDACTED>");
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn normalise_json(v: &mut Value) {
+    match v {
+        Value::String(s) => *s = normalise_markers(s),
+        Value::Array(a) => a.iter_mut().for_each(normalise_json),
+        Value::Object(m) => m.values_mut().for_each(normalise_json),
+        _ => {}
+    }
+}
+
+/// The alerts that make the bundled legacy definitions and `when` conditions run.
+fn corpus_alerts() -> Vec<prometheus::TestAlert> {
+    let alert = |name, labels: Vec<(&'static str, &'static str)>| prometheus::TestAlert { name, labels, firing: true };
+    vec![
+        alert("KubePodNotReady", vec![("namespace", "openshift-corpus"), ("pod", "app-0"), ("container", "app")]),
+        alert("SamplesImagestreamImportFailing", vec![("namespace", "openshift-cluster-samples-operator")]),
+        alert("ClusterOperatorDegraded", vec![("name", "authentication")]),
+    ]
+}
+
+struct Run {
+    entries: BTreeMap<String, Vec<u8>>,
+    gathers: Value,
+}
+
+fn gather(cluster: &Cluster, prom: &prometheus::Prometheus, policy: Option<&str>) -> Run {
+    let mut builder = kubeapi::KubeApi::builder().objects(cluster.objects.clone());
+    for (ns, pod, container, text) in &cluster.logs {
+        builder = builder.pod_log(ns, pod, container, false, kubeapi::LogSource::untimestamped(text, kubeapi::DEFAULT_NOW));
+    }
+    let server = builder.build().start_background();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("corpus.tar.gz");
+    let mut cmd = rrctl();
+    cmd.args(["gather", "--definitions"])
+        .arg(root().join("definitions"))
+        .arg("--kubeconfig")
+        .arg(server.kubeconfig_path())
+        .args(["--ocp-version", "4.16.3", "--cluster-id", "corpus", "--prometheus-url", &prom.url, "--out"])
+        .arg(&out);
+    if let Some(p) = policy {
+        let path = tmp.path().join("policy.yaml");
+        std::fs::write(&path, p).unwrap();
+        cmd.arg("--policy").arg(path);
+    }
+    let result = cmd.output().unwrap();
+    assert!(out.exists(), "no archive written: {}", String::from_utf8_lossy(&result.stderr));
+    let entries = tarball::read_archive(&out);
+    let gathers = serde_json::from_slice(&entries["insights-operator/gathers.json"]).unwrap();
+    assert!(server.requests().iter().all(|r| !r.path.contains("/secrets")));
+    Run { entries, gathers }
+}
+
+/// Where in `haystack` `needle` occurs, as (path, context), for messages.
+fn occurrences(entries: &BTreeMap<String, Vec<u8>>, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, bytes) in entries {
+        if path.contains(needle) {
+            found.push(format!("path {path}"));
+        }
+        let text = String::from_utf8_lossy(bytes);
+        if let Some(at) = text.find(needle) {
+            let start = text[..at].char_indices().rev().nth(60).map_or(0, |(i, _)| i);
+            found.push(format!("{path}: …{}…", &text[start..(at + needle.len()).min(text.len())]));
+        }
+    }
+    found
+}
+
+/// detect-secrets (PyPI) over a directory: per file, each finding as `type at line: the line`.
+fn detect_secrets(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let out = Command::new("detect-secrets")
+        .args(["scan", "--all-files"])
+        // The archive's own metadata names the content and the policy by their hashes
+        // (docs/archive.md): hex strings the entropy heuristic cannot tell from secrets.
+        .args(["--exclude-lines", r#""(git_commit|policy_sha256|bundle_sha256)": "[0-9a-f]{40,64}""#])
+        .arg(dir)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("detect-secrets is missing ({e}): run scripts/test.sh, which installs it (pip install detect-secrets)")
+        });
+    assert!(out.status.success(), "detect-secrets: {}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut out = BTreeMap::new();
+    for (file, results) in report["results"].as_object().unwrap() {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        let findings = results
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let n = r["line_number"].as_u64().unwrap_or(0) as usize;
+                let line: String = text.lines().nth(n.saturating_sub(1)).unwrap_or_default().chars().take(300).collect();
+                format!("{} at line {n}: {line}", r["type"].as_str().unwrap_or("?"))
+            })
+            .collect();
+        out.insert(file.clone(), findings);
+    }
+    out
+}
+
+fn extract(entries: &BTreeMap<String, Vec<u8>>, dir: &Path) {
+    for (path, bytes) in entries {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+}
+
+#[test]
+fn no_planted_credential_leaves_and_every_signal_stays() {
+    let cluster = corpus();
+    let classes: BTreeSet<&str> = cluster.planted.iter().map(|p| p.class).collect();
+    assert!(cluster.planted.len() >= 150 && classes.len() >= 10, "{} planted in {classes:?}", cluster.planted.len());
+    let prom = prometheus::Prometheus::start_with_alerts_and_series(&corpus_alerts(), &cluster.series);
+
+    // The scanner finds the planted values when they are not scrubbed (so its silence below
+    // means something): the served logs and objects, as files.
+    let raw = tempfile::tempdir().unwrap();
+    for (n, (_, _, _, text)) in cluster.logs.iter().enumerate() {
+        std::fs::write(raw.path().join(format!("log-{n}.log")), text).unwrap();
+    }
+    for (n, o) in cluster.objects.iter().enumerate() {
+        std::fs::write(raw.path().join(format!("object-{n}.json")), serde_json::to_vec_pretty(o).unwrap()).unwrap();
+    }
+    let unscrubbed: usize = detect_secrets(raw.path()).values().map(Vec::len).sum();
+    assert!(unscrubbed >= 50, "detect-secrets finds only {unscrubbed} findings in the raw corpus");
+
+    let run = gather(&cluster, &prom, None);
+    // 1. No planted credential in any entry or path.
+    let leaks: Vec<String> = cluster
+        .planted
+        .iter()
+        .flat_map(|p| occurrences(&run.entries, &p.secret).into_iter().map(move |o| format!("{} {}", p.class, o)))
+        .collect();
+    assert!(leaks.is_empty(), "{} planted credentials left in the archive:\n{}", leaks.len(), leaks.join("\n"));
+
+    // 2. detect-secrets finds nothing in the extracted archive.
+    let dir = tempfile::tempdir().unwrap();
+    extract(&run.entries, dir.path());
+    let findings = detect_secrets(dir.path());
+    assert!(findings.is_empty(), "detect-secrets findings in the archive: {findings:#?}");
+
+    // 3. Every signal line and field is there, exactly apart from markers.
+    for (path, expected) in &cluster.expected_lines {
+        let text = String::from_utf8_lossy(run.entries.get(path).unwrap_or_else(|| panic!("no {path} in the archive")));
+        let got: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let l = normalise_markers(l);
+                // containerLogs and containersLogs lines start with the kubelet's timestamp.
+                match l.split_once(' ') {
+                    Some((stamp, rest)) if stamp.starts_with("2026-11-26T") && stamp.ends_with('Z') => rest.to_string(),
+                    _ => l,
+                }
+            })
+            .collect();
+        assert_eq!(&got, expected, "{path}");
+    }
+    for (path, pointer, expected) in &cluster.expected_fields {
+        let mut v: Value =
+            serde_json::from_slice(run.entries.get(path).unwrap_or_else(|| panic!("no {path} in the archive"))).unwrap();
+        normalise_json(&mut v);
+        assert_eq!(v.pointer(pointer), Some(expected), "{path} {pointer}");
+    }
+    for (path, labels) in &cluster.expected_series {
+        let text = normalise_markers(&String::from_utf8_lossy(&run.entries[path]));
+        for l in labels {
+            assert!(text.contains(l.as_str()), "{path}: no {l} in\n{text}");
+        }
+    }
+
+    // 4. Counted per gatherer, never recorded: the pod definition's gatherer counts its env values.
+    let gathers = run.gathers.to_string();
+    assert!(cluster.planted.iter().all(|p| !gathers.contains(&p.secret)));
+    let pod_gatherer = run.gathers["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "kube-pod-not-ready")
+        .unwrap()["gatherers"][1]
+        .clone();
+    assert_eq!(pod_gatherer["kind"], "podDefinition");
+    assert_eq!(pod_gatherer["redactions"]["env-value"], 4, "{pod_gatherer}");
+    assert_eq!(pod_gatherer["redactions"]["last-applied-configuration"], 1, "{pod_gatherer}");
+    let total: u64 = run.gathers["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["gatherers"].as_array().unwrap())
+        .flat_map(|g| g["redactions"].as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    eprintln!(
+        "planted {} values in {} classes; detect-secrets: {unscrubbed} findings unscrubbed, 0 in the archive; \
+         {total} redactions counted",
+        cluster.planted.len(),
+        classes.len()
+    );
+}
+
+/// Parse `a.b.c.d/n`.
+fn cidr(s: &str) -> (u32, u32) {
+    let (a, n) = s.split_once('/').unwrap();
+    (u32::from(a.parse::<std::net::Ipv4Addr>().unwrap()), n.parse().unwrap())
+}
+
+fn overlap((a, n): (u32, u32), (b, m): (u32, u32)) -> bool {
+    let k = n.min(m);
+    let mask = if k == 0 { 0 } else { u32::MAX << (32 - k) };
+    a & mask == b & mask
+}
+
+#[test]
+fn with_obfuscation_no_planted_address_is_left_and_networks_keep_their_overlaps() {
+    let cluster = corpus();
+    let prom = prometheus::Prometheus::start_with_alerts_and_series(&corpus_alerts(), &cluster.series);
+    let run = gather(&cluster, &prom, Some("obfuscation: {ipv4: true, ipv6: true}\n"));
+    // No planted address in contents or paths (bounded by non-digits, so 10.0.0.1 does not
+    // count inside 110.0.0.15).
+    let mut left = Vec::new();
+    for a in &cluster.addresses {
+        for (path, bytes) in &run.entries {
+            for (what, text) in [("path", path.clone()), ("contents", String::from_utf8_lossy(bytes).into_owned())] {
+                let mut from = 0;
+                while let Some(at) = text[from..].find(a.as_str()).map(|k| k + from) {
+                    let before = text[..at].chars().last();
+                    let after = text[at + a.len()..].chars().next();
+                    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_hexdigit());
+                    if !digit(before) && !digit(after) && before != Some('.') {
+                        left.push(format!("{a} in {what} of {path}"));
+                    }
+                    from = at + 1;
+                }
+            }
+        }
+    }
+    assert!(left.is_empty(), "{left:#?}");
+    // Both nodes (named 10.0.0.1 and 010.0.0.1) are archived, at two paths.
+    let nodes: Vec<&String> = run.entries.keys().filter(|p| p.starts_with("cluster-scoped-resources/core/nodes/")).collect();
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    // Credentials stay scrubbed with obfuscation on.
+    for p in &cluster.planted {
+        assert!(occurrences(&run.entries, &p.secret).is_empty(), "{}", p.class);
+    }
+    // The cluster network and the OVN internal subnet overlapped (the misconfiguration the
+    // definition exists for) and still do; the service network was disjoint and still is.
+    let network: Value =
+        serde_json::from_slice(&run.entries["cluster-scoped-resources/operator.openshift.io/networks/cluster.json"]).unwrap();
+    let cluster_net = cidr(network.pointer("/spec/clusterNetwork/0/cidr").unwrap().as_str().unwrap());
+    let internal = cidr(network.pointer("/spec/defaultNetwork/ovnKubernetesConfig/v4InternalSubnet").unwrap().as_str().unwrap());
+    let service = cidr(network.pointer("/spec/serviceNetwork/0").unwrap().as_str().unwrap());
+    assert!(overlap(cidr("10.128.0.0/14"), cidr("10.130.0.0/16")) && !overlap(cidr("10.128.0.0/14"), cidr("172.30.0.0/16")));
+    assert!(overlap(cluster_net, internal), "{network}");
+    assert!(!overlap(cluster_net, service), "{network}");
+    assert_eq!((cluster_net.1, internal.1, service.1), (14, 16, 16));
 }

@@ -74,8 +74,9 @@ pub fn builtin() -> Vec<Rule> {
         ),
         // RFC 3986 section 3.2.1: `scheme "://" userinfo "@" host`; userinfo is
         // `user[:password]` ("Use of the format user:password in the userinfo field is
-        // deprecated", but it is what leaks).
-        rule("url-userinfo", r#"\b[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@"'<>\[\]{}]+)@"#),
+        // deprecated", but it is what leaks). The `@` goes too: `://<REDACTED:x>@` would read
+        // as `user:password@` again to the next scanner.
+        rule("url-userinfo", r#"\b[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@"'<>\[\]{}]+@)"#),
         // RFC 7617 section 2: `Authorization: Basic <base64(user-id ":" password)>`.
         rule("basic-auth", &format!(r"{AUTHORIZATION}(?i:basic)[ \t]+([A-Za-z0-9+/]+={{0,2}})")),
         // RFC 6750 section 2.1: `Bearer 1*SP b64token`, b64token = 1*( ALPHA / DIGIT / "-" /
@@ -235,7 +236,7 @@ mod tests {
     #[test]
     fn url_userinfo_goes_and_the_host_stays() {
         let (out, _) = scrub("proxy https://admin:s3cr3t@proxy.example.com:3128/ down");
-        assert_eq!(out, "proxy https://<REDACTED:url-userinfo>@proxy.example.com:3128/ down");
+        assert_eq!(out, "proxy https://<REDACTED:url-userinfo>proxy.example.com:3128/ down");
         kept("see https://example.com/a@b");
     }
 
