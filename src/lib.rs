@@ -22,10 +22,10 @@
 
 pub mod agent;
 pub mod archive;
-pub mod compile;
 pub mod canonical;
 pub mod clock;
 pub mod cluster;
+pub mod compile;
 pub mod condition;
 pub mod conformance;
 pub mod definition;

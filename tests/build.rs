@@ -224,7 +224,8 @@ fn legacy_export_serves_what_the_existing_build_serves_for_every_version() {
             .map(|x| {
                 let mut x = x.clone();
                 x["conditions"].as_array_mut().unwrap().retain(|c| {
-                    c["type"] != "cluster_version_matches" || condition_text(c).is_some_and(|t| theirs_ranges.contains(&t))
+                    c["type"] != "cluster_version_matches"
+                        || condition_text(c).is_some_and(|t| theirs_ranges.contains(&t))
                 });
                 x.to_string()
             })

@@ -360,7 +360,8 @@ fn make(rng: &mut Rng, class: &'static str, one_line: bool) -> Planted {
             p(v.clone(), format!("mirror via {v}"), "mirror via <REDACTED>")
         }
         "slack-token" => {
-            let v = format!("xoxb-{}-{}-{}", rng.from("0123456789", 12), rng.from("0123456789", 13), rng.from(ALNUM, 24));
+            let v =
+                format!("xoxb-{}-{}-{}", rng.from("0123456789", 12), rng.from("0123456789", 13), rng.from(ALNUM, 24));
             p(v.clone(), format!("notifier {v}"), "notifier <REDACTED>")
         }
         "slack-webhook" => {
@@ -385,10 +386,8 @@ fn make(rng: &mut Rng, class: &'static str, one_line: bool) -> Planted {
         "private-key" => {
             let body: Vec<String> = (0..3).map(|_| rng.from(B64, 64)).collect();
             let sep = if one_line { "\\n" } else { "\n" };
-            let pem = format!(
-                "-----BEGIN RSA PRIVATE KEY-----{sep}{}{sep}-----END RSA PRIVATE KEY-----",
-                body.join(sep)
-            );
+            let pem =
+                format!("-----BEGIN RSA PRIVATE KEY-----{sep}{}{sep}-----END RSA PRIVATE KEY-----", body.join(sep));
             p(body[1].clone(), format!("key {pem}"), "key <REDACTED>")
         }
         "openshift-token" => {
@@ -397,7 +396,8 @@ fn make(rng: &mut Rng, class: &'static str, one_line: bool) -> Planted {
         }
         "pull-secret" => {
             let auth = b64(format!("corpus:{}", rng.from(ALNUM, 20)).as_bytes(), false);
-            let v = b64(format!(r#"{{"auths":{{"registry.corp.example.com":{{"auth":"{auth}"}}}}}}"#).as_bytes(), false);
+            let v =
+                b64(format!(r#"{{"auths":{{"registry.corp.example.com":{{"auth":"{auth}"}}}}}}"#).as_bytes(), false);
             p(v.clone(), format!("pull {v}"), "pull <REDACTED>")
         }
         "bearer-token" => {
@@ -578,7 +578,11 @@ fn corpus() -> Cluster {
                 let k: &'static str = Box::leak(k.clone().into_boxed_str());
                 // The exposition format escapes backslashes in label values.
                 let e = e.replace('\\', "\\\\");
-                cluster.expected_series.entry(m["archive"].as_str().unwrap().to_string()).or_default().push(format!("{k}=\"{e}\""));
+                cluster
+                    .expected_series
+                    .entry(m["archive"].as_str().unwrap().to_string())
+                    .or_default()
+                    .push(format!("{k}=\"{e}\""));
                 labels.push((k, p));
             }
             cluster.series.push(prometheus::TestSeries { name, labels });
@@ -589,7 +593,8 @@ fn corpus() -> Cluster {
         let path = o["archive"].as_str().unwrap();
         for pointer in o["signal"].as_array().unwrap() {
             let pointer = pointer.as_str().unwrap();
-            let value = expected.pointer(pointer).unwrap_or_else(|| panic!("{path}: no {pointer} in the fixture")).clone();
+            let value =
+                expected.pointer(pointer).unwrap_or_else(|| panic!("{path}: no {pointer} in the fixture")).clone();
             cluster.expected_fields.push((path.to_string(), pointer.to_string(), value));
         }
         cluster.objects.push(planted);
@@ -641,7 +646,8 @@ struct Run {
 fn gather(cluster: &Cluster, prom: &prometheus::Prometheus, policy: Option<&str>) -> Run {
     let mut builder = kubeapi::KubeApi::builder().objects(cluster.objects.clone());
     for (ns, pod, container, text) in &cluster.logs {
-        builder = builder.pod_log(ns, pod, container, false, kubeapi::LogSource::untimestamped(text, kubeapi::DEFAULT_NOW));
+        builder =
+            builder.pod_log(ns, pod, container, false, kubeapi::LogSource::untimestamped(text, kubeapi::DEFAULT_NOW));
     }
     let server = builder.build().start_background();
     let tmp = tempfile::tempdir().unwrap();
@@ -693,7 +699,9 @@ fn detect_secrets(dir: &Path) -> BTreeMap<String, Vec<String>> {
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| {
-            panic!("detect-secrets is missing ({e}): run scripts/test.sh, which installs it (pip install detect-secrets)")
+            panic!(
+                "detect-secrets is missing ({e}): run scripts/test.sh, which installs it (pip install detect-secrets)"
+            )
         });
     assert!(out.status.success(), "detect-secrets: {}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -706,7 +714,8 @@ fn detect_secrets(dir: &Path) -> BTreeMap<String, Vec<String>> {
             .iter()
             .map(|r| {
                 let n = r["line_number"].as_u64().unwrap_or(0) as usize;
-                let line: String = text.lines().nth(n.saturating_sub(1)).unwrap_or_default().chars().take(300).collect();
+                let line: String =
+                    text.lines().nth(n.saturating_sub(1)).unwrap_or_default().chars().take(300).collect();
                 format!("{} at line {n}: {line}", r["type"].as_str().unwrap_or("?"))
             })
             .collect();
@@ -775,7 +784,8 @@ fn no_planted_credential_leaves_and_every_signal_stays() {
     }
     for (path, pointer, expected) in &cluster.expected_fields {
         let mut v: Value =
-            serde_json::from_slice(run.entries.get(path).unwrap_or_else(|| panic!("no {path} in the archive"))).unwrap();
+            serde_json::from_slice(run.entries.get(path).unwrap_or_else(|| panic!("no {path} in the archive")))
+                .unwrap();
         normalise_json(&mut v);
         assert_eq!(v.pointer(pointer), Some(expected), "{path} {pointer}");
     }
@@ -853,7 +863,8 @@ fn with_obfuscation_no_planted_address_is_left_and_networks_keep_their_overlaps(
     }
     assert!(left.is_empty(), "{left:#?}");
     // Both nodes (named 10.0.0.1 and 010.0.0.1) are archived, at two paths.
-    let nodes: Vec<&String> = run.entries.keys().filter(|p| p.starts_with("cluster-scoped-resources/core/nodes/")).collect();
+    let nodes: Vec<&String> =
+        run.entries.keys().filter(|p| p.starts_with("cluster-scoped-resources/core/nodes/")).collect();
     assert_eq!(nodes.len(), 3, "{nodes:?}");
     // Credentials stay scrubbed with obfuscation on.
     for p in &cluster.planted {
@@ -862,11 +873,15 @@ fn with_obfuscation_no_planted_address_is_left_and_networks_keep_their_overlaps(
     // The cluster network and the OVN internal subnet overlapped (the misconfiguration the
     // definition exists for) and still do; the service network was disjoint and still is.
     let network: Value =
-        serde_json::from_slice(&run.entries["cluster-scoped-resources/operator.openshift.io/networks/cluster.json"]).unwrap();
+        serde_json::from_slice(&run.entries["cluster-scoped-resources/operator.openshift.io/networks/cluster.json"])
+            .unwrap();
     let cluster_net = cidr(network.pointer("/spec/clusterNetwork/0/cidr").unwrap().as_str().unwrap());
-    let internal = cidr(network.pointer("/spec/defaultNetwork/ovnKubernetesConfig/v4InternalSubnet").unwrap().as_str().unwrap());
+    let internal =
+        cidr(network.pointer("/spec/defaultNetwork/ovnKubernetesConfig/v4InternalSubnet").unwrap().as_str().unwrap());
     let service = cidr(network.pointer("/spec/serviceNetwork/0").unwrap().as_str().unwrap());
-    assert!(overlap(cidr("10.128.0.0/14"), cidr("10.130.0.0/16")) && !overlap(cidr("10.128.0.0/14"), cidr("172.30.0.0/16")));
+    assert!(
+        overlap(cidr("10.128.0.0/14"), cidr("10.130.0.0/16")) && !overlap(cidr("10.128.0.0/14"), cidr("172.30.0.0/16"))
+    );
     assert!(overlap(cluster_net, internal), "{network}");
     assert!(!overlap(cluster_net, service), "{network}");
     assert_eq!((cluster_net.1, internal.1, service.1), (14, 16, 16));

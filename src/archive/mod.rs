@@ -213,8 +213,9 @@ pub async fn gather_to_with(
         true => Some(base_domain(client).await?),
         false => None,
     };
-    let mut obfuscator = obfuscate::Obfuscator::new(policy.obfuscation.ipv4, policy.obfuscation.ipv6, base_domain.as_deref())
-        .map_err(ArchiveError::Obfuscation)?;
+    let mut obfuscator =
+        obfuscate::Obfuscator::new(policy.obfuscation.ipv4, policy.obfuscation.ipv6, base_domain.as_deref())
+            .map_err(ArchiveError::Obfuscation)?;
     let result = crate::gather::gather_with(client, definitions, target, policy, opts).await;
     let policy_sha256 = policy.sha256();
     let run = RunInfo {

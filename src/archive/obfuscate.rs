@@ -127,7 +127,10 @@ impl Obfuscator {
         let c = text[i];
         let prev = i.checked_sub(1).map(|p| text[p]);
         let prev2 = i.checked_sub(2).map(|p| text[p]);
-        if self.ipv6 && (c.is_ascii_hexdigit() || c == b':') && !prev.is_some_and(|p| p.is_ascii_alphanumeric() || p == b':' || p == b'_') {
+        if self.ipv6
+            && (c.is_ascii_hexdigit() || c == b':')
+            && !prev.is_some_and(|p| p.is_ascii_alphanumeric() || p == b':' || p == b'_')
+        {
             if let Some(r) = self.ipv6_at(text, i, path) {
                 return Some(r);
             }
@@ -364,7 +367,8 @@ mod tests {
     #[test]
     fn prefixes_are_preserved_exactly() {
         let mut o = o();
-        let addrs = ["10.0.0.7", "10.0.0.9", "10.0.131.27", "10.128.0.1", "10.129.255.3", "192.168.1.255", "172.30.0.10"];
+        let addrs =
+            ["10.0.0.7", "10.0.0.9", "10.0.131.27", "10.128.0.1", "10.129.255.3", "192.168.1.255", "172.30.0.10"];
         for a in addrs {
             for b in addrs {
                 let (a, b) = (v4(a), v4(b));
@@ -416,7 +420,15 @@ mod tests {
         assert_eq!(out.matches(&six).count(), 2, "{out}");
         assert!(out.contains("<CLUSTER_BASE_DOMAIN>"));
         // Not addresses: an octet over 255, five parts, versions, a MAC, times, C++ paths.
-        for text in [&b"256.1.1.1"[..], b"1.2.3.4.5", b"v4.7.16", b"1234.1.1.1", b"0a:58:0a:80:00:05", b"12:34:56.789", b"std::string"] {
+        for text in [
+            &b"256.1.1.1"[..],
+            b"1.2.3.4.5",
+            b"v4.7.16",
+            b"1234.1.1.1",
+            b"0a:58:0a:80:00:05",
+            b"12:34:56.789",
+            b"std::string",
+        ] {
             assert_eq!(o.apply(text), text, "{}", String::from_utf8_lossy(text));
         }
         assert!(Obfuscator::with_key(false, false, Some("com"), [0; 32]).is_err());
@@ -435,7 +447,12 @@ mod tests {
             let mask = if k == 0 { 0 } else { u32::MAX << (32 - k) };
             a & mask == b & mask
         };
-        let pairs = [("10.128.0.0/14", "10.130.0.0/23", true), ("10.128.0.0/14", "10.132.0.0/14", false), ("172.30.0.0/16", "172.30.128.0/17", true), ("172.30.0.0/16", "172.31.0.0/16", false)];
+        let pairs = [
+            ("10.128.0.0/14", "10.130.0.0/23", true),
+            ("10.128.0.0/14", "10.132.0.0/14", false),
+            ("172.30.0.0/16", "172.30.128.0/17", true),
+            ("172.30.0.0/16", "172.31.0.0/16", false),
+        ];
         for (a, b, overlap) in pairs {
             let (x, y) = (net(&mut o, a), net(&mut o, b));
             assert_eq!(overlaps(x, y), overlap, "{a} {b}");

@@ -549,7 +549,9 @@ fn export_files(
             Ok(Some(range)) => {
                 let mut rule = r.clone();
                 if let Some(conditions) = rule.get_mut("conditions").and_then(Value::as_array_mut) {
-                    conditions.push(json!({"type": "cluster_version_matches", "cluster_version_matches": {"version": range}}));
+                    conditions.push(
+                        json!({"type": "cluster_version_matches", "cluster_version_matches": {"version": range}}),
+                    );
                 }
                 rule
             }
@@ -901,7 +903,9 @@ mod tests {
         // Written by hand: the v1 file serves everything below 4.17.0-0.
         assert_eq!(ranges, [&json!(">=4.10.0-0"), &json!(">=4.15.0-0 <4.16.0-0 || >=4.16.3 <4.16.10")]);
         assert_eq!(v1["version"], "1.2.0-38+ge10e77f");
-        for (v, expected) in [("4.14.9", false), ("4.15.0-rc.1", true), ("4.16.2", false), ("4.16.9", true), ("4.16.10", false)] {
+        for (v, expected) in
+            [("4.14.9", false), ("4.15.0-rc.1", true), ("4.16.2", false), ("4.16.9", true), ("4.16.10", false)]
+        {
             assert_eq!(crate::condition::cluster_version_matches(ranges[1].as_str().unwrap(), v), expected, "{v}");
         }
     }

@@ -297,7 +297,9 @@ fn parse_scrub(node: &Node, scrub: &mut crate::scrub::ScrubSettings) -> Result<(
             "allowedEnvNames" => {
                 for item in seq(v).map_err(|m| (v.span, m))? {
                     let name = string(item).map_err(|m| (item.span, m))?;
-                    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+                    if name.is_empty()
+                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+                    {
                         return Err((item.span, format!("{name:?} is not an environment variable name")));
                     }
                     scrub.allowed_env_names.push(name);

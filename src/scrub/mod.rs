@@ -110,10 +110,7 @@ pub fn check_rule(rule: &Rule) -> Result<(), RuleError> {
         || rule.kind.len() > 64
         || !rule.kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return Err(RuleError(format!(
-            "kind {:?} must be 1 to 64 characters of a-z, 0-9 and '-'",
-            rule.kind
-        )));
+        return Err(RuleError(format!("kind {:?} must be 1 to 64 characters of a-z, 0-9 and '-'", rule.kind)));
     }
     if rule.pattern.len() > MAX_EXTRA_PATTERN_BYTES {
         return Err(RuleError(format!("the pattern is longer than {MAX_EXTRA_PATTERN_BYTES} bytes")));
@@ -156,10 +153,7 @@ impl Scrubber {
         let mut table = Vec::with_capacity(all.len());
         let mut next_group = 1;
         for r in &all {
-            let inner = compile(&r.pattern)
-                .map_err(|e| RuleError(format!("rule {}: {e}", r.kind)))?
-                .captures_len()
-                - 1;
+            let inner = compile(&r.pattern).map_err(|e| RuleError(format!("rule {}: {e}", r.kind)))?.captures_len() - 1;
             table.push((r.kind.clone(), next_group, inner));
             next_group += 1 + inner;
             alternatives.push(format!("({})", r.pattern));
@@ -270,7 +264,9 @@ impl Scrubber {
                             }
                             c
                         }
-                        (k, v @ Value::String(_)) if rules::is_secret_key(k) => self.redact(v, "credential-field", counts),
+                        (k, v @ Value::String(_)) if rules::is_secret_key(k) => {
+                            self.redact(v, "credential-field", counts)
+                        }
                         (_, v) => self.scrub_value(v, counts),
                     };
                 }

@@ -127,7 +127,10 @@ pub fn builtin() -> Vec<Rule> {
         // Structural: a quoted key and `:` (JSON or YAML inside text, also `\"`-escaped).
         rule("credential-field", &format!(r#"["'](?i:[A-Za-z0-9_.-]*{KEY_WORDS})\\?["'][ \t]*:[ \t]*{VALUE}"#)),
         // Structural: a YAML-like `key: value` at the start of a line.
-        rule("credential-field", &format!(r#"(?m:^)[ \t]*(?:-[ \t]+)?(?i:[A-Za-z0-9_.-]*{KEY_WORDS})[ \t]*:[ \t]+{VALUE}"#)),
+        rule(
+            "credential-field",
+            &format!(r#"(?m:^)[ \t]*(?:-[ \t]+)?(?i:[A-Za-z0-9_.-]*{KEY_WORDS})[ \t]*:[ \t]+{VALUE}"#),
+        ),
         // Structural: `--password value` on a command line in text.
         rule(
             "credential-arg",
@@ -218,7 +221,10 @@ mod tests {
         let (out, _) = scrub("-H 'Authorization: Basic dXNlcjpwYXNzd29yZA=='");
         assert_eq!(out, "-H 'Authorization: Basic <REDACTED:basic-auth>'");
         let (out, _) = scrub("Authorization: Bearer short\nauthorization=Negotiate YIIabc");
-        assert_eq!(out, "Authorization: Bearer <REDACTED:bearer-token>\nauthorization=Negotiate <REDACTED:credential-field>");
+        assert_eq!(
+            out,
+            "Authorization: Bearer <REDACTED:bearer-token>\nauthorization=Negotiate <REDACTED:credential-field>"
+        );
         // Prose keeps its words.
         kept("the bearer token expired; basic authentication failed");
     }
