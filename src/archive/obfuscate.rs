@@ -130,10 +130,9 @@ impl Obfuscator {
         if self.ipv6
             && (c.is_ascii_hexdigit() || c == b':')
             && !prev.is_some_and(|p| p.is_ascii_alphanumeric() || p == b':' || p == b'_')
+            && let Some(r) = self.ipv6_at(text, i, path)
         {
-            if let Some(r) = self.ipv6_at(text, i, path) {
-                return Some(r);
-            }
+            return Some(r);
         }
         if !self.ipv4 || !c.is_ascii_digit() || prev.is_some_and(|p| p.is_ascii_digit()) {
             return None;
@@ -397,7 +396,6 @@ mod tests {
         for a in ["0.0.0.0", "127.0.0.1", "255.255.255.0", "255.255.255.255", "255.255.0.0", "192.0.0.0", "128.0.0.0"] {
             assert_eq!(o.map_v4(v4(a)), v4(a), "{a}");
         }
-        let mut o = o;
         assert_eq!(o.apply(b"listen 0.0.0.0:80 and [::]:80 ::1"), b"listen 0.0.0.0:80 and [::]:80 ::1");
     }
 
