@@ -283,7 +283,13 @@ pub fn run_rbac(a: RbacArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::from(exit::PROBLEMS)),
         }
     };
-    print!("{}", Rbac::for_definitions(&definitions, &policy).to_yaml(&a.namespace));
+    let rbac = Rbac::for_definitions(&definitions, &policy);
+    for kind in rbac.unknown_kinds() {
+        eprintln!(
+            "warning: {kind}: resource name (plural) not known to rrctl, not granted; its gatherers will be forbidden"
+        );
+    }
+    print!("{}", rbac.to_yaml(&a.namespace));
     Ok(ExitCode::SUCCESS)
 }
 
