@@ -305,7 +305,8 @@ mod tests {
     #[test]
     fn error_chain_prints_each_cause_once() {
         // The message of issue 10: a verify error whose text already holds its fetch cause.
-        let cause = rrctl::trust::transport::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
+        let cause =
+            rrctl::trust::transport::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
         let e = anyhow::Error::from(rrctl::trust::VerifyError::Fetch { what: "head.json".into(), source: cause });
         assert_eq!(
             format!("{e:#}"),

@@ -666,7 +666,8 @@ fn serve(env: &'static envtest::Envtest, cluster: &Cluster) {
     static LOADED: std::sync::Once = std::sync::Once::new();
     LOADED.call_once(|| {
         let mut namespaces: BTreeSet<String> = cluster.logs.iter().map(|(ns, ..)| ns.clone()).collect();
-        namespaces.extend(cluster.objects.iter().filter_map(|o| o["metadata"]["namespace"].as_str().map(str::to_string)));
+        namespaces
+            .extend(cluster.objects.iter().filter_map(|o| o["metadata"]["namespace"].as_str().map(str::to_string)));
         for ns in &namespaces {
             env.ensure_namespace(ns);
         }
@@ -746,7 +747,10 @@ fn detect_secrets(dir: &Path) -> BTreeMap<String, Vec<String>> {
         // The archive's own metadata names the content and the policy by their hashes
         // (docs/archive.md), and images are named by digest (the ClusterVersion's release
         // image): hex strings the entropy heuristic cannot tell from secrets.
-        .args(["--exclude-lines", r#""(git_commit|policy_sha256|bundle_sha256)": "[0-9a-f]{40,64}"|@sha256:[0-9a-f]{64}"#])
+        .args([
+            "--exclude-lines",
+            r#""(git_commit|policy_sha256|bundle_sha256)": "[0-9a-f]{40,64}"|@sha256:[0-9a-f]{64}"#,
+        ])
         .arg(dir)
         .current_dir(dir)
         .output()
@@ -828,7 +832,8 @@ fn no_planted_credential_leaves_and_every_signal_stays() {
                 // containerLogs and containersLogs lines start with the kubelet's timestamp.
                 match l.split_once(' ') {
                     Some((stamp, rest))
-                        if time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).is_ok() =>
+                        if time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
+                            .is_ok() =>
                     {
                         rest.to_string()
                     }

@@ -8,8 +8,8 @@ use anyhow::{Context as _, bail};
 use crate::cli::GlobalOpts;
 use rrctl::exit;
 use rrctl::fetch::{Cluster, Cycle, FetchConfig, PollOptions, SetupError, StateDir};
-use rrctl::trust::transport::{HttpFetcher, HttpLimits, HttpOptions, RetryPolicy};
 use rrctl::trust::payload::Limits;
+use rrctl::trust::transport::{HttpFetcher, HttpLimits, HttpOptions, RetryPolicy};
 
 /// Options shared by `rrctl fetch` and `rrctl agent`.
 #[derive(Debug, Clone, clap::Args)]

@@ -14,8 +14,8 @@ use rrctl::exit;
 use rrctl::gather::rbac::{AGENT_NAMESPACE, Rbac};
 use rrctl::gather::{self, GatherDefinition, Target, source};
 use rrctl::policy::LocalPolicy;
-use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::payload::Limits;
+use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::verify::{self, ClientState, VerifyOptions};
 
 #[derive(Debug, clap::Args)]

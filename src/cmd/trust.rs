@@ -12,10 +12,10 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::GlobalOpts;
 use rrctl::exit;
-use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::keys::{self, PrivateKey};
 use rrctl::trust::payload::{self, Envelope, Limits, Role, RootPayload, format_time, parse_time};
 use rrctl::trust::sign;
+use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::verify::{self, ClientState, Expect, TrustedRoot, VerifyOptions};
 use rrctl::trust::{KeySource, VerifyError};
 

@@ -544,17 +544,20 @@ fn export_files(
         }
         // The v1 file is served to every version below 4.17.0-0: the rule carries the
         // definition's range there as a condition the operator evaluates.
-        let rule = match v1_condition(&served, &below) {
-            Ok(None) => r.clone(),
-            Ok(Some(range)) => {
-                let mut rule = r.clone();
-                if let Some(conditions) = rule.get_mut("conditions").and_then(Value::as_array_mut) {
-                    conditions.push(
-                        json!({"type": "cluster_version_matches", "cluster_version_matches": {"version": range}}),
-                    );
-                }
-                rule
-            }
+        let rules = match v1_condition(&served, &below).and_then(|c| split_for_schema(c.as_deref())) {
+            Ok(ranges) if ranges.is_empty() => vec![r.clone()],
+            Ok(ranges) => ranges
+                .into_iter()
+                .map(|range| {
+                    let mut rule = r.clone();
+                    if let Some(conditions) = rule.get_mut("conditions").and_then(Value::as_array_mut) {
+                        conditions.push(
+                            json!({"type": "cluster_version_matches", "cluster_version_matches": {"version": range}}),
+                        );
+                    }
+                    rule
+                })
+                .collect(),
             Err(why) => {
                 report.push(
                     Diagnostic::new(
@@ -570,8 +573,10 @@ fn export_files(
                 continue;
             }
         };
-        if !v1_rules.contains(&rule) {
-            v1_rules.push(rule);
+        for rule in rules {
+            if !v1_rules.contains(&rule) {
+                v1_rules.push(rule);
+            }
         }
     }
     if v1_rules.is_empty() {
@@ -667,6 +672,31 @@ pub fn v1_condition(served: &IntervalSet, all: &IntervalSet) -> Result<Option<St
         }
     }
     Ok(Some(range))
+}
+
+/// The existing schema allows `cluster_version_matches` ranges of at most this many characters.
+const MAX_CONDITION_LEN: usize = 64;
+
+/// The ranges a v1 rule is written with: none (no condition), the range itself when it fits the
+/// schema, otherwise one rule per alternative (the intervals are disjoint, so at most one of the
+/// copies runs on any version); an alternative that does not fit cannot be expressed.
+fn split_for_schema(range: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(range) = range else { return Ok(Vec::new()) };
+    if range.len() <= MAX_CONDITION_LEN {
+        return Ok(vec![range.to_string()]);
+    }
+    range
+        .split(" || ")
+        .map(|alt| {
+            if alt.len() <= MAX_CONDITION_LEN {
+                Ok(alt.to_string())
+            } else {
+                Err(format!(
+                    "need the range `{alt}`, longer than the {MAX_CONDITION_LEN} characters the existing schema allows"
+                ))
+            }
+        })
+        .collect()
 }
 
 /// `0.0.0+content.<hash>`: names the legacy content when no content version is known.
@@ -908,6 +938,26 @@ mod tests {
         {
             assert_eq!(crate::condition::cluster_version_matches(ranges[1].as_str().unwrap(), v), expected, "{v}");
         }
+    }
+
+    #[test]
+    fn long_v1_ranges_become_one_rule_per_interval() {
+        let (g, w) = rule("A");
+        let versions = ">=4.10.0-0 <4.10.5 || >=4.11.0-rc.1 <4.11.3 || >=4.12.0-0 <4.12.7 || >=4.14.0-0 <4.14.2";
+        let (g2, w2) = rule("B");
+        // `b` serves every version, so that the v2 mapping has a rule everywhere.
+        let (files, report) = run(&[def("a", versions, g, w), def("b", ">=4.0.0-0", g2, w2)]);
+        assert!(!report.has_errors(), "{report:?}");
+        let v1 = get(&files.unwrap(), "legacy/v1/rules.json");
+        let ranges: Vec<&str> = v1["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["conditions"][0]["alert"]["name"] == "A")
+            .map(|r| r["conditions"][1]["cluster_version_matches"]["version"].as_str().unwrap())
+            .collect();
+        // Written by hand from the range: its intervals, each a rule of its own.
+        assert_eq!(ranges, [">=4.10.0-0 <4.10.5", ">=4.11.0-rc.1 <4.11.3", ">=4.12.0-0 <4.12.7", ">=4.14.0-0 <4.14.2"]);
     }
 
     #[test]

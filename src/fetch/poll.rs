@@ -4,8 +4,8 @@
 //! changes only once everything verified.
 
 use crate::trust::VerifyError;
-use crate::trust::transport::{FetchError, Fetched, Fetcher};
 use crate::trust::payload::{Limits, Range};
+use crate::trust::transport::{FetchError, Fetched, Fetcher};
 use crate::trust::verify::{self, Expect, PreviousHead};
 
 use super::state::{ActiveBundle, NotApplied, StateDir, StoredBundle, StoredHead, StoredIndex, Verified};

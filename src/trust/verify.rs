@@ -16,11 +16,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::VerifyError;
-use super::transport::{FetchError, Fetched, Fetcher};
 use super::payload::{
     self, Bundle, HeadPayload, IndexPayload, Limits, Range, Role, RootPayload, check_signatures, format_time,
     sha256_hex,
 };
+use super::transport::{FetchError, Fetched, Fetcher};
 
 /// Most root versions walked in one update (bounds the work a hostile mirror can cause).
 pub const MAX_ROOT_STEPS: u64 = 1024;
