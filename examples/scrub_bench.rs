@@ -31,11 +31,12 @@ fn main() {
         }
         let elapsed = started.elapsed();
         println!(
-            "{path}: {} files, {bytes} bytes scrubbed in {:.3} s ({:.1} MB/s), {} replacements",
+            "{path}: {} files, {bytes} bytes scrubbed in {:.3} s ({:.1} MB/s), {} replacements {:?}",
             files.len(),
             elapsed.as_secs_f64(),
             bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9),
-            counts.total()
+            counts.total(),
+            counts.0
         );
     }
 }

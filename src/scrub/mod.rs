@@ -130,6 +130,10 @@ fn compile(pattern: &str) -> Result<Regex, regex::Error> {
 #[derive(Debug, Clone)]
 pub struct Scrubber {
     regex: Regex,
+    /// The textual rules and what a structural rule needs (an `env` key, the last-applied
+    /// annotation, a key or flag naming a credential), over a JSON file's raw bytes: a file
+    /// without a backslash and without a match cannot change, so it is not parsed at all.
+    json_trigger: Regex,
     /// Per rule: its kind, the index of its group in `regex`, and how many groups it has inside.
     rules: Vec<(String, usize, usize)>,
     allowed_env: BTreeSet<String>,
@@ -159,12 +163,24 @@ impl Scrubber {
             alternatives.push(format!("({})", r.pattern));
         }
         let regex = compile(&alternatives.join("|")).map_err(|e| RuleError(format!("the rules together: {e}")))?;
+        // Any key or flag containing a credential word with separators anywhere: every key
+        // `rules::is_secret_key` accepts (it drops `_`, `-`, `.`), and more.
+        let words = rules::SECRET_KEY_SUFFIXES
+            .iter()
+            .chain(rules::SECRET_KEYS_EXACT)
+            .map(|w| w.chars().map(|c| c.to_string()).collect::<Vec<_>>().join("[_.-]*"))
+            .collect::<Vec<_>>()
+            .join("|");
+        let words = format!("(?i:{words})");
+        alternatives.push(format!(r#""env"\s*:|{LAST_APPLIED}|"[^"]*{words}[^"]*"\s*:|"-[^"]*{words}[^"]*""#));
+        let json_trigger =
+            compile(&alternatives.join("|")).map_err(|e| RuleError(format!("the rules together: {e}")))?;
         let allowed_env = DEFAULT_ALLOWED_ENV
             .iter()
             .map(|s| s.to_string())
             .chain(settings.allowed_env_names.iter().cloned())
             .collect();
-        Ok(Scrubber { regex, rules: table, allowed_env })
+        Ok(Scrubber { regex, json_trigger, rules: table, allowed_env })
     }
 
     /// Whether the value of env variable `name` is kept.
@@ -295,6 +311,13 @@ impl Scrubber {
     /// (logs, metrics) textually. Unchanged files keep their bytes.
     pub fn scrub_file(&self, path: &str, bytes: Vec<u8>, counts: &mut Counts) -> Vec<u8> {
         if path.ends_with(".json")
+            && bytes.is_ascii()
+            && !bytes.contains(&b'\\')
+            && !self.json_trigger.is_match(&bytes)
+        {
+            return bytes;
+        }
+        if path.ends_with(".json")
             && let Ok(mut value) = serde_json::from_slice::<Value>(&bytes)
         {
             if !self.scrub_value(&mut value, counts) {
@@ -379,6 +402,28 @@ mod tests {
         ] {
             assert!(check_rule(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_raw_bytes_prefilter_never_skips_what_the_walk_finds() {
+        let s = Scrubber::default();
+        // One structural or textual trigger each, in JSON without backslashes.
+        for (text, kind) in [
+            (r#"{"env": [{"name": "X", "value": "v"}]}"#, "env-value"),
+            (r#"{"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}"#, "last-applied-configuration"),
+            (r#"{"db_Pass_Word": "v"}"#, "credential-field"),
+            (r#"{"x-p.a_s-s.w_o-r.d": "v"}"#, "credential-field"),
+            (r#"{"args": ["--api-key", "v"]}"#, "credential-arg"),
+            (r#"{"u": "https://a:b@h/"}"#, "url-userinfo"),
+        ] {
+            let mut counts = Counts::default();
+            let out = s.scrub_file("x.json", text.as_bytes().to_vec(), &mut counts);
+            assert_ne!(out, text.as_bytes(), "{text}");
+            assert!(counts.0.contains_key(kind), "{text}: {counts:?}");
+        }
+        let mut counts = Counts::default();
+        let plain = br#"{"metadata": {"name": "cm-1", "labels": {"index": "1"}}, "data": {"index": "1"}}"#.to_vec();
+        assert_eq!(s.scrub_file("x.json", plain.clone(), &mut counts), plain);
     }
 
     #[test]
