@@ -310,10 +310,7 @@ impl Scrubber {
     /// Scrub one archive file: JSON files (`.json`) structurally and textually, everything else
     /// (logs, metrics) textually. Unchanged files keep their bytes.
     pub fn scrub_file(&self, path: &str, bytes: Vec<u8>, counts: &mut Counts) -> Vec<u8> {
-        if path.ends_with(".json")
-            && bytes.is_ascii()
-            && !bytes.contains(&b'\\')
-            && !self.json_trigger.is_match(&bytes)
+        if path.ends_with(".json") && bytes.is_ascii() && !bytes.contains(&b'\\') && !self.json_trigger.is_match(&bytes)
         {
             return bytes;
         }
@@ -410,7 +407,10 @@ mod tests {
         // One structural or textual trigger each, in JSON without backslashes.
         for (text, kind) in [
             (r#"{"env": [{"name": "X", "value": "v"}]}"#, "env-value"),
-            (r#"{"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}"#, "last-applied-configuration"),
+            (
+                r#"{"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}"#,
+                "last-applied-configuration",
+            ),
             (r#"{"db_Pass_Word": "v"}"#, "credential-field"),
             (r#"{"x-p.a_s-s.w_o-r.d": "v"}"#, "credential-field"),
             (r#"{"args": ["--api-key", "v"]}"#, "credential-arg"),
