@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use crate::common::{
-    agent_with_rbac, bundled_definitions, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects,
-    write_definitions,
+    agent_with_rbac, agent_with_rbac_as_printed, bundled_definitions, definition, rbac_yaml, rrctl, run_ok,
+    sample_cluster_objects, write_definitions,
 };
 use crate::envtest::{self, AuditRecord, kubelet};
 use crate::tarball::read_archive;
@@ -83,8 +83,10 @@ fn bundled_definitions_gather_under_their_generated_rbac_asking_only_what_the_pl
             (300, "{\"level\":\"info\",\"msg\":\"compaction done\"}"),
         ]),
     );
-    let rbac = rbac_yaml(dir.path(), &defs, None, &ns);
-    let agent = agent_with_rbac(env, &ns, &rbac);
+    // `rrctl rbac definitions` exactly as printed (deploy/rbac.yaml is the same, tests/deploy.rs).
+    let rbac = String::from_utf8(run_ok(rrctl(dir.path()).arg("rbac").arg(&defs)).stdout).unwrap();
+    let agent = agent_with_rbac_as_printed(env, &rbac);
+    assert_eq!(agent.sa.username, "system:serviceaccount:openshift-insights-rrctl:rrctl-agent");
     let gather = |extra: &[&str]| {
         let mut cmd = rrctl(dir.path());
         cmd.args(["gather", "--definitions"]).arg(&defs).arg("--kubeconfig").arg(&agent.sa.kubeconfig).args(extra);

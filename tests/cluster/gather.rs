@@ -177,13 +177,6 @@ fn serve(dist: &Path) -> Serve {
     Serve { child, base }
 }
 
-/// The cluster's identity, from the ClusterVersion fixture the harness created.
-fn identity() -> (String, String) {
-    let cv: Value =
-        crate::common::read_json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/envtest/clusterversion.json"));
-    (cv["status"]["desired"]["version"].as_str().unwrap().into(), cv["spec"]["clusterID"].as_str().unwrap().into())
-}
-
 /// The acceptance path: build, serve, fetch into a state directory (the identity from the
 /// ClusterVersion), gather from it as the service account of the generated RBAC.
 #[test]
@@ -225,7 +218,7 @@ fn build_serve_fetch_then_gather_from_the_state_dir_with_the_rbac_rrctl_generate
         .unwrap();
     assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
     let entries = read_archive(&out);
-    let (ocp_version, cluster_id) = identity();
+    let (ocp_version, cluster_id) = envtest::cluster_identity();
 
     // Every file is expected: from the sample's objects and the logs above.
     let operators = sample_operators();
@@ -514,16 +507,7 @@ fn all_powerful(env: &Envtest, ns: &str) -> ServiceAccount {
         }),
     );
     // Wait until the authorizer knows the binding (as the admin, so the SA's records stay clean).
-    let review = json!({
-        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-        "spec": {"user": sa.username, "groups": ["system:serviceaccounts", "system:authenticated"],
-                 "resourceAttributes": {"verb": "list", "resource": "secrets", "namespace": ns}},
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while env.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)["status"]["allowed"] != true {
-        assert!(std::time::Instant::now() < deadline, "the cluster-admin binding never took effect");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    env.wait_until_allowed(&sa, "list", "", "secrets", ns, "");
     sa
 }
 

@@ -114,3 +114,26 @@ fn the_test_script_fails_loudly_without_a_kube_apiserver() {
     assert!(stderr.contains("setup-envtest use 1.36") && stderr.contains("no kube-apiserver"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("== "), "nothing ran before the check");
 }
+
+/// etcd and kube-apiserver do not outlive the test binary that started them: this binary run
+/// again on one test starts a server of its own, and once it has exited, that server's port
+/// stops answering and its directory is gone (the watchdog's work).
+#[test]
+fn the_servers_end_with_the_test_binary() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "harness::the_cluster_version_is_a_4_16_cluster", "--test-threads=1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let url = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("envtest: kube-apiserver at ").and_then(|r| r.split(' ').next()))
+        .unwrap_or_else(|| panic!("no start-up line in {stderr}"));
+    let address = url.strip_prefix("https://").unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&address).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "{address} still answers after the test binary exited");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

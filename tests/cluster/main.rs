@@ -1,6 +1,8 @@
 //! Cluster-side tests against a real kube-apiserver (`tests/support/envtest.rs`: etcd and
 //! kube-apiserver from `KUBEBUILDER_ASSETS`, started once for this binary): one test crate with
-//! a module per concern, so the server starts once and the crate links once.
+//! a module per concern, so the server starts once and the crate links once. The `stand_in_*`
+//! modules use the stand-in API server (`tests/support/kubeapi.rs`) for what a real one cannot
+//! be made to do; `contract` checks the stand-in against the real server.
 
 #[path = "../support/envtest.rs"]
 mod envtest;
@@ -14,6 +16,7 @@ mod prometheus;
 mod tarball;
 
 mod acceptance;
+mod agent;
 mod alerts;
 mod bundled;
 mod common;
@@ -21,3 +24,8 @@ mod contract;
 mod gather;
 mod harness;
 mod rbac;
+mod stand_in_agent;
+mod stand_in_gather;
+mod stand_in_kubectl;
+mod stand_in_prometheus;
+mod stand_in_server;

@@ -44,6 +44,10 @@ fn assets() -> Result<Assets, String> {
     Ok(Assets { apiserver: find("kube-apiserver")?, etcd: find("etcd")?, kubectl: find("kubectl")? })
 }
 
+pub fn kubectl_path() -> Result<PathBuf, String> {
+    assets().map(|a| a.kubectl)
+}
+
 /// A port the OS says is free now (bound to 127.0.0.1:0 and released).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().expect("address").port()
@@ -295,11 +299,13 @@ pub fn start() -> Result<Envtest, String> {
     cluster_version(&env);
     node(&env);
     env.startup = started.elapsed();
-    eprintln!(
-        "envtest: kube-apiserver at {} ready in {:.1} s (CRDs, ClusterVersion, node included)",
+    // Straight to the process's stderr, past the test harness's capture: CI logs show it.
+    let line = format!(
+        "envtest: kube-apiserver at {} ready in {:.1} s (CRDs, ClusterVersion, node included)\n",
         env.url,
         env.startup.as_secs_f64()
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     Ok(env)
 }
 

