@@ -132,17 +132,6 @@ struct Setup {
     cdn: Serve,
 }
 
-fn setup_with(definitions: Vec<(&'static str, String)>, objects: Vec<Value>) -> Setup {
-    setup_server(definitions, |b| b.objects(objects))
-}
-
-fn setup_server(
-    definitions: Vec<(&'static str, String)>,
-    customize: impl FnOnce(kubeapi::KubeApiBuilder) -> kubeapi::KubeApiBuilder,
-) -> Setup {
-    setup_full(definitions, customize, None)
-}
-
 /// With `policy`: written to `policy.yaml` and given to `rrctl rbac`, so the RBAC is what that
 /// policy needs.
 fn setup_full(
