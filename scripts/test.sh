@@ -104,6 +104,15 @@ for tool in actionlint zizmor; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing after installing it" >&2; exit 1; }
 done
 
+# --- privacy (issue 22): tests/privacy.rs scans archives with detect-secrets (PyPI).
+if ! command -v detect-secrets >/dev/null 2>&1; then
+  echo "== installing detect-secrets (PyPI)"
+  python3 -m pip install --quiet detect-secrets
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+command -v detect-secrets >/dev/null 2>&1 || { echo "detect-secrets is still missing after installing it" >&2; exit 1; }
+# --- end privacy
+
 echo "== set-up: $((SECONDS - started)) s"
 
 stage "cargo fmt --check" cargo fmt --check

@@ -17,6 +17,7 @@
 //! - [`fetch`]: the cluster side's fetch-and-verify client and its state directory;
 //! - [`cluster`], [`gather`] and [`archive`]: the cluster side: executing definitions with `kube`
 //!   inside the local [`policy`], and the Insights-style archive;
+//! - [`scrub`]: the scrubber every archive entry passes (credentials become `<REDACTED:kind>`);
 //! - [`agent`]: the cluster side's loop: fetch, then (later) gather, status and metrics.
 
 #[cfg(feature = "agent")]
@@ -46,6 +47,7 @@ pub mod policy;
 pub mod prometheus;
 #[cfg(feature = "publisher")]
 pub mod publish;
+pub mod scrub;
 pub mod serve;
 pub mod trust;
 pub mod version;

@@ -415,8 +415,8 @@ proptest! {
             .map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s })
             .collect();
         let (mut quick, mut full) = (rrctl::diag::Report::default(), rrctl::diag::Report::default());
-        let q = export_unless_unservable(&inputs, "0.1.0", &mut quick);
-        let f = export(&inputs, "0.1.0", &mut full);
+        let q = export_unless_unservable(&inputs, Some("1.0.0"), &mut quick);
+        let f = export(&inputs, Some("1.0.0"), &mut full);
         prop_assert_eq!(&q.first_unserved, &f.first_unserved);
         prop_assert_eq!(q.files, f.files);
         prop_assert_eq!(quick.has_errors(), full.has_errors());
@@ -588,4 +588,41 @@ fn released_versions_match_channel_data() {
     let in_416 = released_in(&VersionRange::parse("4.16").expect("valid").intervals());
     assert!(in_416.iter().all(|v| v.major() == 4 && v.minor() == 16));
     assert!(in_416.iter().any(|v| v.is_prerelease()));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The v1 legacy rules carry their definition's range below 4.17.0-0 as a
+    /// `cluster_version_matches` condition: evaluated with the existing operator's semantics
+    /// (`rrctl::condition`), it holds for exactly the versions below 4.17.0-0 the range contains.
+    #[test]
+    fn v1_conditions_hold_exactly_on_the_definitions_versions(
+        alts in alternatives(),
+        versions in prop::collection::vec(version_text(), 1..24),
+    ) {
+        let set = VersionRange::parse(&render(&alts)).unwrap().intervals();
+        let below = IntervalSet::from_intervals(vec![Interval {
+            from: OcpVersion::min(),
+            to: Some(OcpVersion::parse("4.17.0-0").unwrap()),
+        }]);
+        let served = set.intersect(&below);
+        prop_assume!(!served.is_empty());
+        let condition = rrctl::compile::legacy_export::v1_condition(&served, &below).unwrap();
+        for v in &versions {
+            let parsed = OcpVersion::parse(v).unwrap();
+            if parsed >= OcpVersion::parse("4.17.0-0").unwrap() {
+                continue;
+            }
+            let contains = served
+                .intervals()
+                .iter()
+                .any(|i| i.from <= parsed && i.to.as_ref().is_none_or(|t| &parsed < t));
+            let holds = match &condition {
+                None => true,
+                Some(range) => rrctl::condition::cluster_version_matches(range, v),
+            };
+            prop_assert_eq!(holds, contains, "{} at {} (condition {:?})", render(&alts), v, condition);
+        }
+    }
 }

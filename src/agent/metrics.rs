@@ -39,6 +39,8 @@ struct GatherMetrics {
     last_archive_bytes: Option<u64>,
     failures: std::collections::BTreeMap<&'static str, u64>,
     uploads: [u64; 2],
+    /// Credentials the scrubber replaced, by kind, over all runs.
+    redactions: crate::scrub::Counts,
 }
 
 /// The agent's metrics; cheap to update, rendered on scrape.
@@ -76,6 +78,7 @@ impl Metrics {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let g = &mut m.gather;
         g.runs += 1;
+        g.redactions.merge(&run.redactions);
         for (_, outcome, _, _) in &run.definitions {
             *g.outcomes.entry(outcome.as_str()).or_default() += 1;
         }
@@ -175,6 +178,14 @@ impl Metrics {
             "Size of the last archive written.",
             &g.last_archive_bytes.map(|b| vec![(String::new(), b.to_string())]).unwrap_or_default(),
         );
+        let redactions: Vec<_> =
+            g.redactions.0.iter().map(|(k, n)| (format!("{{kind=\"{k}\"}}"), n.to_string())).collect();
+        metric(
+            "rrctl_scrub_redactions_total",
+            "counter",
+            "Credentials the scrubber replaced in gathered files, by kind, over all runs.",
+            &redactions,
+        );
         metric(
             "rrctl_upload_total",
             "counter",
@@ -264,6 +275,9 @@ mod tests {
             upload: upload.map(|u| {
                 u.map(|()| super::super::upload::UploadReceipt { status: 202, request_id: None, attempts: 1 })
             }),
+            redactions: crate::scrub::Counts(
+                [("aws-access-key".to_string(), 2), ("env-value".to_string(), 1)].into_iter().collect(),
+            ),
         }
     }
 
@@ -285,6 +299,8 @@ mod tests {
             "rrctl_gather_archive_bytes 900",
             "rrctl_upload_total{result=\"succeeded\"} 1",
             "rrctl_upload_total{result=\"failed\"} 1",
+            "rrctl_scrub_redactions_total{kind=\"aws-access-key\"} 4",
+            "rrctl_scrub_redactions_total{kind=\"env-value\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -81,6 +81,8 @@ pub struct GatherRun {
     pub failure: Option<(&'static str, String)>,
     /// The upload of the archive, when one was tried: the receipt or the error's message.
     pub upload: Option<Result<upload::UploadReceipt, String>>,
+    /// Credentials the scrubber replaced in this run, by kind.
+    pub redactions: crate::scrub::Counts,
 }
 
 /// Gather the bundle in force after a successful cycle, write the archive and upload it.
@@ -103,6 +105,7 @@ async fn gather_after(
         not_applicable: Vec::new(),
         failure: None,
         upload: None,
+        redactions: crate::scrub::Counts::default(),
     };
     let id = cluster.cluster_id.as_deref();
     let (definitions, source) =
@@ -158,6 +161,9 @@ async fn gather_after(
             run.definitions =
                 result.reports.iter().map(|r| (r.id.clone(), r.outcome, r.reason.clone(), r.bytes)).collect();
             run.not_applicable = result.not_applicable.clone();
+            for g in result.reports.iter().flat_map(|d| &d.gatherers) {
+                run.redactions.merge(&g.redactions);
+            }
             if result.has_problems() {
                 let failed: Vec<&str> = result
                     .reports

@@ -129,11 +129,24 @@ pub fn entries(result: &GatherResult, run: &RunInfo<'_>) -> Vec<(String, Vec<u8>
             .collect(),
     };
     let mut out: Vec<(String, Vec<u8>)> = result.files.iter().map(|f| (f.path.clone(), f.bytes.clone())).collect();
-    out.push((REMOTE_CONFIGURATION_PATH.into(), json(&remote)));
-    out.push((GATHERS_PATH.into(), json(&gathers)));
-    out.push((PROVENANCE_PATH.into(), json(&provenance)));
+    // The metadata quotes API errors and reasons: it passes the built-in scrubber rules too
+    // (gathered files passed the run's scrubber in their gatherer).
+    let scrubber = metadata_scrubber();
+    let mut not_counted = crate::scrub::Counts::default();
+    for (path, bytes) in [
+        (REMOTE_CONFIGURATION_PATH, json(&remote)),
+        (GATHERS_PATH, json(&gathers)),
+        (PROVENANCE_PATH, json(&provenance)),
+    ] {
+        out.push((path.into(), scrubber.scrub_file(path, bytes, &mut not_counted)));
+    }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+fn metadata_scrubber() -> &'static crate::scrub::Scrubber {
+    static S: std::sync::OnceLock<crate::scrub::Scrubber> = std::sync::OnceLock::new();
+    S.get_or_init(crate::scrub::Scrubber::default)
 }
 
 /// A relative path of safe segments (no `..`, `.`, empty segments, backslashes or NUL).
@@ -206,8 +219,9 @@ pub async fn gather_to_with(
         true => Some(opts.cancel.run(base_domain(client, policy)).await.map_err(ArchiveError::Stopped)??),
         false => None,
     };
-    let mut obfuscator = obfuscate::Obfuscator::new(policy.obfuscation.ipv4, base_domain.as_deref())
-        .map_err(ArchiveError::Obfuscation)?;
+    let mut obfuscator =
+        obfuscate::Obfuscator::new(policy.obfuscation.ipv4, policy.obfuscation.ipv6, base_domain.as_deref())
+            .map_err(ArchiveError::Obfuscation)?;
     let result = crate::gather::gather_with(client, definitions, target, policy, &opts).await;
     if opts.cancel.token().is_cancelled() {
         return Err(ArchiveError::Stopped(crate::cancel::Stopped::Cancelled));

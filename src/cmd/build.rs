@@ -237,6 +237,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         index_expires_in: a.index_expires_in,
         head_expires_in: a.head_expires_in,
         git_commit,
+        content_version: dist::content_version(&git_dir(&a.definitions)),
         signing: SigningOptions {
             root_dir: a.root_dir.clone(),
             index_key: key_source(&a.index_key, &a.index_key_env, "RRCTL_INDEX_KEY"),

@@ -31,6 +31,9 @@ pub struct BuildOptions {
     /// Seconds after `head_issued_at`.
     pub head_expires_in: i64,
     pub git_commit: Option<String>,
+    /// What names the content in the legacy files' `version` ([`content_version`]); `None`:
+    /// a hash of the legacy content.
+    pub content_version: Option<String>,
     pub signing: SigningOptions,
     /// Whether and how strictly `legacy/` is written (`--legacy`).
     pub legacy: LegacyMode,
@@ -141,7 +144,7 @@ fn write_release(
         .zip(&served.sets)
         .map(|(d, s)| legacy::Input { file: &d.file, definition: &d.definition, set: s })
         .collect();
-    let legacy_files = legacy_export(&inputs, opts.legacy, report);
+    let legacy_files = legacy_export(&inputs, opts.legacy, opts.content_version.as_deref(), report);
     tracing::debug!("legacy export at {:?}", t.elapsed());
     if report.has_errors() {
         return Err(BuildError::Refused(report.errors()));
@@ -199,12 +202,16 @@ fn write_release(
 /// The legacy export under `mode`. In `auto`, content the legacy format cannot serve leaves
 /// `legacy/` out with one warning naming the first version concerned, and its problems do not
 /// stop the build; in `always` they are errors; `never` writes nothing.
-fn legacy_export(inputs: &[legacy::Input<'_>], mode: LegacyMode, report: &mut Report) -> Option<legacy::Files> {
+fn legacy_export(
+    inputs: &[legacy::Input<'_>],
+    mode: LegacyMode,
+    version: Option<&str>,
+    report: &mut Report,
+) -> Option<legacy::Files> {
     if mode == LegacyMode::Never {
         return None;
     }
     let mut own = Report::default();
-    let version = env!("CARGO_PKG_VERSION");
     let export = match mode {
         LegacyMode::Auto => legacy::export_unless_unservable(inputs, version, &mut own),
         _ => legacy::export(inputs, version, &mut own),
@@ -288,6 +295,32 @@ pub fn git_head(dir: &Path) -> (Option<String>, Option<i64>) {
     (commit, time)
 }
 
+/// The content's version as the existing build writes it: `git describe --tags --long` of the
+/// repository containing `dir` with `-g` turned into `+g` (`1.2.0-38+ge10e77f`); without a tag,
+/// `0.0.0-<commits>+g<short hash>`; `None` outside git.
+pub fn content_version(dir: &Path) -> Option<String> {
+    let run = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        (out.status.success() && !s.is_empty()).then_some(s)
+    };
+    if let Some(d) = run(&["describe", "--tags", "--long", "--abbrev=7"])
+        && let Some((head, hash)) = d.rsplit_once("-g")
+    {
+        return Some(format!("{head}+g{hash}"));
+    }
+    let hash = run(&["rev-parse", "--short=7", "HEAD"])?;
+    let count = run(&["rev-list", "--count", "HEAD"])?;
+    Some(format!("0.0.0-{count}+g{hash}"))
+}
+
 /// A warning that the output depends on the current time.
 pub fn not_reproducible_warning() -> Diagnostic {
     Diagnostic::new(
@@ -310,6 +343,7 @@ mod tests {
             index_expires_in: 365 * 86400,
             head_expires_in: 7 * 86400,
             git_commit: None,
+            content_version: None,
             signing: SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev.to_path_buf() },
             legacy: LegacyMode::Always,
         }

@@ -186,6 +186,15 @@ pub fn to_legacy(d: &Definition) -> Result<LegacyItem, String> {
             .collect();
         let mut functions = Map::new();
         for g in &d.gather {
+            if let Gatherer::LogsOfNamespace(l) = g
+                && l.label_selector.is_some()
+            {
+                // The operator has ignored `label_selector` since 2021 and reads every pod of the
+                // namespace: written or not, it would collect more than the definition declares.
+                return Err("`logsOfNamespace` has a `labelSelector`, which the existing operator ignores (it would \
+                            read every pod of the namespace)"
+                    .into());
+            }
             let (name, params) =
                 legacy_function(g).ok_or_else(|| format!("{} is not a legacy function", g.kind_name()))?;
             if functions.insert(name.to_string(), params).is_some() {
@@ -220,9 +229,6 @@ fn legacy_function(g: &Gatherer) -> Option<(&'static str, Value)> {
         Gatherer::LogsOfNamespace(x) => {
             m.insert("namespace".into(), json!(x.namespace));
             m.insert("tail_lines".into(), json!(x.tail_lines));
-            if let Some(s) = &x.label_selector {
-                m.insert("label_selector".into(), json!(s));
-            }
             "logs_of_namespace"
         }
         Gatherer::ImageStreamsOfNamespace(x) => {
@@ -295,10 +301,12 @@ fn interval_text(from: &OcpVersion, to: Option<&OcpVersion>) -> String {
 
 /// Build the legacy export. Problems are pushed to `report`; no files when there is nothing to
 /// write or an error was found (then `first_unserved` names the lowest version concerned).
-pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+/// `content_version` is the `version` of every file: what names the content (`git describe` of
+/// the definitions, as the existing build writes it); without one, a hash of the legacy content.
+pub fn export(inputs: &[Input<'_>], content_version: Option<&str>, report: &mut Report) -> Export {
     let items = expressible(inputs, report);
     let mut first_unserved: Option<OcpVersion> = None;
-    let files = export_files(inputs, &items, rrctl_version, report, &mut first_unserved);
+    let files = export_files(inputs, &items, content_version, report, &mut first_unserved);
     Export { files, first_unserved }
 }
 
@@ -307,7 +315,7 @@ pub fn export(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) ->
 /// the configuration, and the existing service cannot answer "not found" above its first entry).
 /// When that fails, one `legacy-no-rules` error names the first such version and the per-version
 /// files are not computed at all (with thousands of bug-specific bounds they are the costly part).
-pub fn export_unless_unservable(inputs: &[Input<'_>], rrctl_version: &str, report: &mut Report) -> Export {
+pub fn export_unless_unservable(inputs: &[Input<'_>], content_version: Option<&str>, report: &mut Report) -> Export {
     let items = expressible(inputs, report);
     if let Some(v) = first_without_rule(inputs, &items) {
         report.push(Diagnostic::new(
@@ -320,7 +328,7 @@ pub fn export_unless_unservable(inputs: &[Input<'_>], rrctl_version: &str, repor
         return Export { files: None, first_unserved: Some(v) };
     }
     let mut first_unserved: Option<OcpVersion> = None;
-    let files = export_files(inputs, &items, rrctl_version, report, &mut first_unserved);
+    let files = export_files(inputs, &items, content_version, report, &mut first_unserved);
     Export { files, first_unserved }
 }
 
@@ -389,7 +397,7 @@ fn unserved(first: &mut Option<OcpVersion>, v: &OcpVersion) {
 fn export_files(
     inputs: &[Input<'_>],
     items: &[(usize, LegacyItem)],
-    rrctl_version: &str,
+    content_version: Option<&str>,
     report: &mut Report,
     first_unserved: &mut Option<OcpVersion>,
 ) -> Option<Files> {
@@ -413,6 +421,10 @@ fn export_files(
             LegacyItem::LogRequests(v) => v.iter().map(canonical_bytes).collect(),
         })
         .collect();
+    let rrctl_version = &match content_version {
+        Some(v) => v.to_string(),
+        None => content_hash_version(&encoded),
+    };
     let version_json = canonical_bytes(&json!(rrctl_version));
     let mut files: Files = Vec::new();
     let mut config_names: BTreeMap<Vec<u8>, String> = BTreeMap::new();
@@ -523,13 +535,48 @@ fn export_files(
         Ok(b) => IntervalSet::from_intervals(vec![Interval { from: OcpVersion::min(), to: Some(b) }]),
         Err(_) => IntervalSet::empty(),
     };
-    let mut v1_rules: Vec<&Value> = Vec::new();
+    let mut v1_rules: Vec<Value> = Vec::new();
     for (k, item) in items {
-        if let LegacyItem::Rule(r) = item
-            && !inputs[*k].set.intersect(&below).is_empty()
-            && !v1_rules.contains(&r)
-        {
-            v1_rules.push(r);
+        let LegacyItem::Rule(r) = item else { continue };
+        let served = inputs[*k].set.intersect(&below);
+        if served.is_empty() {
+            continue;
+        }
+        // The v1 file is served to every version below 4.17.0-0: the rule carries the
+        // definition's range there as a condition the operator evaluates.
+        let rules = match v1_condition(&served, &below).and_then(|c| split_for_schema(c.as_deref())) {
+            Ok(ranges) if ranges.is_empty() => vec![r.clone()],
+            Ok(ranges) => ranges
+                .into_iter()
+                .map(|range| {
+                    let mut rule = r.clone();
+                    if let Some(conditions) = rule.get_mut("conditions").and_then(Value::as_array_mut) {
+                        conditions.push(
+                            json!({"type": "cluster_version_matches", "cluster_version_matches": {"version": range}}),
+                        );
+                    }
+                    rule
+                })
+                .collect(),
+            Err(why) => {
+                report.push(
+                    Diagnostic::new(
+                        "legacy-not-expressible",
+                        format!(
+                            "`{}` is left out of legacy/v1/rules.json: its versions below {V1_BELOW} ({}) {why}",
+                            inputs[*k].definition.id,
+                            served.range_text()
+                        ),
+                    )
+                    .in_file(inputs[*k].file),
+                );
+                continue;
+            }
+        };
+        for rule in rules {
+            if !v1_rules.contains(&rule) {
+                v1_rules.push(rule);
+            }
         }
     }
     if v1_rules.is_empty() {
@@ -579,6 +626,91 @@ fn export_files(
     }
     files.sort();
     Some(files)
+}
+
+/// The `cluster_version_matches` range (the operator's grammar, [`crate::condition`]) that
+/// holds exactly on `served` among the versions of `all`; `None` when `served` is all of them.
+/// Each interval `[from, to)` becomes `>=from <to` (a bound at the end of `all` is left out);
+/// the result is parsed back with the operator's grammar and checked at every bound.
+pub fn v1_condition(served: &IntervalSet, all: &IntervalSet) -> Result<Option<String>, String> {
+    if served == all {
+        return Ok(None);
+    }
+    let lowest = all.intervals().first().map(|i| i.from.clone());
+    let highest = all.intervals().last().and_then(|i| i.to.clone());
+    let alternatives: Vec<String> = served
+        .intervals()
+        .iter()
+        .map(|i| {
+            let mut terms = Vec::new();
+            if Some(&i.from) != lowest.as_ref() {
+                terms.push(format!(">={}", i.from));
+            }
+            match &i.to {
+                Some(t) if Some(t) != highest.as_ref() => terms.push(format!("<{t}")),
+                _ => {}
+            }
+            terms.join(" ")
+        })
+        .collect();
+    if alternatives.iter().any(String::is_empty) {
+        return Ok(None);
+    }
+    let range = alternatives.join(" || ");
+    crate::condition::OperatorRange::parse(&range)
+        .map_err(|e| format!("cannot be written as a `cluster_version_matches` range: {e}"))?;
+    // Each bound and the version just below it decide the answer; check them all.
+    for i in served.intervals() {
+        for (v, expected) in [(Some(&i.from), true), (i.to.as_ref(), false)] {
+            let Some(v) = v else { continue };
+            let inside_all = all.intervals().iter().any(|a| &a.from <= v && a.to.as_ref().is_none_or(|t| v < t));
+            let matches = crate::condition::check_cluster_version(&range, &v.to_string())
+                .map_err(|e| format!("the bound {v} is not a version the operator parses: {e}"))?;
+            if inside_all && matches != expected {
+                return Err(format!("`{range}` does not decide {v} as the definition does"));
+            }
+        }
+    }
+    Ok(Some(range))
+}
+
+/// The existing schema allows `cluster_version_matches` ranges of at most this many characters.
+const MAX_CONDITION_LEN: usize = 64;
+
+/// The ranges a v1 rule is written with: none (no condition), the range itself when it fits the
+/// schema, otherwise one rule per alternative (the intervals are disjoint, so at most one of the
+/// copies runs on any version); an alternative that does not fit cannot be expressed.
+fn split_for_schema(range: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(range) = range else { return Ok(Vec::new()) };
+    if range.len() <= MAX_CONDITION_LEN {
+        return Ok(vec![range.to_string()]);
+    }
+    range
+        .split(" || ")
+        .map(|alt| {
+            if alt.len() <= MAX_CONDITION_LEN {
+                Ok(alt.to_string())
+            } else {
+                Err(format!(
+                    "need the range `{alt}`, longer than the {MAX_CONDITION_LEN} characters the existing schema allows"
+                ))
+            }
+        })
+        .collect()
+}
+
+/// `0.0.0+content.<hash>`: names the legacy content when no content version is known.
+fn content_hash_version(encoded: &[Vec<Vec<u8>>]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for item in encoded {
+        for bytes in item {
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(bytes);
+        }
+    }
+    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("0.0.0+content.{hex}")
 }
 
 impl LegacyItem {
@@ -649,7 +781,7 @@ mod tests {
         let inputs: Vec<Input<'_>> =
             defs.iter().zip(&sets).map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s }).collect();
         let mut report = Report::default();
-        let out = export(&inputs, "0.1.0", &mut report);
+        let out = export(&inputs, Some("1.2.0-38+ge10e77f"), &mut report);
         assert_eq!(out.files.is_none() && report.has_errors(), out.first_unserved.is_some(), "{report:?}");
         (out.files, report)
     }
@@ -773,6 +905,62 @@ mod tests {
     }
 
     #[test]
+    fn v1_rules_carry_their_range_and_label_selectors_are_never_written() {
+        let (g, w) = rule("A");
+        let (g2, w2) = rule("B");
+        let mut selected = def("selected", "*", g.clone(), w.clone());
+        if let Gatherer::LogsOfNamespace(l) = &mut selected.definition.gather[1] {
+            l.label_selector = Some("app=x".into());
+        }
+        let defs = [def("a", ">=4.10.0-0", g, w), def("b", "4.15 || >=4.16.3 <4.16.10", g2, w2), selected];
+        let (files, report) = run(&defs);
+        let files = files.unwrap();
+        assert!(files.iter().all(|(_, b)| !String::from_utf8_lossy(b).contains("label_selector")));
+        let warned: Vec<&str> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "legacy-not-expressible")
+            .map(|d| d.file.as_deref().unwrap())
+            .collect();
+        assert_eq!(warned, ["definitions/team/selected.yaml"]);
+        let v1 = get(&files, "legacy/v1/rules.json");
+        let ranges: Vec<&Value> = v1["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["conditions"].as_array().unwrap().last().unwrap()["cluster_version_matches"]["version"])
+            .collect();
+        // Written by hand: the v1 file serves everything below 4.17.0-0.
+        assert_eq!(ranges, [&json!(">=4.10.0-0"), &json!(">=4.15.0-0 <4.16.0-0 || >=4.16.3 <4.16.10")]);
+        assert_eq!(v1["version"], "1.2.0-38+ge10e77f");
+        for (v, expected) in
+            [("4.14.9", false), ("4.15.0-rc.1", true), ("4.16.2", false), ("4.16.9", true), ("4.16.10", false)]
+        {
+            assert_eq!(crate::condition::cluster_version_matches(ranges[1].as_str().unwrap(), v), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn long_v1_ranges_become_one_rule_per_interval() {
+        let (g, w) = rule("A");
+        let versions = ">=4.10.0-0 <4.10.5 || >=4.11.0-rc.1 <4.11.3 || >=4.12.0-0 <4.12.7 || >=4.14.0-0 <4.14.2";
+        let (g2, w2) = rule("B");
+        // `b` serves every version, so that the v2 mapping has a rule everywhere.
+        let (files, report) = run(&[def("a", versions, g, w), def("b", ">=4.0.0-0", g2, w2)]);
+        assert!(!report.has_errors(), "{report:?}");
+        let v1 = get(&files.unwrap(), "legacy/v1/rules.json");
+        let ranges: Vec<&str> = v1["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["conditions"][0]["alert"]["name"] == "A")
+            .map(|r| r["conditions"][1]["cluster_version_matches"]["version"].as_str().unwrap())
+            .collect();
+        // Written by hand from the range: its intervals, each a rule of its own.
+        assert_eq!(ranges, [">=4.10.0-0 <4.10.5", ">=4.11.0-rc.1 <4.11.3", ">=4.12.0-0 <4.12.7", ">=4.14.0-0 <4.14.2"]);
+    }
+
+    #[test]
     fn every_file_is_schema_valid_and_output_is_deterministic() {
         let (g, w) = rule("A");
         let defs = [def("a", ">=4.10.0-0", g, w), def("l", "4.15 || 4.17", vec![logs("openshift-a")], vec![])];
@@ -831,8 +1019,8 @@ mod tests {
                 .map(|(d, s)| Input { file: &d.file, definition: &d.definition, set: s })
                 .collect();
             let (mut quick, mut full) = (Report::default(), Report::default());
-            let q = export_unless_unservable(&inputs, "0.1.0", &mut quick);
-            let f = export(&inputs, "0.1.0", &mut full);
+            let q = export_unless_unservable(&inputs, Some("1.0.0"), &mut quick);
+            let f = export(&inputs, Some("1.0.0"), &mut full);
             let expected = expected.map(|v| OcpVersion::parse(v).unwrap());
             assert_eq!(q.first_unserved, expected);
             assert_eq!(f.first_unserved, expected);

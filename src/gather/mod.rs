@@ -433,6 +433,24 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// The gatherer's files after the scrubber (DESIGN.md section 8), counting what it replaced:
+    /// the one place gathered bytes pass before they reach the archive.
+    pub(crate) fn take_scrubbed(
+        &mut self,
+        scrubber: &crate::scrub::Scrubber,
+        counts: &mut crate::scrub::Counts,
+    ) -> Vec<(String, Vec<u8>)> {
+        std::mem::take(&mut self.files)
+            .into_iter()
+            .map(|(path, bytes)| {
+                let bytes = scrubber.scrub_file(&path, bytes, counts);
+                (path, bytes)
+            })
+            .collect()
+    }
+}
+
 /// The result of one step: its report and files.
 type StepResult = (usize, usize, GathererReport, Vec<(String, Vec<u8>)>);
 
@@ -488,6 +506,11 @@ pub async fn gather_with(
         };
     gate.discovered(&decided, policy, &discovery);
     let total = Arc::new(TotalBudget(AtomicU64::new(policy.total_max_bytes)));
+    let scrubber = &crate::scrub::Scrubber::new(&policy.scrub).unwrap_or_else(|e| {
+        // A parsed policy's patterns were checked; only a policy built in code gets here.
+        tracing::warn!("the policy's scrub patterns are unusable ({e}); the built-in rules apply");
+        crate::scrub::Scrubber::default()
+    });
 
     let mut jobs = Vec::new();
     let mut results: Vec<StepResult> = Vec::new();
@@ -560,8 +583,9 @@ pub async fn gather_with(
                     }
                 };
                 let mut report = finish(gi, kind, &mut sink, result, limit_time);
+                let files = sink.take_scrubbed(scrubber, &mut report.redactions);
                 report.duration_ms = started.elapsed().as_millis() as u64;
-                (di, gi, report, std::mem::take(&mut sink.files))
+                (di, gi, report, files)
             }
         })
         .buffer_unordered(concurrency)

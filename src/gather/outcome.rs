@@ -78,6 +78,8 @@ pub struct GathererReport {
     pub bytes: u64,
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
+    /// Credentials the scrubber replaced in this gatherer's files, by kind (never the values).
+    pub redactions: crate::scrub::Counts,
 }
 
 impl GathererReport {
@@ -92,6 +94,7 @@ impl GathererReport {
             bytes: 0,
             errors: Vec::new(),
             warnings: Vec::new(),
+            redactions: crate::scrub::Counts::default(),
         }
     }
 }

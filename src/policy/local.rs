@@ -10,7 +10,10 @@
 //! gathererTimeoutSeconds: 120
 //! runTimeoutSeconds: 600
 //! concurrency: 4
-//! obfuscation: {ipv4: false, baseDomain: false}
+//! obfuscation: {ipv4: false, ipv6: false, baseDomain: false}
+//! scrub:                                            # added to the built-in rules, never removing them
+//!   extraPatterns: [{kind: acme-key, pattern: 'ACME-[0-9]{6}'}]
+//!   allowedEnvNames: [DB_HOST]
 //! ```
 
 use std::path::Path;
@@ -46,6 +49,7 @@ pub struct KindRef {
 #[serde(rename_all = "camelCase")]
 pub struct Obfuscation {
     pub ipv4: bool,
+    pub ipv6: bool,
     pub base_domain: bool,
 }
 
@@ -62,8 +66,10 @@ pub struct LocalPolicy {
     pub gatherer_timeout_seconds: u64,
     pub run_timeout_seconds: u64,
     pub concurrency: u64,
-    /// Obfuscation of IPv4 addresses and the cluster base domain (applied by a later version).
+    /// Obfuscation of IPv4 and IPv6 addresses and the cluster base domain (opt-in).
     pub obfuscation: Obfuscation,
+    /// What the policy adds to the scrubber's built-in rules (it cannot remove any).
+    pub scrub: crate::scrub::ScrubSettings,
 }
 
 /// A policy file that cannot be used, with its place.
@@ -92,6 +98,7 @@ impl Default for LocalPolicy {
             run_timeout_seconds: DEFAULT_RUN_TIMEOUT_SECONDS,
             concurrency: DEFAULT_CONCURRENCY,
             obfuscation: Obfuscation::default(),
+            scrub: crate::scrub::ScrubSettings::default(),
         }
     }
 }
@@ -206,19 +213,24 @@ impl LocalPolicy {
                         };
                         match k.name.as_str() {
                             "ipv4" => policy.obfuscation.ipv4 = b,
+                            "ipv6" => policy.obfuscation.ipv6 = b,
                             "baseDomain" => policy.obfuscation.base_domain = b,
                             other => {
-                                return Err(err(k.span, format!("unknown key `{other}` (expected ipv4, baseDomain)")));
+                                return Err(err(
+                                    k.span,
+                                    format!("unknown key `{other}` (expected ipv4, ipv6, baseDomain)"),
+                                ));
                             }
                         }
                     }
                 }
+                "scrub" => parse_scrub(node, &mut policy.scrub).map_err(|(span, m)| err(span, m))?,
                 other => {
                     return Err(err(
                         key.span,
                         format!(
                             "unknown key `{other}` (expected deniedKinds, allowedNamespacePrefixes, gathererMaxBytes, \
-                             totalMaxBytes, gathererTimeoutSeconds, runTimeoutSeconds, concurrency, obfuscation)"
+                             totalMaxBytes, gathererTimeoutSeconds, runTimeoutSeconds, concurrency, obfuscation, scrub)"
                         ),
                     ));
                 }
@@ -257,6 +269,56 @@ impl LocalPolicy {
         super::namespace_allowed(namespace)
             && self.allowed_namespace_prefixes.iter().any(|p| namespace.starts_with(p.as_str()))
     }
+}
+
+/// `scrub: {extraPatterns: [{kind, pattern}], allowedEnvNames: [NAME]}`: additions only.
+fn parse_scrub(node: &Node, scrub: &mut crate::scrub::ScrubSettings) -> Result<(), (Span, String)> {
+    let Value::Map(fields) = &node.value else {
+        return Err((node.span, "expected a mapping {extraPatterns, allowedEnvNames}".into()));
+    };
+    for (k, v) in fields {
+        match k.name.as_str() {
+            "extraPatterns" => {
+                for item in seq(v).map_err(|m| (v.span, m))? {
+                    let Value::Map(entries) = &item.value else {
+                        return Err((item.span, "expected a mapping {kind, pattern}".into()));
+                    };
+                    let (mut kind, mut pattern) = (None, None);
+                    for (ek, ev) in entries {
+                        let s = string(ev).map_err(|m| (ev.span, m))?;
+                        match ek.name.as_str() {
+                            "kind" => kind = Some(s),
+                            "pattern" => pattern = Some(s),
+                            other => return Err((ek.span, format!("unknown key `{other}` (expected kind, pattern)"))),
+                        }
+                    }
+                    let (Some(kind), Some(pattern)) = (kind, pattern) else {
+                        return Err((item.span, "an extra pattern needs both `kind` and `pattern`".into()));
+                    };
+                    let rule = crate::scrub::Rule { kind, pattern };
+                    crate::scrub::check_rule(&rule).map_err(|e| (item.span, e.to_string()))?;
+                    scrub.extra_patterns.push(rule);
+                }
+            }
+            "allowedEnvNames" => {
+                for item in seq(v).map_err(|m| (v.span, m))? {
+                    let name = string(item).map_err(|m| (item.span, m))?;
+                    if name.is_empty()
+                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+                    {
+                        return Err((item.span, format!("{name:?} is not an environment variable name")));
+                    }
+                    scrub.allowed_env_names.push(name);
+                }
+                scrub.allowed_env_names.sort();
+                scrub.allowed_env_names.dedup();
+            }
+            other => {
+                return Err((k.span, format!("unknown key `{other}` (expected extraPatterns, allowedEnvNames)")));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn seq(node: &Node) -> Result<&[Node], String> {
@@ -350,6 +412,22 @@ mod tests {
             assert_eq!((e.file.as_str(), e.line, e.column), ("p.yaml", line, column), "{text}: {e}");
             assert!(e.message.contains(ceiling) && e.message.contains("may only lower"), "{e}");
         }
+    }
+
+    #[test]
+    fn scrub_additions_are_checked_and_only_add() {
+        let p = LocalPolicy::parse(
+            "scrub:\n  extraPatterns: [{kind: acme-key, pattern: 'ACME-[0-9]{6}'}]\n  allowedEnvNames: [DB_HOST]\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(p.scrub.extra_patterns.len(), 1);
+        let s = crate::scrub::Scrubber::new(&p.scrub).unwrap();
+        assert!(s.env_allowed("DB_HOST") && s.env_allowed("POD_NAME"));
+        let e = LocalPolicy::parse("scrub:\n  extraPatterns:\n    - {kind: k, pattern: '('}\n", "p.yaml").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 7), "{e}");
+        let e = LocalPolicy::parse("scrub:\n  disableDefaults: true\n", "p.yaml").unwrap_err();
+        assert!(e.message.contains("disableDefaults"), "{e}");
     }
 
     #[test]

@@ -83,11 +83,34 @@ impl Prometheus {
         Self::start_with(false, extra)
     }
 
+    /// With more alerts and with recorded series (recording rules of constant value 1 with the
+    /// given labels, so `/federate` serves them under the names definitions select); waits for
+    /// every firing alert and every series.
+    pub fn start_with_alerts_and_series(extra: &[TestAlert], series: &[TestSeries]) -> Prometheus {
+        let mut rules = rules_yaml(extra);
+        for s in series {
+            rules.push_str(&format!("      - record: {}\n        expr: vector(1)\n        labels:\n", s.name));
+            for (k, v) in &s.labels {
+                rules.push_str(&format!("          {k}: {}\n", serde_json::to_string(v).unwrap()));
+            }
+        }
+        let mut prom = Self::start_with_rules(false, extra, &rules);
+        let deadline = Instant::now() + READY_WITHIN;
+        for s in series {
+            prom.wait_for("a recorded series", deadline, |p| (!p.vector(s.name).is_empty()).then_some(()));
+        }
+        prom
+    }
+
     fn start_with(tls: bool, extra: &[TestAlert]) -> Prometheus {
+        Self::start_with_rules(tls, extra, &rules_yaml(extra))
+    }
+
+    fn start_with_rules(tls: bool, extra: &[TestAlert], rules_text: &str) -> Prometheus {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca_file = tls.then(|| make_certificates(dir.path()));
         let rules = dir.path().join("rules.yml");
-        std::fs::write(&rules, rules_yaml(extra)).unwrap();
+        std::fs::write(&rules, rules_text).unwrap();
         let config = dir.path().join("prometheus.yml");
         // The port is known only once it listens: start without scrape targets, then reload.
         std::fs::write(&config, config_yaml(None, tls)).unwrap();
@@ -199,6 +222,13 @@ pub struct TestAlert {
     pub name: &'static str,
     pub labels: Vec<(&'static str, &'static str)>,
     pub firing: bool,
+}
+
+/// A recorded series: constant 1 under `name` with `labels`.
+#[derive(Debug, Clone)]
+pub struct TestSeries {
+    pub name: &'static str,
+    pub labels: Vec<(&'static str, String)>,
 }
 
 fn rules_yaml(extra: &[TestAlert]) -> String {
