@@ -114,6 +114,8 @@ pub enum Command {
     Gather(cmd::gather::GatherArgs),
     /// Print the least ClusterRole/Roles (and bindings) that the gatherers of DEFINITIONS or a DIST need.
     Rbac(cmd::gather::RbacArgs),
+    /// Print the CustomResourceDefinition of RrctlAgent, the cluster admin's control of the agent.
+    Crd,
     /// The local policy that bounds every gather.
     #[command(subcommand)]
     Policy(cmd::gather::PolicyCommand),
@@ -272,6 +274,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(a) => cmd::agent::run_agent(a, g),
         Command::Gather(a) => cmd::gather::run_gather(a, g),
         Command::Rbac(a) => cmd::gather::run_rbac(a, g),
+        Command::Crd => cmd::agent::run_crd(),
         Command::Policy(c) => cmd::gather::run_policy(c, g),
         Command::Completions { shell } => {
             // Generated into memory: the generator panics on a write error.

@@ -295,7 +295,13 @@ fn build_serve_fetch_then_gather_from_the_state_dir_with_the_rbac_rrctl_generate
     for meta in ["gathers", "provenance", "remote-configuration"] {
         expected.insert(format!("insights-operator/{meta}.json"));
     }
+    // Every archive says whom it is about, at the existing operator's paths (DESIGN.md section 8).
+    expected.insert("config/id".into());
+    expected.insert("config/version.json".into());
     assert_eq!(entries.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(entries["config/id"], cluster_id.as_bytes());
+    let version = json_of(&entries, "config/version.json");
+    assert_eq!((version["spec"]["clusterID"].as_str(), version["status"]["desired"]["version"].as_str()), (Some(cluster_id), Some(ocp_version)));
 
     // Logs: exactly the matching lines inside the window, with their timestamps.
     assert_eq!(

@@ -39,6 +39,17 @@ struct GatherMetrics {
     last_archive_bytes: Option<u64>,
     failures: std::collections::BTreeMap<&'static str, u64>,
     uploads: [u64; 2],
+    upload: UploadMetrics,
+    /// The cluster admin turned collection off (RrctlAgent `spec.collection: Disabled`).
+    collection_disabled: bool,
+}
+
+#[derive(Debug, Default)]
+struct UploadMetrics {
+    failures: std::collections::BTreeMap<super::upload::UploadReason, u64>,
+    last_success: Option<i64>,
+    /// (archive name, request id) of the last accepted upload.
+    last_accepted: Option<(String, String)>,
 }
 
 /// The agent's metrics; cheap to update, rendered on scrape.
@@ -88,14 +99,27 @@ impl Metrics {
             g.last_archive_bytes = Some(run.archive_bytes);
         }
         match &run.upload {
-            Some(Ok(_)) => g.uploads[0] += 1,
-            Some(Err(_)) => g.uploads[1] += 1,
+            Some(Ok(receipt)) => {
+                g.uploads[0] += 1;
+                g.upload.last_success = Some(run.time);
+                let archive = run.archive.as_deref().map(crate::archive::dir::file_name).unwrap_or_default();
+                g.upload.last_accepted = Some((archive, receipt.request_id.clone().unwrap_or_default()));
+            }
+            Some(Err(e)) => {
+                g.uploads[1] += 1;
+                *g.upload.failures.entry(e.reason).or_default() += 1;
+            }
             None => {}
         }
         match run.failure {
             None => g.last_success = Some(run.time),
             Some((reason, _)) => *g.failures.entry(reason).or_default() += 1,
         }
+    }
+
+    /// Whether the cluster admin has turned collection off.
+    pub fn record_collection(&self, disabled: bool) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).gather.collection_disabled = disabled;
     }
 
     /// The text exposition format (version 0.0.4).
@@ -184,6 +208,35 @@ impl Metrics {
                 ("{result=\"failed\"}".to_string(), g.uploads[1].to_string()),
             ],
         );
+        let upload_failures: Vec<_> = super::upload::UploadReason::ALL
+            .iter()
+            .map(|r| (format!("{{reason=\"{r}\"}}"), g.upload.failures.get(r).copied().unwrap_or(0).to_string()))
+            .collect();
+        metric("rrctl_upload_failures_total", "counter", "Failed uploads by reason.", &upload_failures);
+        metric(
+            "rrctl_upload_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last upload the ingress accepted.",
+            &opt(g.upload.last_success),
+        );
+        let accepted: Vec<_> = g
+            .upload
+            .last_accepted
+            .iter()
+            .map(|(a, id)| (format!("{{archive=\"{}\",request_id=\"{}\"}}", label(a), label(id)), "1".to_string()))
+            .collect();
+        metric(
+            "rrctl_upload_last_request_info",
+            "gauge",
+            "The archive and request id of the last accepted upload (value 1).",
+            &accepted,
+        );
+        metric(
+            "rrctl_collection_disabled",
+            "gauge",
+            "1 while the cluster admin has turned collection off (RrctlAgent spec.collection).",
+            &[(String::new(), u8::from(g.collection_disabled).to_string())],
+        );
         if let Some(s) = &self.stats {
             metric(
                 "rrctl_fetch_bytes_total",
@@ -206,6 +259,11 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A label value escaped as the exposition format requires (backslash, quote, newline).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Serve `GET /metrics` on `listener` until the task is dropped.
@@ -262,7 +320,21 @@ mod tests {
             not_applicable: Vec::new(),
             failure,
             upload: upload.map(|u| {
-                u.map(|()| super::super::upload::UploadReceipt { status: 202, request_id: None, attempts: 1 })
+                u.map(|()| super::super::upload::UploadReceipt {
+                    status: 202,
+                    request_id: Some("req-7".into()),
+                    attempts: 1,
+                    bytes: 900,
+                })
+                .map_err(|message| super::super::upload::UploadError {
+                    reason: super::super::upload::UploadReason::ServerError,
+                    status: Some(503),
+                    request_id: None,
+                    attempts: 4,
+                    url: "http://ingress/upload".into(),
+                    archive: "insights-x.tar.gz".into(),
+                    message,
+                })
             }),
         }
     }
@@ -285,6 +357,11 @@ mod tests {
             "rrctl_gather_archive_bytes 900",
             "rrctl_upload_total{result=\"succeeded\"} 1",
             "rrctl_upload_total{result=\"failed\"} 1",
+            "rrctl_upload_failures_total{reason=\"ServerError\"} 1",
+            "rrctl_upload_failures_total{reason=\"Unauthorized\"} 0",
+            "rrctl_upload_last_success_timestamp_seconds 100",
+            "rrctl_upload_last_request_info{archive=\"insights-x.tar.gz\",request_id=\"req-7\"} 1",
+            "rrctl_collection_disabled 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -5,6 +5,7 @@
 //! write is atomic and the commit record is written last, so an interrupted download leaves the
 //! previous state intact.
 
+pub mod control;
 pub mod metrics;
 pub mod upload;
 
@@ -43,6 +44,9 @@ pub struct GatherStep {
     pub upload: Option<upload::Uploader>,
     /// Prometheus for `metrics` gatherers and `alertIsFiring`.
     pub options: crate::gather::GatherOptions,
+    /// The cluster admin's `RrctlAgent` resource, read before every gather, and how often it is
+    /// read between cycles for an on-demand gather request.
+    pub control: Option<(control::Control, Duration)>,
 }
 
 /// Where the gather step writes.
@@ -69,8 +73,15 @@ pub struct GatherRun {
     pub not_applicable: Vec<(String, String)>,
     /// None on success; otherwise (reason, message) of `GatherSucceeded=False`.
     pub failure: Option<(&'static str, String)>,
-    /// The upload of the archive, when one was tried: the receipt or the error's message.
-    pub upload: Option<Result<upload::UploadReceipt, String>>,
+    /// The upload of the archive, when one was tried.
+    pub upload: Option<Result<upload::UploadReceipt, upload::UploadError>>,
+}
+
+impl GatherRun {
+    /// Whether an upload was tried and failed (`agent --once` exits 1).
+    pub fn upload_failed(&self) -> bool {
+        matches!(self.upload, Some(Err(_)))
+    }
 }
 
 /// Gather the bundle in force after a successful cycle and write the archive.
@@ -80,6 +91,7 @@ async fn gather_after(
     step: &GatherStep,
     location: &str,
     now: i64,
+    admin: &control::Effective,
 ) -> GatherRun {
     let mut run = GatherRun {
         time: now,
@@ -100,6 +112,8 @@ async fn gather_after(
                 return run;
             }
         };
+    let (definitions, disabled) = admin.filter(definitions);
+    let policy = admin.narrow(&step.policy);
     let target = crate::gather::Target {
         ocp_version: cluster.ocp_version.to_string(),
         cluster_id: id.unwrap_or_default().to_string(),
@@ -119,7 +133,7 @@ async fn gather_after(
         &step.client,
         &definitions,
         &target,
-        &step.policy,
+        &policy,
         &source,
         &out,
         &step.options,
@@ -140,6 +154,8 @@ async fn gather_after(
             run.definitions =
                 result.reports.iter().map(|r| (r.id.clone(), r.outcome, r.reason.clone(), r.bytes)).collect();
             run.not_applicable = result.not_applicable.clone();
+            run.not_applicable.extend(disabled);
+            run.not_applicable.sort();
             if result.has_problems() {
                 let failed: Vec<&str> = result
                     .reports
@@ -154,14 +170,19 @@ async fn gather_after(
                 run.failure = Some(("GathererFailed", format!("some gatherers failed: {}", failed.join(", "))));
             }
             if let (Some(uploader), Some(archive)) = (&step.upload, &run.archive) {
-                run.upload = Some(match uploader.upload(archive).await {
+                let metadata = upload_metadata(&target, archive, &source);
+                // The cycle's cancellation token replaces `pending()` when it exists.
+                run.upload = Some(match uploader.upload(archive, &metadata, std::future::pending()).await {
                     Ok(receipt) => {
-                        tracing::info!(archive = %archive.display(), status = receipt.status, "uploaded");
+                        tracing::info!(
+                            archive = %archive.display(), status = receipt.status,
+                            request_id = receipt.request_id.as_deref().unwrap_or(""), "uploaded"
+                        );
                         Ok(receipt)
                     }
                     Err(e) => {
-                        tracing::error!("{e}; the archive stays in place");
-                        Err(e.to_string())
+                        tracing::error!(reason = e.reason.as_str(), "{e}; the archive stays in place");
+                        Err(e)
                     }
                 });
             }
@@ -182,6 +203,26 @@ async fn gather_after(
         }
     }
     run
+}
+
+/// The `metadata` part of an upload (JSON the ingress reads when present; `custom_metadata`
+/// values are strings there): what the archive is and whom it is about.
+fn upload_metadata(
+    target: &crate::gather::Target,
+    archive: &std::path::Path,
+    source: &crate::archive::SourceInfo,
+) -> serde_json::Value {
+    let mut custom = serde_json::json!({
+        "cluster_id": target.cluster_id,
+        "ocp_version": target.ocp_version,
+        "archive": crate::archive::dir::file_name(archive),
+        "producer": concat!("rrctl/", env!("CARGO_PKG_VERSION")),
+        "category": upload::CONTENT_TYPE_CATEGORY,
+    });
+    if let Some(sha) = &source.bundle_sha256 {
+        custom["bundle_sha256"] = serde_json::Value::String(sha.clone());
+    }
+    serde_json::json!({"display_name": target.cluster_id, "custom_metadata": custom})
 }
 
 /// Record a gather step in `status.json`: the `GatherSucceeded` condition and, under
@@ -220,15 +261,141 @@ pub fn record_gather_status(dir: &crate::fetch::state::StateDir, run: &GatherRun
         let value = match upload {
             Ok(r) => serde_json::json!({
                 "time": time, "archive": archive, "succeeded": true, "httpStatus": r.status,
-                "requestId": r.request_id, "attempts": r.attempts,
+                "requestId": r.request_id, "attempts": r.attempts, "bytes": r.bytes,
             }),
-            Err(message) => serde_json::json!({
-                "time": time, "archive": archive, "succeeded": false, "message": message,
+            Err(e) => serde_json::json!({
+                "time": time, "archive": archive, "succeeded": false, "reason": e.reason.as_str(),
+                "httpStatus": e.status, "requestId": e.request_id, "attempts": e.attempts,
+                "message": e.to_string(),
             }),
         };
         status.other.insert("lastUpload".into(), value);
+        match upload {
+            Ok(r) => {
+                let id = r.request_id.as_deref().unwrap_or("none given");
+                let message = format!("{} accepted with HTTP {} (request {id})", archive.unwrap_or_default(), r.status);
+                status.set_condition(control::UPLOADED, "True", "Accepted", message, run.time);
+            }
+            Err(e) => status.set_condition(control::UPLOADED, "False", e.reason.as_str(), e.to_string(), run.time),
+        }
     }
     status.save(dir)
+}
+
+/// Record in `status.json` what the cluster admin's resource asks (`control`), and when
+/// collection is off, `GatherSucceeded=Unknown` with reason `DisabledByAdmin`.
+pub fn record_control_status(
+    dir: &crate::fetch::state::StateDir,
+    admin: &control::Effective,
+    handled: Option<&str>,
+    now: i64,
+) -> Result<(), fetch::StateError> {
+    let mut status = fetch::status::Status::load(dir);
+    if admin.is_disabled() {
+        let message = format!(
+            "collection is disabled by the cluster admin ({} {}: spec.collection is Disabled)",
+            control::KIND,
+            control::CONTROL_NAME
+        );
+        status.set_condition(GATHER_SUCCEEDED, "Unknown", control::DISABLED_REASON, message, now);
+    }
+    let previous_request = status.other.get("control").and_then(|c| c.get("lastGatherRequest")).cloned();
+    status.other.insert(
+        "control".into(),
+        serde_json::json!({
+            "collection": admin.collection.as_str(),
+            "disabledDefinitions": admin.disabled_definitions,
+            "obfuscateNetworking": admin.obfuscate_networking,
+            "lastGatherRequest": handled.map(serde_json::Value::from).or(previous_request),
+        }),
+    );
+    status.save(dir)
+}
+
+/// The gather step of a cycle under the admin's control: read the resource, gather (unless
+/// collection is off), record `status.json` and the metrics, then write the resource's status
+/// and an Event for each failure. Returns the gather run, when one ran.
+async fn controlled_gather(
+    cycle: &Cycle,
+    cluster: &crate::fetch::Cluster,
+    step: &GatherStep,
+    state_dir: &crate::fetch::state::StateDir,
+    metrics: &Metrics,
+    now: i64,
+) -> Option<GatherRun> {
+    let admin = match &step.control {
+        Some((c, _)) => c.refresh().await,
+        None => control::Effective::default(),
+    };
+    // This cycle answers a pending on-demand request, whether it gathers or collection is off.
+    let handled = admin.pending_request.clone();
+    let run = match cycle.result.is_ok() && !admin.is_disabled() {
+        true => {
+            let location = state_dir.dir.display().to_string();
+            let run = gather_after(cycle, cluster, step, &location, now, &admin).await;
+            metrics.record_gather(&run);
+            if let Err(e) = record_gather_status(state_dir, &run) {
+                tracing::error!("status.json: {e}");
+            }
+            Some(run)
+        }
+        false => {
+            if admin.is_disabled() {
+                tracing::info!("collection is disabled by the cluster admin; nothing gathered");
+            }
+            None
+        }
+    };
+    metrics.record_collection(admin.is_disabled());
+    if let Err(e) = record_control_status(state_dir, &admin, handled.as_deref(), now) {
+        tracing::error!("status.json: {e}");
+    }
+    if let Some((c, _)) = &step.control {
+        let status = fetch::status::Status::load(state_dir);
+        c.report(&status, &admin, handled.as_deref(), now).await;
+        for (reason, message) in failures(cycle, run.as_ref()) {
+            c.warn(&reason, &message, now).await;
+        }
+    }
+    run
+}
+
+/// (reason, message) of every failure of a cycle, for Events.
+fn failures(cycle: &Cycle, run: Option<&GatherRun>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Err(f) = &cycle.result {
+        out.push((f.reason.as_str().to_string(), format!("fetch: {}", f.message)));
+    }
+    if let Some(run) = run {
+        if let Some((reason, message)) = &run.failure {
+            out.push((reason.to_string(), format!("gather: {message}")));
+        }
+        if let Some(Err(e)) = &run.upload {
+            out.push((format!("Upload{}", e.reason.as_str()), e.to_string()));
+        }
+    }
+    out
+}
+
+/// Wait `delay` before the next cycle, or less when the admin requests an on-demand gather
+/// (the resource is read every poll period meanwhile).
+async fn wait_for_next_cycle(step: Option<&GatherStep>, delay: Duration) {
+    let Some((control, poll)) = step.and_then(|s| s.control.as_ref()) else {
+        tokio::time::sleep(delay).await;
+        return;
+    };
+    let end = tokio::time::Instant::now() + delay;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= end {
+            return;
+        }
+        tokio::time::sleep((*poll).min(end - now)).await;
+        if let Some(request) = control.refresh().await.pending_request {
+            tracing::info!("on-demand gather requested ({request:?})");
+            return;
+        }
+    }
 }
 
 fn archive_label(run: &GatherRun) -> String {
@@ -246,8 +413,8 @@ pub enum AgentError {
 /// How the agent ended.
 #[derive(Debug)]
 pub enum AgentExit {
-    /// `--once`: the cycle's result.
-    Once(Box<Cycle>),
+    /// `--once`: the cycle's result and its gather step's, when one ran.
+    Once(Box<Cycle>, Option<Box<GatherRun>>),
     /// Stopped by the shutdown signal.
     Stopped,
 }
@@ -312,18 +479,12 @@ pub async fn run<F: Fetcher>(
                 return Ok(AgentExit::Stopped);
             }
         };
-        if let (Ok(cycle), Some(step)) = (&result, &cfg.gather)
-            && cycle.result.is_ok()
-        {
-            let location = cfg.fetch.state_dir.dir.display().to_string();
-            let run = gather_after(cycle, &fetch_cfg.cluster, step, &location, now).await;
-            metrics.record_gather(&run);
-            if let Err(e) = record_gather_status(&cfg.fetch.state_dir, &run) {
-                tracing::error!("status.json: {e}");
-            }
+        let mut gathered = None;
+        if let (Ok(cycle), Some(step)) = (&result, &cfg.gather) {
+            gathered = controlled_gather(cycle, &fetch_cfg.cluster, step, &cfg.fetch.state_dir, &metrics, now).await;
         }
         match result {
-            Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle))),
+            Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle), gathered.map(Box::new))),
             Ok(_) => {}
             // A pinned root that does not verify will not get better: stop.
             Err(e @ SetupError::PinnedRoot(_)) => return Err(e.into()),
@@ -335,7 +496,7 @@ pub async fn run<F: Fetcher>(
         let delay = jittered(cfg.interval);
         tracing::debug!("next poll in {:.1} s", delay.as_secs_f64());
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = wait_for_next_cycle(cfg.gather.as_ref(), delay) => {}
             _ = &mut shutdown => {
                 tracing::info!("shutdown");
                 return Ok(AgentExit::Stopped);

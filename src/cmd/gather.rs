@@ -283,7 +283,9 @@ pub fn run_rbac(a: RbacArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::from(exit::PROBLEMS)),
         }
     };
-    print!("{}", Rbac::for_definitions(&definitions, &policy).to_yaml(&a.namespace));
+    let rbac = Rbac::for_definitions(&definitions, &policy)
+        .with_agent_requests(&rrctl::agent::control::requests(&a.namespace));
+    print!("{}", rbac.to_yaml(&a.namespace));
     Ok(ExitCode::SUCCESS)
 }
 

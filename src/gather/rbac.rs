@@ -158,6 +158,37 @@ impl Rbac {
     }
 }
 
+/// A request the agent makes besides gathering (its control resource, Events; see
+/// `agent::control::requests`): granted exactly, and what the request gate allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRequest {
+    pub verb: &'static str,
+    /// API group (`""` for core).
+    pub group: &'static str,
+    /// Plural resource, with `/subresource` when there is one.
+    pub resource: &'static str,
+    /// Only this object, when set.
+    pub name: Option<&'static str>,
+    /// Namespaced requests: the namespace; `None`: cluster-scoped.
+    pub namespace: Option<String>,
+}
+
+impl Rbac {
+    /// Add the rules for the agent's own requests (kept apart from the gatherers' rules).
+    pub fn with_agent_requests(mut self, requests: &[AgentRequest]) -> Rbac {
+        for r in requests {
+            let names = r.name.map(|n| vec![n.to_string()]);
+            let a = access(&[r.verb], names.as_deref());
+            let rules = match &r.namespace {
+                Some(ns) => self.namespaced.entry(ns.clone()).or_default(),
+                None => &mut self.cluster,
+            };
+            add(rules, r.group, r.resource, a);
+        }
+        self
+    }
+}
+
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn q(s: &str) -> String {
     serde_json::to_string(s).expect("strings encode")
