@@ -1,8 +1,9 @@
 //! Uploads the real Insights chain accepts (DESIGN.md section 8, docs/operator.md): `rrctl agent
 //! --once` against the stand-in of the upload chain (`tests/support/ingress.rs`, which applies
 //! the public rules of uhc-auth-proxy and insights-ingress-go). The archive is accepted; each
-//! rule the upload can break gives its HTTP status, its stable reason in `status.json`, exit 1,
-//! and a retry only where one can help. A 202 whose body trickles ends within the rate floor.
+//! rule the upload can break gives its HTTP status, its stable reason in `status.json`, exit 4
+//! (docs/exit-codes.md: the archive was written, its upload failed), and a retry only where one
+//! can help. A 202 whose body trickles ends within the rate floor.
 //!
 //! Expected values come from the fixtures (the archive sample's ClusterVersion) and the cited
 //! rules, by hand.
@@ -242,7 +243,7 @@ fn each_refusal_has_its_status_and_reason_and_only_transient_ones_are_retried() 
     for (case, cfg, token, status, reason, tries) in cases {
         let chain = ingress::start(cfg);
         let o = agent_once(&s, case, &chain.url, token, &["--retries", "2", "--max-retry-after", "1s"]);
-        assert_eq!(o.code, Some(1), "{case}: agent --once exits 1 when the upload failed\n{}", o.stderr);
+        assert_eq!(o.code, Some(4), "{case}: agent --once exits 4 when the upload failed\n{}", o.stderr);
         let received = chain.received();
         assert_eq!(received.len() as u64, tries, "{case}: tries {:?}", received.iter().map(|r| r.status).collect::<Vec<_>>());
         assert!(received.iter().all(|r| r.status == status), "{case}");

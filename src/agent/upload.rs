@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::cancel::Stopped;
 use crate::trust::transport::{Attempt, HttpLimits, RetryPolicy};
 
 /// The category of the content type. The existing operator uploads its periodic archive as
@@ -249,12 +250,13 @@ impl Uploader {
     }
 
     /// POST the archive at `path` with its `metadata` part; retried while the failure is
-    /// transient, within the deadline; `cancel` resolving ends it (reason `Cancelled`).
+    /// transient, within the upload's deadline and the cycle's (`cancel`); the shutdown signal
+    /// ends it with reason `Cancelled`, the cycle's deadline with `Timeout`.
     pub async fn upload(
         &self,
         path: &Path,
         metadata: &serde_json::Value,
-        cancel: impl std::future::Future<Output = ()>,
+        cancel: &crate::cancel::Cancel,
     ) -> Result<UploadReceipt, UploadError> {
         let archive = crate::archive::dir::file_name(path);
         let attempts = std::sync::atomic::AtomicU32::new(0);
@@ -303,7 +305,12 @@ impl Uploader {
                     format!("not done within the upload deadline of {} s", deadline.as_secs()),
                 )),
             },
-            _ = cancel => Err(Failed::new(UploadReason::Cancelled, "cancelled".into())),
+            why = cancel.stopped() => Err(match why {
+                Stopped::Cancelled => Failed::new(UploadReason::Cancelled, why.to_string()),
+                Stopped::DeadlineExceeded => {
+                    Failed::new(UploadReason::Timeout, "stopped: the cycle's time limit was reached".into())
+                }
+            }),
         };
         let tried = attempts.load(Ordering::Relaxed);
         match result {
@@ -395,7 +402,7 @@ impl Uploader {
         }
         let reason = UploadReason::from_status(status);
         let body = String::from_utf8_lossy(&text).chars().take(200).collect::<String>().trim().to_string();
-        let mut message = format!("HTTP {status} ({reason})");
+        let mut message = format!("HTTP {status}");
         if !body.is_empty() {
             message.push_str(&format!(": {body}"));
         }
