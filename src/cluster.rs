@@ -48,7 +48,27 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
     };
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
+    // kube sends no User-Agent of its own; the API server's audit log names the client by it.
+    let agent = hyper::header::HeaderValue::from_str(&user_agent())
+        .map_err(|e| ClusterError::Client(format!("User-Agent: {e}")))?;
+    config.headers.push((hyper::header::USER_AGENT, agent));
     Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+}
+
+/// The `User-Agent` of every request to the API server, shaped like client-go's:
+/// `rrctl/<version> (<os>/<arch>)`.
+pub fn user_agent() -> String {
+    format!("rrctl/{} ({}/{})", env!("CARGO_PKG_VERSION"), std::env::consts::OS, go_arch())
+}
+
+/// The architecture as Kubernetes clients name it (`GOARCH`).
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
 }
 
 /// The API resource of `config.openshift.io/v1` `ClusterVersion` (cluster-scoped).

@@ -283,8 +283,13 @@ pub fn run_rbac(a: RbacArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::from(exit::PROBLEMS)),
         }
     };
-    let rbac = Rbac::for_definitions(&definitions, &policy)
-        .with_agent_requests(&rrctl::agent::control::requests(&a.namespace));
+    let rbac = Rbac::for_definitions(&definitions, &policy);
+    for kind in rbac.unknown_kinds() {
+        eprintln!(
+            "warning: {kind}: resource name (plural) not known to rrctl, not granted; its gatherers will be forbidden"
+        );
+    }
+    let rbac = rbac.with_agent_requests(&rrctl::agent::control::requests(&a.namespace));
     out!("{}", rbac.to_yaml(&a.namespace))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,8 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kube::api::{ApiResource, GroupVersionKind};
-
 use crate::definition::{Definition, Gatherer};
 use crate::policy::{LocalPolicy, Scope, known_scope};
 
@@ -44,6 +42,8 @@ type RuleSet = BTreeMap<(String, String), Access>;
 pub struct Rbac {
     cluster: RuleSet,
     namespaced: BTreeMap<String, RuleSet>,
+    /// (group, version, kind) of resources whose plural is unknown: not granted.
+    unknown: BTreeSet<(String, String, String)>,
 }
 
 fn add(rules: &mut RuleSet, group: &str, resource: &str, access: Access) {
@@ -59,9 +59,90 @@ fn access(verbs: &[&'static str], names: Option<&[String]>) -> Access {
     Access { verbs: verbs.iter().copied().collect(), names: names.map(|n| n.iter().cloned().collect()) }
 }
 
-/// The plural resource name Kubernetes derives for a kind (the heuristic `kube` uses too).
-pub fn plural_of(group: &str, version: &str, kind: &str) -> String {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)).plural
+/// Resource names (plurals) by (group, kind), as a real API server's discovery serves them: a
+/// plural is the server's choice (`securitycontextconstraints`, `dnses`, `endpoints`), no
+/// English rule derives it. Every entry is checked against a real kube-apiserver v1.36 with
+/// OpenShift's CRDs (tests/cluster/rbac.rs); a kind not listed is reported, never guessed.
+pub const KNOWN_PLURALS: &[(&str, &str, &str)] = &[
+    ("", "ComponentStatus", "componentstatuses"),
+    ("", "ConfigMap", "configmaps"),
+    ("", "Endpoints", "endpoints"),
+    ("", "Event", "events"),
+    ("", "LimitRange", "limitranges"),
+    ("", "Namespace", "namespaces"),
+    ("", "Node", "nodes"),
+    ("", "PersistentVolume", "persistentvolumes"),
+    ("", "PersistentVolumeClaim", "persistentvolumeclaims"),
+    ("", "Pod", "pods"),
+    ("", "PodTemplate", "podtemplates"),
+    ("", "ReplicationController", "replicationcontrollers"),
+    ("", "ResourceQuota", "resourcequotas"),
+    ("", "Secret", "secrets"),
+    ("", "Service", "services"),
+    ("", "ServiceAccount", "serviceaccounts"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy", "mutatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding", "mutatingadmissionpolicybindings"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions"),
+    ("apiregistration.k8s.io", "APIService", "apiservices"),
+    ("apiserver.openshift.io", "APIRequestCount", "apirequestcounts"),
+    ("apps", "ControllerRevision", "controllerrevisions"),
+    ("apps", "DaemonSet", "daemonsets"),
+    ("apps", "Deployment", "deployments"),
+    ("apps", "ReplicaSet", "replicasets"),
+    ("apps", "StatefulSet", "statefulsets"),
+    ("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+    ("batch", "CronJob", "cronjobs"),
+    ("batch", "Job", "jobs"),
+    ("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests"),
+    ("config.openshift.io", "ClusterOperator", "clusteroperators"),
+    ("config.openshift.io", "ClusterVersion", "clusterversions"),
+    ("config.openshift.io", "Network", "networks"),
+    ("coordination.k8s.io", "Lease", "leases"),
+    ("discovery.k8s.io", "EndpointSlice", "endpointslices"),
+    ("events.k8s.io", "Event", "events"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema", "flowschemas"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration", "prioritylevelconfigurations"),
+    ("image.openshift.io", "ImageStream", "imagestreams"),
+    ("imageregistry.operator.openshift.io", "Config", "configs"),
+    ("machineconfiguration.openshift.io", "KubeletConfig", "kubeletconfigs"),
+    ("machineconfiguration.openshift.io", "MachineConfigPool", "machineconfigpools"),
+    ("monitoring.coreos.com", "Prometheus", "prometheuses"),
+    ("networking.k8s.io", "IPAddress", "ipaddresses"),
+    ("networking.k8s.io", "Ingress", "ingresses"),
+    ("networking.k8s.io", "IngressClass", "ingressclasses"),
+    ("networking.k8s.io", "NetworkPolicy", "networkpolicies"),
+    ("networking.k8s.io", "ServiceCIDR", "servicecidrs"),
+    ("node.k8s.io", "RuntimeClass", "runtimeclasses"),
+    ("operator.openshift.io", "DNS", "dnses"),
+    ("operator.openshift.io", "Etcd", "etcds"),
+    ("operator.openshift.io", "IngressController", "ingresscontrollers"),
+    ("operator.openshift.io", "Network", "networks"),
+    ("policy", "PodDisruptionBudget", "poddisruptionbudgets"),
+    ("rbac.authorization.k8s.io", "ClusterRole", "clusterroles"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings"),
+    ("rbac.authorization.k8s.io", "Role", "roles"),
+    ("rbac.authorization.k8s.io", "RoleBinding", "rolebindings"),
+    ("resource.k8s.io", "DeviceClass", "deviceclasses"),
+    ("resource.k8s.io", "ResourceClaim", "resourceclaims"),
+    ("resource.k8s.io", "ResourceClaimTemplate", "resourceclaimtemplates"),
+    ("resource.k8s.io", "ResourceSlice", "resourceslices"),
+    ("scheduling.k8s.io", "PriorityClass", "priorityclasses"),
+    ("security.openshift.io", "SecurityContextConstraints", "securitycontextconstraints"),
+    ("storage.k8s.io", "CSIDriver", "csidrivers"),
+    ("storage.k8s.io", "CSINode", "csinodes"),
+    ("storage.k8s.io", "CSIStorageCapacity", "csistoragecapacities"),
+    ("storage.k8s.io", "StorageClass", "storageclasses"),
+    ("storage.k8s.io", "VolumeAttachment", "volumeattachments"),
+    ("storage.k8s.io", "VolumeAttributesClass", "volumeattributesclasses"),
+];
+
+/// The resource name of a kind, from [`KNOWN_PLURALS`]; `None` for a kind the table lacks.
+pub fn plural_of(group: &str, kind: &str) -> Option<&'static str> {
+    KNOWN_PLURALS.iter().find(|(g, k, _)| *g == group && *k == kind).map(|(_, _, p)| *p)
 }
 
 impl Rbac {
@@ -83,8 +164,14 @@ impl Rbac {
             for g in &d.gather {
                 match g {
                     Gatherer::Resources(r) => {
-                        let plural = plural_of(&r.group, &r.version, &r.kind);
-                        if policy.is_denied(&r.group, &r.kind) || policy.is_denied(&r.group, &plural) {
+                        if policy.is_denied(&r.group, &r.kind) {
+                            continue;
+                        }
+                        let Some(plural) = plural_of(&r.group, &r.kind) else {
+                            rbac.unknown.insert((r.group.clone(), r.version.clone(), r.kind.clone()));
+                            continue;
+                        };
+                        if policy.is_denied(&r.group, plural) {
                             continue;
                         }
                         let a = if r.names.is_empty() {
@@ -99,10 +186,10 @@ impl Rbac {
                         });
                         match (scope, &r.namespace) {
                             (Scope::Namespaced, Some(ns)) if policy.namespace_allowed(ns) => {
-                                add(rbac.namespaced.entry(ns.clone()).or_default(), &r.group, &plural, a)
+                                add(rbac.namespaced.entry(ns.clone()).or_default(), &r.group, plural, a)
                             }
                             (Scope::Namespaced, _) => {}
-                            (Scope::Cluster, _) => add(&mut rbac.cluster, &r.group, &plural, a),
+                            (Scope::Cluster, _) => add(&mut rbac.cluster, &r.group, plural, a),
                         }
                     }
                     Gatherer::ContainerLogs(c) if policy.namespace_allowed(&c.namespace) => {
@@ -140,11 +227,24 @@ impl Rbac {
         rbac
     }
 
+    /// `group/version Kind` of the resources not granted because their plural is unknown.
+    pub fn unknown_kinds(&self) -> Vec<String> {
+        self.unknown
+            .iter()
+            .map(|(g, v, k)| if g.is_empty() { format!("{v} {k}") } else { format!("{g}/{v} {k}") })
+            .collect()
+    }
+
     /// The manifests as YAML documents: the ClusterRole and its binding, then one Role and
     /// RoleBinding per namespace, all bound to the agent's ServiceAccount.
     pub fn to_yaml(&self, sa_namespace: &str) -> String {
         let mut out = String::new();
         out.push_str("# Generated by `rrctl rbac`: the least access the gatherers need. Do not edit.\n");
+        for kind in self.unknown_kinds() {
+            out.push_str(&format!(
+                "# Not granted: {kind} (its resource name is not known to rrctl; grant it by hand).\n"
+            ));
+        }
         out.push_str(&role_doc("ClusterRole", None, &self.cluster));
         out.push_str("---\n");
         out.push_str(&binding_doc("ClusterRoleBinding", "ClusterRole", None, sa_namespace));
@@ -333,5 +433,21 @@ mod tests {
             assert!(!cluster.contains(listed), "no cluster-wide list of pods: {cluster}");
         }
         assert!(yaml.contains("    resources: [\"imagestreams\"]\n    verbs: [\"list\"]\n"), "{yaml}");
+    }
+
+    #[test]
+    fn plurals_come_from_the_table_and_unknown_kinds_are_reported_not_guessed() {
+        let d = definition(vec![
+            resources("security.openshift.io", "SecurityContextConstraints", None, &[]),
+            resources("operator.openshift.io", "DNS", None, &[]),
+            resources("k8s.ovn.org", "EgressIP", None, &[]),
+        ]);
+        let rbac = Rbac::for_definitions([&d], &LocalPolicy::default());
+        let yaml = rbac.to_yaml(AGENT_NAMESPACE);
+        assert!(yaml.contains("resources: [\"securitycontextconstraints\"]"), "{yaml}");
+        assert!(yaml.contains("resources: [\"dnses\"]"), "{yaml}");
+        assert!(!yaml.contains("egressip"), "{yaml}");
+        assert_eq!(rbac.unknown_kinds(), ["k8s.ovn.org/v1 EgressIP"]);
+        assert!(yaml.contains("# Not granted: k8s.ovn.org/v1 EgressIP"), "{yaml}");
     }
 }

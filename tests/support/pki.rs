@@ -61,3 +61,62 @@ pub fn make(dir: &Path, ca_name: &str) -> TestPki {
     );
     TestPki { ca: dir.join("ca.pem"), cert: dir.join("server.pem"), key: dir.join("server.key") }
 }
+
+/// A client certificate `<stem>.pem` / `<stem>.key` for `CN=<user>` (and `O=<group>` for each
+/// group: Kubernetes reads them as the user's groups), signed by the CA [`make`] wrote in `dir`.
+pub fn client_certificate(dir: &Path, stem: &str, user: &str, groups: &[&str]) -> (PathBuf, PathBuf) {
+    let (key, csr, cert, ext) =
+        (format!("{stem}.key"), format!("{stem}.csr"), format!("{stem}.pem"), format!("{stem}.ext"));
+    let subject: String = groups.iter().map(|g| format!("/O={g}")).chain([format!("/CN={user}")]).collect();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &subject,
+        ],
+    );
+    std::fs::write(
+        dir.join(&ext),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .expect("write the certificate extensions");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ],
+    );
+    (dir.join(cert), dir.join(key))
+}
+
+/// An EC P-256 key pair `<stem>.key` / `<stem>.pub` (PEM), e.g. for signing service-account tokens.
+pub fn key_pair(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    let (key, public) = (format!("{stem}.key"), format!("{stem}.pub"));
+    openssl(dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key]);
+    openssl(dir, &["pkey", "-in", &key, "-pubout", "-out", &public]);
+    (dir.join(key), dir.join(public))
+}

@@ -156,7 +156,15 @@ impl FieldSelector {
             };
             let field = field.trim();
             if !supported.contains(&field) {
-                return Err(format!("field label not supported: {field}"));
+                // As kube-apiserver 1.36 words it: kinds with field labels of their own (pods,
+                // nodes, secrets, …) convert them and refuse others that way; the rest list the
+                // metadata fields they have.
+                return Err(if supported.iter().all(|f| f.starts_with("metadata.")) {
+                    let known: Vec<String> = supported.iter().map(|f| format!("\"{f}\"")).collect();
+                    format!("\"{field}\" is not a known field selector: only {}", known.join(", "))
+                } else {
+                    format!("field label not supported: {field}")
+                });
             }
             terms.push((field.to_string(), equal, value.trim().to_string()));
         }

@@ -1,0 +1,251 @@
+//! What the modules of this crate share: running rrctl, writing definitions, an agent service
+//! account under the RBAC `rrctl rbac` generated, and the archive sample's cluster-scoped objects
+//! loaded into the server once.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+use crate::envtest::{Envtest, ServiceAccount};
+
+pub const TODAY: &str = "2026-11-26";
+
+pub fn rrctl(cwd: &Path) -> Command {
+    let mut c = Command::cargo_bin("rrctl").unwrap();
+    c.current_dir(cwd)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("RRCTL_INDEX_KEY")
+        .env_remove("RRCTL_HEAD_KEY")
+        .env_remove("KUBECONFIG")
+        .env("RRCTL_TODAY", TODAY)
+        .env("NO_COLOR", "1");
+    c
+}
+
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn definition(id: &str, extra: &str, gather: &str) -> String {
+    format!(
+        "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
+         justification: Test content for the cluster tests of rrctl.\n{extra}gather:\n{gather}"
+    )
+}
+
+pub fn write_definitions(dir: &Path, files: &[(&str, String)]) -> PathBuf {
+    let defs = dir.join("defs");
+    std::fs::create_dir_all(defs.join("platform")).unwrap();
+    for (id, text) in files {
+        std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
+    }
+    defs
+}
+
+/// The repository's bundled definitions.
+pub fn bundled_definitions() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("definitions")
+}
+
+pub fn archive_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/upstream/insights-archive-sample")
+}
+
+/// `rrctl rbac INPUT --namespace NS` (plus `--root` for a dist).
+pub fn rbac_yaml(dir: &Path, input: &Path, root: Option<&Path>, namespace: &str) -> String {
+    let mut cmd = rrctl(dir);
+    cmd.arg("rbac").arg(input).args(["--namespace", namespace]);
+    if let Some(r) = root {
+        cmd.arg("--root").arg(r);
+    }
+    String::from_utf8(run_ok(&mut cmd).stdout).unwrap()
+}
+
+/// An agent of the test's own: a namespace, the RBAC `rbac` (what `rrctl rbac --namespace` of
+/// that namespace printed) applied with every object renamed `rrctl-agent-<ns suffix>` (the
+/// ClusterRole, Roles and bindings are cluster-wide or in shared namespaces, so parallel tests
+/// must not share names; the rules stay as generated), and its service account with a token.
+pub struct Agent {
+    pub sa: ServiceAccount,
+}
+
+pub fn agent_with_rbac(env: &Envtest, namespace: &str, rbac: &str) -> Agent {
+    let name = format!("rrctl-agent-{}", namespace.trim_start_matches("openshift-t"));
+    let renamed = rbac.replace("\"rrctl-agent\"", &format!("\"{name}\""));
+    assert_ne!(renamed, rbac, "rrctl rbac names its objects \"rrctl-agent\"");
+    // Roles live in the namespaces the definitions name: those exist on a real cluster.
+    for line in renamed.lines() {
+        if let Some(ns) = line.trim().strip_prefix("namespace: ") {
+            env.ensure_namespace(ns.trim_matches('"'));
+        }
+    }
+    let applied = env.kubectl_admin(
+        &["apply", "--server-side", "--force-conflicts", "--field-manager=envtest", "-o", "json", "-f", "-"],
+        Some(&renamed),
+    );
+    let sa = env.service_account(namespace, &name);
+    wait_until_authorized(env, &sa, &applied);
+    Agent { sa }
+}
+
+/// RBAC reaches the authorizer through its informers a moment after the write: wait until the
+/// first rule of every applied Role and ClusterRole is allowed for the service account
+/// (SubjectAccessReview as the admin, so the service account's own audit records stay its
+/// gather's).
+fn wait_until_authorized(env: &Envtest, sa: &ServiceAccount, applied: &str) {
+    let applied: Value = serde_json::from_str(applied).expect("kubectl apply -o json");
+    let items: Vec<Value> = match applied["kind"].as_str() {
+        Some("List") => applied["items"].as_array().cloned().unwrap_or_default(),
+        _ => vec![applied],
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for item in items.iter().filter(|i| matches!(i["kind"].as_str(), Some("Role" | "ClusterRole"))) {
+        let Some(rule) = item["rules"].get(0) else { continue };
+        let resource = rule["resources"][0].as_str().unwrap_or_default();
+        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+        let mut attributes = json!({
+            "group": rule["apiGroups"][0],
+            "resource": resource,
+            "subresource": subresource,
+            "verb": rule["verbs"][0],
+            "name": rule["resourceNames"].get(0).cloned().unwrap_or(json!("")),
+        });
+        if let Some(ns) = item["metadata"]["namespace"].as_str() {
+            attributes["namespace"] = json!(ns);
+        }
+        let review = json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": sa.username,
+                "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", sa.namespace), "system:authenticated"],
+                "resourceAttributes": attributes,
+            },
+        });
+        loop {
+            let answer = env.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review);
+            if answer["status"]["allowed"] == true {
+                break;
+            }
+            assert!(Instant::now() < deadline, "RBAC never took effect for {}: {review}", sa.username);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// An object of the archive sample as it can be created: server-set metadata removed.
+pub fn creatable(mut object: Value) -> Value {
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        for key in ["selfLink", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"] {
+            meta.remove(key);
+        }
+    }
+    object
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The JSON files of a directory of the archive sample, by file stem.
+pub fn sample_files(rel: &str) -> Vec<(String, Value)> {
+    let dir = archive_sample().join(rel);
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), read_json(&p)))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The sample's ClusterOperators and MachineConfigPools, created once per test binary (spec,
+/// then status through the status subresource). Tests read them and never change them.
+pub fn sample_cluster_objects(env: &Envtest) {
+    static LOADED: OnceLock<()> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        for (dir, collection) in [
+            ("config/clusteroperator", "/apis/config.openshift.io/v1/clusteroperators"),
+            ("config/machineconfigpools", "/apis/machineconfiguration.openshift.io/v1/machineconfigpools"),
+        ] {
+            for (file, object) in sample_files(dir) {
+                let object = creatable(object);
+                let name = object["metadata"]["name"].as_str().unwrap_or_else(|| panic!("{dir}/{file}: no name"));
+                // The sample holds the worker pool twice (master.json and worker.json).
+                let reply = env.admin_request("POST", collection, Some(&object));
+                match reply.status {
+                    201 => {}
+                    409 => continue,
+                    other => panic!("{dir}/{file}: {other} {}", reply.body),
+                }
+                if object.get("status").is_some() {
+                    env.put_status(&format!("{collection}/{name}"), &object["status"]);
+                }
+            }
+        }
+    });
+}
+
+/// Wait until the authorizer allows `sa` one request (SubjectAccessReview as the admin).
+pub fn wait_until_allowed(
+    env: &Envtest,
+    sa: &ServiceAccount,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+) {
+    let review = json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": sa.username,
+            "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", sa.namespace), "system:authenticated"],
+            "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "namespace": namespace},
+        },
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)["status"]["allowed"] != true {
+        assert!(Instant::now() < deadline, "RBAC never took effect for {}: {review}", sa.username);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A Role in `namespace` with `rules` (RBAC JSON) bound to `sa`, in effect when this returns.
+pub fn grant(env: &Envtest, sa: &ServiceAccount, namespace: &str, rules: Value) {
+    let name = format!("grant-{}-{}", sa.namespace, sa.name);
+    env.create(
+        &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles"),
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name}, "rules": rules}),
+    );
+    env.create(
+        &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings"),
+        &json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": sa.name, "namespace": sa.namespace}],
+        }),
+    );
+    let first = &rules[0];
+    wait_until_allowed(
+        env,
+        sa,
+        first["verbs"][0].as_str().unwrap(),
+        first["apiGroups"][0].as_str().unwrap(),
+        first["resources"][0].as_str().unwrap(),
+        namespace,
+    );
+}

@@ -1,0 +1,19 @@
+//! Cluster-side tests against a real kube-apiserver (`tests/support/envtest.rs`: etcd and
+//! kube-apiserver from `KUBEBUILDER_ASSETS`, started once for this binary): one test crate with
+//! a module per concern, so the server starts once and the crate links once.
+
+#[path = "../support/envtest.rs"]
+mod envtest;
+#[path = "../support/kubeapi.rs"]
+mod kubeapi;
+#[path = "../support/pki.rs"]
+mod pki;
+#[path = "../support/tarball.rs"]
+mod tarball;
+
+mod acceptance;
+mod common;
+mod contract;
+mod gather;
+mod harness;
+mod rbac;
