@@ -4,6 +4,8 @@
 
 #[path = "../support/envtest.rs"]
 mod envtest;
+#[path = "../support/ingress.rs"]
+mod ingress;
 #[path = "../support/kubeapi.rs"]
 mod kubeapi;
 #[path = "../support/pki.rs"]
@@ -14,6 +16,7 @@ mod tarball;
 mod acceptance;
 mod common;
 mod contract;
+mod control;
 mod gather;
 mod harness;
 mod rbac;
