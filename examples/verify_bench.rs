@@ -7,12 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use rrctl::trust::transport::MemFetcher;
 use rrctl::trust::keys::PrivateKey;
 use rrctl::trust::payload::{
     self, Envelope, FileRef, HeadPayload, IndexPayload, Limits, Role, format_time, sha256_hex,
 };
 use rrctl::trust::sign::new_root;
+use rrctl::trust::transport::MemFetcher;
 use rrctl::trust::verify::{self, ClientState, TrustedRoot, VerifyOptions};
 use serde_json::json;
 

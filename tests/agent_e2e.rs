@@ -4,8 +4,6 @@
 //! multipart body itself. Expected outcomes follow from the definitions written here and the
 //! archive sample, by hand.
 
-#[path = "support/ingress.rs"]
-mod upload_chain;
 #[path = "support/kubeapi.rs"]
 mod kubeapi;
 #[path = "support/pki.rs"]
@@ -14,6 +12,8 @@ mod pki;
 mod prometheus;
 #[path = "support/tarball.rs"]
 mod tarball;
+#[path = "support/ingress.rs"]
+mod upload_chain;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

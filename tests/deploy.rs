@@ -59,10 +59,14 @@ fn deploy_rbac_never_grants_secrets_or_writes() {
                 if verb == "get" || verb == "list" {
                     continue;
                 }
-                let resources: Vec<&str> = rule["resources"].as_array().unwrap().iter().filter_map(|r| r.as_str()).collect();
-                let own_namespace = role["kind"] == "Role" && role["metadata"]["namespace"] == "openshift-insights-rrctl";
+                let resources: Vec<&str> =
+                    rule["resources"].as_array().unwrap().iter().filter_map(|r| r.as_str()).collect();
+                let own_namespace =
+                    role["kind"] == "Role" && role["metadata"]["namespace"] == "openshift-insights-rrctl";
                 let allowed = match verb.as_str() {
-                    Some("patch") => resources == ["rrctlagents/status"] && rule["resourceNames"] == serde_json::json!(["cluster"]),
+                    Some("patch") => {
+                        resources == ["rrctlagents/status"] && rule["resourceNames"] == serde_json::json!(["cluster"])
+                    }
                     Some("create") => resources == ["events"],
                     _ => false,
                 };
@@ -119,8 +123,8 @@ fn deployment_is_non_root_with_a_read_only_root_filesystem() {
 fn every_manifest_parses_as_its_kubernetes_type() {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, ServiceAccount};
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     fn parse<T: serde::de::DeserializeOwned>(doc: &Value, file: &str) {
         if let Err(e) = serde_json::from_value::<T>(doc.clone()) {
             panic!("{file}: {} {}: {e}", doc["kind"], doc["metadata"]["name"]);

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use rrctl::trust::VerifyError;
-use rrctl::trust::transport::{FetchError, Fetched, Fetcher, MemFetcher};
 use rrctl::trust::keys::{self, PrivateKey};
 use rrctl::trust::payload::{Envelope, FileRef, HeadPayload, Limits, Role, RootPayload, sha256_hex};
 use rrctl::trust::sign::new_root;
 use rrctl::trust::strict::JsonError;
+use rrctl::trust::transport::{FetchError, Fetched, Fetcher, MemFetcher};
 use rrctl::trust::verify::{self, ClientState, Expect, VerifyOptions};
 use serde_json::{Value, json};
 

@@ -211,7 +211,18 @@ fn the_chain_accepts_the_agents_upload_with_everything_it_requires() {
     assert!(!o.status.to_string().contains(TOKEN) && !o.stderr.contains(TOKEN), "the token leaked");
 }
 
-/// Each rule broken in turn: (case, chain, token, expected status, expected reason, tries).
+/// One refusal: the case's name, the chain, the token sent, and the expected HTTP status,
+/// reason and number of tries.
+struct Refusal {
+    case: &'static str,
+    chain: IngressConfig,
+    token: Option<&'static str>,
+    status: u16,
+    reason: &'static str,
+    tries: u64,
+}
+
+/// Each rule broken in turn.
 #[test]
 fn each_refusal_has_its_status_and_reason_and_only_transient_ones_are_retried() {
     let s = setup();
@@ -225,27 +236,67 @@ fn each_refusal_has_its_status_and_reason_and_only_transient_ones_are_retried() 
     unavailable.fault = Some(Fault::Status { status: 503, times: usize::MAX });
     let mut throttled = IngressConfig::accepting(TOKEN);
     throttled.fault = Some(Fault::Status { status: 429, times: usize::MAX });
-    let cases: Vec<(&str, IngressConfig, Option<&str>, u16, &str, u64)> = vec![
+    let cases = [
         // uhc-auth-proxy: no `Bearer` Authorization header: 400.
-        ("no-token", IngressConfig::accepting(TOKEN), None, 400, "BadRequest", 1),
+        Refusal {
+            case: "no-token",
+            chain: IngressConfig::accepting(TOKEN),
+            token: None,
+            status: 400,
+            reason: "BadRequest",
+            tries: 1,
+        },
         // uhc-auth-proxy: a token that does not authenticate: 401.
-        ("wrong-token", IngressConfig::accepting(TOKEN), Some("not-the-token"), 401, "Unauthorized", 1),
+        Refusal {
+            case: "wrong-token",
+            chain: IngressConfig::accepting(TOKEN),
+            token: Some("not-the-token"),
+            status: 401,
+            reason: "Unauthorized",
+            tries: 1,
+        },
         // The gateway: an account that is not entitled: 403.
-        ("not-entitled", not_entitled, Some("unentitled"), 403, "Forbidden", 1),
+        Refusal {
+            case: "not-entitled",
+            chain: not_entitled,
+            token: Some("unentitled"),
+            status: 403,
+            reason: "Forbidden",
+            tries: 1,
+        },
         // insights-ingress-go: above the size limit: 413.
-        ("too-large", tiny, Some(TOKEN), 413, "TooLarge", 1),
+        Refusal { case: "too-large", chain: tiny, token: Some(TOKEN), status: 413, reason: "TooLarge", tries: 1 },
         // insights-ingress-go: a service without a topic: 415.
-        ("unknown-service", advisor_only, Some(TOKEN), 415, "UnsupportedMediaType", 1),
+        Refusal {
+            case: "unknown-service",
+            chain: advisor_only,
+            token: Some(TOKEN),
+            status: 415,
+            reason: "UnsupportedMediaType",
+            tries: 1,
+        },
         // 503 and 429 are retried: --retries 2 means three tries.
-        ("unavailable", unavailable, Some(TOKEN), 503, "ServerError", 3),
-        ("throttled", throttled, Some(TOKEN), 429, "Throttled", 3),
+        Refusal {
+            case: "unavailable",
+            chain: unavailable,
+            token: Some(TOKEN),
+            status: 503,
+            reason: "ServerError",
+            tries: 3,
+        },
+        Refusal { case: "throttled", chain: throttled, token: Some(TOKEN), status: 429, reason: "Throttled", tries: 3 },
     ];
-    for (case, cfg, token, status, reason, tries) in cases {
+    for Refusal { case, chain: cfg, token, status, reason, tries } in cases {
         let chain = ingress::start(cfg);
         let o = agent_once(&s, case, &chain.url, token, &["--retries", "2", "--max-retry-after", "1s"]);
         assert_eq!(o.code, Some(4), "{case}: agent --once exits 4 when the upload failed\n{}", o.stderr);
         let received = chain.received();
-        assert_eq!(received.len() as u64, tries, "{case}: tries {:?}", received.iter().map(|r| r.status).collect::<Vec<_>>());
+        assert_eq!(
+            received.len() as u64,
+            tries,
+            "{case}: tries {:?}",
+            received.iter().map(|r| r.status).collect::<Vec<_>>()
+        );
         assert!(received.iter().all(|r| r.status == status), "{case}");
         let last = &o.status["lastUpload"];
         assert_eq!(last["succeeded"], false, "{case}: {last}");
@@ -337,4 +388,44 @@ fn the_stand_in_applies_each_rule_to_hand_built_requests() {
     assert_eq!(post(&good_ua, Some(&bearer), body("application/vnd.redhat.unknown.x+tgz")).0, 415, "service");
     assert_eq!(post(&good_ua, Some(&bearer), body(openshift).replace("name=\"file\"", "name=\"other\"")).0, 400);
     assert_eq!(post(&good_ua, Some(&bearer), body(openshift).replace("name=\"file\"", "name=\"upload\"")).0, 202);
+}
+
+/// A chain that never answers ends at the stall timeout, and one that keeps asking to retry
+/// later ends at the upload's deadline, whatever `Retry-After` says: reason `Timeout`, exit 4.
+#[test]
+fn a_silent_chain_ends_at_the_stall_timeout_and_retries_end_at_the_upload_deadline() {
+    let s = setup();
+    // Accepts, reads whatever comes, never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = format!("http://{}/api/ingress/v1/upload", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut sink = [0u8; 4096];
+                while std::io::Read::read(&mut stream, &mut sink).is_ok_and(|n| n > 0) {}
+            });
+        }
+    });
+    let o = agent_once(&s, "silent", &silent, Some(TOKEN), &["--stall-timeout", "1s", "--retries", "0"]);
+    assert_eq!(o.code, Some(4), "{}", o.stderr);
+    assert_eq!(o.status["lastUpload"]["reason"], "Timeout", "{}", o.status);
+    assert!(o.took < Duration::from_secs(10), "took {:?}", o.took);
+
+    // Always 503, ten retries 5 s apart or more: the 3 s deadline ends it during the first wait.
+    let mut cfg = IngressConfig::accepting(TOKEN);
+    cfg.fault = Some(Fault::Status { status: 503, times: usize::MAX });
+    let chain = ingress::start(cfg);
+    let o = agent_once(
+        &s,
+        "deadline",
+        &chain.url,
+        Some(TOKEN),
+        &["--retries", "10", "--retry-delay", "5s", "--upload-timeout", "3s"],
+    );
+    assert_eq!(o.code, Some(4), "{}", o.stderr);
+    assert_eq!(o.status["lastUpload"]["reason"], "Timeout", "{}", o.status);
+    assert!(o.status["lastUpload"]["message"].as_str().unwrap().contains("upload deadline"), "{}", o.status);
+    assert!(o.took < Duration::from_secs(12), "took {:?}", o.took);
+    assert_eq!(chain.received().len(), 1, "the retry waits past the deadline");
 }

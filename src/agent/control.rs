@@ -47,6 +47,8 @@ pub const DISABLED_REASON: &str = "DisabledByAdmin";
 pub const COMPONENT: &str = "rrctl-agent";
 
 /// What the cluster admin asks of the agent.
+// The printer columns repeat `type_`/`priority` values, which the lint takes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "rapid.insights.openshift.io",
@@ -57,14 +59,59 @@ pub const COMPONENT: &str = "rrctl-agent";
     namespaced,
     status = "RrctlAgentStatus",
     doc = "Control of the rrctl agent by the cluster admin: collection on or off, definitions disabled by id, the data policy (it can only narrow the local policy), and on-demand gathers. The agent reads only the object named `cluster` in its namespace.",
-    printcolumn(name = "Collection", type_ = "string", json_path = ".status.collection", description = "Enabled or Disabled (spec.collection as the agent applied it)"),
-    printcolumn(name = "Gathered", type_ = "string", json_path = ".status.conditions[?(@.type==\"GatherSucceeded\")].reason", description = "Reason of the GatherSucceeded condition"),
-    printcolumn(name = "Uploaded", type_ = "string", json_path = ".status.conditions[?(@.type==\"Uploaded\")].reason", description = "Reason of the Uploaded condition"),
-    printcolumn(name = "Available", type_ = "string", json_path = ".status.conditions[?(@.type==\"RemoteConfigurationAvailable\")].reason", priority = 1, description = "Reason of the RemoteConfigurationAvailable condition"),
-    printcolumn(name = "Valid", type_ = "string", json_path = ".status.conditions[?(@.type==\"RemoteConfigurationValid\")].reason", priority = 1, description = "Reason of the RemoteConfigurationValid condition"),
-    printcolumn(name = "Archive", type_ = "string", json_path = ".status.lastArchive.name", priority = 1, description = "The last archive written"),
-    printcolumn(name = "Size", type_ = "integer", json_path = ".status.lastArchive.sizeBytes", priority = 1, description = "Its size in bytes"),
-    printcolumn(name = "Request", type_ = "string", json_path = ".status.lastArchive.requestId", priority = 1, description = "The request id the ingress gave its upload"),
+    printcolumn(
+        name = "Collection",
+        type_ = "string",
+        json_path = ".status.collection",
+        description = "Enabled or Disabled (spec.collection as the agent applied it)"
+    ),
+    printcolumn(
+        name = "Gathered",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"GatherSucceeded\")].reason",
+        description = "Reason of the GatherSucceeded condition"
+    ),
+    printcolumn(
+        name = "Uploaded",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Uploaded\")].reason",
+        description = "Reason of the Uploaded condition"
+    ),
+    printcolumn(
+        name = "Available",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"RemoteConfigurationAvailable\")].reason",
+        priority = 1,
+        description = "Reason of the RemoteConfigurationAvailable condition"
+    ),
+    printcolumn(
+        name = "Valid",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"RemoteConfigurationValid\")].reason",
+        priority = 1,
+        description = "Reason of the RemoteConfigurationValid condition"
+    ),
+    printcolumn(
+        name = "Archive",
+        type_ = "string",
+        json_path = ".status.lastArchive.name",
+        priority = 1,
+        description = "The last archive written"
+    ),
+    printcolumn(
+        name = "Size",
+        type_ = "integer",
+        json_path = ".status.lastArchive.sizeBytes",
+        priority = 1,
+        description = "Its size in bytes"
+    ),
+    printcolumn(
+        name = "Request",
+        type_ = "string",
+        json_path = ".status.lastArchive.requestId",
+        priority = 1,
+        description = "The request id the ingress gave its upload"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
@@ -237,7 +284,10 @@ impl Effective {
         let reasons = off
             .into_iter()
             .map(|d| {
-                (d.definition.id, format!("disabled by the cluster admin ({KIND} {CONTROL_NAME}, spec.disabledDefinitions)"))
+                (
+                    d.definition.id,
+                    format!("disabled by the cluster admin ({KIND} {CONTROL_NAME}, spec.disabledDefinitions)"),
+                )
             })
             .collect();
         (on, reasons)
@@ -366,7 +416,9 @@ pub fn status_of(
         })
         .collect();
     let (disabled, reason, message) = match effective.collection {
-        Collection::Disabled => ("True", DISABLED_REASON, "spec.collection is Disabled: nothing is gathered or uploaded"),
+        Collection::Disabled => {
+            ("True", DISABLED_REASON, "spec.collection is Disabled: nothing is gathered or uploaded")
+        }
         Collection::Enabled => ("False", "Enabled", "collection is enabled"),
     };
     let transition = previous
@@ -469,8 +521,15 @@ mod tests {
         assert_eq!(crd["spec"]["scope"], "Namespaced");
         let version = &crd["spec"]["versions"][0];
         assert!(version["subresources"]["status"].is_object());
-        let columns: Vec<&str> =
-            version["additionalPrinterColumns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(columns, ["Collection", "Gathered", "Uploaded", "Available", "Valid", "Archive", "Size", "Request", "Age"]);
+        let columns: Vec<&str> = version["additionalPrinterColumns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            columns,
+            ["Collection", "Gathered", "Uploaded", "Available", "Valid", "Archive", "Size", "Request", "Age"]
+        );
     }
 }

@@ -87,7 +87,6 @@ pub struct GatherRun {
     pub upload: Option<Result<upload::UploadReceipt, upload::UploadError>>,
 }
 
-
 /// Gather the bundle in force after a successful cycle, write the archive and upload it.
 /// `Err` (why, and the phase: the gather or the upload) when the shutdown signal came: nothing
 /// is recorded then (an archive completed before it stays, and is in the archive directory's

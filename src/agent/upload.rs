@@ -341,33 +341,11 @@ impl Uploader {
         let send = req.send();
         tokio::pin!(send);
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        let (mut progress, mut progress_at) = (0u64, Instant::now());
+        let mut watch = SendWatch { started, progress: 0, progress_at: started };
         let resp = loop {
             tokio::select! {
                 r = &mut send => break r,
-                _ = tick.tick() => {
-                    let now_sent = sent.load(Ordering::Relaxed);
-                    if now_sent != progress {
-                        (progress, progress_at) = (now_sent, Instant::now());
-                    }
-                    if progress_at.elapsed() > limits.stall_timeout {
-                        let what = if now_sent < total { "no upload progress" } else { "no answer" };
-                        return Err(Failed::new(
-                            UploadReason::Timeout,
-                            format!("{what} for {} s ({now_sent} of {total} bytes sent)", limits.stall_timeout.as_secs()),
-                        ));
-                    }
-                    let elapsed = started.elapsed();
-                    if now_sent < total
-                        && elapsed > limits.rate_grace
-                        && (now_sent as f64) < limits.min_rate as f64 * elapsed.as_secs_f64()
-                    {
-                        return Err(Failed::new(
-                            UploadReason::TooSlow,
-                            format!("sending slower than the minimum of {} bytes/s ({now_sent} of {total} bytes in {:.0} s)", limits.min_rate, elapsed.as_secs_f64()),
-                        ));
-                    }
-                }
+                _ = tick.tick() => watch.check(sent.load(Ordering::Relaxed), total, limits)?,
             }
         };
         let mut resp = resp.map_err(|e| {
@@ -413,9 +391,45 @@ impl Uploader {
     }
 }
 
+/// The bounds of sending one request: progress within the stall timeout (the body, then the
+/// answer's head), the minimum average rate once the grace period has passed.
+struct SendWatch {
+    started: Instant,
+    progress: u64,
+    progress_at: Instant,
+}
+
+impl SendWatch {
+    fn check(&mut self, sent: u64, total: u64, limits: &HttpLimits) -> Result<(), Failed> {
+        if sent != self.progress {
+            (self.progress, self.progress_at) = (sent, Instant::now());
+        }
+        if self.progress_at.elapsed() > limits.stall_timeout {
+            let what = if sent < total { "no upload progress" } else { "no answer" };
+            let secs = limits.stall_timeout.as_secs();
+            return Err(Failed::new(
+                UploadReason::Timeout,
+                format!("{what} for {secs} s ({sent} of {total} bytes sent)"),
+            ));
+        }
+        let elapsed = self.started.elapsed();
+        if sent < total && elapsed > limits.rate_grace && (sent as f64) < limits.min_rate as f64 * elapsed.as_secs_f64()
+        {
+            let message = format!(
+                "sending slower than the minimum of {} bytes/s ({sent} of {total} bytes in {:.0} s)",
+                limits.min_rate,
+                elapsed.as_secs_f64()
+            );
+            return Err(Failed::new(UploadReason::TooSlow, message));
+        }
+        Ok(())
+    }
+}
+
 /// Open the archive and check it is a regular file within [`MAX_UPLOAD_BYTES`].
 fn open_archive(path: &Path) -> Result<(std::fs::File, u64), Failed> {
-    let unreadable = |e: std::io::Error| Failed::new(UploadReason::ArchiveUnreadable, format!("{}: {e}", path.display()));
+    let unreadable =
+        |e: std::io::Error| Failed::new(UploadReason::ArchiveUnreadable, format!("{}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
@@ -601,7 +615,8 @@ mod tests {
         // The ingress's rule, applied by hand: application/vnd.redhat.<service>.<category>...
         let rest = ARCHIVE_CONTENT_TYPE.strip_prefix("application/vnd.redhat.").unwrap();
         let (service, rest) = rest.split_once('.').unwrap();
-        let category: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-').collect();
+        let category: String =
+            rest.chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-').collect();
         assert_eq!((service, category.as_str()), ("openshift", CONTENT_TYPE_CATEGORY));
         assert_ne!(category, "periodic");
     }

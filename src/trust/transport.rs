@@ -399,8 +399,10 @@ impl HttpFetcher {
         self.retry
             .run(
                 |_| async {
-                    self.get_once(path, limit, if_none_match).await.map_err(|Failed { error, retry_after }| {
-                        Attempt { transient: error.is_transient(), error, retry_after }
+                    self.get_once(path, limit, if_none_match).await.map_err(|Failed { error, retry_after }| Attempt {
+                        transient: error.is_transient(),
+                        error,
+                        retry_after,
                     })
                 },
                 |error, retry, delay| {

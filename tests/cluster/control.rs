@@ -81,7 +81,10 @@ fn world(spec: Value) -> World {
     let dir = tempfile::tempdir().unwrap();
     let ns = env.namespace();
     let co = "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n";
-    let defs = write_definitions(dir.path(), &[("cluster-operators", definition("cluster-operators", "versions: \"*\"\n", co))]);
+    let defs = write_definitions(
+        dir.path(),
+        &[("cluster-operators", definition("cluster-operators", "versions: \"*\"\n", co))],
+    );
     run_ok(rrctl(dir.path()).arg("build").arg(&defs).arg("--out").arg(dir.path().join("dist")));
     let root = dir.path().join(".rrctl/dev/root/1.json");
     let rbac = rbac_yaml(dir.path(), &defs, None, &ns);
@@ -246,11 +249,24 @@ fn the_agent_writes_its_conditions_archive_and_request_id_to_the_resource_and_ku
     let request = ingress::request_id(1);
     assert_eq!(
         lines[1][..9],
-        ["cluster", "Enabled", "Gathered", "Accepted", "Fetched", "Verified", name.as_str(), size_text.as_str(), request.as_str()],
+        [
+            "cluster",
+            "Enabled",
+            "Gathered",
+            "Accepted",
+            "Fetched",
+            "Verified",
+            name.as_str(),
+            size_text.as_str(),
+            request.as_str()
+        ],
         "{wide}"
     );
     let narrow = w.env.kubectl_admin(&["get", "rrctl", "-n", &w.ns], None);
-    assert_eq!(narrow.lines().next().unwrap().split_whitespace().collect::<Vec<_>>(), ["NAME", "COLLECTION", "GATHERED", "UPLOADED", "AGE"]);
+    assert_eq!(
+        narrow.lines().next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "COLLECTION", "GATHERED", "UPLOADED", "AGE"]
+    );
 
     // A refused upload: Uploaded=False with its reason, and a Warning Event on the resource.
     let refusing = ingress::start(IngressConfig::accepting("another-token"));
@@ -259,7 +275,8 @@ fn the_agent_writes_its_conditions_archive_and_request_id_to_the_resource_and_ku
     let status = w.resource()["status"].clone();
     let uploaded = condition(&status, "Uploaded");
     assert_eq!((uploaded["status"].as_str(), uploaded["reason"].as_str()), (Some("False"), Some("Unauthorized")));
-    let events: Value = serde_json::from_str(&w.env.kubectl_admin(&["get", "events", "-n", &w.ns, "-o", "json"], None)).unwrap();
+    let events: Value =
+        serde_json::from_str(&w.env.kubectl_admin(&["get", "events", "-n", &w.ns, "-o", "json"], None)).unwrap();
     let event = events["items"]
         .as_array()
         .unwrap()

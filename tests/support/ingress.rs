@@ -95,7 +95,13 @@ impl Ingress {
 }
 
 /// The answer of the rules to one request: status, headers, body.
-fn answer(cfg: &IngressConfig, headers: &BTreeMap<String, String>, body: &[u8], parts: &[Part], n: usize) -> (u16, String) {
+fn answer(
+    cfg: &IngressConfig,
+    headers: &BTreeMap<String, String>,
+    body: &[u8],
+    parts: &[Part],
+    n: usize,
+) -> (u16, String) {
     // uhc-auth-proxy `getClusterID`: the User-Agent split at the first space; the first word
     // must start with `insights-operator/`, the second with `cluster/`; else 400.
     let ua = headers.get("user-agent").map(String::as_str).unwrap_or("");
