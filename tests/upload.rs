@@ -412,7 +412,8 @@ fn a_silent_chain_ends_at_the_stall_timeout_and_retries_end_at_the_upload_deadli
     assert_eq!(o.status["lastUpload"]["reason"], "Timeout", "{}", o.status);
     assert!(o.took < Duration::from_secs(10), "took {:?}", o.took);
 
-    // Always 503, ten retries 5 s apart or more: the 3 s deadline ends it during the first wait.
+    // Always 503, ten retries, the first after 5 to 10 s (jittered backoff): the 3 s deadline ends
+    // it during the first wait.
     let mut cfg = IngressConfig::accepting(TOKEN);
     cfg.fault = Some(Fault::Status { status: 503, times: usize::MAX });
     let chain = ingress::start(cfg);
@@ -421,7 +422,7 @@ fn a_silent_chain_ends_at_the_stall_timeout_and_retries_end_at_the_upload_deadli
         "deadline",
         &chain.url,
         Some(TOKEN),
-        &["--retries", "10", "--retry-delay", "5s", "--upload-timeout", "3s"],
+        &["--retries", "10", "--retry-delay", "10s", "--upload-timeout", "3s"],
     );
     assert_eq!(o.code, Some(4), "{}", o.stderr);
     assert_eq!(o.status["lastUpload"]["reason"], "Timeout", "{}", o.status);
