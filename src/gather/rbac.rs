@@ -122,6 +122,8 @@ pub const KNOWN_PLURALS: &[(&str, &str, &str)] = &[
     ("operator.openshift.io", "IngressController", "ingresscontrollers"),
     ("operator.openshift.io", "Network", "networks"),
     ("policy", "PodDisruptionBudget", "poddisruptionbudgets"),
+    // The agent's own control resource (`rrctl crd`; tests/cluster/control.rs installs it).
+    ("rapid.insights.openshift.io", "RrctlAgent", "rrctlagents"),
     ("rbac.authorization.k8s.io", "ClusterRole", "clusterroles"),
     ("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings"),
     ("rbac.authorization.k8s.io", "Role", "roles"),

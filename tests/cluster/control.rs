@@ -21,7 +21,7 @@ const CRD_NAME: &str = "rrctlagents.rapid.insights.openshift.io";
 const TOKEN: &str = "pull-secret-token-for-cluster-tests";
 
 /// Install the CRD as `rrctl crd` prints it, once per test binary, and wait until it serves.
-fn install_crd(env: &Envtest) {
+pub fn install_crd(env: &Envtest) {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
