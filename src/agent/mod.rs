@@ -120,6 +120,8 @@ async fn gather_after(
             }
         };
     let (definitions, disabled) = admin.filter(definitions);
+    // Recorded whether or not an archive gets written.
+    run.not_applicable = disabled.clone();
     let policy = admin.narrow(&step.policy);
     let target = crate::gather::Target {
         ocp_version: cluster.ocp_version.to_string(),
@@ -164,8 +166,7 @@ async fn gather_after(
             run.archive_bytes = bytes;
             run.definitions =
                 result.reports.iter().map(|r| (r.id.clone(), r.outcome, r.reason.clone(), r.bytes)).collect();
-            run.not_applicable = result.not_applicable.clone();
-            run.not_applicable.extend(disabled);
+            run.not_applicable = result.not_applicable.iter().chain(&disabled).cloned().collect();
             run.not_applicable.sort();
             if result.has_problems() {
                 let failed: Vec<&str> = result

@@ -350,3 +350,32 @@ fn an_on_demand_request_runs_one_gather_and_records_it_in_the_status() {
     names.retain(|n| n.ends_with(".tar.gz"));
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+#[test]
+fn disabled_definitions_are_not_gathered_and_the_data_policy_turns_obfuscation_on() {
+    let w = world(json!({"disabledDefinitions": ["cluster-operators"], "dataPolicy": ["ObfuscateNetworking"]}));
+    let out = w.agent(&["--once"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The only definition is disabled: nothing of it is listed.
+    let asked = w.asked();
+    assert!(!asked.iter().any(|r| r.resource == "clusteroperators"), "{asked:?}");
+    let status: Value = crate::common::read_json(&w.dir.path().join("state/status.json"));
+    let not_applicable = status["gather"]["notApplicable"].as_array().cloned().unwrap_or_default();
+    let disabled = not_applicable
+        .iter()
+        .find(|d| d["id"] == "cluster-operators")
+        .unwrap_or_else(|| panic!("cluster-operators not reported as disabled: {status}\n{stderr}"));
+    assert!(disabled["reason"].as_str().unwrap().contains("disabled by the cluster admin"), "{disabled}");
+    // ObfuscateNetworking turns on the base domain's obfuscation, which the local (built-in)
+    // policy leaves off: the agent looks the base domain up (DNS `cluster`), which it does for
+    // nothing else.
+    let dns: Vec<&AuditRecord> = asked.iter().filter(|r| r.resource == "dnses").collect();
+    assert!(dns.iter().any(|r| r.verb == "get" && r.name == "cluster"), "{asked:?}");
+    assert_eq!(status["control"]["obfuscateNetworking"], true, "{status}");
+    // This test cluster has neither DNS nor Infrastructure `cluster`: with the obfuscation on,
+    // no archive is written rather than one that is not obfuscated.
+    let gathered = condition(&status, "GatherSucceeded");
+    assert_eq!(gathered["reason"], "ArchiveWriteFailed", "{gathered}");
+    assert!(gathered["message"].as_str().unwrap().contains("refusing to write an archive that is not obfuscated"));
+    assert_eq!(out.status.code(), Some(3), "no archive: exit 3 (docs/exit-codes.md)\n{stderr}");
+}
