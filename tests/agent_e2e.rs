@@ -443,9 +443,9 @@ fn obfuscation_leaves_no_address_or_base_domain_and_maps_consistently() {
             "metadata": {"name": format!("bastion.{SAMPLE_DOMAIN}")},
             "status": {"addresses": [{"type": "InternalIP", "address": MASTER_IP}]}}),
     ];
-    let s = setup_with(definitions, objects);
+    // The RBAC is made for this policy: obfuscation reads DNS and Infrastructure `cluster`.
+    let s = setup_full(definitions, |b| b.objects(objects), Some("obfuscation: {ipv4: true, baseDomain: true}\n"));
     let policy = s.dir.path().join("policy.yaml");
-    std::fs::write(&policy, "obfuscation: {ipv4: true, baseDomain: true}\n").unwrap();
     let archives = s.dir.path().join("archives");
     run_ok(agent(&s, &[]).arg("--policy").arg(&policy).arg("--archive-dir").arg(&archives));
     let names = archives_in(&archives);
