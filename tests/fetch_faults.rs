@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod cdn;
+#[path = "support/envtest.rs"]
+mod envtest;
 #[path = "support/pki.rs"]
 mod pki;
 use cdn::{Cdn, DAY, DistView, Fault, OCP, Releases, Run, T0, rfc3339, rrctl, sha256_hex, view};
@@ -655,39 +657,33 @@ fn clock_set_back_a_day_is_reported_not_trusted() {
 
 // ------------------------------------------------------------------------------ environment
 
-/// A kubeconfig for a fake API server that serves the ClusterVersion `version` (a static file
-/// at its API path, served by the test CDN).
-fn fake_cluster(dir: &Path, version: &str, cluster_id: &str) -> (Cdn, PathBuf) {
-    let api = dir.join("api");
-    let cv = api.join("apis/config.openshift.io/v1/clusterversions");
-    std::fs::create_dir_all(&cv).unwrap();
-    let object = serde_json::json!({
-        "apiVersion": "config.openshift.io/v1", "kind": "ClusterVersion",
-        "metadata": {"name": "version", "resourceVersion": "1"},
-        "spec": {"clusterID": cluster_id, "channel": "stable-4.16"},
-        "status": {"desired": {"version": version, "image": "quay.io/openshift-release-dev/ocp-release"}},
-    });
-    std::fs::write(cv.join("version"), serde_json::to_vec(&object).unwrap()).unwrap();
-    let server = Cdn::start(&api);
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{}\n\
-             contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n\
-             users:\n- name: u\n  user:\n    token: test-token\n",
-            server.port
-        ),
+/// A service account of the real API server (`tests/support/envtest.rs`) allowed to get the
+/// ClusterVersion `version` and nothing else, and the identity that object holds
+/// (`fixtures/envtest/clusterversion.json`): (account, version, cluster id).
+fn identity_reader() -> (envtest::ServiceAccount, String, String) {
+    let env = envtest::envtest();
+    let ns = env.namespace();
+    let sa = env.service_account(&ns, "identity-reader");
+    env.grant(
+        &sa,
+        None,
+        serde_json::json!([{"apiGroups": ["config.openshift.io"], "resources": ["clusterversions"],
+                            "resourceNames": ["version"], "verbs": ["get"]}]),
+    );
+    let cv: Value = serde_json::from_slice(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/envtest/clusterversion.json")).unwrap(),
     )
     .unwrap();
-    (server, kubeconfig)
+    let version = cv["status"]["desired"]["version"].as_str().unwrap().to_string();
+    let id = cv["spec"]["clusterID"].as_str().unwrap().to_string();
+    (sa, version, id)
 }
 
 #[test]
 fn version_and_cluster_id_come_from_the_cluster_version() {
     let fx = Fx::new();
     let dir = tempfile::tempdir().unwrap();
-    let (api, kubeconfig) = fake_cluster(dir.path(), OCP, "5c0c4a3e-0000-4000-8000-000000000001");
+    let (sa, version, cluster_id) = identity_reader();
     let r = Run::from(
         rrctl()
             .arg("fetch")
@@ -697,16 +693,23 @@ fn version_and_cluster_id_come_from_the_cluster_version() {
             .arg("--state-dir")
             .arg(fx.state())
             .arg("--kubeconfig")
-            .arg(&kubeconfig)
+            .arg(&sa.kubeconfig)
             .env("RRCTL_NOW", rfc3339(T0 + 3600))
             .output()
             .unwrap(),
     );
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(api.paths(), ["apis/config.openshift.io/v1/clusterversions/version"]);
+    // What fetch asked the real API server: the one object, by name.
+    let asked: Vec<String> = envtest::envtest()
+        .audit()
+        .by_user(&sa.username)
+        .iter()
+        .map(|r| format!("{} {} {}", r.verb, r.request_uri, r.code))
+        .collect();
+    assert_eq!(asked, ["get /apis/config.openshift.io/v1/clusterversions/version 200"]);
     let ua = fx.cdn.log()[0].user_agent.clone().unwrap_or_default();
-    assert!(ua.ends_with(" cluster/5c0c4a3e-0000-4000-8000-000000000001"), "{ua}");
-    assert_active(fx.state(), &view(&fx.r1, OCP));
+    assert!(ua.ends_with(&format!(" cluster/{cluster_id}")), "{ua}");
+    assert_active(fx.state(), &view(&fx.r1, &version));
     // Without --ocp-version and without a reachable cluster: a usage/I-O error, exit 2.
     let r = Run::from(
         rrctl()

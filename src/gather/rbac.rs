@@ -100,6 +100,8 @@ pub const KNOWN_PLURALS: &[(&str, &str, &str)] = &[
     ("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests"),
     ("config.openshift.io", "ClusterOperator", "clusteroperators"),
     ("config.openshift.io", "ClusterVersion", "clusterversions"),
+    ("config.openshift.io", "DNS", "dnses"),
+    ("config.openshift.io", "Infrastructure", "infrastructures"),
     ("config.openshift.io", "Network", "networks"),
     ("coordination.k8s.io", "Lease", "leases"),
     ("discovery.k8s.io", "EndpointSlice", "endpointslices"),

@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::envtest::{Envtest, ServiceAccount};
 
@@ -109,38 +108,17 @@ fn wait_until_authorized(env: &Envtest, sa: &ServiceAccount, applied: &str) {
         Some("List") => applied["items"].as_array().cloned().unwrap_or_default(),
         _ => vec![applied],
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
     for item in items.iter().filter(|i| matches!(i["kind"].as_str(), Some("Role" | "ClusterRole"))) {
         let Some(rule) = item["rules"].get(0) else { continue };
-        let resource = rule["resources"][0].as_str().unwrap_or_default();
-        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
-        let mut attributes = json!({
-            "group": rule["apiGroups"][0],
-            "resource": resource,
-            "subresource": subresource,
-            "verb": rule["verbs"][0],
-            "name": rule["resourceNames"].get(0).cloned().unwrap_or(json!("")),
-        });
-        if let Some(ns) = item["metadata"]["namespace"].as_str() {
-            attributes["namespace"] = json!(ns);
-        }
-        let review = json!({
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": {
-                "user": sa.username,
-                "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", sa.namespace), "system:authenticated"],
-                "resourceAttributes": attributes,
-            },
-        });
-        loop {
-            let answer = env.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review);
-            if answer["status"]["allowed"] == true {
-                break;
-            }
-            assert!(Instant::now() < deadline, "RBAC never took effect for {}: {review}", sa.username);
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        env.wait_until_allowed(
+            sa,
+            &text(&rule["verbs"][0]),
+            &text(&rule["apiGroups"][0]),
+            &text(&rule["resources"][0]),
+            item["metadata"]["namespace"].as_str().unwrap_or_default(),
+            &text(&rule["resourceNames"][0]),
+        );
     }
 }
 
@@ -199,53 +177,32 @@ pub fn sample_cluster_objects(env: &Envtest) {
     });
 }
 
-/// Wait until the authorizer allows `sa` one request (SubjectAccessReview as the admin).
-pub fn wait_until_allowed(
-    env: &Envtest,
-    sa: &ServiceAccount,
-    verb: &str,
-    group: &str,
-    resource: &str,
-    namespace: &str,
-) {
-    let review = json!({
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": sa.username,
-            "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", sa.namespace), "system:authenticated"],
-            "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "namespace": namespace},
-        },
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)["status"]["allowed"] != true {
-        assert!(Instant::now() < deadline, "RBAC never took effect for {}: {review}", sa.username);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A Role in `namespace` with `rules` (RBAC JSON) bound to `sa`, in effect when this returns.
 pub fn grant(env: &Envtest, sa: &ServiceAccount, namespace: &str, rules: Value) {
-    let name = format!("grant-{}-{}", sa.namespace, sa.name);
-    env.create(
-        &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles"),
-        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name}, "rules": rules}),
-    );
-    env.create(
-        &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings"),
-        &json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": sa.name, "namespace": sa.namespace}],
-        }),
-    );
-    let first = &rules[0];
-    wait_until_allowed(
-        env,
-        sa,
-        first["verbs"][0].as_str().unwrap(),
-        first["apiGroups"][0].as_str().unwrap(),
-        first["resources"][0].as_str().unwrap(),
-        namespace,
-    );
+    env.grant(sa, Some(namespace), rules);
 }
+
+/// The pod the test Prometheus's firing alert names (`openshift-monitoring/alertmanager-main-0`,
+/// containers `alertmanager` and `config-reloader`), with the archive sample's alertmanager log
+/// at its own timestamps: created once per binary, read by every test that needs it.
+pub fn alertmanager_pod(env: &Envtest) -> &'static str {
+    static LOG: OnceLock<String> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = std::fs::read_to_string(archive_sample().join(ALERTMANAGER_LOG)).unwrap();
+        env.ensure_namespace("openshift-monitoring");
+        env.pod("openshift-monitoring", "alertmanager-main-0", &["alertmanager", "config-reloader"]);
+        let lines = log
+            .lines()
+            .map(|l| {
+                let (stamp, text) = l.split_once(' ').unwrap();
+                let at = time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).unwrap();
+                (at, text.to_string())
+            })
+            .collect();
+        env.kubelet().set_log("openshift-monitoring", "alertmanager-main-0", "alertmanager", false, lines);
+        log
+    })
+}
+
+/// The sample's alertmanager log (timestamped lines).
+pub const ALERTMANAGER_LOG: &str = "conditional/namespaces/openshift-monitoring/pods/alertmanager-main-0/containers/alertmanager/logs/last-50-lines.log";

@@ -322,22 +322,28 @@ impl Http {
     }
 
     fn get(&self, path: &str) -> Reply {
+        self.get_accepting(path, "application/json")
+    }
+
+    /// GET with an `Accept` header (the real server as the admin, by the static admin token).
+    fn get_accepting(&self, path: &str, accept: &str) -> Reply {
         let env = envtest::envtest();
-        match self {
-            Http::Real => {
-                let r = env.admin_request("GET", path, None);
-                Reply { status: r.status, body: r.body }
+        let (url, token) = match self {
+            Http::Real => (format!("{}{path}", env.url), Some(env.admin_token().to_string())),
+            Http::StandIn(server) => (format!("{}{path}", server.url()), None),
+        };
+        let client = env.http_client();
+        let accept = accept.to_string();
+        env.block_on(async move {
+            let mut request = client.get(&url).header("Accept", accept);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
             }
-            Http::StandIn(server) => {
-                let url = format!("{}{path}", server.url());
-                env.block_on(async move {
-                    let response = reqwest::get(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
-                    let status = response.status().as_u16();
-                    let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
-                    Reply { status, body }
-                })
-            }
-        }
+            let response = request.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            let status = response.status().as_u16();
+            let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
+            Reply { status, body }
+        })
     }
 }
 
@@ -503,5 +509,251 @@ fn errors_are_status_objects_like_the_real_server() {
         // A list of a namespace with nothing in it is empty, not an error.
         let empty = server.get("/api/v1/namespaces/openshift-nowhere/configmaps");
         assert_eq!((empty.status, &empty.body["items"]), (200, &json!([])), "{name}");
+    }
+}
+
+fn resource<'a>(list: &'a Value, name: &str) -> &'a Value {
+    list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {list}"))
+}
+
+#[test]
+fn discovery_describes_core_and_groups_alike() {
+    for server in bulk_backends() {
+        let name = server.name();
+        let api = server.get("/api").body;
+        assert_eq!((api["kind"].as_str(), &api["versions"]), (Some("APIVersions"), &json!(["v1"])), "{name}");
+        let core = server.get("/api/v1").body;
+        assert_eq!(
+            (core["kind"].as_str(), core["groupVersion"].as_str()),
+            (Some("APIResourceList"), Some("v1")),
+            "{name}"
+        );
+        let pods = resource(&core, "pods");
+        assert_eq!(
+            (pods["kind"].as_str(), pods["namespaced"].as_bool(), pods["singularName"].as_str()),
+            (Some("Pod"), Some(true), Some("pod")),
+            "{name}"
+        );
+        assert_eq!(pods["shortNames"], json!(["po"]), "{name}");
+        assert!(pods["verbs"].as_array().unwrap().contains(&json!("list")), "{name}");
+        assert_eq!(resource(&core, "pods/log")["verbs"], json!(["get"]), "{name}");
+        assert_eq!(resource(&core, "nodes")["namespaced"], false, "{name}");
+        assert_eq!(resource(&core, "namespaces")["namespaced"], false, "{name}");
+        assert_eq!(resource(&core, "persistentvolumes")["shortNames"], json!(["pv"]), "{name}");
+
+        let groups = server.get("/apis").body;
+        assert_eq!(groups["kind"], "APIGroupList", "{name}");
+        let group = |g: &str| groups["groups"].as_array().unwrap().iter().find(|x| x["name"] == g).cloned();
+        let config = group("config.openshift.io").expect("config.openshift.io");
+        assert_eq!(config["preferredVersion"]["groupVersion"], "config.openshift.io/v1", "{name}");
+        for wanted in [
+            "apps",
+            "machineconfiguration.openshift.io",
+            "operator.openshift.io",
+            "monitoring.coreos.com",
+            "storage.k8s.io",
+            "flowcontrol.apiserver.k8s.io",
+            "image.openshift.io",
+            "apiserver.openshift.io",
+        ] {
+            assert!(group(wanted).is_some(), "{name}: group {wanted} missing");
+        }
+        assert!(group("").is_none(), "{name}: the core group is not under /apis");
+        let co = server.get("/apis/config.openshift.io/v1").body;
+        let clusteroperators = resource(&co, "clusteroperators");
+        assert_eq!(
+            (clusteroperators["kind"].as_str(), clusteroperators["namespaced"].as_bool()),
+            (Some("ClusterOperator"), Some(false)),
+            "{name}"
+        );
+        assert_eq!(clusteroperators["shortNames"], json!(["co"]), "{name}");
+        assert_eq!(resource(&co, "clusterversions")["kind"], "ClusterVersion", "{name}");
+        let prom = server.get("/apis/monitoring.coreos.com/v1").body;
+        assert_eq!(resource(&prom, "prometheuses")["namespaced"], true, "{name}");
+        assert_eq!(server.get("/apis/apps").body["kind"], "APIGroup", "{name}");
+        assert_eq!(server.get("/apis/example.com/v1").status, 404, "{name}");
+        assert_eq!(server.get("/version").body["major"], "1", "{name}");
+    }
+}
+
+#[test]
+fn metadata_only_lists_and_gets_are_served_on_request() {
+    let (bulk_ns, _) = bulk();
+    for server in bulk_backends() {
+        let name = server.name();
+        let base = format!("/api/v1/namespaces/{bulk_ns}/configmaps");
+        let meta = server.get_accepting(&base, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").body;
+        assert_eq!(meta["kind"], "PartialObjectMetadataList", "{name}");
+        let items = meta["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1_001, "{name}");
+        assert_eq!(items[0]["kind"], "PartialObjectMetadata", "{name}");
+        assert_eq!(items[0]["metadata"]["labels"]["bucket"], "0", "{name}");
+        assert!(items.iter().all(|i| i.get("data").is_none()), "{name}: no object content in a metadata-only list");
+        let one = server
+            .get_accepting(&format!("{base}/cm-00003"), "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+            .body;
+        assert_eq!(
+            (one["kind"].as_str(), one["metadata"]["name"].as_str()),
+            (Some("PartialObjectMetadata"), Some("cm-00003")),
+            "{name}"
+        );
+        assert!(one.get("data").is_none(), "{name}");
+        // A list endpoint asked for a single-object representation only: not acceptable.
+        let wrong = server.get_accepting(&base, "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+        assert_eq!(wrong.status, 406, "{name}");
+    }
+}
+
+/// A request with a bearer token (or none) to either server.
+fn get_with_token(server: &Http, path: &str, token: Option<&str>) -> Reply {
+    let env = envtest::envtest();
+    let url = match server {
+        Http::Real => format!("{}{path}", env.url),
+        Http::StandIn(s) => format!("{}{path}", s.url()),
+    };
+    let (client, token) = (env.http_client(), token.map(str::to_string));
+    env.block_on(async move {
+        let mut request = client.get(&url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = response.status().as_u16();
+        let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
+        Reply { status, body }
+    })
+}
+
+/// A ClusterRole and binding (names unique to the test) for a service account, in effect.
+fn cluster_grant(env: &envtest::Envtest, sa: &envtest::ServiceAccount, rules: Value) {
+    env.grant(sa, None, rules);
+}
+
+#[test]
+fn rbac_allows_exactly_the_granted_requests() {
+    let env = envtest::envtest();
+    crate::common::sample_cluster_objects(env);
+    crate::common::alertmanager_pod(env);
+    env.ensure_namespace("openshift-etcd");
+    let ns = env.namespace();
+    let sa = env.service_account(&ns, "gatherer");
+    let stand_in_user = User::new(&sa.username, "gatherer-token")
+        .cluster_rules(vec![PolicyRule::new(&["config.openshift.io"], &["clusteroperators"], &["get", "list"])])
+        .namespace_rules("openshift-monitoring", vec![PolicyRule::new(&[""], &["pods", "pods/log"], &["get", "list"])])
+        .cluster_rules(vec![
+            PolicyRule::new(&["config.openshift.io"], &["clusterversions"], &["get"]).names(&["version"]),
+        ]);
+    let stand_in = KubeApi::builder()
+        .objects_from_archive(kubeapi::archive_sample())
+        .rbac([stand_in_user])
+        .build()
+        .start_background();
+    cluster_grant(
+        env,
+        &sa,
+        json!([
+            {"apiGroups": ["config.openshift.io"], "resources": ["clusteroperators"], "verbs": ["get", "list"]},
+            {"apiGroups": ["config.openshift.io"], "resources": ["clusterversions"], "resourceNames": ["version"], "verbs": ["get"]},
+        ]),
+    );
+    grant(
+        env,
+        &sa,
+        "openshift-monitoring",
+        json!([{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]}]),
+    );
+    let user = &sa.username;
+    for (server, token) in [(Http::StandIn(Box::new(stand_in)), "gatherer-token"), (Http::Real, sa.token.as_str())] {
+        let name = server.name();
+        let status = |path: &str| get_with_token(&server, path, Some(token));
+        for allowed in [
+            "/apis/config.openshift.io/v1/clusteroperators",
+            "/apis/config.openshift.io/v1/clusteroperators/etcd",
+            "/api/v1/namespaces/openshift-monitoring/pods",
+            "/api/v1/namespaces/openshift-monitoring/pods/alertmanager-main-0/log?container=alertmanager",
+            "/apis/config.openshift.io/v1/clusterversions/version",
+            // Discovery is open to every authenticated user.
+            "/apis",
+            "/api/v1",
+        ] {
+            let reply = status(allowed);
+            assert_eq!(reply.status, 200, "{name}: {allowed}: {}", reply.body);
+        }
+        let denied = status("/api/v1/namespaces/openshift-etcd/pods");
+        assert_eq!(denied.status, 403, "{name}");
+        assert_eq!(
+            denied.body,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": format!("pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" in the namespace \"openshift-etcd\""),
+                "reason": "Forbidden", "details": {"kind": "pods"}, "code": 403}),
+            "{name}"
+        );
+        assert_eq!(
+            status("/api/v1/pods").body["message"],
+            format!(
+                "pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" at the cluster scope"
+            ),
+            "{name}"
+        );
+        // resourceNames: a get of that name only, and no plain list.
+        assert_eq!(status("/apis/config.openshift.io/v1/clusterversions").status, 403, "{name}");
+        assert_eq!(status("/apis/config.openshift.io/v1/clusterversions/other").status, 403, "{name}");
+        assert_eq!(status("/api/v1/namespaces/openshift-monitoring/secrets").status, 403, "{name}");
+        let denied = status("/apis/machineconfiguration.openshift.io/v1/machineconfigpools/master").body;
+        assert_eq!(
+            denied["message"],
+            format!(
+                "machineconfigpools.machineconfiguration.openshift.io \"master\" is forbidden: User \"{user}\" cannot get resource \"machineconfigpools\" in API group \"machineconfiguration.openshift.io\" at the cluster scope"
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            denied["details"],
+            json!({"name": "master", "group": "machineconfiguration.openshift.io", "kind": "machineconfigpools"}),
+            "{name}"
+        );
+        // A token the server does not know.
+        let wrong = get_with_token(&server, "/apis/config.openshift.io/v1/clusteroperators", Some("wrong"));
+        assert_eq!((wrong.status, wrong.body["reason"].as_str()), (401, Some("Unauthorized")), "{name}");
+    }
+}
+
+#[test]
+fn rbac_resource_names_cover_a_list_pinned_by_metadata_name() {
+    let env = envtest::envtest();
+    let ns = env.namespace();
+    let sa = env.service_account(&ns, "pinned-reader");
+    let reader = User::new(&sa.username, "reader-token").cluster_rules(vec![
+        PolicyRule::new(&["config.openshift.io"], &["clusterversions"], &["list"]).names(&["version"]),
+    ]);
+    let stand_in =
+        KubeApi::builder().objects_from_archive(kubeapi::archive_sample()).rbac([reader]).build().start_background();
+    cluster_grant(
+        env,
+        &sa,
+        json!([{"apiGroups": ["config.openshift.io"], "resources": ["clusterversions"], "resourceNames": ["version"], "verbs": ["list"]}]),
+    );
+    for (server, token) in [(Http::StandIn(Box::new(stand_in)), "reader-token"), (Http::Real, sa.token.as_str())] {
+        let name = server.name();
+        let pinned = get_with_token(
+            &server,
+            "/apis/config.openshift.io/v1/clusterversions?fieldSelector=metadata.name%3Dversion",
+            Some(token),
+        );
+        assert_eq!(pinned.status, 200, "{name}: {}", pinned.body);
+        assert_eq!(names(&pinned.body), ["version"], "{name}");
+        let other = get_with_token(
+            &server,
+            "/apis/config.openshift.io/v1/clusterversions?fieldSelector=metadata.name%3Dother",
+            Some(token),
+        );
+        assert_eq!(other.status, 403, "{name}");
+        let plain = get_with_token(&server, "/apis/config.openshift.io/v1/clusterversions", Some(token));
+        assert_eq!(plain.status, 403, "{name}");
     }
 }

@@ -521,16 +521,7 @@ fn all_powerful(env: &Envtest, ns: &str) -> ServiceAccount {
         }),
     );
     // Wait until the authorizer knows the binding (as the admin, so the SA's records stay clean).
-    let review = json!({
-        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-        "spec": {"user": sa.username, "groups": ["system:serviceaccounts", "system:authenticated"],
-                 "resourceAttributes": {"verb": "list", "resource": "secrets", "namespace": ns}},
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while env.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)["status"]["allowed"] != true {
-        assert!(std::time::Instant::now() < deadline, "the cluster-admin binding never took effect");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    env.wait_until_allowed(&sa, "list", "", "secrets", ns, "");
     sa
 }
 

@@ -10,10 +10,15 @@ mod ingress;
 mod kubeapi;
 #[path = "../support/pki.rs"]
 mod pki;
+#[path = "../support/prometheus.rs"]
+mod prometheus;
 #[path = "../support/tarball.rs"]
 mod tarball;
 
 mod acceptance;
+mod agent;
+mod alerts;
+mod bundled;
 mod common;
 mod contract;
 mod control;

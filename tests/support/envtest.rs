@@ -16,14 +16,27 @@
 //! let env = envtest::envtest();             // &'static Envtest: started once (OnceLock)
 //! let ns = env.namespace();                 // "openshift-t<hex>", with its `default` SA
 //! let sa = env.service_account(&ns, "gatherer");   // SA + TokenRequest token + kubeconfig
+//! env.grant(&sa, Some(&ns), json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]));
 //! env.apply(&rbac_yaml);                    // `kubectl apply --server-side` as the admin
 //! env.create(&format!("/api/v1/namespaces/{ns}/configmaps"), &json!({..}));
 //! env.pod(&ns, "etcd-0", &["etcd"]);        // bound to the test kubelet's Node, Running
-//! env.kubelet().set_log(&ns, "etcd-0", "etcd", false, envtest::kubelet::LogLines::..);
+//! env.kubelet().set_log(&ns, "etcd-0", "etcd", false, envtest::kubelet::lines_ago(&[(600, "slow fdatasync")]));
 //! // … run rrctl with sa.kubeconfig …
 //! let asked = env.audit().by_user(&sa.username);    // what the SA asked, in order
 //! assert!(asked.iter().all(|r| r.user_agent.starts_with("rrctl/")));
+//! assert!(asked.iter().filter(|r| r.verb == "list").all(|r| r.param("limit").is_some()));
 //! ```
+//!
+//! Also: `env.admin_request(method, path, body)` / `get` / `put_status` / `create_many` (as the
+//! admin), `env.kubectl(kubeconfig, args, stdin)` / `kubectl_admin`, `env.ensure_namespace(name)`
+//! for the fixed namespaces definitions name (shared: create uniquely named objects there),
+//! `env.wait_until_allowed(..)` after writing RBAC yourself, `env.static_user_kubeconfig(user)`,
+//! `env.kubeconfig_with_token(token)`, `env.http_client()` + `env.admin_token()`,
+//! `env.block_on(future)` (a future on the harness's runtime, from sync or async tests). An
+//! [`AuditRecord`] has `user`, `groups`, `verb`, `request_uri`, `user_agent`, `code`, the
+//! `objectRef` parts (`resource`, `subresource`, `namespace`, `name`) and helpers (`path`,
+//! `param`, `query`, `is_discovery`, `discovery_group`, `line`); [`Audit`] selects by user, user
+//! agent, namespace or position (`since`).
 //!
 //! What a test can rely on:
 //! - The server: kube-apiserver with RBAC (`--authorization-mode=RBAC`), client certificates
@@ -48,7 +61,8 @@
 //!   their status).
 //! - Processes never outlive the test binary: a watchdog (`sh`) kills etcd and kube-apiserver and
 //!   removes the data directory once the test process is gone. Their output goes to
-//!   `etcd.log` / `kube-apiserver.log` in [`Envtest::dir`], quoted when start-up fails.
+//!   `etcd-<n>.log` / `kube-apiserver-<n>.log` in [`Envtest::dir`], quoted when start-up fails.
+//! - The start-up time is printed to stderr (past the test harness's capture): about 8–10 s.
 #![allow(dead_code)]
 
 #[path = "envtest/audit.rs"]
@@ -177,6 +191,16 @@ impl Envtest {
     /// The name of the Node the test kubelet stands behind.
     pub fn node(&self) -> &str {
         NODE_NAME
+    }
+
+    /// The admin's static token (system:masters), for a test's own HTTP client.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// An HTTP client that trusts the server's CA (send [`Envtest::admin_token`] or another).
+    pub fn http_client(&self) -> reqwest::Client {
+        self.http.clone()
     }
 
     /// The audit log as it is now.
@@ -351,6 +375,70 @@ impl Envtest {
             kubeconfig: self.kubeconfig_with_token(&token),
             token,
         }
+    }
+
+    /// Wait until the authorizer allows `sa` a request (SubjectAccessReview as the admin, so the
+    /// account's own audit records stay the test's): RBAC reaches the authorizer through its
+    /// informers a moment after it is written. `namespace` and `name` empty for any.
+    pub fn wait_until_allowed(
+        &self,
+        sa: &ServiceAccount,
+        verb: &str,
+        group: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) {
+        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+        let review = json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": sa.username,
+                "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", sa.namespace), "system:authenticated"],
+                "resourceAttributes": {"verb": verb, "group": group, "resource": resource, "subresource": subresource,
+                                       "namespace": namespace, "name": name},
+            },
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", &review)["status"]["allowed"] != true {
+            assert!(std::time::Instant::now() < deadline, "RBAC never took effect for {}: {review}", sa.username);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Bind `rules` (RBAC JSON) to `sa`: a Role and RoleBinding in `namespace`, or a ClusterRole
+    /// and ClusterRoleBinding when `namespace` is `None` (names unique to the account), in
+    /// effect when this returns (the first rule is checked).
+    pub fn grant(&self, sa: &ServiceAccount, namespace: Option<&str>, rules: Value) {
+        let name = format!("grant-{}-{}", sa.namespace, sa.name);
+        let (prefix, role, binding) = match namespace {
+            Some(ns) => (format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"), "Role", "RoleBinding"),
+            None => ("/apis/rbac.authorization.k8s.io/v1".to_string(), "ClusterRole", "ClusterRoleBinding"),
+        };
+        let plural = |kind: &str| format!("{}s", kind.to_lowercase());
+        self.create(
+            &format!("{prefix}/{}", plural(role)),
+            &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": role, "metadata": {"name": name}, "rules": rules}),
+        );
+        self.create(
+            &format!("{prefix}/{}", plural(binding)),
+            &json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": binding, "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role, "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": sa.name, "namespace": sa.namespace}],
+            }),
+        );
+        let first = &rules[0];
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        self.wait_until_allowed(
+            sa,
+            &text(&first["verbs"][0]),
+            &text(&first["apiGroups"][0]),
+            &text(&first["resources"][0]),
+            namespace.unwrap_or_default(),
+            &text(&first["resourceNames"][0]),
+        );
     }
 
     /// `kubectl` with a kubeconfig; its output whatever the exit status.

@@ -295,11 +295,13 @@ pub fn start() -> Result<Envtest, String> {
     cluster_version(&env);
     node(&env);
     env.startup = started.elapsed();
-    eprintln!(
-        "envtest: kube-apiserver at {} ready in {:.1} s (CRDs, ClusterVersion, node included)",
+    // Straight to the process's stderr, past the test harness's capture: CI logs show it.
+    let line = format!(
+        "envtest: kube-apiserver at {} ready in {:.1} s (CRDs, ClusterVersion, node included)\n",
         env.url,
         env.startup.as_secs_f64()
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     Ok(env)
 }
 
