@@ -302,6 +302,9 @@ pub struct Control {
     /// The resource as last read (`None`: there is none, defaults apply) and whether the last
     /// read failed (then the last known wishes stay in force).
     last: std::sync::Mutex<(Option<RrctlAgent>, bool)>,
+    /// The last gather request this process ran, so a status that cannot be written does not
+    /// make the same request run again and again.
+    handled: std::sync::Mutex<Option<String>>,
 }
 
 impl Control {
@@ -311,7 +314,21 @@ impl Control {
             events: Api::namespaced(client, namespace),
             namespace: namespace.to_string(),
             last: std::sync::Mutex::new((None, false)),
+            handled: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Remember that the gather request `request` was run.
+    pub fn mark_handled(&self, request: &str) {
+        *self.handled.lock().unwrap_or_else(|p| p.into_inner()) = Some(request.to_string());
+    }
+
+    fn without_handled(&self, mut e: Effective) -> Effective {
+        let handled = self.handled.lock().unwrap_or_else(|p| p.into_inner());
+        if e.pending_request.is_some() && e.pending_request == *handled {
+            e.pending_request = None;
+        }
+        e
     }
 
     pub fn namespace(&self) -> &str {
@@ -336,11 +353,14 @@ impl Control {
                 last.1 = true;
             }
         }
-        last.0.as_ref().map(Effective::from_resource).unwrap_or_default()
+        let e = last.0.as_ref().map(Effective::from_resource).unwrap_or_default();
+        drop(last);
+        self.without_handled(e)
     }
 
     pub fn effective(&self) -> Effective {
-        self.last().0.as_ref().map(Effective::from_resource).unwrap_or_default()
+        let e = self.last().0.as_ref().map(Effective::from_resource).unwrap_or_default();
+        self.without_handled(e)
     }
 
     /// Write the status: the conditions of `status.json`, `Disabled`, the last archive, and the

@@ -351,6 +351,9 @@ async fn controlled_gather(
     };
     // This cycle answers a pending on-demand request, whether it gathers or collection is off.
     let handled = admin.pending_request.clone();
+    if let (Some((c, _)), Some(request)) = (&step.control, &handled) {
+        c.mark_handled(request);
+    }
     let run = match cycle.result.is_ok() && !admin.is_disabled() {
         true => {
             let location = state_dir.dir.display().to_string();
