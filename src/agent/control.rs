@@ -535,6 +535,23 @@ mod tests {
     }
 
     #[test]
+    fn every_control_request_is_inside_the_built_in_policy() {
+        let policy = crate::policy::LocalPolicy::default();
+        let ns = crate::gather::rbac::AGENT_NAMESPACE;
+        for r in requests(ns) {
+            let resource = r.resource.split('/').next().unwrap();
+            assert!(!policy.is_denied(r.group, resource), "{r:?}");
+            if let Some(n) = &r.namespace {
+                assert!(policy.namespace_allowed(n), "{r:?}");
+            }
+        }
+        // Writes only to the agent's own resource's status and Events, in its own namespace.
+        let writes: Vec<_> = requests(ns).into_iter().filter(|r| r.verb != "get").collect();
+        assert_eq!(writes.len(), 2);
+        assert!(writes.iter().all(|r| r.namespace.as_deref() == Some(ns)));
+    }
+
+    #[test]
     fn the_crd_has_the_status_subresource_and_the_columns() {
         let crd = serde_json::to_value(crd()).unwrap();
         assert_eq!(crd["metadata"]["name"], "rrctlagents.rapid.insights.openshift.io");
