@@ -1,10 +1,12 @@
 #!/bin/sh
-# Regenerate the generated parts of deploy/ (rbac.yaml, policy.yaml) from the definitions and the
-# built-in policy; tests/deploy.rs checks that they are current.
+# Regenerate the generated parts of deploy/ (rbac.yaml, policy.yaml, crd.yaml) from the
+# definitions, the built-in policy and the RrctlAgent type; tests/deploy.rs checks that they are
+# current.
 set -eu
 cd "$(dirname "$0")/.."
 rrctl=${RRCTL:-target/debug/rrctl}
 "$rrctl" rbac definitions > deploy/rbac.yaml
+"$rrctl" crd > deploy/crd.yaml
 "$rrctl" policy show | python3 -c '
 import json, sys
 text = sys.stdin.read()

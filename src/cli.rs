@@ -141,6 +141,9 @@ pub enum Command {
     /// Print the least ClusterRole/Roles (and bindings) that the gatherers of DEFINITIONS or a DIST need.
     Rbac(cmd::gather::RbacArgs),
     #[cfg(feature = "agent")]
+    /// Print the CustomResourceDefinition of RrctlAgent, the cluster admin's control of the agent.
+    Crd,
+    #[cfg(feature = "agent")]
     /// The local policy that bounds every gather.
     #[command(subcommand)]
     Policy(cmd::gather::PolicyCommand),
@@ -315,6 +318,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gather(a) => cmd::gather::run_gather(a, g),
         #[cfg(feature = "agent")]
         Command::Rbac(a) => cmd::gather::run_rbac(a, g),
+        #[cfg(feature = "agent")]
+        Command::Crd => cmd::agent::run_crd(),
         #[cfg(feature = "agent")]
         Command::Policy(c) => cmd::gather::run_policy(c, g),
         Command::Completions { shell } => {

@@ -1,6 +1,6 @@
 //! `deploy/`: the agent's manifests. The RBAC there is exactly what `rrctl rbac definitions`
-//! prints, the policy ConfigMap holds the effective default policy, and the Deployment runs
-//! as a non-root user on a read-only root filesystem.
+//! prints, the CRD what `rrctl crd` prints, the policy ConfigMap holds the effective default
+//! policy, and the Deployment runs as a non-root user on a read-only root filesystem.
 
 use std::path::Path;
 
@@ -36,6 +36,15 @@ fn deploy_rbac_is_what_rrctl_rbac_prints_for_definitions() {
 }
 
 #[test]
+fn deploy_crd_is_what_rrctl_crd_prints() {
+    let printed = rrctl_stdout(&["crd"]);
+    let committed = std::fs::read_to_string(repo("deploy/crd.yaml")).unwrap();
+    assert_eq!(committed, printed, "regenerate with `rrctl crd > deploy/crd.yaml`");
+}
+
+/// The only writes: the status of the agent's own RrctlAgent `cluster` and Events, both in its
+/// own namespace (agent::control::requests).
+#[test]
 fn deploy_rbac_never_grants_secrets_or_writes() {
     let docs = documents("deploy/rbac.yaml");
     let roles: Vec<&Value> =
@@ -47,7 +56,21 @@ fn deploy_rbac_never_grants_secrets_or_writes() {
                 assert_ne!(resource, "secrets", "{rule}");
             }
             for verb in rule["verbs"].as_array().unwrap() {
-                assert!(verb == "get" || verb == "list", "only reads: {rule}");
+                if verb == "get" || verb == "list" {
+                    continue;
+                }
+                let resources: Vec<&str> =
+                    rule["resources"].as_array().unwrap().iter().filter_map(|r| r.as_str()).collect();
+                let own_namespace =
+                    role["kind"] == "Role" && role["metadata"]["namespace"] == "openshift-insights-rrctl";
+                let allowed = match verb.as_str() {
+                    Some("patch") => {
+                        resources == ["rrctlagents/status"] && rule["resourceNames"] == serde_json::json!(["cluster"])
+                    }
+                    Some("create") => resources == ["events"],
+                    _ => false,
+                };
+                assert!(allowed && own_namespace, "a write other than the agent's status and Events: {role}");
             }
         }
     }
@@ -99,15 +122,25 @@ fn deployment_is_non_root_with_a_read_only_root_filesystem() {
 #[test]
 fn every_manifest_parses_as_its_kubernetes_type() {
     use k8s_openapi::api::apps::v1::Deployment;
-    use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, ServiceAccount};
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     fn parse<T: serde::de::DeserializeOwned>(doc: &Value, file: &str) {
         if let Err(e) = serde_json::from_value::<T>(doc.clone()) {
             panic!("{file}: {} {}: {e}", doc["kind"], doc["metadata"]["name"]);
         }
     }
     let mut kinds = std::collections::BTreeSet::new();
-    for file in ["agent.yaml", "namespace.yaml", "policy.yaml", "rbac.yaml", "root-of-trust.yaml"] {
+    for file in [
+        "agent.yaml",
+        "namespace.yaml",
+        "policy.yaml",
+        "rbac.yaml",
+        "root-of-trust.yaml",
+        "crd.yaml",
+        "control.yaml",
+        "state-pvc.yaml",
+    ] {
         let path = format!("deploy/{file}");
         for doc in documents(&path) {
             let kind = doc["kind"].as_str().unwrap_or_default().to_string();
@@ -120,12 +153,25 @@ fn every_manifest_parses_as_its_kubernetes_type() {
                 "ClusterRoleBinding" => parse::<ClusterRoleBinding>(&doc, &path),
                 "Role" => parse::<Role>(&doc, &path),
                 "RoleBinding" => parse::<RoleBinding>(&doc, &path),
+                "CustomResourceDefinition" => parse::<CustomResourceDefinition>(&doc, &path),
+                "PersistentVolumeClaim" => parse::<PersistentVolumeClaim>(&doc, &path),
+                "RrctlAgent" => parse::<rrctl::agent::control::RrctlAgent>(&doc, &path),
                 other => panic!("{path}: unexpected kind {other:?}"),
             }
             kinds.insert(kind);
         }
     }
-    for expected in ["Namespace", "ServiceAccount", "Deployment", "ConfigMap", "ClusterRole", "ClusterRoleBinding"] {
+    for expected in [
+        "Namespace",
+        "ServiceAccount",
+        "Deployment",
+        "ConfigMap",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PersistentVolumeClaim",
+        "RrctlAgent",
+    ] {
         assert!(kinds.contains(expected), "deploy/ has no {expected}: {kinds:?}");
     }
 }

@@ -41,6 +41,17 @@ struct GatherMetrics {
     uploads: [u64; 2],
     /// Credentials the scrubber replaced, by kind, over all runs.
     redactions: crate::scrub::Counts,
+    upload: UploadMetrics,
+    /// The cluster admin turned collection off (RrctlAgent `spec.collection: Disabled`).
+    collection_disabled: bool,
+}
+
+#[derive(Debug, Default)]
+struct UploadMetrics {
+    failures: std::collections::BTreeMap<super::upload::UploadReason, u64>,
+    last_success: Option<i64>,
+    /// (archive name, request id) of the last accepted upload.
+    last_accepted: Option<(String, String)>,
 }
 
 /// The agent's metrics; cheap to update, rendered on scrape.
@@ -91,14 +102,27 @@ impl Metrics {
             g.last_archive_bytes = Some(run.archive_bytes);
         }
         match &run.upload {
-            Some(Ok(_)) => g.uploads[0] += 1,
-            Some(Err(_)) => g.uploads[1] += 1,
+            Some(Ok(receipt)) => {
+                g.uploads[0] += 1;
+                g.upload.last_success = Some(run.time);
+                let archive = run.archive.as_deref().map(crate::archive::dir::file_name).unwrap_or_default();
+                g.upload.last_accepted = Some((archive, receipt.request_id.clone().unwrap_or_default()));
+            }
+            Some(Err(e)) => {
+                g.uploads[1] += 1;
+                *g.upload.failures.entry(e.reason).or_default() += 1;
+            }
             None => {}
         }
         match run.failure {
             None => g.last_success = Some(run.time),
             Some((reason, _)) => *g.failures.entry(reason).or_default() += 1,
         }
+    }
+
+    /// Whether the cluster admin has turned collection off.
+    pub fn record_collection(&self, disabled: bool) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).gather.collection_disabled = disabled;
     }
 
     /// The text exposition format (version 0.0.4).
@@ -195,6 +219,35 @@ impl Metrics {
                 ("{result=\"failed\"}".to_string(), g.uploads[1].to_string()),
             ],
         );
+        let upload_failures: Vec<_> = super::upload::UploadReason::ALL
+            .iter()
+            .map(|r| (format!("{{reason=\"{r}\"}}"), g.upload.failures.get(r).copied().unwrap_or(0).to_string()))
+            .collect();
+        metric("rrctl_upload_failures_total", "counter", "Failed uploads by reason.", &upload_failures);
+        metric(
+            "rrctl_upload_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last upload the ingress accepted.",
+            &opt(g.upload.last_success),
+        );
+        let accepted: Vec<_> = g
+            .upload
+            .last_accepted
+            .iter()
+            .map(|(a, id)| (format!("{{archive=\"{}\",request_id=\"{}\"}}", label(a), label(id)), "1".to_string()))
+            .collect();
+        metric(
+            "rrctl_upload_last_request_info",
+            "gauge",
+            "The archive and request id of the last accepted upload (value 1).",
+            &accepted,
+        );
+        metric(
+            "rrctl_collection_disabled",
+            "gauge",
+            "1 while the cluster admin has turned collection off (RrctlAgent spec.collection).",
+            &[(String::new(), u8::from(g.collection_disabled).to_string())],
+        );
         if let Some(s) = &self.stats {
             metric(
                 "rrctl_fetch_bytes_total",
@@ -217,6 +270,11 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A label value escaped as the exposition format requires (backslash, quote, newline).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Serve `GET /metrics` on `listener` until the task is dropped.
@@ -273,7 +331,21 @@ mod tests {
             not_applicable: Vec::new(),
             failure,
             upload: upload.map(|u| {
-                u.map(|()| super::super::upload::UploadReceipt { status: 202, request_id: None, attempts: 1 })
+                u.map(|()| super::super::upload::UploadReceipt {
+                    status: 202,
+                    request_id: Some("req-7".into()),
+                    attempts: 1,
+                    bytes: 900,
+                })
+                .map_err(|message| super::super::upload::UploadError {
+                    reason: super::super::upload::UploadReason::ServerError,
+                    status: Some(503),
+                    request_id: None,
+                    attempts: 4,
+                    url: "http://ingress/upload".into(),
+                    archive: "insights-x.tar.gz".into(),
+                    message,
+                })
             }),
             redactions: crate::scrub::Counts(
                 [("aws-access-key".to_string(), 2), ("env-value".to_string(), 1)].into_iter().collect(),
@@ -301,6 +373,11 @@ mod tests {
             "rrctl_upload_total{result=\"failed\"} 1",
             "rrctl_scrub_redactions_total{kind=\"aws-access-key\"} 4",
             "rrctl_scrub_redactions_total{kind=\"env-value\"} 2",
+            "rrctl_upload_failures_total{reason=\"ServerError\"} 1",
+            "rrctl_upload_failures_total{reason=\"Unauthorized\"} 0",
+            "rrctl_upload_last_success_timestamp_seconds 100",
+            "rrctl_upload_last_request_info{archive=\"insights-x.tar.gz\",request_id=\"req-7\"} 1",
+            "rrctl_collection_disabled 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

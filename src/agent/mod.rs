@@ -11,6 +11,7 @@
 //! the archives written before intact; a stopped gather writes no archive and leaves no
 //! temporary file (a leftover from a killed process is removed at the next start).
 
+pub mod control;
 pub mod metrics;
 pub mod upload;
 
@@ -52,6 +53,9 @@ pub struct GatherStep {
     pub upload: Option<upload::Uploader>,
     /// Prometheus for `metrics` gatherers and `alertIsFiring`.
     pub options: crate::gather::GatherOptions,
+    /// The cluster admin's `RrctlAgent` resource, read before every gather, and how often it is
+    /// read between cycles for an on-demand gather request.
+    pub control: Option<(control::Control, Duration)>,
 }
 
 /// Where the gather step writes.
@@ -79,8 +83,8 @@ pub struct GatherRun {
     pub not_applicable: Vec<(String, String)>,
     /// None on success; otherwise (reason, message) of `GatherSucceeded=False`.
     pub failure: Option<(&'static str, String)>,
-    /// The upload of the archive, when one was tried: the receipt or the error's message.
-    pub upload: Option<Result<upload::UploadReceipt, String>>,
+    /// The upload of the archive, when one was tried.
+    pub upload: Option<Result<upload::UploadReceipt, upload::UploadError>>,
     /// Credentials the scrubber replaced in this run, by kind.
     pub redactions: crate::scrub::Counts,
 }
@@ -95,6 +99,7 @@ async fn gather_after(
     step: &GatherStep,
     location: &str,
     now: i64,
+    admin: &control::Effective,
     cancel: &Cancel,
 ) -> Result<GatherRun, (Stopped, &'static str)> {
     let mut run = GatherRun {
@@ -117,6 +122,10 @@ async fn gather_after(
                 return Ok(run);
             }
         };
+    let (definitions, disabled) = admin.filter(definitions);
+    // Recorded whether or not an archive gets written.
+    run.not_applicable = disabled.clone();
+    let policy = admin.narrow(&step.policy);
     let target = crate::gather::Target {
         ocp_version: cluster.ocp_version.to_string(),
         cluster_id: id.unwrap_or_default().to_string(),
@@ -138,7 +147,7 @@ async fn gather_after(
     // race here only makes sure a shutdown never waits for it.
     let shutdown = Cancel::new(cancel.token().clone());
     let gathered = shutdown
-        .run(crate::archive::gather_to_with(&step.client, &definitions, &target, &step.policy, &source, &out, &options))
+        .run(crate::archive::gather_to_with(&step.client, &definitions, &target, &policy, &source, &out, &options))
         .await
         .map_err(|why| (why, "the gather"))?;
     match gathered {
@@ -160,7 +169,8 @@ async fn gather_after(
             run.archive_bytes = bytes;
             run.definitions =
                 result.reports.iter().map(|r| (r.id.clone(), r.outcome, r.reason.clone(), r.bytes)).collect();
-            run.not_applicable = result.not_applicable.clone();
+            run.not_applicable = result.not_applicable.iter().chain(&disabled).cloned().collect();
+            run.not_applicable.sort();
             for g in result.reports.iter().flat_map(|d| &d.gatherers) {
                 run.redactions.merge(&g.redactions);
             }
@@ -180,24 +190,22 @@ async fn gather_after(
                 }
             }
             if let (Some(uploader), Some(archive)) = (&step.upload, &run.archive) {
-                let result = match cancel.run(uploader.upload(archive)).await {
-                    Ok(r) => r.map_err(|e| e.to_string()),
-                    Err(Stopped::Cancelled) => {
-                        tracing::info!(archive = %archive.display(), "upload stopped by the shutdown signal; the archive stays in place");
-                        return Err((Stopped::Cancelled, "the upload"));
-                    }
-                    Err(Stopped::DeadlineExceeded) => Err(format!(
-                        "upload of {} stopped: the cycle's time limit was reached",
-                        crate::archive::dir::file_name(archive)
-                    )),
-                };
+                let metadata = upload_metadata(&target, archive, &source);
+                let result = uploader.upload(archive, &metadata, cancel).await;
+                if matches!(&result, Err(e) if e.reason == upload::UploadReason::Cancelled) {
+                    tracing::info!(archive = %archive.display(), "upload stopped by the shutdown signal; the archive stays in place");
+                    return Err((Stopped::Cancelled, "the upload"));
+                }
                 run.upload = Some(match result {
                     Ok(receipt) => {
-                        tracing::info!(archive = %archive.display(), status = receipt.status, "uploaded");
+                        tracing::info!(
+                            archive = %archive.display(), status = receipt.status,
+                            request_id = receipt.request_id.as_deref().unwrap_or(""), "uploaded"
+                        );
                         Ok(receipt)
                     }
                     Err(e) => {
-                        tracing::error!("{e}; the archive stays in place");
+                        tracing::error!(reason = e.reason.as_str(), "{e}; the archive stays in place");
                         Err(e)
                     }
                 });
@@ -222,6 +230,26 @@ async fn gather_after(
         }
     }
     Ok(run)
+}
+
+/// The `metadata` part of an upload (JSON the ingress reads when present; `custom_metadata`
+/// values are strings there): what the archive is and whom it is about.
+fn upload_metadata(
+    target: &crate::gather::Target,
+    archive: &std::path::Path,
+    source: &crate::archive::SourceInfo,
+) -> serde_json::Value {
+    let mut custom = serde_json::json!({
+        "cluster_id": target.cluster_id,
+        "ocp_version": target.ocp_version,
+        "archive": crate::archive::dir::file_name(archive),
+        "producer": concat!("rrctl/", env!("CARGO_PKG_VERSION")),
+        "category": upload::CONTENT_TYPE_CATEGORY,
+    });
+    if let Some(sha) = &source.bundle_sha256 {
+        custom["bundle_sha256"] = serde_json::Value::String(sha.clone());
+    }
+    serde_json::json!({"display_name": target.cluster_id, "custom_metadata": custom})
 }
 
 /// Record a gather step in `status.json`: the `GatherSucceeded` condition and, under
@@ -260,15 +288,163 @@ pub fn record_gather_status(dir: &crate::fetch::state::StateDir, run: &GatherRun
         let value = match upload {
             Ok(r) => serde_json::json!({
                 "time": time, "archive": archive, "succeeded": true, "httpStatus": r.status,
-                "requestId": r.request_id, "attempts": r.attempts,
+                "requestId": r.request_id, "attempts": r.attempts, "bytes": r.bytes,
             }),
-            Err(message) => serde_json::json!({
-                "time": time, "archive": archive, "succeeded": false, "message": message,
+            Err(e) => serde_json::json!({
+                "time": time, "archive": archive, "succeeded": false, "reason": e.reason.as_str(),
+                "httpStatus": e.status, "requestId": e.request_id, "attempts": e.attempts,
+                "message": e.to_string(),
             }),
         };
         status.other.insert("lastUpload".into(), value);
+        match upload {
+            Ok(r) => {
+                let id = r.request_id.as_deref().unwrap_or("none given");
+                let message = format!("{} accepted with HTTP {} (request {id})", archive.unwrap_or_default(), r.status);
+                status.set_condition(control::UPLOADED, "True", "Accepted", message, run.time);
+            }
+            Err(e) => status.set_condition(control::UPLOADED, "False", e.reason.as_str(), e.to_string(), run.time),
+        }
     }
     status.save(dir)
+}
+
+/// Record in `status.json` what the cluster admin's resource asks (`control`), and when
+/// collection is off, `GatherSucceeded=Unknown` with reason `DisabledByAdmin`.
+pub fn record_control_status(
+    dir: &crate::fetch::state::StateDir,
+    admin: &control::Effective,
+    handled: Option<&str>,
+    now: i64,
+) -> Result<(), fetch::StateError> {
+    let mut status = fetch::status::Status::load(dir);
+    if admin.is_disabled() {
+        let message = format!(
+            "collection is disabled by the cluster admin ({} {}: spec.collection is Disabled)",
+            control::KIND,
+            control::CONTROL_NAME
+        );
+        status.set_condition(GATHER_SUCCEEDED, "Unknown", control::DISABLED_REASON, message, now);
+    }
+    let previous_request = status.other.get("control").and_then(|c| c.get("lastGatherRequest")).cloned();
+    status.other.insert(
+        "control".into(),
+        serde_json::json!({
+            "collection": admin.collection.as_str(),
+            "disabledDefinitions": admin.disabled_definitions,
+            "obfuscateNetworking": admin.obfuscate_networking,
+            "lastGatherRequest": handled.map(serde_json::Value::from).or(previous_request),
+        }),
+    );
+    status.save(dir)
+}
+
+/// The gather step of a cycle under the admin's control: read the resource, gather (unless
+/// collection is off), record `status.json` and the metrics, then write the resource's status
+/// and an Event for each failure. Returns the gather run, when one ran.
+async fn controlled_gather(
+    cycle: &Cycle,
+    cluster: &crate::fetch::Cluster,
+    step: &GatherStep,
+    state_dir: &crate::fetch::state::StateDir,
+    metrics: &Metrics,
+    now: i64,
+    cancel: &Cancel,
+) -> Result<Option<GatherRun>, (Stopped, &'static str)> {
+    let admin = match &step.control {
+        Some((c, _)) => cancel.run(c.refresh()).await.map_err(|why| (why, "reading the RrctlAgent"))?,
+        None => control::Effective::default(),
+    };
+    // This cycle answers a pending on-demand request, whether it gathers or collection is off.
+    let handled = admin.pending_request.clone();
+    if let (Some((c, _)), Some(request)) = (&step.control, &handled) {
+        c.mark_handled(request);
+    }
+    let run = match cycle.result.is_ok() && !admin.is_disabled() {
+        true => {
+            let location = state_dir.dir.display().to_string();
+            let run = gather_after(cycle, cluster, step, &location, now, &admin, cancel).await?;
+            metrics.record_gather(&run);
+            if let Err(e) = record_gather_status(state_dir, &run) {
+                tracing::error!("status.json: {e}");
+            }
+            Some(run)
+        }
+        false => {
+            if admin.is_disabled() {
+                tracing::info!("collection is disabled by the cluster admin; nothing gathered");
+            }
+            None
+        }
+    };
+    metrics.record_collection(admin.is_disabled());
+    if let Err(e) = record_control_status(state_dir, &admin, handled.as_deref(), now) {
+        tracing::error!("status.json: {e}");
+    }
+    if let Some((c, _)) = &step.control {
+        let status = fetch::status::Status::load(state_dir);
+        let report = async {
+            c.report(&status, &admin, handled.as_deref(), now).await;
+            for (reason, message) in failures(cycle, run.as_ref()) {
+                c.warn(&reason, &message, now).await;
+            }
+        };
+        // Cut short by a shutdown: status.json is written; the resource catches up next time.
+        if cancel.run(report).await.is_err() {
+            tracing::info!("the RrctlAgent status was not written: the cycle stopped");
+        }
+    }
+    Ok(run)
+}
+
+/// (reason, message) of every failure of a cycle, for Events.
+fn failures(cycle: &Cycle, run: Option<&GatherRun>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Err(f) = &cycle.result {
+        out.push((f.reason.as_str().to_string(), format!("fetch: {}", f.message)));
+    }
+    if let Some(run) = run {
+        if let Some((reason, message)) = &run.failure {
+            out.push((reason.to_string(), format!("gather: {message}")));
+        }
+        if let Some(Err(e)) = &run.upload {
+            out.push((format!("Upload{}", e.reason.as_str()), e.to_string()));
+        }
+    }
+    out
+}
+
+/// The jittered wait before the next cycle, or less when the admin requests an on-demand gather
+/// (the resource is read every poll period meanwhile); false when the shutdown signal came.
+async fn wait_for_next_cycle(step: Option<&GatherStep>, interval: Duration, shutdown: &CancellationToken) -> bool {
+    let Some((control, poll)) = step.and_then(|s| s.control.as_ref()) else {
+        return wait_next(interval, shutdown).await;
+    };
+    let cancel = Cancel::new(shutdown.clone());
+    let delay = jittered(interval);
+    tracing::debug!("next poll in {:.1} s", delay.as_secs_f64());
+    let end = tokio::time::Instant::now() + delay;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= end {
+            return true;
+        }
+        let read = async {
+            tokio::time::sleep((*poll).min(end - now)).await;
+            control.refresh().await.pending_request
+        };
+        match cancel.run(read).await {
+            Err(_) => {
+                tracing::info!("shutdown");
+                return false;
+            }
+            Ok(Some(request)) => {
+                tracing::info!("on-demand gather requested ({request:?})");
+                return true;
+            }
+            Ok(None) => {}
+        }
+    }
 }
 
 fn archive_label(run: &GatherRun) -> String {
@@ -378,19 +554,14 @@ pub async fn run<F: Fetcher>(
             Err(why) => return Ok(stopped(why, "the fetch")),
         };
         let mut gathered = None;
-        if let (Ok(cycle), Some(step)) = (&result, &cfg.gather)
-            && cycle.result.is_ok()
-        {
-            let location = cfg.fetch.state_dir.dir.display().to_string();
-            let run = match gather_after(cycle, &fetch_cfg.cluster, step, &location, now, &cancel).await {
-                Ok(run) => run,
-                Err((why, phase)) => return Ok(stopped(why, phase)),
-            };
-            metrics.record_gather(&run);
-            if let Err(e) = record_gather_status(&cfg.fetch.state_dir, &run) {
-                tracing::error!("status.json: {e}");
-            }
-            gathered = Some(Box::new(run));
+        if let (Ok(cycle), Some(step)) = (&result, &cfg.gather) {
+            gathered =
+                match controlled_gather(cycle, &fetch_cfg.cluster, step, &cfg.fetch.state_dir, &metrics, now, &cancel)
+                    .await
+                {
+                    Ok(run) => run.map(Box::new),
+                    Err((why, phase)) => return Ok(stopped(why, phase)),
+                };
         }
         match result {
             Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle), gathered)),
@@ -402,7 +573,7 @@ pub async fn run<F: Fetcher>(
             Err(e) => tracing::error!("{e}; trying again at the next poll"),
         }
         first = false;
-        if !wait_next(cfg.interval, shutdown).await {
+        if !wait_for_next_cycle(cfg.gather.as_ref(), cfg.interval, shutdown).await {
             return Ok(AgentExit::Stopped(Stopped::Cancelled));
         }
     }

@@ -23,6 +23,12 @@ pub const METADATA_SPEC_VERSION: u64 = 1;
 pub const REMOTE_CONFIGURATION_PATH: &str = "insights-operator/remote-configuration.json";
 pub const GATHERS_PATH: &str = "insights-operator/gathers.json";
 pub const PROVENANCE_PATH: &str = "insights-operator/provenance.json";
+/// The cluster id, as text (the existing operator's path; the pipeline reads the cluster id
+/// from it when the upload's identity lacks one).
+pub const CLUSTER_ID_PATH: &str = "config/id";
+/// The ClusterVersion facts the pipeline keys on (the existing operator's path), projected to
+/// `metadata.name`, `spec.clusterID` and `status.desired.version`.
+pub const CLUSTER_VERSION_PATH: &str = "config/version.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -140,6 +146,7 @@ pub fn entries(result: &GatherResult, run: &RunInfo<'_>) -> Vec<(String, Vec<u8>
     ] {
         out.push((path.into(), scrubber.scrub_file(path, bytes, &mut not_counted)));
     }
+    out.extend(identity_entries(run));
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -147,6 +154,19 @@ pub fn entries(result: &GatherResult, run: &RunInfo<'_>) -> Vec<(String, Vec<u8>
 fn metadata_scrubber() -> &'static crate::scrub::Scrubber {
     static S: std::sync::OnceLock<crate::scrub::Scrubber> = std::sync::OnceLock::new();
     S.get_or_init(crate::scrub::Scrubber::default)
+}
+
+/// `config/id` and `config/version.json`, in every archive (DESIGN.md section 8). A gathered
+/// file at one of these paths would be refused as a duplicate; no gatherer writes under `config/`.
+fn identity_entries(run: &RunInfo<'_>) -> [(String, Vec<u8>); 2] {
+    let version = serde_json::json!({
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "ClusterVersion",
+        "metadata": {"name": "version"},
+        "spec": {"clusterID": run.cluster_id},
+        "status": {"desired": {"version": run.ocp_version}},
+    });
+    [(CLUSTER_ID_PATH.into(), run.cluster_id.as_bytes().to_vec()), (CLUSTER_VERSION_PATH.into(), json(&version))]
 }
 
 /// A relative path of safe segments (no `..`, `.`, empty segments, backslashes or NUL).

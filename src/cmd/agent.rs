@@ -70,6 +70,17 @@ pub struct ServiceArgs {
     /// A file holding the bearer token of the upload (never logged).
     #[arg(long, value_name = "FILE", requires = "upload_url")]
     pub upload_token_file: Option<std::path::PathBuf>,
+    /// Longest time one upload may take, retries included.
+    #[arg(long, default_value = "10m", value_parser = parse_short_duration, requires = "upload_url")]
+    pub upload_timeout: Duration,
+    /// Read the cluster admin's RrctlAgent `cluster` in this namespace before every gather
+    /// (collection on/off, disabled definitions, data policy, on-demand gathers) and write the
+    /// agent's conditions to its status (`rrctl crd` prints its CustomResourceDefinition).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub control_namespace: Option<String>,
+    /// How often the RrctlAgent is read between cycles for an on-demand gather request.
+    #[arg(long, default_value = "10s", value_parser = parse_short_duration, requires = "control_namespace")]
+    pub control_poll: Duration,
     /// The cluster Prometheus for `metrics` gatherers and `alertIsFiring` (e.g.
     /// https://prometheus-k8s.openshift-monitoring.svc:9091); without it they cannot run.
     #[arg(long, value_name = "URL")]
@@ -161,10 +172,13 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         (None, None) => None,
     };
     if output.is_none()
-        && (a.policy.is_some() || a.services.upload_url.is_some() || a.services.prometheus_url.is_some())
+        && (a.policy.is_some()
+            || a.services.upload_url.is_some()
+            || a.services.prometheus_url.is_some()
+            || a.services.control_namespace.is_some())
     {
         anyhow::bail!(
-            "--policy, --upload-url and --prometheus-url apply to the gather step: give --archive-dir or --gather-out too"
+            "--policy, --upload-url, --prometheus-url and --control-namespace apply to the gather step: give --archive-dir or --gather-out too"
         );
     }
     let prometheus = match &a.services.prometheus_url {
@@ -194,19 +208,7 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
-            let limits = rrctl::trust::transport::HttpLimits {
-                connect_timeout: c.connect_timeout,
-                stall_timeout: c.stall_timeout,
-                ..Default::default()
-            };
-            let retry = rrctl::trust::transport::RetryPolicy {
-                attempts: c.retries.saturating_add(1),
-                base_delay: c.retry_delay,
-                max_delay: Duration::from_secs(30).max(c.retry_delay),
-                max_retry_after: c.max_retry_after,
-            };
-            let ua = rrctl::fetch::user_agent(cluster.cluster_id.as_deref());
-            Some(rrctl::agent::upload::Uploader::new(url, token, limits, retry, &ua)?)
+            Some(uploader(c, url, token, cluster.cluster_id.as_deref(), a.services.upload_timeout)?)
         }
         None => None,
     };
@@ -229,8 +231,17 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             output,
             upload: uploader,
             options: rrctl::gather::GatherOptions { prometheus, ..Default::default() },
+            control: None,
         }),
         None => None,
+    };
+    let gather = match (gather, &a.services.control_namespace) {
+        (Some(mut step), Some(ns)) => {
+            let control = rrctl::agent::control::Control::new(step.client.clone(), &validated_namespace(ns)?);
+            step.control = Some((control, a.services.control_poll.max(Duration::from_millis(100))));
+            Some(step)
+        }
+        (gather, _) => gather,
     };
     let cfg = AgentConfig {
         fetch: c.config(clock(), cluster)?,
@@ -253,4 +264,60 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         AgentExit::Stopped(Stopped::Cancelled) => stopped(),
         AgentExit::Stopped(Stopped::DeadlineExceeded) => ExitCode::from(exit::STOPPED),
     })
+}
+
+/// The uploader of `--upload-url`: the fetch client's timeouts, rate floor and retries, the
+/// User-Agent the auth proxy requires, and the upload's own deadline.
+fn uploader(
+    c: &ClientArgs,
+    url: &str,
+    token: Option<String>,
+    cluster_id: Option<&str>,
+    deadline: Duration,
+) -> anyhow::Result<rrctl::agent::upload::Uploader> {
+    let settings = rrctl::agent::upload::UploadSettings {
+        url: url.to_string(),
+        token,
+        cluster_id: cluster_id.unwrap_or("unknown").to_string(),
+        limits: rrctl::trust::transport::HttpLimits {
+            connect_timeout: c.connect_timeout,
+            stall_timeout: c.stall_timeout,
+            min_rate: c.min_rate,
+            rate_grace: c.rate_grace,
+        },
+        retry: rrctl::trust::transport::RetryPolicy {
+            attempts: c.retries.saturating_add(1),
+            base_delay: c.retry_delay,
+            max_delay: Duration::from_secs(30).max(c.retry_delay),
+            max_retry_after: c.max_retry_after,
+        },
+        deadline,
+    };
+    Ok(rrctl::agent::upload::Uploader::new(settings)?)
+}
+
+/// A namespace name (RFC 1123 label) before it reaches a URL.
+fn validated_namespace(ns: &str) -> anyhow::Result<String> {
+    let ok = !ns.is_empty()
+        && ns.len() <= 63
+        && ns.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !ns.starts_with('-')
+        && !ns.ends_with('-');
+    if !ok {
+        anyhow::bail!("--control-namespace {ns:?} is not a namespace name (RFC 1123 label)");
+    }
+    Ok(ns.to_string())
+}
+
+/// `rrctl crd`: the CustomResourceDefinition of the agent's control resource, as YAML (JSON is
+/// YAML; `deploy/crd.yaml` holds this output).
+pub fn run_crd() -> anyhow::Result<ExitCode> {
+    let crd = rrctl::agent::control::crd();
+    let mut text = String::from(
+        "# Generated by `rrctl crd`: the RrctlAgent resource through which the cluster admin controls the agent. Do not edit.\n",
+    );
+    text.push_str(&serde_json::to_string_pretty(&crd)?);
+    text.push('\n');
+    out!("{text}")?;
+    Ok(ExitCode::SUCCESS)
 }

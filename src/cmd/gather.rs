@@ -310,6 +310,7 @@ pub fn run_rbac(a: RbacArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             "warning: {kind}: resource name (plural) not known to rrctl, not granted; its gatherers will be forbidden"
         );
     }
+    let rbac = rbac.with_agent_requests(&rrctl::agent::control::requests(&a.namespace));
     out!("{}", rbac.to_yaml(&a.namespace))?;
     Ok(ExitCode::SUCCESS)
 }

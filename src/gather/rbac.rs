@@ -94,6 +94,8 @@ pub const KNOWN_PLURALS: &[(&str, &str, &str)] = &[
     ("operator.openshift.io", "IngressController", "ingresscontrollers"),
     ("operator.openshift.io", "Network", "networks"),
     ("policy", "PodDisruptionBudget", "poddisruptionbudgets"),
+    // The agent's own control resource (`rrctl crd`; tests/cluster/control.rs installs it).
+    ("rapid.insights.openshift.io", "RrctlAgent", "rrctlagents"),
     ("rbac.authorization.k8s.io", "ClusterRole", "clusterroles"),
     ("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings"),
     ("rbac.authorization.k8s.io", "Role", "roles"),
@@ -178,6 +180,36 @@ impl Rbac {
             out.push_str(&binding_doc("RoleBinding", "Role", Some(ns), sa_namespace));
         }
         out
+    }
+}
+
+/// A request the agent makes besides gathering (its control resource, Events; see
+/// `agent::control::requests`): granted exactly, and what the request gate allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRequest {
+    pub verb: &'static str,
+    /// API group (`""` for core).
+    pub group: &'static str,
+    /// Plural resource, with `/subresource` when there is one.
+    pub resource: &'static str,
+    /// Only this object, when set.
+    pub name: Option<&'static str>,
+    /// Namespaced requests: the namespace; `None`: cluster-scoped.
+    pub namespace: Option<String>,
+}
+
+impl Rbac {
+    /// Add the rules for the agent's own requests (kept apart from the gatherers' rules).
+    pub fn with_agent_requests(mut self, requests: &[AgentRequest]) -> Rbac {
+        for r in requests {
+            let names = r.name.map(|n| BTreeSet::from([n.to_string()]));
+            let rules = match &r.namespace {
+                Some(ns) => self.namespaced.entry(ns.clone()).or_default(),
+                None => &mut self.cluster,
+            };
+            rules.entry((r.group.to_string(), r.resource.to_string(), names)).or_default().insert(r.verb);
+        }
+        self
     }
 }
 

@@ -224,6 +224,44 @@ impl RetryPolicy {
     }
 }
 
+/// One failed try of an operation run by [`RetryPolicy::run`].
+#[derive(Debug)]
+pub struct Attempt<E> {
+    pub error: E,
+    /// Whether trying again may succeed.
+    pub transient: bool,
+    /// What the server asked for before the next try.
+    pub retry_after: Option<Duration>,
+}
+
+impl RetryPolicy {
+    /// The one retry loop: run `op` (given the 1-based try number) until it succeeds, fails
+    /// for good, or `attempts` tries are used; `on_retry` sees each error that will be retried
+    /// with the retry's number and the delay before it. Dropping the future cancels the wait.
+    pub async fn run<T, E, Fut>(
+        &self,
+        mut op: impl FnMut(u32) -> Fut,
+        mut on_retry: impl FnMut(&E, u32, Duration),
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, Attempt<E>>>,
+    {
+        let mut tried = 0;
+        loop {
+            tried += 1;
+            match op(tried).await {
+                Ok(v) => return Ok(v),
+                Err(a) if a.transient && tried < self.attempts.max(1) => {
+                    let delay = self.delay(tried, a.retry_after);
+                    on_retry(&a.error, tried, delay);
+                    tokio::time::sleep(delay).await;
+                }
+                Err(a) => return Err(a.error),
+            }
+        }
+    }
+}
+
 /// A uniform random number in [0, 1) from the operating system (jitter only, not secrets).
 pub fn random_unit() -> f64 {
     let mut b = [0u8; 8];
@@ -315,7 +353,7 @@ fn redirect_policy() -> reqwest::redirect::Policy {
 
 /// `Retry-After` in delta-seconds (the form CDNs and S3 send; an HTTP date is ignored and the
 /// backoff applies).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
@@ -358,26 +396,25 @@ impl HttpFetcher {
     }
 
     async fn get(&self, path: &str, limit: u64, if_none_match: Option<&str>) -> Result<Fetched, FetchError> {
-        let mut retry = 0;
-        loop {
-            match self.get_once(path, limit, if_none_match).await {
-                Ok(f) => return Ok(f),
-                Err(Failed { error, retry_after }) => {
-                    retry += 1;
-                    if !error.is_transient() || retry >= self.retry.attempts {
-                        return Err(error);
-                    }
-                    let delay = self.retry.delay(retry, retry_after);
+        self.retry
+            .run(
+                |_| async {
+                    self.get_once(path, limit, if_none_match).await.map_err(|Failed { error, retry_after }| Attempt {
+                        transient: error.is_transient(),
+                        error,
+                        retry_after,
+                    })
+                },
+                |error, retry, delay| {
                     tracing::info!(
                         "{error}; retry {retry} of {} in {:.1} s",
                         self.retry.attempts - 1,
                         delay.as_secs_f64()
                     );
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(delay).await;
-                }
-            }
-        }
+                },
+            )
+            .await
     }
 
     async fn get_once(&self, path: &str, limit: u64, if_none_match: Option<&str>) -> Result<Fetched, Failed> {

@@ -145,32 +145,6 @@ fn ingress(failures: usize) -> Ingress {
     Ingress { url, received, _runtime: runtime }
 }
 
-/// The one part of a multipart/form-data body, parsed here by RFC 7578's rules: (part
-/// headers, lower-cased names → values; part bytes).
-fn single_part(content_type: &str, body: &[u8]) -> (BTreeMap<String, String>, Vec<u8>) {
-    let boundary = content_type
-        .strip_prefix("multipart/form-data; boundary=")
-        .unwrap_or_else(|| panic!("content type {content_type:?}"));
-    let delimiter = format!("--{boundary}\r\n");
-    let close = format!("\r\n--{boundary}--\r\n");
-    assert!(body.starts_with(delimiter.as_bytes()), "body does not start with the boundary");
-    assert!(body.ends_with(close.as_bytes()), "body does not end with the closing boundary");
-    let inner = &body[delimiter.len()..body.len() - close.len()];
-    let head_end = inner.windows(4).position(|w| w == b"\r\n\r\n").expect("part headers end");
-    let head = std::str::from_utf8(&inner[..head_end]).unwrap();
-    let headers = head
-        .split("\r\n")
-        .map(|l| {
-            let (k, v) = l.split_once(':').unwrap_or_else(|| panic!("header line {l:?}"));
-            (k.trim().to_ascii_lowercase(), v.trim().to_string())
-        })
-        .collect();
-    let data = inner[head_end + 4..].to_vec();
-    let inner_delimiter = format!("\r\n--{boundary}");
-    assert!(!data.windows(inner_delimiter.len()).any(|w| w == inner_delimiter.as_bytes()), "more than one part");
-    (headers, data)
-}
-
 fn json_file(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
@@ -301,10 +275,13 @@ fn once_gathers_into_the_archive_dir_uploads_it_and_reports_every_definition() {
     for r in &received {
         assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/api/ingress/v1/upload"));
         assert_eq!(r.headers["authorization"], format!("Bearer {UPLOAD_TOKEN}"));
-        let (headers, data) = single_part(&r.headers["content-type"], &r.body);
-        assert_eq!(headers["content-disposition"], format!("form-data; name=\"file\"; filename=\"{new}\""));
-        assert_eq!(headers["content-type"], "application/vnd.redhat.openshift.periodic+tar");
-        assert!(data == archive_bytes, "the uploaded part is not the archive file's bytes");
+        let parts = crate::ingress::parse_multipart(&r.headers["content-type"], &r.body).expect("multipart/form-data");
+        let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["metadata", "file"]);
+        let file = &parts[1];
+        assert_eq!(file.filename.as_deref(), Some(new.as_str()));
+        assert_eq!(file.content_type.as_deref(), Some("application/vnd.redhat.openshift.rrctl+tgz"));
+        assert!(file.data == archive_bytes, "the uploaded part is not the archive file's bytes");
     }
     // The token never reaches the logs or status.json.
     assert!(!status.to_string().contains(UPLOAD_TOKEN));
@@ -404,6 +381,7 @@ fn with_real_prometheus_alerts_decide_and_metrics_are_archived() {
     assert_eq!(condition["status"], "True", "{status}");
     let received = ingress.received.lock().unwrap().clone();
     assert_eq!(received.len(), 1);
-    let (_, data) = single_part(&received[0].headers["content-type"], &received[0].body);
-    assert!(data == std::fs::read(archives.join(&names[0])).unwrap());
+    let parts = crate::ingress::parse_multipart(&received[0].headers["content-type"], &received[0].body).unwrap();
+    let file = parts.iter().find(|p| p.name == "file").expect("a file part");
+    assert!(file.data == std::fs::read(archives.join(&names[0])).unwrap());
 }

@@ -233,7 +233,14 @@ fn build_serve_fetch_then_gather_from_the_state_dir_with_the_rbac_rrctl_generate
     for meta in ["gathers", "provenance", "remote-configuration"] {
         expected.insert(format!("insights-operator/{meta}.json"));
     }
+    // Every archive says whom it is about, at the existing operator's paths (DESIGN.md section 8).
+    expected.insert("config/id".into());
+    expected.insert("config/version.json".into());
     assert_eq!(entries.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(entries["config/id"], cluster_id.as_bytes());
+    let version = json_of(&entries, "config/version.json");
+    assert_eq!(version["spec"]["clusterID"].as_str(), Some(cluster_id.as_str()));
+    assert_eq!(version["status"]["desired"]["version"].as_str(), Some(ocp_version.as_str()));
 
     // Logs: exactly the matching lines inside the window, with their timestamps.
     let text = |path: String| String::from_utf8(entries[&path].clone()).unwrap();

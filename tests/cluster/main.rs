@@ -8,6 +8,8 @@
 mod envtest;
 #[path = "../support/injections.rs"]
 mod injections;
+#[path = "../support/ingress.rs"]
+mod ingress;
 #[path = "../support/kubeapi.rs"]
 mod kubeapi;
 #[path = "../support/pki.rs"]
@@ -24,6 +26,7 @@ mod bundled;
 mod common;
 mod contract;
 mod gate;
+mod control;
 mod gather;
 mod harness;
 mod rbac;
