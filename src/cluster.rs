@@ -5,6 +5,8 @@
 //! The TLS provider is the process-wide ring provider that [`crate::trust::transport`] installs;
 //! nothing here installs one.
 
+pub mod limits;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -48,7 +50,7 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
     };
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
-    Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+    limits::client_from_config(config, limits::KubeLimits::default()).map_err(|e| ClusterError::Client(e.to_string()))
 }
 
 /// The API resource of `config.openshift.io/v1` `ClusterVersion` (cluster-scoped).

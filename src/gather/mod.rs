@@ -8,12 +8,14 @@
 //!
 //! - [`resources`]: discovery (legacy endpoints, only the groups named), paginated lists,
 //!   selectors, names, `fields` projection;
+//! - [`list`]: list pages read as a stream, one object at a time, within caps on objects and pages;
 //! - [`logs`]: pods, container-name matching, streamed and filtered logs;
 //! - [`metrics`]: series from the cluster Prometheus (`/federate`);
 //! - [`plan`]: the same resolution without reading any log or object body;
 //! - [`rbac`]: the least ClusterRole and Roles the gatherers need.
 
 pub mod functions;
+pub mod list;
 pub mod logs;
 pub mod metrics;
 pub mod outcome;
@@ -432,6 +434,14 @@ impl Sink {
         true
     }
 
+    /// The files collected, without the empty ones (a log opened but not written to when the
+    /// time limit ended the gatherer).
+    pub(crate) fn take_files(&mut self) -> Vec<(String, Vec<u8>)> {
+        let mut files = std::mem::take(&mut self.files);
+        files.retain(|(_, bytes)| !bytes.is_empty());
+        files
+    }
+
     pub(crate) fn fail_part(&mut self, fail: Fail) {
         let (_, message) = fail.outcome();
         self.errors.push(message.to_string());
@@ -543,7 +553,7 @@ pub async fn gather_with(
                 };
                 let mut report = finish(gi, kind, &mut sink, result, limit_time);
                 report.duration_ms = started.elapsed().as_millis() as u64;
-                (di, gi, report, std::mem::take(&mut sink.files))
+                (di, gi, report, sink.take_files())
             }
         })
         .buffer_unordered(concurrency)
