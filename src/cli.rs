@@ -12,7 +12,18 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success, nothing wrong
   1  the command ran and found problems (validation errors, failed verification)
-  2  usage error, I/O error or another failure to run";
+  2  usage error, I/O error or another failure to run (also: standard output is full; a closed
+     standard output, as in `rrctl ... | head`, is not an error)";
+
+const AGENT_EXIT_CODES: &str = "\
+Exit codes (docs/exit-codes.md):
+  0  --once: the bundle is current and verified, and the gather and upload (when configured)
+     succeeded; without --once: stopped by SIGTERM or Ctrl-C
+  1  --once: the fetch failed (the last good bundle stays active) or some gatherers failed
+  2  usage error, I/O error, the state directory is in use by another agent, fetch or gather
+  3  --once: the gather step wrote no archive
+  4  --once: the archive was written but its upload failed (the archive is kept)
+  5  --once: stopped before the cycle finished (SIGTERM, Ctrl-C or --cycle-timeout)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,7 +118,7 @@ pub enum Command {
     #[command(subcommand, after_help = EXIT_CODES)]
     Conformance(cmd::conformance::ConformanceCommand),
     /// Poll, verify and keep the last good bundle; status.json and Prometheus metrics.
-    #[command(after_help = EXIT_CODES, args_override_self = true)]
+    #[command(after_help = AGENT_EXIT_CODES, args_override_self = true)]
     Agent(cmd::agent::AgentArgs),
     /// Execute definitions against a cluster inside the local policy and write an Insights-style archive.
     #[command(after_help = EXIT_CODES)]
@@ -305,7 +316,8 @@ mod tests {
     #[test]
     fn error_chain_prints_each_cause_once() {
         // The message of issue 10: a verify error whose text already holds its fetch cause.
-        let cause = rrctl::trust::transport::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
+        let cause =
+            rrctl::trust::transport::FetchError::Timeout { path: "head.json".into(), what: "request", secs: 30 };
         let e = anyhow::Error::from(rrctl::trust::VerifyError::Fetch { what: "head.json".into(), source: cause });
         assert_eq!(
             format!("{e:#}"),

@@ -21,10 +21,11 @@
 
 pub mod agent;
 pub mod archive;
-pub mod compile;
+pub mod cancel;
 pub mod canonical;
 pub mod clock;
 pub mod cluster;
+pub mod compile;
 pub mod condition;
 pub mod conformance;
 pub mod definition;
@@ -48,6 +49,13 @@ pub mod exit {
     pub const CLEAN: u8 = 0;
     /// The command ran and found problems (validation errors, verification failure).
     pub const PROBLEMS: u8 = 1;
-    /// Usage error, I/O error or another failure to run at all.
+    /// Usage error, I/O error or another failure to run at all (also: standard output is full).
     pub const ERROR: u8 = 2;
+    /// `agent --once`: the gather step wrote no archive (docs/exit-codes.md).
+    pub const NO_ARCHIVE: u8 = 3;
+    /// `agent --once`: the archive was written but its upload failed (the archive is kept).
+    pub const UPLOAD_FAILED: u8 = 4;
+    /// `agent --once`: the cycle was stopped before it finished (SIGTERM, Ctrl-C or
+    /// `--cycle-timeout`); nothing of it was recorded.
+    pub const STOPPED: u8 = 5;
 }

@@ -1,17 +1,23 @@
-//! `rrctl agent`: the cluster side's loop. Every interval (±10% jitter) one [`run_cycle`]:
-//! fetch and verify through [`crate::fetch::run_once`] (which keeps the last good bundle on any
+//! `rrctl agent`: the cluster side's loop. Every interval (±10% jitter) one cycle: fetch and
+//! verify through [`crate::fetch::run_once_locked`] (which keeps the last good bundle on any
 //! failure and writes `status.json`), update the [`metrics`], and with a [`GatherStep`] gather
-//! the active bundle into an archive. Shutdown (SIGTERM) drops a cycle wherever it is: every state
-//! write is atomic and the commit record is written last, so an interrupted download leaves the
-//! previous state intact.
+//! the active bundle into an archive and upload it.
+//!
+//! The agent holds the state directory's lock for its whole life (a second agent, `rrctl fetch`
+//! or `rrctl gather --state-dir` on the same directory is refused). One [`Cancel`] per cycle
+//! carries the shutdown token (SIGTERM, Ctrl-C) and the cycle's deadline through fetch, gather
+//! and upload: a shutdown ends any phase at once. Every state write is atomic and the commit
+//! record is written last, so a stopped cycle leaves the previous state, the active bundle and
+//! the archives written before intact; a stopped gather writes no archive and leaves no
+//! temporary file (a leftover from a killed process is removed at the next start).
 
 pub mod metrics;
 pub mod upload;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cancel::{Cancel, CancellationToken, Stopped};
 use crate::fetch::{self, Cycle, FetchConfig, SetupError};
 use crate::trust::transport::Fetcher;
 
@@ -23,6 +29,9 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 pub struct AgentConfig {
     pub fetch: FetchConfig,
     pub interval: Duration,
+    /// The longest one cycle (fetch, gather and upload together) may take; the gather's own
+    /// time limit (`runTimeoutSeconds`) is cut to what is left of it.
+    pub cycle_timeout: Duration,
     /// One cycle, then return.
     pub once: bool,
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -49,7 +58,8 @@ pub struct GatherStep {
 pub enum ArchiveOutput {
     /// One archive, replaced atomically after every gather (`--gather-out`).
     File(std::path::PathBuf),
-    /// A new archive per gather, the newest N kept (`--archive-dir`, `--keep-archives`).
+    /// A new archive per gather, the newest N (in the order written) kept (`--archive-dir`,
+    /// `--keep-archives`).
     Dir(crate::archive::dir::ArchiveDir),
 }
 
@@ -73,14 +83,18 @@ pub struct GatherRun {
     pub upload: Option<Result<upload::UploadReceipt, String>>,
 }
 
-/// Gather the bundle in force after a successful cycle and write the archive.
+/// Gather the bundle in force after a successful cycle, write the archive and upload it.
+/// `Err` (why, and the phase: the gather or the upload) when the shutdown signal came: nothing
+/// is recorded then (an archive completed before it stays, and is in the archive directory's
+/// record).
 async fn gather_after(
     cycle: &Cycle,
     cluster: &crate::fetch::Cluster,
     step: &GatherStep,
     location: &str,
     now: i64,
-) -> GatherRun {
+    cancel: &Cancel,
+) -> Result<GatherRun, (Stopped, &'static str)> {
     let mut run = GatherRun {
         time: now,
         archive: None,
@@ -97,7 +111,7 @@ async fn gather_after(
             Err(e) => {
                 tracing::warn!("gather skipped: {e}");
                 run.failure = Some(("NoDefinitions", e.to_string()));
-                return run;
+                return Ok(run);
             }
         };
     let target = crate::gather::Target {
@@ -106,26 +120,25 @@ async fn gather_after(
     };
     let out = match &step.output {
         ArchiveOutput::File(p) => p.clone(),
-        ArchiveOutput::Dir(d) => {
-            if let Err(e) = d.ensure() {
+        ArchiveOutput::Dir(d) => match d.ensure().and_then(|_| d.path_for(now)) {
+            Ok(p) => p,
+            Err(e) => {
                 tracing::error!("gather: {e}");
                 run.failure = Some(("ArchiveWriteFailed", e.to_string()));
-                return run;
+                return Ok(run);
             }
-            d.path_for(now)
-        }
+        },
     };
-    match crate::archive::gather_to_with(
-        &step.client,
-        &definitions,
-        &target,
-        &step.policy,
-        &source,
-        &out,
-        &step.options,
-    )
-    .await
-    {
+    let mut options = step.options.clone();
+    options.cancel = cancel.clone();
+    // The gather honours the token itself (no archive is written once it is cancelled); the
+    // race here only makes sure a shutdown never waits for it.
+    let shutdown = Cancel::new(cancel.token().clone());
+    let gathered = shutdown
+        .run(crate::archive::gather_to_with(&step.client, &definitions, &target, &step.policy, &source, &out, &options))
+        .await
+        .map_err(|why| (why, "the gather"))?;
+    match gathered {
         Ok((result, bytes)) => {
             tracing::info!(
                 archive = %out.display(),
@@ -135,6 +148,11 @@ async fn gather_after(
                 "gathered {} definition(s)",
                 result.reports.len()
             );
+            if let ArchiveOutput::Dir(d) = &step.output
+                && let Err(e) = d.record_written(&out)
+            {
+                tracing::warn!("{e}");
+            }
             run.archive = Some(out);
             run.archive_bytes = bytes;
             run.definitions =
@@ -151,17 +169,30 @@ async fn gather_after(
                     })
                     .map(|r| r.id.as_str())
                     .collect();
-                run.failure = Some(("GathererFailed", format!("some gatherers failed: {}", failed.join(", "))));
+                if !failed.is_empty() {
+                    run.failure = Some(("GathererFailed", format!("some gatherers failed: {}", failed.join(", "))));
+                }
             }
             if let (Some(uploader), Some(archive)) = (&step.upload, &run.archive) {
-                run.upload = Some(match uploader.upload(archive).await {
+                let result = match cancel.run(uploader.upload(archive)).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(Stopped::Cancelled) => {
+                        tracing::info!(archive = %archive.display(), "upload stopped by the shutdown signal; the archive stays in place");
+                        return Err((Stopped::Cancelled, "the upload"));
+                    }
+                    Err(Stopped::DeadlineExceeded) => Err(format!(
+                        "upload of {} stopped: the cycle's time limit was reached",
+                        crate::archive::dir::file_name(archive)
+                    )),
+                };
+                run.upload = Some(match result {
                     Ok(receipt) => {
                         tracing::info!(archive = %archive.display(), status = receipt.status, "uploaded");
                         Ok(receipt)
                     }
                     Err(e) => {
                         tracing::error!("{e}; the archive stays in place");
-                        Err(e.to_string())
+                        Err(e)
                     }
                 });
             }
@@ -176,12 +207,15 @@ async fn gather_after(
                 }
             }
         }
+        Err(crate::archive::ArchiveError::Stopped(Stopped::Cancelled)) => {
+            return Err((Stopped::Cancelled, "the gather"));
+        }
         Err(e) => {
             tracing::error!("gather: {e}");
             run.failure = Some(("ArchiveWriteFailed", e.to_string()));
         }
     }
-    run
+    Ok(run)
 }
 
 /// Record a gather step in `status.json`: the `GatherSucceeded` condition and, under
@@ -246,29 +280,29 @@ pub enum AgentError {
 /// How the agent ended.
 #[derive(Debug)]
 pub enum AgentExit {
-    /// `--once`: the cycle's result.
-    Once(Box<Cycle>),
-    /// Stopped by the shutdown signal.
-    Stopped,
+    /// `--once`: the cycle's fetch result, and the gather step's when it ran.
+    Once(Box<Cycle>, Option<Box<GatherRun>>),
+    /// Stopped by the shutdown signal (or, with `--once`, by the cycle's time limit) before the
+    /// cycle finished; nothing of it was recorded.
+    Stopped(Stopped),
 }
 
-/// One cycle at time `now`: fetch and verify, record metrics.
+/// The fetch of one cycle at time `now`: fetch and verify, record metrics.
 pub async fn run_cycle<F: Fetcher>(
     fetcher: &F,
     cfg: &FetchConfig,
     now: i64,
     metrics: &Metrics,
+    lock: &fetch::StateLock,
 ) -> Result<Cycle, SetupError> {
     let mut cfg = cfg.clone();
     cfg.poll.now = now;
-    let cycle = fetch::run_once(fetcher, &cfg).await?;
+    let cycle = fetch::run_once_locked(fetcher, &cfg, lock).await?;
     metrics.record(now, &cycle);
     match &cycle.result {
         Ok(changes) => tracing::info!("{}", changes.to_string().trim_end().replace('\n', ";")),
         Err(f) => tracing::warn!(reason = f.reason.as_str(), "fetch failed: {}; the last good state stays", f.message),
     }
-    // The gather step runs here after a successful fetch, with `cycle.state.bundle` (the bundle
-    // in force); it is added by the gather issue.
     Ok(cycle)
 }
 
@@ -278,15 +312,27 @@ pub fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(0.9 + 0.2 * crate::trust::transport::random_unit())
 }
 
-/// Run until `shutdown` resolves (or one cycle with `once`). The metrics server, if any, is
-/// bound first; `on_listening` receives its address (so callers can print it).
+/// Run until `shutdown` is cancelled (or one cycle with `once`). The state directory's lock is
+/// taken first (a second agent on it is refused) and held until the end; then the metrics server,
+/// if any, is bound; `on_listening` receives its address (so callers can print it).
 pub async fn run<F: Fetcher>(
     fetcher: &F,
     cfg: &AgentConfig,
     metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()>,
+    shutdown: &CancellationToken,
     on_listening: impl FnOnce(std::net::SocketAddr),
 ) -> Result<AgentExit, AgentError> {
+    let lock = cfg.fetch.state_dir.lock().map_err(SetupError::from)?;
+    if let Some(GatherStep { output: ArchiveOutput::Dir(d), .. }) = &cfg.gather {
+        match d.ensure() {
+            Ok(removed) => {
+                for p in removed {
+                    tracing::info!(file = %p.display(), "removed a temporary file a stopped gather left");
+                }
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
     let _server = match cfg.metrics_addr {
         Some(addr) => {
             let listener =
@@ -297,33 +343,51 @@ pub async fn run<F: Fetcher>(
         }
         None => None,
     };
-    tokio::pin!(shutdown);
     let mut fetch_cfg = cfg.fetch.clone();
     let mut first = true;
     loop {
-        if let Some(client) = &cfg.kube {
-            refresh_version(client, &mut fetch_cfg.cluster).await;
+        let cancel = Cancel::new(shutdown.clone()).with_timeout(cfg.cycle_timeout);
+        if let Some(client) = &cfg.kube
+            && let Err(why) = cancel.run(refresh_version(client, &mut fetch_cfg.cluster)).await
+        {
+            match why {
+                Stopped::Cancelled => return Ok(stopped(why, "reading the cluster version")),
+                Stopped::DeadlineExceeded => tracing::warn!(
+                    "ClusterVersion not read within the cycle's time limit; keeping {}",
+                    fetch_cfg.cluster.ocp_version
+                ),
+            }
         }
         let now = (cfg.clock)();
-        let result = tokio::select! {
-            c = run_cycle(fetcher, &fetch_cfg, now, &metrics) => c,
-            _ = &mut shutdown => {
-                tracing::info!("shutdown during a cycle; the stored state is unchanged");
-                return Ok(AgentExit::Stopped);
+        let result = match cancel.run(run_cycle(fetcher, &fetch_cfg, now, &metrics, &lock)).await {
+            Ok(r) => r,
+            Err(Stopped::DeadlineExceeded) if !cfg.once => {
+                tracing::error!("the fetch did not finish within the cycle's time limit; the last good state stays");
+                first = false;
+                if !wait_next(cfg.interval, shutdown).await {
+                    return Ok(AgentExit::Stopped(Stopped::Cancelled));
+                }
+                continue;
             }
+            Err(why) => return Ok(stopped(why, "the fetch")),
         };
+        let mut gathered = None;
         if let (Ok(cycle), Some(step)) = (&result, &cfg.gather)
             && cycle.result.is_ok()
         {
             let location = cfg.fetch.state_dir.dir.display().to_string();
-            let run = gather_after(cycle, &fetch_cfg.cluster, step, &location, now).await;
+            let run = match gather_after(cycle, &fetch_cfg.cluster, step, &location, now, &cancel).await {
+                Ok(run) => run,
+                Err((why, phase)) => return Ok(stopped(why, phase)),
+            };
             metrics.record_gather(&run);
             if let Err(e) = record_gather_status(&cfg.fetch.state_dir, &run) {
                 tracing::error!("status.json: {e}");
             }
+            gathered = Some(Box::new(run));
         }
         match result {
-            Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle))),
+            Ok(cycle) if cfg.once => return Ok(AgentExit::Once(Box::new(cycle), gathered)),
             Ok(_) => {}
             // A pinned root that does not verify will not get better: stop.
             Err(e @ SetupError::PinnedRoot(_)) => return Err(e.into()),
@@ -332,16 +396,34 @@ pub async fn run<F: Fetcher>(
             Err(e) => tracing::error!("{e}; trying again at the next poll"),
         }
         first = false;
-        let delay = jittered(cfg.interval);
-        tracing::debug!("next poll in {:.1} s", delay.as_secs_f64());
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = &mut shutdown => {
-                tracing::info!("shutdown");
-                return Ok(AgentExit::Stopped);
-            }
+        if !wait_next(cfg.interval, shutdown).await {
+            return Ok(AgentExit::Stopped(Stopped::Cancelled));
         }
     }
+}
+
+/// Log why the agent stops mid-cycle.
+fn stopped(why: Stopped, phase: &str) -> AgentExit {
+    match why {
+        Stopped::Cancelled => {
+            tracing::info!("shutdown during {phase}; the stored state and the archives written before are unchanged")
+        }
+        Stopped::DeadlineExceeded => {
+            tracing::error!("the cycle's time limit was reached during {phase}; the last good state stays")
+        }
+    }
+    AgentExit::Stopped(why)
+}
+
+/// The jittered wait until the next poll; false when the shutdown signal came meanwhile.
+async fn wait_next(interval: Duration, shutdown: &CancellationToken) -> bool {
+    let delay = jittered(interval);
+    tracing::debug!("next poll in {:.1} s", delay.as_secs_f64());
+    let woke = Cancel::new(shutdown.clone()).sleep(delay).await.is_ok();
+    if !woke {
+        tracing::info!("shutdown");
+    }
+    woke
 }
 
 /// Read the cluster's version again; keep the last known one when that fails.

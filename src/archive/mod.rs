@@ -35,6 +35,9 @@ pub enum ArchiveError {
     Obfuscation(String),
     #[error("{path}: {source}")]
     Write { path: String, source: std::io::Error },
+    /// The shutdown signal came during the gather: no archive was written.
+    #[error("gather {0}; no archive was written")]
+    Stopped(crate::cancel::Stopped),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -246,13 +249,19 @@ pub async fn gather_to_with(
     opts: &crate::gather::GatherOptions,
 ) -> Result<(GatherResult, u64), ArchiveError> {
     // Known before gathering: with obfuscation on and no base domain, nothing is written.
+    // The run's time limit starts here, so the domain lookup counts against it too.
+    let mut opts = opts.clone();
+    opts.cancel = opts.cancel.with_timeout(std::time::Duration::from_secs(policy.run_timeout_seconds));
     let base_domain = match policy.obfuscation.base_domain {
-        true => Some(base_domain(client).await?),
+        true => Some(opts.cancel.run(base_domain(client)).await.map_err(ArchiveError::Stopped)??),
         false => None,
     };
     let mut obfuscator = obfuscate::Obfuscator::new(policy.obfuscation.ipv4, base_domain.as_deref())
         .map_err(ArchiveError::Obfuscation)?;
-    let result = crate::gather::gather_with(client, definitions, target, policy, opts).await;
+    let result = crate::gather::gather_with(client, definitions, target, policy, &opts).await;
+    if opts.cancel.token().is_cancelled() {
+        return Err(ArchiveError::Stopped(crate::cancel::Stopped::Cancelled));
+    }
     let policy_sha256 = policy.sha256();
     let run = RunInfo {
         source,

@@ -1,12 +1,15 @@
 //! `rrctl agent`: the fetch (and later gather) loop ([`rrctl::agent`]).
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::GlobalOpts;
 use crate::cmd::fetch::{ClientArgs, parse_short_duration, report};
-use rrctl::agent::{AgentConfig, AgentExit, ArchiveOutput, Clock, Metrics};
+use rrctl::agent::{AgentConfig, AgentExit, ArchiveOutput, Clock, GatherRun, Metrics};
 use rrctl::archive::dir::ArchiveDir;
+use rrctl::cancel::{CancellationToken, Stopped};
+use rrctl::exit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -21,9 +24,15 @@ pub struct AgentArgs {
     /// Time between polls; each wait is jittered by ±10%.
     #[arg(long, default_value = "2h", value_parser = parse_short_duration)]
     pub interval: Duration,
-    /// Run one cycle and exit (0 when the active bundle is current and verified, 1 when not).
+    /// Run one cycle and exit: 0 when the bundle is current and verified (and the gather and
+    /// upload, when configured, succeeded), 1 when the fetch failed or some gatherers failed,
+    /// 3 when no archive was written, 4 when the upload failed, 5 when stopped before the end.
     #[arg(long)]
     pub once: bool,
+    /// The longest one cycle (fetch, gather and upload) may take; the gather's time limit is cut
+    /// to what is left of it.
+    #[arg(long, default_value = "1h", value_parser = parse_short_duration)]
+    pub cycle_timeout: Duration,
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090; port 0 picks one,
     /// printed on stdout).
     #[arg(long)]
@@ -36,8 +45,8 @@ pub struct AgentArgs {
     #[arg(long, value_name = "ARCHIVE.tar.gz", conflicts_with = "archive_dir")]
     pub gather_out: Option<std::path::PathBuf>,
     /// After every successful fetch, gather the active bundle into a new archive in DIR
-    /// (`insights-YYYYMMDD-HHMMSS.tar.gz`, UTC, written atomically), keeping the newest
-    /// `--keep-archives`.
+    /// (`insights-YYYYMMDD-HHMMSS[-N].tar.gz`, UTC, written atomically), keeping the newest
+    /// `--keep-archives` in the order written (recorded in the state directory's archives.json).
     #[arg(long, value_name = "DIR")]
     pub archive_dir: Option<std::path::PathBuf>,
     /// How many archives `--archive-dir` keeps.
@@ -73,20 +82,52 @@ pub struct ServiceArgs {
     pub prometheus_ca_file: Option<std::path::PathBuf>,
 }
 
-/// SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
+/// Cancel `token` at the first SIGTERM or Ctrl-C. The handlers are installed before this
+/// returns, so a signal from now on always reaches the token.
+fn watch_shutdown(rt: &tokio::runtime::Runtime, token: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let _guard = rt.enter();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    rt.spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = interrupt.recv() => tracing::info!("SIGINT"),
         }
+        token.cancel();
+    });
+    Ok(())
+}
+
+/// Run `work` on `rt` unless the shutdown token is cancelled first (setup steps that talk to the
+/// cluster).
+fn block_on_or_stop<T>(
+    rt: &tokio::runtime::Runtime,
+    token: &CancellationToken,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<Option<T>> {
+    rt.block_on(async {
+        tokio::select! {
+            r = work => r.map(Some),
+            _ = token.cancelled() => Ok(None),
+        }
+    })
+}
+
+/// The exit code of `agent --once` (docs/exit-codes.md): the gather step's failures weigh more
+/// than the fetch's (a fetch failure means no gather ran).
+fn once_exit_code(fetch_code: ExitCode, gathered: Option<&GatherRun>) -> ExitCode {
+    let Some(run) = gathered else { return fetch_code };
+    if run.archive.is_none() {
+        return ExitCode::from(exit::NO_ARCHIVE);
     }
-    let _ = tokio::signal::ctrl_c().await;
+    if matches!(run.upload, Some(Err(_))) {
+        return ExitCode::from(exit::UPLOAD_FAILED);
+    }
+    if run.failure.is_some() {
+        return ExitCode::from(exit::PROBLEMS);
+    }
+    fetch_code
 }
 
 pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
@@ -96,16 +137,27 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         None => Arc::new(rrctl::clock::now_unix),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let cluster = rt.block_on(c.resolve_cluster())?;
+    let shutdown = CancellationToken::new();
+    watch_shutdown(&rt, shutdown.clone())?;
+    let stopped = || ExitCode::from(if a.once { exit::STOPPED } else { exit::CLEAN });
+    let Some(cluster) = block_on_or_stop(&rt, &shutdown, c.resolve_cluster())? else { return Ok(stopped()) };
     // Without --ocp-version the version is read again before every cycle (clusters upgrade).
     let kube = match &c.ocp_version {
         Some(_) => None,
-        None => Some(rt.block_on(rrctl::cluster::client(c.kubeconfig.as_deref()))?),
+        None => {
+            let client = async { Ok(rrctl::cluster::client(c.kubeconfig.as_deref()).await?) };
+            let Some(client) = block_on_or_stop(&rt, &shutdown, client)? else { return Ok(stopped()) };
+            Some(client)
+        }
     };
     let fetcher = c.fetcher(&cluster)?;
     let output = match (&a.gather_out, &a.archive_dir) {
         (Some(out), _) => Some(ArchiveOutput::File(out.clone())),
-        (None, Some(dir)) => Some(ArchiveOutput::Dir(ArchiveDir { dir: dir.clone(), keep: a.keep_archives as usize })),
+        (None, Some(dir)) => Some(ArchiveOutput::Dir(ArchiveDir {
+            dir: dir.clone(),
+            keep: a.keep_archives as usize,
+            record: c.state_dir.join(rrctl::archive::dir::RECORD_FILE),
+        })),
         (None, None) => None,
     };
     if output.is_none()
@@ -162,7 +214,13 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         Some(output) => Some(rrctl::agent::GatherStep {
             client: match &kube {
                 Some(k) => k.clone(),
-                None => rt.block_on(rrctl::cluster::client(c.kubeconfig.as_deref()))?,
+                None => {
+                    let client = async { Ok(rrctl::cluster::client(c.kubeconfig.as_deref()).await?) };
+                    match block_on_or_stop(&rt, &shutdown, client)? {
+                        Some(client) => client,
+                        None => return Ok(stopped()),
+                    }
+                }
             },
             policy: match &a.policy {
                 Some(p) => rrctl::policy::LocalPolicy::load(p)?,
@@ -170,13 +228,14 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             },
             output,
             upload: uploader,
-            options: rrctl::gather::GatherOptions { prometheus },
+            options: rrctl::gather::GatherOptions { prometheus, ..Default::default() },
         }),
         None => None,
     };
     let cfg = AgentConfig {
         fetch: c.config(clock(), cluster)?,
         interval: a.interval.max(Duration::from_millis(100)),
+        cycle_timeout: a.cycle_timeout.max(Duration::from_secs(1)),
         once: a.once,
         metrics_addr: a.metrics_addr,
         clock,
@@ -184,11 +243,14 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         gather,
     };
     let metrics = Arc::new(Metrics::new(Some(fetcher.stats().clone())));
-    let exit = rt.block_on(rrctl::agent::run(&fetcher, &cfg, metrics, shutdown_signal(), |addr| {
-        println!("metrics on http://{addr}/metrics");
+    let exit = rt.block_on(rrctl::agent::run(&fetcher, &cfg, metrics, &shutdown, |addr| {
+        // A service keeps running when nobody reads its standard output.
+        let mut out = crate::cli::stdout();
+        let _ = writeln!(out, "metrics on http://{addr}/metrics").and_then(|()| out.flush());
     }))?;
     Ok(match exit {
-        AgentExit::Once(cycle) => report(&cycle),
-        AgentExit::Stopped => ExitCode::SUCCESS,
+        AgentExit::Once(cycle, gathered) => once_exit_code(report(&cycle)?, gathered.as_deref()),
+        AgentExit::Stopped(Stopped::Cancelled) => stopped(),
+        AgentExit::Stopped(Stopped::DeadlineExceeded) => ExitCode::from(exit::STOPPED),
     })
 }

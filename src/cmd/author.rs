@@ -42,12 +42,12 @@ pub fn run_new(a: NewArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     match new::write_new(&a.dir, &a.id, &a.owner, kind) {
         Ok(path) => {
             if !g.quiet {
-                println!("wrote {}: fill in every `<fill in: ...>` value, then run `rrctl validate`", path.display());
+                outln!("wrote {}: fill in every `<fill in: ...>` value, then run `rrctl validate`", path.display())?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ (NewError::Exists(_) | NewError::InvalidName { .. })) => {
-            eprintln!("error: {e}");
+            eoutln!("error: {e}");
             Ok(ExitCode::from(rrctl::exit::ERROR))
         }
         Err(e) => Err(e.into()),
@@ -96,6 +96,6 @@ pub fn run_diff(a: DiffArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         DiffFormat::Markdown => diff::render_markdown(&d, &a.catalog_url),
         DiffFormat::Json => diff::render_json(&d),
     };
-    std::io::stdout().lock().write_all(out.as_bytes())?;
+    crate::cli::stdout().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -223,7 +223,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if report.has_errors() {
         report.sort();
         print_report(&report, g, a.format, files_checked);
-        eprintln!("error: validation failed; nothing was written to {}", a.out.display());
+        eoutln!("error: validation failed; nothing was written to {}", a.out.display());
         return Ok(ExitCode::from(rrctl::exit::PROBLEMS));
     }
     let (git_commit, git_time) = dist::git_head(&git_dir(&a.definitions));
@@ -255,9 +255,9 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     match result {
         Ok(o) => {
             if let Some(dir) = &o.dev_keys_created {
-                eprintln!("note: using development keys in {} (created now)", dir.display());
+                eoutln!("note: using development keys in {} (created now)", dir.display());
             } else if o.used_dev_keys && !g.quiet {
-                eprintln!("note: using development keys in {}", a.dev_dir.display());
+                eoutln!("note: using development keys in {}", a.dev_dir.display());
             }
             if !g.quiet && a.format == FormatArg::Human {
                 writeln!(
@@ -275,7 +275,7 @@ pub fn run_build(a: BuildArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(dist::BuildError::Refused(n)) => {
-            eprintln!("error: the build found {n} error(s); nothing was written to {}", a.out.display());
+            eoutln!("error: the build found {n} error(s); nothing was written to {}", a.out.display());
             Ok(ExitCode::from(rrctl::exit::PROBLEMS))
         }
         Err(e) => Err(e).with_context(|| format!("build into {} failed; it was left as it was", a.out.display())),
@@ -296,7 +296,7 @@ pub fn run_import_legacy(a: ImportLegacyArgs, g: &GlobalOpts) -> anyhow::Result<
     report.sort();
     print_report(&report, g, a.format, report.sources.len());
     if report.has_errors() {
-        eprintln!("error: import failed; nothing was written to {}", a.out.display());
+        eoutln!("error: import failed; nothing was written to {}", a.out.display());
         return Ok(ExitCode::from(rrctl::exit::PROBLEMS));
     }
     import::write_definitions(&defs, &out.dir, a.force)?;
@@ -350,7 +350,7 @@ pub fn run_show(mut a: ShowArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             let validated = rrctl::definition::validate_paths(&[dir.as_path()], today);
             if validated.report.has_errors() {
                 print_report(&validated.report, g, FormatArg::Human, validated.files_checked);
-                eprintln!("warning: definitions with errors are shown as far as they could be read");
+                eoutln!("warning: definitions with errors are shown as far as they could be read");
             }
             (
                 show::from_definitions(&validated.definitions, &versions, today, a.cluster_id.as_deref()),

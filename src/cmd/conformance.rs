@@ -56,7 +56,7 @@ pub fn run_conformance(c: ConformanceCommand, _g: &GlobalOpts) -> anyhow::Result
     match c {
         ConformanceCommand::Write { dir } => {
             let n = rrctl::conformance::write(&dir)?;
-            eprintln!("wrote {n} scenario(s) to {}", dir.display());
+            eoutln!("wrote {n} scenario(s) to {}", dir.display());
             Ok(ExitCode::from(exit::CLEAN))
         }
         ConformanceCommand::Run { vectors, command } => {
@@ -65,14 +65,14 @@ pub fn run_conformance(c: ConformanceCommand, _g: &GlobalOpts) -> anyhow::Result
             let mut failed = 0;
             for r in &results {
                 match &r.failure {
-                    None => println!("pass  {}", r.name),
+                    None => outln!("pass  {}", r.name)?,
                     Some(why) => {
                         failed += 1;
-                        println!("FAIL  {:width$}  {why}", r.name);
+                        outln!("FAIL  {:width$}  {why}", r.name)?;
                     }
                 }
             }
-            println!("{} passed, {failed} failed", results.len() - failed);
+            outln!("{} passed, {failed} failed", results.len() - failed)?;
             Ok(ExitCode::from(if failed == 0 { exit::CLEAN } else { exit::PROBLEMS }))
         }
         ConformanceCommand::Adapter(a) => run_adapter(a),
@@ -106,6 +106,6 @@ fn run_adapter(a: AdapterArgs) -> anyhow::Result<ExitCode> {
     let fetcher = client.fetcher(&cluster)?;
     let cfg = client.config(now, cluster)?;
     let cycle = rt.block_on(rrctl::fetch::run_once(&fetcher, &cfg))?;
-    println!("{}", rrctl::conformance::run::fetch_result(&cycle));
+    outln!("{}", rrctl::conformance::run::fetch_result(&cycle))?;
     Ok(ExitCode::from(if cycle.result.is_ok() { exit::CLEAN } else { exit::PROBLEMS }))
 }

@@ -8,8 +8,8 @@ use anyhow::{Context as _, bail};
 use crate::cli::GlobalOpts;
 use rrctl::exit;
 use rrctl::fetch::{Cluster, Cycle, FetchConfig, PollOptions, SetupError, StateDir};
-use rrctl::trust::transport::{HttpFetcher, HttpLimits, HttpOptions, RetryPolicy};
 use rrctl::trust::payload::Limits;
+use rrctl::trust::transport::{HttpFetcher, HttpLimits, HttpOptions, RetryPolicy};
 
 /// Options shared by `rrctl fetch` and `rrctl agent`.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,12 +69,20 @@ pub struct ClientArgs {
 }
 
 /// `500ms`, or anything [`rrctl::clock::parse_duration`] reads (`30s`, `10m`, `2h`).
+/// At most a year: longer waits are mistakes, and deadlines far beyond that overflow the clock.
 pub fn parse_short_duration(s: &str) -> Result<Duration, String> {
-    if let Some(ms) = s.trim().strip_suffix("ms") {
-        return ms.parse::<u64>().map(Duration::from_millis).map_err(|_| format!("{s:?} is not a duration"));
+    const MAX: Duration = Duration::from_secs(366 * 86_400);
+    let d = match s.trim().strip_suffix("ms") {
+        Some(ms) => ms.parse::<u64>().map(Duration::from_millis).map_err(|_| format!("{s:?} is not a duration"))?,
+        None => {
+            let secs = rrctl::clock::parse_duration(s)?;
+            u64::try_from(secs).map(Duration::from_secs).map_err(|_| format!("{s:?} is negative"))?
+        }
+    };
+    if d > MAX {
+        return Err(format!("{s:?} is longer than the most allowed, 366d"));
     }
-    let secs = rrctl::clock::parse_duration(s)?;
-    u64::try_from(secs).map(Duration::from_secs).map_err(|_| format!("{s:?} is negative"))
+    Ok(d)
 }
 
 impl ClientArgs {
@@ -155,12 +163,12 @@ pub struct FetchArgs {
 }
 
 /// Print what a cycle did: changes on stdout; warnings and the failure on stderr.
-pub fn report(cycle: &Cycle) -> ExitCode {
+pub fn report(cycle: &Cycle) -> anyhow::Result<ExitCode> {
     for p in &cycle.state_problems {
-        eprintln!("warning: state: {p}");
+        eoutln!("warning: state: {p}");
     }
     if let Some(step) = &cycle.clock_step {
-        eprintln!(
+        eoutln!(
             "warning: clock stepped back: now {} is before the latest known time {}; expiry judged at {}",
             rrctl::clock::format_rfc3339(step.now),
             rrctl::clock::format_rfc3339(step.latest_known_time),
@@ -169,18 +177,18 @@ pub fn report(cycle: &Cycle) -> ExitCode {
     }
     match &cycle.result {
         Ok(changes) => {
-            print!("{changes}");
-            ExitCode::from(exit::CLEAN)
+            out!("{changes}")?;
+            Ok(ExitCode::from(exit::CLEAN))
         }
         Err(f) => {
-            eprintln!("error: fetch failed ({}): {}", f.reason, f.message);
+            eoutln!("error: fetch failed ({}): {}", f.reason, f.message);
             match &cycle.state.bundle {
                 Some(b) => {
-                    eprintln!("the last good bundle {} stays active for {}", b.active.path, b.active.ocp_version)
+                    eoutln!("the last good bundle {} stays active for {}", b.active.path, b.active.ocp_version)
                 }
-                None => eprintln!("no bundle is active"),
+                None => eoutln!("no bundle is active"),
             }
-            ExitCode::from(exit::PROBLEMS)
+            Ok(ExitCode::from(exit::PROBLEMS))
         }
     }
 }
@@ -193,7 +201,7 @@ pub fn run_fetch(a: FetchArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let fetcher = c.fetcher(&cluster)?;
     let cfg = c.config(now, cluster)?;
     match rt.block_on(rrctl::fetch::run_once(&fetcher, &cfg)) {
-        Ok(cycle) => Ok(report(&cycle)),
+        Ok(cycle) => report(&cycle),
         Err(e @ SetupError::PinnedRoot(_)) => Err(anyhow::Error::new(e).context(c.root.display().to_string())),
         Err(e) => Err(e.into()),
     }

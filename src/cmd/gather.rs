@@ -14,8 +14,8 @@ use rrctl::exit;
 use rrctl::gather::rbac::{AGENT_NAMESPACE, Rbac};
 use rrctl::gather::{self, GatherDefinition, Target, source};
 use rrctl::policy::LocalPolicy;
-use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::payload::Limits;
+use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::verify::{self, ClientState, VerifyOptions};
 
 #[derive(Debug, clap::Args)]
@@ -81,7 +81,7 @@ impl GatherArgs {
                 Some(settings)
             }
         };
-        Ok(gather::GatherOptions { prometheus })
+        Ok(gather::GatherOptions { prometheus, ..Default::default() })
     }
 }
 
@@ -124,7 +124,7 @@ pub fn run_policy(c: PolicyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode>
     let policy = load_policy(policy.as_deref())?;
     // A comment then JSON: valid YAML, so the output can be given back as --policy.
     let json = serde_json::to_string_pretty(&policy)?;
-    println!("# effective policy, sha256 {}\n{json}", policy.sha256());
+    outln!("# effective policy, sha256 {}\n{json}", policy.sha256())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -140,7 +140,7 @@ fn validated_definitions(path: &Path, today: Option<&str>, g: &GlobalOpts) -> an
             tool_version: env!("CARGO_PKG_VERSION"),
             files_checked: validated.files_checked,
         };
-        eprint!("{}", render::render(&validated.report, Format::Human, &opts));
+        eout!("{}", render::render(&validated.report, Format::Human, &opts));
     }
     if validated.report.errors() > 0 {
         return Ok(None);
@@ -203,7 +203,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 };
                 let (defs, info, problems) = source::from_state_dir(dir, root_bytes.as_deref(), &version, &cluster_id)?;
                 for p in problems {
-                    eprintln!("warning: state: {p}");
+                    eoutln!("warning: state: {p}");
                 }
                 (defs, info)
             }
@@ -241,7 +241,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let target = Target { ocp_version, cluster_id };
         if a.plan {
             let plan = gather::plan::plan(&client, &definitions, &target, &policy).await;
-            println!("{}", serde_json::to_string_pretty(&plan)?);
+            outln!("{}", serde_json::to_string_pretty(&plan)?)?;
             return Ok(ExitCode::SUCCESS);
         }
         let out = a.out.as_deref().expect("clap requires --out without --plan");
@@ -255,7 +255,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 }
 
 fn print_summary(out: &Path, bytes: u64, result: &gather::GatherResult) {
-    eprintln!(
+    eoutln!(
         "wrote {} ({} bytes, {} gathered file(s), {} definition(s) applied, {} not applicable)",
         out.display(),
         bytes,
@@ -265,7 +265,7 @@ fn print_summary(out: &Path, bytes: u64, result: &gather::GatherResult) {
     );
     for d in &result.reports {
         for gr in &d.gatherers {
-            eprintln!("  {} [{}] {}: {}: {}", d.id, gr.index, gr.kind, gr.outcome, gr.reason);
+            eoutln!("  {} [{}] {}: {}: {}", d.id, gr.index, gr.kind, gr.outcome, gr.reason);
         }
     }
 }
@@ -283,7 +283,7 @@ pub fn run_rbac(a: RbacArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             None => return Ok(ExitCode::from(exit::PROBLEMS)),
         }
     };
-    print!("{}", Rbac::for_definitions(&definitions, &policy).to_yaml(&a.namespace));
+    out!("{}", Rbac::for_definitions(&definitions, &policy).to_yaml(&a.namespace))?;
     Ok(ExitCode::SUCCESS)
 }
 

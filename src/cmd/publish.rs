@@ -153,10 +153,10 @@ struct PlainProgress;
 
 impl Progress for PlainProgress {
     fn step(&self, step: Step, writes: usize) {
-        eprintln!("{}: {writes} to write", step.name());
+        eoutln!("{}: {writes} to write", step.name());
     }
     fn written(&self, item: &PlanItem) {
-        eprintln!("wrote {} ({} bytes)", item.rel, item.size);
+        eoutln!("wrote {} ({} bytes)", item.rel, item.size);
     }
 }
 
@@ -280,14 +280,14 @@ pub fn run_publish(a: PublishArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     )?;
                 }
                 Ok(v) => {
-                    eprintln!(
+                    eoutln!(
                         "error: {url} serves head version {} (sha256 {}), not the one just published; a CDN cache (head.json max-age is {}s)?",
                         v.head_version, v.head_sha256, a.head_max_age
                     );
                     return Ok(ExitCode::from(rrctl::exit::PROBLEMS));
                 }
                 Err(e) => {
-                    eprintln!("error: verification through {url} failed (trusting root {root_source}): {e}");
+                    eoutln!("error: verification through {url} failed (trusting root {root_source}): {e}");
                     return Ok(ExitCode::from(rrctl::exit::PROBLEMS));
                 }
             }
@@ -354,7 +354,7 @@ pub fn run_serve(a: ServeArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
         rrctl::serve::serve(listener, Arc::new(server), shutdown_signal()).await?;
         if !g.quiet {
-            eprintln!("stopped");
+            eoutln!("stopped");
         }
         anyhow::Ok(())
     })?;

@@ -12,10 +12,10 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::GlobalOpts;
 use rrctl::exit;
-use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::keys::{self, PrivateKey};
 use rrctl::trust::payload::{self, Envelope, Limits, Role, RootPayload, format_time, parse_time};
 use rrctl::trust::sign;
+use rrctl::trust::transport::{DirFetcher, Fetcher, HttpFetcher, HttpLimits};
 use rrctl::trust::verify::{self, ClientState, Expect, TrustedRoot, VerifyOptions};
 use rrctl::trust::{KeySource, VerifyError};
 
@@ -250,12 +250,7 @@ pub fn run_key(c: KeyCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             }
             keys::write_private(&out, &key)?;
             write_public(&pub_path, keys::public_pem(&key.public()).as_bytes())?;
-            eprintln!(
-                "wrote {} ({} private key, mode 0600) and {}",
-                out.display(),
-                Role::from(role),
-                pub_path.display()
-            );
+            eoutln!("wrote {} ({} private key, mode 0600) and {}", out.display(), Role::from(role), pub_path.display());
             writeln!(crate::cli::stdout(), "{}", key.keyid())?;
         }
         KeyCommand::Id { file } => {
@@ -278,7 +273,7 @@ fn read_draft(path: &Path) -> anyhow::Result<RootPayload> {
 fn write_draft(path: &Path, root: &RootPayload) -> anyhow::Result<()> {
     write_public(path, &root.to_bytes())?;
     if let Err(e) = root.validate("draft") {
-        eprintln!("note: the draft is not valid yet: {e}");
+        eoutln!("note: the draft is not valid yet: {e}");
     }
     Ok(())
 }
@@ -420,10 +415,10 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 Some(r) => format!("a {r} key of this root, which does not count for root signatures"),
                 None => "not a key of this root (counts only as a root key of the previous root)".to_string(),
             };
-            eprintln!("signed root version {} with {} ({own}) into {}", root.version, key.keyid(), target.display());
+            eoutln!("signed root version {} with {} ({own}) into {}", root.version, key.keyid(), target.display());
             let spec = root.roles.get(&Role::Root);
             let valid = env.signatures.iter().filter(|s| spec.is_some_and(|r| r.keyids.contains(&s.keyid))).count();
-            eprintln!(
+            eoutln!(
                 "{} signature(s); {valid} by this root's root keys, threshold {}",
                 env.signatures.len(),
                 spec.map_or(0, |s| s.threshold)
@@ -446,7 +441,7 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             let prev = prev.as_deref().map(read_signed_root).transpose()?.map(|(_, p)| p);
             let m = rrctl::trust::sign::merge_root_signatures(envelopes, &root, prev.as_ref())?;
             write_public(&out, &m.to_bytes())?;
-            eprintln!("{}: {} verified signature(s)", out.display(), m.signatures.len());
+            eoutln!("{}: {} verified signature(s)", out.display(), m.signatures.len());
         }
         RootCommand::Check { file, prev } => {
             let limits = Limits::default();
@@ -462,7 +457,7 @@ pub fn run_root(c: RootCommand, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             match result {
                 Ok(root) => writeln!(crate::cli::stdout(), "ok: {}", summarize_root(&root.payload))?,
                 Err(e) => {
-                    eprintln!("{}: refused: {e}", file.display());
+                    eoutln!("{}: refused: {e}", file.display());
                     return Ok(ExitCode::from(exit::PROBLEMS));
                 }
             }
@@ -566,10 +561,10 @@ pub fn run_verify(a: VerifyArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let fail = |e: &dyn std::fmt::Display, format: Format| -> anyhow::Result<ExitCode> {
         match format {
             Format::Human => {
-                eprintln!("verification failed: {e}");
+                eoutln!("verification failed: {e}");
                 let text = e.to_string();
                 if text.starts_with("head.json: expired") {
-                    eprintln!(
+                    eoutln!(
                         "hint: heads expire quickly by design; re-sign one with `rrctl head sign --dist DIST --key HEAD_KEY` \
                          (development keys: `--key .rrctl/dev/head.pem`) or rebuild with a later --issued-at"
                     );

@@ -86,7 +86,7 @@ pub fn run_explain(a: ExplainArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            eprintln!("error: unknown code `{code}`; `rrctl explain --list` shows every code");
+            eoutln!("error: unknown code `{code}`; `rrctl explain --list` shows every code");
             Ok(ExitCode::from(rrctl::exit::ERROR))
         }
     }

@@ -15,7 +15,7 @@ use crate::trust::VerifyError;
 use crate::trust::transport::{FetchError, Fetcher};
 
 pub use poll::{ClockStep, PollOptions, effective_time};
-pub use state::{ActiveBundle, StateDir, StateError, Verified};
+pub use state::{ActiveBundle, StateDir, StateError, StateLock, Verified};
 pub use status::Status;
 
 /// What the client knows about the cluster it runs for.
@@ -315,11 +315,20 @@ pub enum SetupError {
     State(#[from] StateError),
 }
 
-/// Load and re-verify the state directory, poll once, commit on success, write `status.json`.
+/// Load and re-verify the state directory, poll once, commit on success, write `status.json`;
+/// the state directory's lock is held meanwhile.
 pub async fn run_once<F: Fetcher>(fetcher: &F, cfg: &FetchConfig) -> Result<Cycle, SetupError> {
-    std::fs::create_dir_all(&cfg.state_dir.dir)
-        .map_err(|e| StateError::Io { path: cfg.state_dir.dir.clone(), reason: e.to_string() })?;
-    let _lock = cfg.state_dir.lock()?;
+    let lock = cfg.state_dir.lock()?;
+    run_once_locked(fetcher, cfg, &lock).await
+}
+
+/// [`run_once`] for a caller that holds the state directory's lock (the agent, for its whole
+/// life).
+pub async fn run_once_locked<F: Fetcher>(
+    fetcher: &F,
+    cfg: &FetchConfig,
+    _lock: &state::StateLock,
+) -> Result<Cycle, SetupError> {
     cfg.state_dir.prepare()?;
     let loaded = cfg.state_dir.load(&cfg.pinned_root, &cfg.poll.limits).map_err(SetupError::PinnedRoot)?;
     // Only a root that parsed as one is recorded (load checked it).

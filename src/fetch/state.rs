@@ -122,6 +122,12 @@ pub struct Loaded {
     pub problems: Vec<String>,
 }
 
+/// The state directory's lock, held while the value lives ([`StateDir::lock`]).
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
 /// A state directory.
 #[derive(Debug, Clone)]
 pub struct StateDir {
@@ -158,9 +164,11 @@ impl StateDir {
         self.dir.join(rel)
     }
 
-    /// Take the directory's lock (`.lock`, an advisory lock the kernel drops when the process
-    /// ends, even on `kill -9`): one client at a time commits and collects garbage.
-    pub fn lock(&self) -> Result<std::fs::File, StateError> {
+    /// Take the directory's lock (`.lock`, an advisory `flock` the kernel drops when the process
+    /// ends, even on `kill -9`): one writer at a time (`rrctl fetch`, `rrctl agent` for its whole
+    /// life, `rrctl gather --state-dir`). A second one is refused at once, never queued.
+    pub fn lock(&self) -> Result<StateLock, StateError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
         let path = self.path(".lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -169,10 +177,11 @@ impl StateDir {
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
         match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(io_err(&self.dir, "in use by another rrctl fetch or agent (.lock is held)"))
-            }
+            Ok(()) => Ok(StateLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(io_err(
+                &self.dir,
+                "in use by another rrctl agent, fetch or gather (its .lock is held); one writer at a time",
+            )),
             Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path, e)),
         }
     }

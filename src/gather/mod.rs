@@ -44,11 +44,14 @@ pub use outcome::{DefinitionReport, GathererReport, Outcome};
 
 /// Options of a run beyond the definitions and the policy: one struct, so `rrctl gather` and
 /// `rrctl agent` pass the same settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct GatherOptions {
     /// The cluster Prometheus (`--prometheus-url` and its credentials). Without it, `metrics`
     /// gatherers are `failed` ("no --prometheus-url given") and `alertIsFiring` cannot hold.
     pub prometheus: Option<crate::prometheus::PrometheusSettings>,
+    /// The shutdown token and the cycle's deadline: the run's time limit (`runTimeoutSeconds`)
+    /// is cut to it, and a shutdown ends every gatherer at once.
+    pub cancel: crate::cancel::Cancel,
 }
 
 /// What is known about the firing alerts for this run (queried at most once).
@@ -472,24 +475,33 @@ pub async fn gather_with(
     policy: &LocalPolicy,
     opts: &GatherOptions,
 ) -> GatherResult {
+    // The run's time limit starts now: the alert query and discovery count against it.
+    let cancel = opts.cancel.with_timeout(Duration::from_secs(policy.run_timeout_seconds));
+    let run_deadline = match cancel.remaining() {
+        Some(left) => Instant::now() + left,
+        None => Instant::now() + Duration::from_secs(policy.run_timeout_seconds),
+    };
     let prometheus = opts.prometheus.as_ref().map(crate::prometheus::PrometheusClient::new);
     let alerts = match (&prometheus, needs_alerts(definitions)) {
         (_, false) => Alerts::NotQueried,
         (None, true) => Alerts::NoPrometheus,
         (Some(Err(e)), true) => Alerts::Failed(e.to_string()),
-        (Some(Ok(p)), true) => match p.firing_alerts().await {
-            Ok(a) => Alerts::Firing(a),
-            Err(e) => Alerts::Failed(format!("the firing alerts: {e}")),
+        (Some(Ok(p)), true) => match cancel.run(p.firing_alerts()).await {
+            Ok(Ok(a)) => Alerts::Firing(a),
+            Ok(Err(e)) => Alerts::Failed(format!("the firing alerts: {e}")),
+            Err(stopped) => Alerts::Failed(format!("the firing alerts: {stopped}")),
         },
     };
     let (decided, not_applicable) = decide(definitions, target, policy, &alerts, prometheus.is_some());
     let prometheus = prometheus.as_ref().map(|p| p.as_ref().map_err(|e| Fail::Failed(e.to_string())));
-    let run_deadline = Instant::now() + Duration::from_secs(policy.run_timeout_seconds);
     let gatherer_timeout = Duration::from_secs(policy.gatherer_timeout_seconds);
     // Discovery counts against the run's time limit like everything else.
-    let discovery = tokio::time::timeout(gatherer_timeout, resources::discover_for(client, &decided))
-        .await
-        .unwrap_or_else(|_| Err(format!("API discovery did not finish within {} s", gatherer_timeout.as_secs())));
+    let discovery =
+        match cancel.run(tokio::time::timeout(gatherer_timeout, resources::discover_for(client, &decided))).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(_)) => Err(format!("API discovery did not finish within {} s", gatherer_timeout.as_secs())),
+            Err(stopped) => Err(format!("API discovery: {stopped}")),
+        };
     let total = Arc::new(TotalBudget(AtomicU64::new(policy.total_max_bytes)));
 
     let mut jobs = Vec::new();
@@ -506,6 +518,7 @@ pub async fn gather_with(
     let discovery = &discovery;
     let decided_ref = &decided;
     let prometheus = &prometheus;
+    let cancel = &cancel;
     let ran: Vec<StepResult> = futures_util::stream::iter(jobs)
         .map(|(di, gi, kind, step)| {
             let total = total.clone();
@@ -530,7 +543,8 @@ pub async fn gather_with(
                     _ => policy.gatherer_max_bytes,
                 };
                 let mut sink = Sink::new(budget, total);
-                let result = match &step {
+                let work = async {
+                    match &step {
                     Step::Resources(r) => {
                         tokio::time::timeout(limit_time, resources::collect(client, discovery, r, policy, &mut sink))
                             .await
@@ -550,6 +564,15 @@ pub async fn gather_with(
                         tokio::time::timeout(limit_time, run_legacy(client, g, alerts, policy, &mut sink)).await
                     }
                     Step::Decided(_) => unreachable!("decided steps are not jobs"),
+                    }
+                };
+                // A shutdown ends every gatherer at once (the caller writes no archive then).
+                let result = tokio::select! {
+                    r = work => r,
+                    _ = cancel.token().cancelled() => {
+                        let r = GathererReport::new(gi, kind, Outcome::TimedOut, crate::cancel::Stopped::Cancelled.to_string());
+                        return (di, gi, r, Vec::new());
+                    }
                 };
                 let mut report = finish(gi, kind, &mut sink, result, limit_time);
                 report.duration_ms = started.elapsed().as_millis() as u64;

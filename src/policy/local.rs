@@ -31,8 +31,9 @@ pub const DEFAULT_TOTAL_MAX_BYTES: u64 = 24 * 1024 * 1024;
 pub const DEFAULT_GATHERER_TIMEOUT_SECONDS: u64 = 120;
 pub const DEFAULT_RUN_TIMEOUT_SECONDS: u64 = 600;
 pub const DEFAULT_CONCURRENCY: u64 = 4;
-/// Most gatherers run at once, whatever a policy says.
-pub const MAX_CONCURRENCY: u64 = 64;
+// The defaults are also the ceilings: a policy file may lower byte budgets, time limits and
+// concurrency, never raise them (so no file can make a gather heavier than the binary allows,
+// and no limit is large enough to overflow a deadline).
 
 /// A kind by API group and kind name (`group` is `""` for the core group).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -177,18 +178,23 @@ impl LocalPolicy {
                     prefixes.dedup();
                     policy.allowed_namespace_prefixes = prefixes;
                 }
-                "gathererMaxBytes" => policy.gatherer_max_bytes = positive(node).map_err(|m| err(node.span, m))?,
-                "totalMaxBytes" => policy.total_max_bytes = positive(node).map_err(|m| err(node.span, m))?,
-                "gathererTimeoutSeconds" => {
-                    policy.gatherer_timeout_seconds = positive(node).map_err(|m| err(node.span, m))?
+                "gathererMaxBytes" => {
+                    policy.gatherer_max_bytes =
+                        at_most(node, DEFAULT_GATHERER_MAX_BYTES).map_err(|m| err(node.span, m))?
                 }
-                "runTimeoutSeconds" => policy.run_timeout_seconds = positive(node).map_err(|m| err(node.span, m))?,
+                "totalMaxBytes" => {
+                    policy.total_max_bytes = at_most(node, DEFAULT_TOTAL_MAX_BYTES).map_err(|m| err(node.span, m))?
+                }
+                "gathererTimeoutSeconds" => {
+                    policy.gatherer_timeout_seconds =
+                        at_most(node, DEFAULT_GATHERER_TIMEOUT_SECONDS).map_err(|m| err(node.span, m))?
+                }
+                "runTimeoutSeconds" => {
+                    policy.run_timeout_seconds =
+                        at_most(node, DEFAULT_RUN_TIMEOUT_SECONDS).map_err(|m| err(node.span, m))?
+                }
                 "concurrency" => {
-                    let n = positive(node).map_err(|m| err(node.span, m))?;
-                    if n > MAX_CONCURRENCY {
-                        return Err(err(node.span, format!("at most {MAX_CONCURRENCY}")));
-                    }
-                    policy.concurrency = n;
+                    policy.concurrency = at_most(node, DEFAULT_CONCURRENCY).map_err(|m| err(node.span, m))?
                 }
                 "obfuscation" => {
                     let Value::Map(fields) = &node.value else {
@@ -267,6 +273,17 @@ fn string(node: &Node) -> Result<String, String> {
     }
 }
 
+/// A positive integer no larger than `ceiling` (the binary's default, which a file may only lower).
+fn at_most(node: &Node, ceiling: u64) -> Result<u64, String> {
+    let n = positive(node)?;
+    if n > ceiling {
+        return Err(format!(
+            "{n} is above the ceiling of {ceiling}: a policy file may only lower budgets, time limits and concurrency"
+        ));
+    }
+    Ok(n)
+}
+
 fn positive(node: &Node) -> Result<u64, String> {
     match node.value {
         Value::UInt(n) if n > 0 => Ok(n),
@@ -314,6 +331,25 @@ mod tests {
     fn widening_namespaces_is_refused() {
         let e = LocalPolicy::parse("allowedNamespacePrefixes:\n  - openshift-\n  - default\n", "p.yaml").unwrap_err();
         assert_eq!((e.line, e.column), (3, 5), "{e}");
+    }
+
+    #[test]
+    fn a_file_may_lower_limits_but_never_raise_them() {
+        let p = LocalPolicy::parse("runTimeoutSeconds: 60\ngathererTimeoutSeconds: 30\nconcurrency: 1\n", "p.yaml")
+            .unwrap();
+        assert_eq!((p.run_timeout_seconds, p.gatherer_timeout_seconds, p.concurrency), (60, 30, 1));
+        // Each raise names its place; the ceilings are the defaults (24 MiB is 25165824 bytes).
+        for (text, line, column, ceiling) in [
+            ("totalMaxBytes: 25165825\n", 1, 16, "25165824"),
+            ("concurrency: 2\nrunTimeoutSeconds: 601\n", 2, 20, "600"),
+            ("gathererTimeoutSeconds: 18446744073709551615\n", 1, 25, "120"),
+            ("concurrency: 5\n", 1, 14, "4"),
+            ("obfuscation: {ipv4: true}\ngathererMaxBytes: 99999999999\n", 2, 19, "ceiling of"),
+        ] {
+            let e = LocalPolicy::parse(text, "p.yaml").unwrap_err();
+            assert_eq!((e.file.as_str(), e.line, e.column), ("p.yaml", line, column), "{text}: {e}");
+            assert!(e.message.contains(ceiling) && e.message.contains("may only lower"), "{e}");
+        }
     }
 
     #[test]

@@ -8,8 +8,8 @@
 use futures_util::StreamExt as _;
 
 use crate::trust;
-use crate::trust::transport::{DirFetcher, FetchError, Fetched, Fetcher, HttpFetcher, HttpLimits};
 use crate::trust::payload::{self, HeadPayload, IndexPayload, Limits, Range, Role};
+use crate::trust::transport::{DirFetcher, FetchError, Fetched, Fetcher, HttpFetcher, HttpLimits};
 use crate::trust::verify::{ClientState, VerifyOptions};
 
 /// Bundles fetched at the same time (each may be up to the 64 MiB bundle limit).

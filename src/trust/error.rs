@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use super::transport::FetchError;
 use super::strict::JsonError;
+use super::transport::FetchError;
 
 /// Errors of key handling, signing and root management.
 #[derive(Debug, thiserror::Error)]

@@ -10,11 +10,11 @@
 use std::path::PathBuf;
 
 pub mod error;
-pub mod transport;
 pub mod keys;
 pub mod payload;
 pub mod sign;
 pub mod strict;
+pub mod transport;
 pub mod verify;
 
 pub use error::{RefusalClass, TrustError, VerifyError};

@@ -1,7 +1,8 @@
 //! Verification as a client does it (DESIGN.md section 6), as a library: the pure checks of each
 //! file ([`verify_root_update`], [`verify_head`], [`verify_index`], [`verify_bundle`]) and the
-//! fetch-and-check loop over a [`Fetcher`] with persistent [`ClientState`] ([`update`],
-//! [`fetch_bundle`]).
+//! one fetch-and-check walk over a [`Fetcher`], [`update_repository`], which the cluster's state
+//! directory ([`crate::fetch`]) and the persistent [`ClientState`] ([`update`],
+//! [`fetch_bundle`]) both use.
 //!
 //! Order of checks for every file: size (before reading), pinned length and hash (before
 //! parsing), strict JSON, payloadType and `_type`, signatures against the trusted root, then
@@ -16,11 +17,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::VerifyError;
-use super::transport::{FetchError, Fetched, Fetcher};
 use super::payload::{
     self, Bundle, HeadPayload, IndexPayload, Limits, Range, Role, RootPayload, check_signatures, format_time,
     sha256_hex,
 };
+use super::transport::{FetchError, Fetched, Fetcher};
 
 /// Most root versions walked in one update (bounds the work a hostile mirror can cause).
 pub const MAX_ROOT_STEPS: u64 = 1024;
@@ -296,7 +297,7 @@ pub struct Verified {
 
 /// A fetch failure as a verification error: a body over the limit is the server's fault (a
 /// verification failure), anything else is a transport problem.
-fn fetch_error(what: &str, source: FetchError) -> VerifyError {
+pub fn fetch_error(what: &str, source: FetchError) -> VerifyError {
     match source {
         FetchError::TooLarge { limit, .. } => VerifyError::TooLarge { what: what.into(), limit },
         source => VerifyError::Fetch { what: what.into(), source },
@@ -305,7 +306,12 @@ fn fetch_error(what: &str, source: FetchError) -> VerifyError {
 
 /// Fetch a file pinned by length: the fetch is capped at that length, so a longer file is
 /// refused without reading more.
-async fn fetch_pinned<F: Fetcher>(fetcher: &F, what: &str, path: &str, length: u64) -> Result<Vec<u8>, VerifyError> {
+pub async fn fetch_pinned<F: Fetcher>(
+    fetcher: &F,
+    what: &str,
+    path: &str,
+    length: u64,
+) -> Result<Vec<u8>, VerifyError> {
     match fetcher.fetch(path, length, None).await {
         Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
         Ok(Fetched::NotFound) => Err(VerifyError::NotFound { what: what.into(), path: path.into() }),
@@ -315,25 +321,87 @@ async fn fetch_pinned<F: Fetcher>(fetcher: &F, what: &str, path: &str, length: u
     }
 }
 
-/// One poll: walk roots, fetch and check the head (conditional GET), fetch and check the index
-/// when its hash changed. `state` is changed only when everything verified; on any error it is
-/// left as it was (the last good set stays in force).
-pub async fn update<F: Fetcher>(
-    state: &mut ClientState,
+/// A weak validator (`W/"…"`) does not promise identical bytes, and heads are compared byte for
+/// byte (equivocation), so only strong ETags are sent back.
+fn strong(etag: Option<String>) -> Option<String> {
+    etag.filter(|e| e.starts_with('"') && e.ends_with('"') && e.len() >= 2)
+}
+
+/// What a client knows before an update: its newest trusted root, the last verified head and
+/// index (exact bytes), and the latest time it trusted. Every client of a repository (`rrctl
+/// fetch` and `agent` through their state directory, `rrctl verify URL`, `gather --from`,
+/// `publish --verify-url` through a [`ClientState`]) walks it forward with [`update_repository`].
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    pub root: &'a TrustedRoot,
+    pub head: Option<KnownHead<'a>>,
+    /// The last verified index: envelope bytes and version.
+    pub index: Option<(&'a [u8], u64)>,
+    pub latest_known_time: i64,
+}
+
+/// The last verified head.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownHead<'a> {
+    /// The envelope bytes as served.
+    pub bytes: &'a [u8],
+    pub version: u64,
+    /// The signed payload bytes (equivocation is judged on them).
+    pub signed: &'a [u8],
+    /// Strong ETag for `If-None-Match`.
+    pub etag: Option<&'a str>,
+}
+
+/// What [`update_repository`] verified.
+#[derive(Debug, Clone)]
+pub struct Update {
+    /// Roots reached by rotation beyond the known one, in order (the last is the newest).
+    pub rotated: Vec<TrustedRoot>,
+    pub head: HeadPayload,
+    pub head_bytes: Vec<u8>,
+    pub head_signed: Vec<u8>,
+    pub head_etag: Option<String>,
+    /// False when the server answered 304.
+    pub head_served: bool,
+    pub index: IndexPayload,
+    pub index_bytes: Vec<u8>,
+    /// False when the known index was reused (the head pins the same bytes).
+    pub index_fetched: bool,
+}
+
+impl Update {
+    /// The newest trusted root after the update.
+    pub fn root<'a>(&'a self, known: &'a Known<'_>) -> &'a TrustedRoot {
+        self.rotated.last().unwrap_or(known.root)
+    }
+}
+
+/// The one update walk, as TUF clients do it (tough's `RepositoryLoader`): `root/N+1.json` until
+/// a 404 (or the 403 private S3 buckets and CloudFront answer for a missing key), the newest root
+/// unexpired; a conditional GET of `head.json` checked against it (signatures, repo, channel,
+/// version monotonic, equivocation, expiry at `max(now, latest known time - tolerance)`); the
+/// index only when the head pins other bytes, checked before parsing. Nothing is written: the
+/// caller commits [`Update`] once everything it needs verified.
+pub async fn update_repository<F: Fetcher>(
     fetcher: &F,
+    known: &Known<'_>,
     opts: &VerifyOptions,
-) -> Result<Verified, VerifyError> {
+) -> Result<Update, VerifyError> {
     let limits = &opts.limits;
-    let mut trusted = TrustedRoot::from_pinned(state.root.as_bytes(), limits)
-        .map_err(|e| VerifyError::State(format!("stored root no longer verifies: {e}")))?;
-    let mut root_changed = false;
+    let mut rotated: Vec<TrustedRoot> = Vec::new();
     for _ in 0..MAX_ROOT_STEPS {
+        let trusted = rotated.last().unwrap_or(known.root);
         let path = crate::layout::root_file(trusted.payload.version + 1);
         match fetcher.fetch(&path, limits.root, None).await {
             Ok(Fetched::NotFound) => break,
+            // For this probe only: a missing key is a 403 on private S3 buckets and CloudFront.
+            Err(FetchError::Status { status: 403, .. }) => {
+                tracing::info!("{path}: HTTP 403, treated as 404 (no newer root) for the root probe");
+                break;
+            }
             Ok(Fetched::Body { bytes, .. }) => {
-                trusted = verify_root_update(&trusted, &bytes, limits)?;
-                root_changed = true;
+                let next = verify_root_update(trusted, &bytes, limits)?;
+                rotated.push(next);
             }
             Ok(Fetched::NotModified) => {
                 return Err(VerifyError::Invalid { what: path, reason: "unexpected 304".into() });
@@ -341,8 +409,8 @@ pub async fn update<F: Fetcher>(
             Err(source) => return Err(fetch_error(&path, source)),
         }
     }
-    let now = opts.now.max(state.last_known_time.saturating_sub(opts.tolerance_secs));
-    let root = &trusted.payload;
+    let now = opts.now.max(known.latest_known_time.saturating_sub(opts.tolerance_secs));
+    let root = &rotated.last().unwrap_or(known.root).payload;
     if root.expires <= now {
         return Err(VerifyError::Expired {
             what: format!("root version {}", root.version),
@@ -351,12 +419,12 @@ pub async fn update<F: Fetcher>(
         });
     }
 
-    // Head: conditional GET; a 304 re-checks the stored head, whose expiry it never extends.
-    let etag = if state.head.is_some() { state.head_etag.as_deref() } else { None };
-    let (head_bytes, new_etag) = match fetcher.fetch(crate::layout::HEAD_FILE, limits.head, etag).await {
-        Ok(Fetched::Body { bytes, etag }) => (bytes, etag),
-        Ok(Fetched::NotModified) => match &state.head {
-            Some(h) => (h.as_bytes().to_vec(), state.head_etag.clone()),
+    // Head: conditional GET; a 304 re-checks the known head, whose expiry it never extends.
+    let etag = known.head.and_then(|h| h.etag);
+    let (head_bytes, head_etag, head_served) = match fetcher.fetch(crate::layout::HEAD_FILE, limits.head, etag).await {
+        Ok(Fetched::Body { bytes, etag }) => (bytes, strong(etag), true),
+        Ok(Fetched::NotModified) => match known.head {
+            Some(h) => (h.bytes.to_vec(), h.etag.map(str::to_string), false),
             None => {
                 return Err(VerifyError::Invalid {
                     what: "head.json".into(),
@@ -367,51 +435,88 @@ pub async fn update<F: Fetcher>(
         Ok(Fetched::NotFound) => return Err(VerifyError::NotFound { what: "head".into(), path: "head.json".into() }),
         Err(source) => return Err(fetch_error("head.json", source)),
     };
-    let previous_payload = match &state.head {
-        Some(h) => Some(payload::Envelope::parse(h.as_bytes(), "stored head")?.payload),
-        None => None,
-    };
-    let previous = match (state.head_version, &previous_payload) {
-        (Some(version), Some(p)) => Some(PreviousHead { version, payload: p }),
-        _ => None,
-    };
-    let mut expect = opts.expect.clone();
-    if expect.channel.is_none() {
-        expect.channel = state.channel.clone();
-    }
-    let (head, head_payload) = verify_head(root, &head_bytes, &expect, previous, now, limits)?;
-    let head_changed = previous_payload.as_deref() != Some(head_payload.as_slice());
+    let previous = known.head.map(|h| PreviousHead { version: h.version, payload: h.signed });
+    let (head, head_signed) = verify_head(root, &head_bytes, &opts.expect, previous, now, limits)?;
 
-    // Index: reuse the stored one while the head pins the same bytes.
-    if let Some(prev) = state.index_version
+    // Index: the known one while the head pins the same bytes.
+    let known_version = known.index.map(|(_, v)| v);
+    if let Some(prev) = known_version
         && head.index_version < prev
     {
         return Err(VerifyError::IndexRollback { previous: prev, found: head.index_version });
     }
-    let stored_index = state.index.as_ref().filter(|i| sha256_hex(i.as_bytes()) == head.index.sha256);
-    let index_changed = stored_index.is_none();
-    let index_bytes = match stored_index {
-        Some(i) => i.as_bytes().to_vec(),
+    let reuse = known.index.filter(|(bytes, _)| sha256_hex(bytes) == head.index.sha256);
+    let index_bytes = match reuse {
+        Some((bytes, _)) => bytes.to_vec(),
         None => fetch_pinned(fetcher, "index", &head.index.path, head.index.length).await?,
     };
-    let index = verify_index(root, &head, &index_bytes, state.index_version, now, limits)?;
+    let index = verify_index(root, &head, &index_bytes, known_version, now, limits)?;
+    Ok(Update {
+        rotated,
+        head,
+        head_bytes,
+        head_signed,
+        head_etag,
+        head_served,
+        index,
+        index_bytes,
+        index_fetched: reuse.is_none(),
+    })
+}
+
+/// [`update_repository`] from a [`ClientState`], which is replaced only when everything
+/// verified; on any error it is left as it was (the last good set stays in force).
+pub async fn update<F: Fetcher>(
+    state: &mut ClientState,
+    fetcher: &F,
+    opts: &VerifyOptions,
+) -> Result<Verified, VerifyError> {
+    let limits = &opts.limits;
+    let trusted = TrustedRoot::from_pinned(state.root.as_bytes(), limits)
+        .map_err(|e| VerifyError::State(format!("stored root no longer verifies: {e}")))?;
+    let previous_signed = match &state.head {
+        Some(h) => Some(payload::Envelope::parse(h.as_bytes(), "stored head")?.payload),
+        None => None,
+    };
+    let head = match (&state.head, state.head_version, &previous_signed) {
+        (Some(bytes), Some(version), Some(signed)) => {
+            Some(KnownHead { bytes: bytes.as_bytes(), version, signed, etag: state.head_etag.as_deref() })
+        }
+        _ => None,
+    };
+    let known = Known {
+        root: &trusted,
+        head,
+        index: state.index.as_deref().zip(state.index_version).map(|(i, v)| (i.as_bytes(), v)),
+        latest_known_time: state.last_known_time,
+    };
+    let mut opts = opts.clone();
+    if opts.expect.channel.is_none() {
+        opts.expect.channel = state.channel.clone();
+    }
+    let up = update_repository(fetcher, &known, &opts).await?;
+    let head_changed = previous_signed.as_deref() != Some(up.head_signed.as_slice());
 
     // Commit only now that everything verified.
     let text = |b: Vec<u8>, what: &str| {
         String::from_utf8(b).map_err(|_| VerifyError::Invalid { what: what.into(), reason: "not UTF-8".into() })
     };
+    let root = up.root(&known).clone();
     let new_state = ClientState {
-        root: if root_changed { text(trusted.bytes.clone(), "root")? } else { state.root.clone() },
-        head: Some(text(head_bytes, "head.json")?),
-        head_version: Some(head.version),
-        head_etag: new_etag,
-        channel: Some(head.channel.clone()),
-        index: Some(text(index_bytes, "index")?),
-        index_version: Some(index.version),
+        root: match up.rotated.last() {
+            Some(r) => text(r.bytes.clone(), "root")?,
+            None => state.root.clone(),
+        },
+        head: Some(text(up.head_bytes, "head.json")?),
+        head_version: Some(up.head.version),
+        head_etag: up.head_etag,
+        channel: Some(up.head.channel.clone()),
+        index: Some(text(up.index_bytes, "index")?),
+        index_version: Some(up.index.version),
         last_known_time: state.last_known_time.max(opts.now),
     };
     *state = new_state;
-    Ok(Verified { root: trusted.payload, head, index, head_changed, index_changed })
+    Ok(Verified { root: root.payload, head: up.head, index: up.index, head_changed, index_changed: up.index_fetched })
 }
 
 /// Select the range of `ocp_version` in a verified index and fetch its bundle with length and
