@@ -165,12 +165,19 @@ fn checked(mut entries: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>
 }
 
 /// Write the deterministic `.tar.gz` of `entries` (already [`checked`]) to `w`, each entry's bytes
-/// dropped once written.
-fn write_tar_gz<W: std::io::Write>(entries: Vec<(String, Vec<u8>)>, w: W) -> std::io::Result<W> {
+/// dropped once written; stops (`Interrupted`) before the next entry once `stop` is cancelled.
+fn write_tar_gz<W: std::io::Write>(
+    entries: Vec<(String, Vec<u8>)>,
+    w: W,
+    stop: &crate::cancel::CancellationToken,
+) -> std::io::Result<W> {
     let gz = flate2::GzBuilder::new().mtime(0).write(w, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
     for (path, bytes) in entries {
+        if stop.is_cancelled() {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, crate::cancel::Stopped::Cancelled));
+        }
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
         header.set_size(bytes.len() as u64);
@@ -188,22 +195,33 @@ fn write_tar_gz<W: std::io::Write>(entries: Vec<(String, Vec<u8>)>, w: W) -> std
 /// The deterministic `.tar.gz` bytes of `entries` (sorted here; duplicates refused).
 pub fn tar_gz(entries: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ArchiveError> {
     let entries = checked(entries.to_vec())?;
-    write_tar_gz(entries, Vec::new()).map_err(|source| ArchiveError::Write { path: "archive".into(), source })
+    write_tar_gz(entries, Vec::new(), &crate::cancel::CancellationToken::new())
+        .map_err(|source| ArchiveError::Write { path: "archive".into(), source })
 }
 
 /// Write the `.tar.gz` of `entries` to `out` atomically, in a blocking task: streamed into a
 /// temporary file beside `out` (removed on any failure), synced, then renamed over `out`.
-/// Returns the archive's size.
-pub async fn write_entries(out: &Path, entries: Vec<(String, Vec<u8>)>) -> Result<u64, ArchiveError> {
+/// A shutdown (`stop` cancelled) before the rename ends the write: no archive, no temporary
+/// file. Returns the archive's size.
+pub async fn write_entries(
+    out: &Path,
+    entries: Vec<(String, Vec<u8>)>,
+    stop: &crate::cancel::CancellationToken,
+) -> Result<u64, ArchiveError> {
     let entries = checked(entries)?;
     let target = out.to_path_buf();
     let shown = out.display().to_string();
-    tokio::task::spawn_blocking(move || write_file(&target, entries))
+    let stop = stop.clone();
+    tokio::task::spawn_blocking(move || write_file(&target, entries, &stop))
         .await
         .map_err(|e| ArchiveError::Write { path: shown, source: std::io::Error::other(e.to_string()) })?
 }
 
-fn write_file(out: &Path, entries: Vec<(String, Vec<u8>)>) -> Result<u64, ArchiveError> {
+fn write_file(
+    out: &Path,
+    entries: Vec<(String, Vec<u8>)>,
+    stop: &crate::cancel::CancellationToken,
+) -> Result<u64, ArchiveError> {
     let io = |source| ArchiveError::Write { path: out.display().to_string(), source };
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -212,13 +230,22 @@ fn write_file(out: &Path, entries: Vec<(String, Vec<u8>)>) -> Result<u64, Archiv
     std::fs::create_dir_all(dir).map_err(io)?;
     // Dropped (and so removed) on every early return below.
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    let writer = write_tar_gz(entries, std::io::BufWriter::new(tmp.as_file())).map_err(io)?;
+    let writer = match write_tar_gz(entries, std::io::BufWriter::new(tmp.as_file()), stop) {
+        Ok(w) => w,
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+            return Err(ArchiveError::Stopped(crate::cancel::Stopped::Cancelled));
+        }
+        Err(e) => return Err(io(e)),
+    };
     writer.into_inner().map_err(|e| io(e.into_error()))?;
     // Temporary files are created 0600; an archive is an ordinary readable file.
     #[cfg(unix)]
     std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     let size = tmp.as_file().metadata().map_err(io)?.len();
+    if stop.is_cancelled() {
+        return Err(ArchiveError::Stopped(crate::cancel::Stopped::Cancelled));
+    }
     tmp.persist(out).map_err(|e| io(e.error))?;
     let _ = crate::fsutil::sync_dir(dir);
     Ok(size)
@@ -270,7 +297,7 @@ pub async fn gather_to_with(
         policy_sha256: &policy_sha256,
     };
     let mut result = result;
-    let bytes = write_with(out, &mut result, &run, &mut obfuscator).await?;
+    let bytes = write_with(out, &mut result, &run, &mut obfuscator, opts.cancel.token()).await?;
     Ok((result, bytes))
 }
 
@@ -306,19 +333,21 @@ pub async fn base_domain(client: &kube::Client) -> Result<String, ArchiveError> 
     )))
 }
 
-/// Write the archive of `result` to `out` atomically ([`write_entries`]), every entry passed
-/// through `obfuscator`. The gathered files' bytes are moved into the archive ([`entries`]).
+/// Write the archive of `result` to `out` atomically ([`write_entries`], which a shutdown of
+/// `stop` ends), every entry passed through `obfuscator`. The gathered files' bytes are moved
+/// into the archive ([`entries`]).
 pub async fn write_with(
     out: &Path,
     result: &mut GatherResult,
     run: &RunInfo<'_>,
     obfuscator: &mut obfuscate::Obfuscator,
+    stop: &crate::cancel::CancellationToken,
 ) -> Result<u64, ArchiveError> {
     let mut all = entries(result, run);
     if obfuscator.is_active() {
         obfuscator.apply_all(&mut all);
     }
-    write_entries(out, all).await
+    write_entries(out, all, stop).await
 }
 
 #[cfg(test)]
@@ -367,7 +396,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("a.tar.gz");
         let entries = vec![("x/b.json".to_string(), b"{}".to_vec()), ("a.log".to_string(), b"line\n".to_vec())];
-        let size = write_entries(&out, entries.clone()).await.unwrap();
+        let go = crate::cancel::CancellationToken::new();
+        let size = write_entries(&out, entries.clone(), &go).await.unwrap();
         let bytes = std::fs::read(&out).unwrap();
         assert_eq!(size, bytes.len() as u64);
         assert_eq!(bytes, tar_gz(&entries).unwrap(), "the same bytes as built in memory");
@@ -377,10 +407,17 @@ mod tests {
         let blocked = dir.path().join("blocked.tar.gz");
         std::fs::create_dir(&blocked).unwrap();
         std::fs::write(blocked.join("keep"), b"").unwrap();
-        assert!(write_entries(&blocked, entries.clone()).await.is_err());
+        assert!(write_entries(&blocked, entries.clone(), &go).await.is_err());
         assert_eq!(names_in(dir.path()), ["a.tar.gz", "blocked.tar.gz"]);
         // Refused entries: nothing is created, the previous archive stays.
-        assert!(write_entries(&out, vec![("../x".into(), vec![])]).await.is_err());
+        assert!(write_entries(&out, vec![("../x".into(), vec![])], &go).await.is_err());
+        assert_eq!(std::fs::read(&out).unwrap(), bytes);
+        assert_eq!(names_in(dir.path()), ["a.tar.gz", "blocked.tar.gz"]);
+        // A shutdown: no new archive over the old one, no temporary file.
+        let stopped = crate::cancel::CancellationToken::new();
+        stopped.cancel();
+        let err = write_entries(&out, vec![("c.json".into(), b"{}".to_vec())], &stopped).await.unwrap_err();
+        assert!(matches!(err, ArchiveError::Stopped(_)), "{err}");
         assert_eq!(std::fs::read(&out).unwrap(), bytes);
         assert_eq!(names_in(dir.path()), ["a.tar.gz", "blocked.tar.gz"]);
     }
