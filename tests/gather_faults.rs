@@ -43,12 +43,19 @@ fn definition(id: &str, gather: &str) -> String {
 }
 
 fn configmaps_of(namespace: &str) -> String {
-    format!("  - resources:\n      group: \"\"\n      version: v1\n      kind: ConfigMap\n      namespace: {namespace}\n")
+    format!(
+        "  - resources:\n      group: \"\"\n      version: v1\n      kind: ConfigMap\n      namespace: {namespace}\n"
+    )
 }
 
 /// Write one definition and an optional policy; run `rrctl gather` (identity given) and return
 /// the output, the archive path and the temp dir that holds them.
-fn gather(server: &RunningServer, id: &str, gather: &str, policy: Option<&str>) -> (std::process::Output, PathBuf, tempfile::TempDir) {
+fn gather(
+    server: &RunningServer,
+    id: &str,
+    gather: &str,
+    policy: Option<&str>,
+) -> (std::process::Output, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let defs = dir.path().join("defs/platform");
     std::fs::create_dir_all(&defs).unwrap();
@@ -141,9 +148,8 @@ fn a_retry_after_of_100000_s_is_capped_and_gather_without_ocp_version_ends() {
 async fn short_limits_client(server: &RunningServer, limits: rrctl::cluster::limits::KubeLimits) -> kube::Client {
     rrctl::trust::transport::install_crypto_provider();
     let kubeconfig = kube::config::Kubeconfig::read_from(server.kubeconfig_path()).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-        .await
-        .unwrap();
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await.unwrap();
     rrctl::cluster::limits::client_from_config(config, limits).unwrap()
 }
 
@@ -209,11 +215,13 @@ async fn transient_answers_are_retried_within_the_request_deadline() {
 
     let limits = rrctl::cluster::limits::KubeLimits { request_timeout: Duration::from_secs(3), ..short() };
     let client = short_limits_client(&server, limits).await;
-    let api: kube::Api<kube::api::DynamicObject> =
-        kube::Api::all_with(client, &kube::api::ApiResource::from_gvk_with_plural(
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        client,
+        &kube::api::ApiResource::from_gvk_with_plural(
             &kube::api::GroupVersionKind::gvk("config.openshift.io", "v1", "ClusterOperator"),
             "clusteroperators",
-        ));
+        ),
+    );
     let started = Instant::now();
     let err = api.list(&Default::default()).await.unwrap_err();
     assert!(matches!(&err, kube::Error::Api(s) if s.code == 429), "{err}");

@@ -402,7 +402,10 @@ mod tests {
         assert_eq!(size, bytes.len() as u64);
         assert_eq!(bytes, tar_gz(&entries).unwrap(), "the same bytes as built in memory");
         #[cfg(unix)]
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&out).unwrap().permissions()) & 0o777, 0o644);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&out).unwrap().permissions()) & 0o777,
+            0o644
+        );
         // The rename fails (the target is a non-empty directory): the temporary file goes.
         let blocked = dir.path().join("blocked.tar.gz");
         std::fs::create_dir(&blocked).unwrap();

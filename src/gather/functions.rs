@@ -105,9 +105,7 @@ async fn tail_log(
     let mut kept_bytes = 0u64;
     let mut read = 0u64;
     let mut first_kept = 0u64;
-    while let Some((raw, cut)) =
-        lines.next().await.map_err(|e| Fail::Failed(format!("{what}: reading failed: {e}")))?
-    {
+    while let Some((raw, cut)) = lines.next().await.map_err(|e| Fail::Failed(format!("{what}: reading failed: {e}")))? {
         let mut line = Vec::with_capacity(raw.len() + 1);
         logs::render(raw, cut, &mut line);
         read += 1;
@@ -296,7 +294,8 @@ pub(crate) async fn image_streams_of_namespace(client: &Client, namespace: &str,
         plural: "imagestreams".into(),
     };
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let mut pager = Pager::new(client, api.resource_url(), ListParams::default(), format!("imagestreams in {namespace}"));
+    let mut pager =
+        Pager::new(client, api.resource_url(), ListParams::default(), format!("imagestreams in {namespace}"));
     while let Some(mut page) = pager.next_page().await? {
         while let Some(entry) = page.next().await.map_err(|e| pager.fail(e))? {
             let is: DynamicObject = match entry {

@@ -66,9 +66,13 @@ struct ListMeta {
 enum State {
     Start,
     /// Inside the list object; `comma` when a member came before.
-    Members { comma: bool },
+    Members {
+        comma: bool,
+    },
     /// Inside `items`; `comma` when an item came before.
-    Items { comma: bool },
+    Items {
+        comma: bool,
+    },
     Done,
 }
 

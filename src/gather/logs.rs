@@ -82,7 +82,8 @@ pub(crate) async fn targets(
     let mut out = Vec::new();
     let mut pods_seen = 0u64;
     let mut no_previous = 0usize;
-    let mut pager = Pager::new(client, api.resource_url(), ListParams::default(), format!("list pods in {}", c.namespace));
+    let mut pager =
+        Pager::new(client, api.resource_url(), ListParams::default(), format!("list pods in {}", c.namespace));
     while let Some(mut page) = pager.next_page().await? {
         while let Some(entry) = page.next().await.map_err(|e| pager.fail(e))? {
             pods_seen += 1;
@@ -215,7 +216,8 @@ pub(crate) async fn open_log(
     pod: &str,
     params: &LogParams,
 ) -> Result<impl AsyncBufRead + Send + use<>, kube::Error> {
-    let mut request = kube::core::Request::new(api.resource_url()).logs(pod, params).map_err(kube::Error::BuildRequest)?;
+    let mut request =
+        kube::core::Request::new(api.resource_url()).logs(pod, params).map_err(kube::Error::BuildRequest)?;
     request.extensions_mut().insert(BodyLimit(MAX_LOG_READ_BYTES));
     client.request_stream(request).await
 }

@@ -88,11 +88,8 @@ pub fn list_body(
     if namespace.is_some() && rest.contains('/') {
         return None;
     }
-    let start: u64 = query
-        .get("continue")
-        .and_then(|t| t.strip_prefix("gen-"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let start: u64 =
+        query.get("continue").and_then(|t| t.strip_prefix("gen-")).and_then(|n| n.parse().ok()).unwrap_or(0);
     let limit: u64 = query.get("limit").and_then(|l| l.parse().ok()).filter(|&l| l > 0).unwrap_or(u64::MAX);
     let (end, item_bytes, token) = match shape {
         ListShape::Generated { items, item_bytes, paged } => {
