@@ -85,7 +85,8 @@ s.serve_forever()
 EOF
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+agent_pid=""
+cleanup() { for p in "${pids[@]}" $agent_pid; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 "$rrctl" serve dist --addr 127.0.0.1:0 > logs/serve.out 2>/dev/null &
@@ -111,18 +112,16 @@ contexts: [{name: c, context: {cluster: c, user: u}}]
 current-context: c
 EOF
 
-agent() {
-    "$rrctl" agent "http://127.0.0.1:$(port cdn)/" --root dev/root/1.json --state-dir state \
-        --ocp-version 4.16.3 --cluster-id c0ffee00-bench --kubeconfig kubeconfig --archive-dir archives \
-        --keep-archives 1000 --upload-url "http://127.0.0.1:$(port ingress)/upload" \
-        --connect-timeout 2s --stall-timeout 60s --retries 3 --retry-delay 100ms "$@"
-}
+agent_args=("http://127.0.0.1:$(port cdn)/" --root dev/root/1.json --state-dir state
+    --ocp-version 4.16.3 --cluster-id c0ffee00-bench --kubeconfig kubeconfig --archive-dir archives
+    --keep-archives 1000 --upload-url "http://127.0.0.1:$(port ingress)/upload"
+    --connect-timeout 2s --stall-timeout 60s --retries 3 --retry-delay 100ms)
 
 # A first good cycle: state, active bundle and a first archive (its upload is not reached:
 # a refused ingress would only delay it; the gather's 404s make exit 1).
 echo "proxy $cdn_base" > modes/cdn
 echo notfound > modes/kube
-agent --once > /dev/null 2>logs/seed.err --upload-url "http://127.0.0.1:9/" --retries 0 || true
+"$rrctl" agent "${agent_args[@]}" --once --upload-url "http://127.0.0.1:9/" --retries 0 > /dev/null 2>logs/seed.err || true
 ls archives/insights-*.tar.gz > /dev/null
 
 check_intact() { # run number; prints problems
@@ -173,8 +172,10 @@ for i in $(seq "$runs"); do
         1) echo notfound > modes/kube ;;         # the gather ends; the upload stalls
     esac
     snapshot
-    agent --interval 1s > /dev/null 2> "logs/run-$i.err" &
+    # The agent itself in the background (its pid is the one signalled).
+    "$rrctl" agent "${agent_args[@]}" --interval 1s > /dev/null 2> "logs/run-$i.err" &
     pid=$!
+    agent_pid=$pid
     sleep "$(python3 -c 'import random; print(round(random.uniform(0, 4), 3))')"
     t0=$(date +%s%N)
     kill -TERM "$pid" 2>/dev/null || true
@@ -185,8 +186,10 @@ for i in $(seq "$runs"); do
     wait "$pid" 2>/dev/null && code=0 || code=$?
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     times+=("$ms")
-    phase="$(grep -o 'shutdown during [a-z ]*' "logs/run-$i.err" | head -1 | sed 's/shutdown during //; s/;.*//')"
-    [ -z "$phase" ] && phase="$(grep -qx '.*INFO shutdown' "logs/run-$i.err" && echo 'the wait' || echo 'start-up')"
+    phase="$(grep -o 'shutdown during [a-z ]*' "logs/run-$i.err" | head -1 | sed 's/shutdown during //' || true)"
+    if [ -z "$phase" ]; then
+        if grep -qx '.*INFO shutdown' "logs/run-$i.err"; then phase="the wait"; else phase="start-up"; fi
+    fi
     phases["$phase"]=$(( ${phases["$phase"]:-0} + 1 ))
     problems="$(check_intact "$i")"
     if [ "$ms" -gt 5000 ] || [ "$code" -ne 0 ] || [ -n "$problems" ]; then

@@ -20,7 +20,7 @@ Exit codes (docs/exit-codes.md):
   0  --once: the bundle is current and verified, and the gather and upload (when configured)
      succeeded; without --once: stopped by SIGTERM or Ctrl-C
   1  --once: the fetch failed (the last good bundle stays active) or some gatherers failed
-  2  usage error, I/O error, the state directory is in use by another agent, fetch or gather
+  2  usage error, I/O error, the state directory is in use by another agent or fetch
   3  --once: the gather step wrote no archive
   4  --once: the archive was written but its upload failed (the archive is kept)
   5  --once: stopped before the cycle finished (SIGTERM, Ctrl-C or --cycle-timeout)";

@@ -256,7 +256,7 @@ fn a_second_agent_or_fetch_on_the_same_state_directory_is_refused() {
     // Between cycles the first agent still holds the directory.
     let second = run(fx.agent(NOW, None, &["--once"]));
     assert_eq!(second.code, 2, "{second:?}");
-    assert!(second.stderr.contains("in use by another rrctl agent, fetch or gather"), "{second:?}");
+    assert!(second.stderr.contains("in use by another rrctl fetch or agent"), "{second:?}");
     let fetch = run({
         let mut c = rrctl();
         c.arg("fetch").arg(fx.cdn.url()).arg("--root").arg(fx.rel.root()).arg("--state-dir").arg(fx.state());
@@ -264,7 +264,7 @@ fn a_second_agent_or_fetch_on_the_same_state_directory_is_refused() {
         c
     });
     assert_eq!(fetch.code, 2, "{fetch:?}");
-    assert!(fetch.stderr.contains("in use by another rrctl agent, fetch or gather"), "{fetch:?}");
+    assert!(fetch.stderr.contains("in use by another rrctl fetch or agent"), "{fetch:?}");
     assert_eq!(terminate(first).code, 0);
     // Once it is gone, the directory is free again.
     let again = run(fx.agent(NOW, None, &["--once"]));
@@ -414,13 +414,13 @@ fn verify_url_takes_a_403_for_the_next_root_as_its_absence_like_fetch() {
     });
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(fx.cdn.count("root/2.json"), 1, "{:?}", fx.cdn.paths());
-    // Only the root probe: a 403 on the head is still a failure.
+    // Only the root probe: a 403 on the head is still a failure (a transport one: exit 2).
     fx.cdn.fault("head.json", Fault::Status(403, vec![]), 1);
     let r = run({
         let mut c = rrctl();
         c.arg("verify").arg(fx.cdn.url()).arg("--root").arg(fx.rel.root()).args(["--now", &rfc3339(NOW)]);
         c
     });
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.all().contains("head.json: HTTP status 403"), "{r:?}");
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.stderr.trim_end(), "error: head.json: HTTP status 403", "{r:?}");
 }

@@ -166,7 +166,8 @@ impl StateDir {
 
     /// Take the directory's lock (`.lock`, an advisory `flock` the kernel drops when the process
     /// ends, even on `kill -9`): one writer at a time (`rrctl fetch`, `rrctl agent` for its whole
-    /// life, `rrctl gather --state-dir`). A second one is refused at once, never queued.
+    /// life). A second one is refused at once, never queued. Readers (`rrctl gather --state-dir`)
+    /// need no lock: every file is replaced atomically and `state.json` is written last.
     pub fn lock(&self) -> Result<StateLock, StateError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
         let path = self.path(".lock");
@@ -180,7 +181,7 @@ impl StateDir {
             Ok(()) => Ok(StateLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(io_err(
                 &self.dir,
-                "in use by another rrctl agent, fetch or gather (its .lock is held); one writer at a time",
+                "in use by another rrctl fetch or agent (its .lock is held); one writer at a time",
             )),
             Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path, e)),
         }
