@@ -3,6 +3,10 @@
 //! says `slow fdatasync`) and N generated ConfigMaps in `openshift-bench` (platform namespaces,
 //! so the default policy lets rrctl read them).
 //!
+//! With `--big-namespaces N` (for `scripts/bench-gather-memory.sh`), namespaces
+//! `openshift-bench-0` … `openshift-bench-<N-1>` each list `--big-items` ConfigMaps of
+//! `--big-item-bytes` bytes of data, generated while they are sent (limit and continue honoured).
+//!
 //! ```text
 //! cargo run --release --example gather_bench_server -- --log-mib 1024 --configmaps 10000 --kubeconfig PATH
 //! ```
@@ -21,13 +25,16 @@ use std::path::PathBuf;
 const NAMESPACE: &str = "openshift-bench";
 
 fn usage() -> ! {
-    eprintln!("usage: gather_bench_server [--log-mib N] [--configmaps N] --kubeconfig PATH");
+    eprintln!(
+        "usage: gather_bench_server [--log-mib N] [--configmaps N] [--big-namespaces N --big-items N --big-item-bytes N] --kubeconfig PATH"
+    );
     std::process::exit(2);
 }
 
 #[tokio::main]
 async fn main() {
     let (mut log_mib, mut configmaps, mut kubeconfig) = (0u64, 0usize, None::<PathBuf>);
+    let (mut big_namespaces, mut big_items, mut big_item_bytes) = (0u64, 500u64, 1024 * 1024u64);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -35,6 +42,9 @@ async fn main() {
             "--log-mib" => log_mib = value().parse().unwrap_or_else(|_| usage()),
             "--configmaps" => configmaps = value().parse().unwrap_or_else(|_| usage()),
             "--kubeconfig" => kubeconfig = Some(PathBuf::from(value())),
+            "--big-namespaces" => big_namespaces = value().parse().unwrap_or_else(|_| usage()),
+            "--big-items" => big_items = value().parse().unwrap_or_else(|_| usage()),
+            "--big-item-bytes" => big_item_bytes = value().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -56,6 +66,11 @@ async fn main() {
             }
         });
         builder = builder.pod_log(NAMESPACE, "big", "app", false, source);
+    }
+    for i in 0..big_namespaces {
+        let shape = kubeapi::ListShape::Generated { items: big_items, item_bytes: big_item_bytes, paged: true };
+        builder =
+            builder.fault(&format!("/api/v1/namespaces/{NAMESPACE}-{i}/configmaps"), kubeapi::Fault::List(shape), None);
     }
     let server = builder.build().start().await;
     std::fs::copy(server.kubeconfig_path(), &kubeconfig).unwrap_or_else(|e| panic!("{}: {e}", kubeconfig.display()));

@@ -5,6 +5,8 @@
 //! The TLS provider is the process-wide ring provider that [`crate::trust::transport`] installs;
 //! nothing here installs one.
 
+pub mod limits;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -52,7 +54,7 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
     let agent = hyper::header::HeaderValue::from_str(&user_agent())
         .map_err(|e| ClusterError::Client(format!("User-Agent: {e}")))?;
     config.headers.push((hyper::header::USER_AGENT, agent));
-    Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))
+    limits::client_from_config(config, limits::KubeLimits::default()).map_err(|e| ClusterError::Client(e.to_string()))
 }
 
 /// The `User-Agent` of every request to the API server, shaped like client-go's:

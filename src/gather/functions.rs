@@ -20,7 +20,6 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use futures_util::AsyncBufReadExt as _;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, LogParams};
@@ -30,11 +29,10 @@ use crate::policy::LocalPolicy;
 use crate::prometheus::Alert;
 
 use crate::policy::gate::{is_dns1123_label, is_dns1123_subdomain};
-
+use super::list::{Entry, Pager};
 use super::{Fail, Sink, safe_segment};
 
-/// Longest log line kept (the rest of the line is dropped), as for `containerLogs`.
-const MAX_LINE_BYTES: usize = 64 * 1024;
+use super::logs::{self, MAX_LINE_BYTES};
 
 pub fn log_path(namespace: &str, pod: &str, container: &str, tail_lines: u64, previous: bool) -> String {
     let suffix = if previous { "-previous" } else { "" };
@@ -93,7 +91,9 @@ async fn alert_containers(
         .collect())
 }
 
-/// The last `tail_lines` lines of one container's log, within the sink's budgets.
+/// The last `tail_lines` lines of one container's log, within the sink's budgets. Read with the
+/// one log reader ([`super::logs::LineReader`]): lines cut at its maximum and marked, invalid
+/// UTF-8 replaced per character; at most the budget's room is held while reading.
 #[allow(clippy::too_many_arguments)]
 async fn tail_log(
     client: &Client,
@@ -117,44 +117,39 @@ async fn tail_log(
         ..LogParams::default()
     };
     let what = format!("log of {ns}/{pod} {container}");
-    let stream = api.log_stream(pod, &params).await.map_err(|e| Fail::from_kube(&what, &e))?;
-    let mut lines = stream.lines();
-    let mut kept: VecDeque<String> = VecDeque::new();
-    use futures_util::TryStreamExt as _;
-    while let Some(mut line) =
-        lines.try_next().await.map_err(|e| Fail::Failed(format!("{what}: reading failed: {e}")))?
-    {
-        if line.len() > MAX_LINE_BYTES {
-            let mut cut = MAX_LINE_BYTES;
-            while !line.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            line.truncate(cut);
-        }
+    let stream = logs::open_log(client, &api, pod, &params).await.map_err(|e| Fail::from_kube(&what, &e))?;
+    let mut lines = logs::LineReader::new(stream);
+    // The newest lines, each rendered, never more than the room the budgets leave.
+    let mut kept: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut kept_bytes = 0u64;
+    let mut read = 0u64;
+    let mut first_kept = 0u64;
+    while let Some((raw, cut)) = lines.next().await.map_err(|e| Fail::Failed(format!("{what}: reading failed: {e}")))? {
+        let mut line = Vec::with_capacity(raw.len() + 1);
+        logs::render(raw, cut, &mut line);
+        read += 1;
+        kept_bytes += line.len() as u64;
         kept.push_back(line);
         // A server that ignores tailLines still yields only the last lines here.
-        if kept.len() as u64 > tail_lines {
-            kept.pop_front();
+        while kept.len() as u64 > tail_lines || kept_bytes > room {
+            let dropped = kept.pop_front().expect("not empty");
+            kept_bytes -= dropped.len() as u64;
+            first_kept += 1;
         }
     }
-    // Keep the newest lines that fit in the budgets.
-    let mut total: u64 = kept.iter().map(|l| l.len() as u64 + 1).sum();
-    let mut dropped_bytes = 0;
-    while total > room {
-        let dropped = kept.pop_front().expect("total > 0");
-        total -= dropped.len() as u64 + 1;
-        dropped_bytes += dropped.len() as u64 + 1;
+    if lines.long_lines > 0 {
+        sink.warnings.push(format!("{what}: {} line(s) longer than {MAX_LINE_BYTES} bytes were cut", lines.long_lines));
     }
     let lines_kept = kept.len() as u64;
-    let mut bytes = Vec::with_capacity(total as usize);
+    let mut bytes = Vec::with_capacity(kept_bytes as usize);
     for l in kept {
-        bytes.extend_from_slice(l.as_bytes());
-        bytes.push(b'\n');
+        bytes.extend_from_slice(&l);
     }
     let reserved = sink.reserve(bytes.len() as u64);
-    if dropped_bytes > 0 {
-        // Fails and records which budget was spent.
-        sink.reserve(dropped_bytes);
+    // Lines of the tail that the budgets had no room for: a reservation that cannot succeed
+    // records which budget was spent.
+    if first_kept > read.saturating_sub(tail_lines) {
+        sink.reserve(room + 1);
     }
     if !reserved || bytes.is_empty() {
         return Ok(None);
@@ -273,14 +268,27 @@ pub(crate) async fn pod_definition(
 /// `logsOfNamespace`: every container of every (selected) pod of the namespace.
 pub(crate) async fn logs_of_namespace(client: &Client, l: &LogsOfNamespace, sink: &mut Sink) -> Result<(), Fail> {
     let api: Api<Pod> = Api::namespaced(client.clone(), &l.namespace);
-    let mut params = ListParams::default().limit(500);
+    let mut params = ListParams::default();
     if let Some(s) = &l.label_selector {
         params = params.labels(s);
     }
     let mut targets = Vec::new();
-    loop {
-        let page = api.list(&params).await.map_err(|e| Fail::from_kube(&format!("pods in {}", l.namespace), &e))?;
-        for p in &page.items {
+    let mut pager = Pager::new(client, api.resource_url(), params, format!("pods in {}", l.namespace));
+    while let Some(mut page) = pager.next_page().await? {
+        while let Some(entry) = page.next().await.map_err(|e| pager.fail(e))? {
+            let p: Pod = match entry {
+                Entry::Item(bytes) => match serde_json::from_slice(&bytes) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        sink.warnings.push(format!("a pod of the list is left out: not a pod: {e}"));
+                        continue;
+                    }
+                },
+                Entry::TooLarge(n) => {
+                    sink.warnings.push(format!("a pod of the list is left out: {n} bytes"));
+                    continue;
+                }
+            };
             let Some(name) = p.metadata.name.clone() else { continue };
             if !is_dns1123_subdomain(&name) || p.metadata.namespace.as_deref() != Some(l.namespace.as_str()) {
                 sink.warnings.push(format!("pod {name:?} is not a pod of {}; left out", l.namespace));
@@ -292,10 +300,7 @@ pub(crate) async fn logs_of_namespace(client: &Client, l: &LogsOfNamespace, sink
                 }
             }
         }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => break,
-        }
+        pager.page_done(&page)?;
     }
     targets.sort();
     for (pod, container) in &targets {
@@ -323,19 +328,33 @@ pub(crate) async fn image_streams_of_namespace(client: &Client, namespace: &str,
         plural: "imagestreams".into(),
     };
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let mut params = ListParams::default().limit(500);
-    loop {
-        let page = api.list(&params).await.map_err(|e| Fail::from_kube(&format!("imagestreams in {namespace}"), &e))?;
-        for is in &page.items {
+    let mut pager =
+        Pager::new(client, api.resource_url(), ListParams::default(), format!("imagestreams in {namespace}"));
+    while let Some(mut page) = pager.next_page().await? {
+        while let Some(entry) = page.next().await.map_err(|e| pager.fail(e))? {
+            let is: DynamicObject = match entry {
+                Entry::Item(bytes) => match serde_json::from_slice(&bytes) {
+                    Ok(is) => is,
+                    Err(e) => {
+                        sink.warnings.push(format!("an ImageStream of the list is left out: {e}"));
+                        continue;
+                    }
+                },
+                Entry::TooLarge(n) => {
+                    sink.warnings.push(format!("an ImageStream of the list is left out: {n} bytes"));
+                    continue;
+                }
+            };
             let Some(name) = is.metadata.name.clone().filter(|n| safe_segment(n)) else {
                 sink.warnings.push("an ImageStream without a plain name was left out".into());
                 continue;
             };
-            if let Some(why) = super::resources::identity_mismatch(is, &resource, Some(namespace)) {
+            if let Some(why) = super::resources::identity_mismatch(&is, &resource, Some(namespace)) {
                 sink.warnings.push(format!("ImageStream {name:?} {why}: not archived"));
                 continue;
             }
-            let mut value = serde_json::to_value(is).map_err(|e| Fail::Failed(e.to_string()))?;
+            let mut value = serde_json::to_value(&is).map_err(|e| Fail::Failed(e.to_string()))?;
+            drop(is);
             if let Some(m) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
                 m.remove("managedFields");
             }
@@ -346,10 +365,7 @@ pub(crate) async fn image_streams_of_namespace(client: &Client, namespace: &str,
             sink.records += 1;
             sink.files.push((image_stream_path(namespace, &name), bytes));
         }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => break,
-        }
+        pager.page_done(&page)?;
     }
     sink.summary = Some(format!("{} ImageStream(s)", sink.records));
     Ok(())

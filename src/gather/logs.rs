@@ -1,9 +1,11 @@
 //! `containerLogs` gatherers: list the namespace's pods, match pod and container names
 //! (unanchored, like the existing operator), stream each log line by line and keep the lines
 //! that match any message regex. No log is ever held whole in memory: a line is at most
-//! [`MAX_LINE_BYTES`] long, and only kept lines count against the byte budget.
+//! [`MAX_LINE_BYTES`] long (a longer one is cut and marked), decoded lossily, and only kept
+//! lines count against the byte budget. [`LineReader`] is the one log reader; the legacy
+//! functions read their logs with it too.
 
-use futures_util::io::{AsyncBufRead, AsyncBufReadExt};
+use futures_util::io::{AsyncBufRead, AsyncBufReadExt as _};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ListParams, LogParams};
@@ -13,10 +15,17 @@ use crate::definition::{ContainerLogs, DEFAULT_MAX_BYTES, DEFAULT_SINCE_SECONDS,
 use crate::policy::LocalPolicy;
 use crate::policy::gate::{is_dns1123_label, is_dns1123_subdomain};
 
+use super::list::{Entry, Pager};
 use super::{Fail, Sink, safe_segment};
+use crate::cluster::limits::BodyLimit;
 
 /// Longest log line looked at; the rest of a longer line is dropped (and counted).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Appended to a line that was cut at [`MAX_LINE_BYTES`].
+pub const CUT_MARKER: &str = " [rrctl: line cut at 65536 bytes]";
+/// Most bytes read from one log (the client's cap on a log body); logs the kubelet keeps by
+/// default (5 files of 10 MiB) are far below.
+pub const MAX_LOG_READ_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// The gatherer's byte budget: its `maxBytes`, never above the policy's per-gatherer budget.
 pub fn byte_limit(c: &ContainerLogs, policy: &LocalPolicy) -> u64 {
@@ -71,15 +80,27 @@ pub(crate) async fn targets(
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<LogTarget>, u64), Fail> {
     let api: Api<Pod> = Api::namespaced(client.clone(), &c.namespace);
-    let mut params = ListParams::default().limit(super::resources::PAGE_SIZE);
     let mut out = Vec::new();
     let mut pods_seen = 0u64;
     let mut no_previous = 0usize;
-    loop {
-        let page =
-            api.list(&params).await.map_err(|e| Fail::from_kube(&format!("list pods in {}", c.namespace), &e))?;
-        for pod in page.items {
+    let mut pager =
+        Pager::new(client, api.resource_url(), ListParams::default(), format!("list pods in {}", c.namespace));
+    while let Some(mut page) = pager.next_page().await? {
+        while let Some(entry) = page.next().await.map_err(|e| pager.fail(e))? {
             pods_seen += 1;
+            let pod: Pod = match entry {
+                Entry::Item(bytes) => match serde_json::from_slice(&bytes) {
+                    Ok(pod) => pod,
+                    Err(e) => {
+                        warnings.push(format!("pod {pods_seen} of the list is left out: not a pod: {e}"));
+                        continue;
+                    }
+                },
+                Entry::TooLarge(n) => {
+                    warnings.push(format!("pod {pods_seen} of the list is left out: {n} bytes"));
+                    continue;
+                }
+            };
             let name = pod.metadata.name.clone().unwrap_or_default();
             if !m.pods.is_match(name.as_bytes()) {
                 continue;
@@ -119,10 +140,7 @@ pub(crate) async fn targets(
                 }
             }
         }
-        match page.metadata.continue_.filter(|t| !t.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => break,
-        }
+        pager.page_done(&page)?;
     }
     if no_previous > 0 {
         warnings.push(format!("{no_previous} container(s) never restarted: no previous log to read"));
@@ -165,7 +183,7 @@ pub(crate) async fn collect(
             ..LogParams::default()
         };
         let what = format!("log of {}/{} {}", t.pod, t.container, if t.previous { "(previous)" } else { "(current)" });
-        let stream = match api.log_stream(&t.pod, &params).await {
+        let stream = match open_log(client, &api, &t.pod, &params).await {
             Ok(s) => s,
             // The API answers 400 when a container has no previous instance (any more).
             Err(kube::Error::Api(status)) if t.previous && status.code == 400 => {
@@ -178,11 +196,14 @@ pub(crate) async fn collect(
             }
         };
         read_logs += 1;
-        let mut kept = Vec::new();
-        let filtered = filter_lines(stream, &m.messages, sink, &mut kept).await;
+        // Lines go straight into the sink's file, so what was kept before a time limit ends the
+        // gatherer is archived (and counted) as it is.
+        sink.files.push((log_path(&c.namespace, &t.pod, &t.container, t.previous), Vec::new()));
+        let file = sink.files.len() - 1;
+        let filtered = filter_lines(stream, &m.messages, sink, file).await;
         long_lines += filtered.long_lines;
-        if !kept.is_empty() {
-            sink.files.push((log_path(&c.namespace, &t.pod, &t.container, t.previous), kept));
+        if sink.files[file].1.is_empty() {
+            sink.files.pop();
         }
         if let Err(e) = filtered.result {
             sink.fail_part(Fail::Failed(format!("{what}: reading failed: {e}")));
@@ -199,44 +220,98 @@ pub(crate) async fn collect(
     Ok(())
 }
 
+/// Open one container's log as a stream, with the client's byte cap for logs
+/// ([`MAX_LOG_READ_BYTES`]) instead of the one for bodies held whole.
+pub(crate) async fn open_log(
+    client: &Client,
+    api: &Api<Pod>,
+    pod: &str,
+    params: &LogParams,
+) -> Result<impl AsyncBufRead + Send + use<>, kube::Error> {
+    let mut request =
+        kube::core::Request::new(api.resource_url()).logs(pod, params).map_err(kube::Error::BuildRequest)?;
+    request.extensions_mut().insert(BodyLimit(MAX_LOG_READ_BYTES));
+    client.request_stream(request).await
+}
+
 pub(crate) struct Filtered {
     pub result: std::io::Result<()>,
     pub long_lines: u64,
 }
 
-/// Read `stream` line by line (each at most [`MAX_LINE_BYTES`]) and append the lines that
-/// match `messages` to `kept`, reserving their bytes in `sink`. Stops at the end of the stream
-/// or when the budget is spent (the rest of the stream is then never read).
+/// Read `stream` line by line ([`LineReader`]) and append the lines that match `messages` to
+/// `sink.files[file]`, reserving their bytes first. Stops at the end of the stream or when the
+/// budget is spent (the rest of the stream is then never read).
 pub(crate) async fn filter_lines<R: AsyncBufRead>(
     stream: R,
     messages: &RegexSet,
     sink: &mut Sink,
-    kept: &mut Vec<u8>,
+    file: usize,
 ) -> Filtered {
-    let mut stream = std::pin::pin!(stream);
-    let mut line = Vec::with_capacity(1024);
-    let mut long_lines = 0u64;
-    loop {
-        let (end, cut) = match read_line(&mut stream, &mut line).await {
-            Ok(r) => r,
-            Err(e) => return Filtered { result: Err(e), long_lines },
+    let mut lines = LineReader::new(stream);
+    let mut text = Vec::with_capacity(1024);
+    let result = loop {
+        let (raw, cut) = match lines.next().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         };
-        if end && line.is_empty() {
-            return Filtered { result: Ok(()), long_lines };
+        if !messages.is_match(raw) {
+            continue;
         }
-        long_lines += u64::from(cut);
-        if messages.is_match(&line) {
-            if !sink.reserve(line.len() as u64 + 1) {
-                return Filtered { result: Ok(()), long_lines };
-            }
-            kept.extend_from_slice(&line);
-            kept.push(b'\n');
-            sink.records += 1;
+        text.clear();
+        render(raw, cut, &mut text);
+        if !sink.reserve(text.len() as u64) {
+            break Ok(());
         }
-        if end {
-            return Filtered { result: Ok(()), long_lines };
+        sink.files[file].1.extend_from_slice(&text);
+        sink.records += 1;
+    };
+    Filtered { result, long_lines: lines.long_lines }
+}
+
+/// The one reader of container logs (`containerLogs` and the legacy functions): lines of at most
+/// [`MAX_LINE_BYTES`] (the rest of a longer line is read but not kept), so no line is ever held
+/// whole, whatever the server sends.
+pub(crate) struct LineReader<R> {
+    stream: std::pin::Pin<Box<R>>,
+    line: Vec<u8>,
+    /// Lines longer than [`MAX_LINE_BYTES`] so far.
+    pub long_lines: u64,
+}
+
+impl<R: AsyncBufRead> LineReader<R> {
+    pub(crate) fn new(stream: R) -> Self {
+        LineReader { stream: Box::pin(stream), line: Vec::with_capacity(1024), long_lines: 0 }
+    }
+
+    /// The next line without its newline, and whether it was cut; `None` at the end.
+    pub(crate) async fn next(&mut self) -> std::io::Result<Option<(&[u8], bool)>> {
+        let (end, cut) = read_line(&mut self.stream.as_mut(), &mut self.line).await?;
+        if end && self.line.is_empty() && !cut {
+            return Ok(None);
+        }
+        self.long_lines += u64::from(cut);
+        Ok(Some((&self.line, cut)))
+    }
+}
+
+/// What is archived of one line: its text decoded lossily (an invalid byte becomes U+FFFD, so
+/// one bad byte never costs the log), [`CUT_MARKER`] when it was cut, and a newline.
+pub(crate) fn render(raw: &[u8], cut: bool, out: &mut Vec<u8>) {
+    let mut chunks = raw.utf8_chunks().peekable();
+    while let Some(chunk) = chunks.next() {
+        out.extend_from_slice(chunk.valid().as_bytes());
+        // A sequence the cut split at the very end is dropped rather than replaced.
+        let split_by_cut = cut && chunks.peek().is_none();
+        if !chunk.invalid().is_empty() && !split_by_cut {
+            out.extend_from_slice("\u{FFFD}".as_bytes());
         }
     }
+    if cut {
+        out.extend_from_slice(CUT_MARKER.as_bytes());
+    }
+    out.push(b'\n');
 }
 
 /// Read one line without its newline into `line` (cleared first), keeping at most
@@ -281,9 +356,10 @@ mod tests {
     fn run(input: &[u8], patterns: &[&str], limit: u64) -> (Vec<u8>, Sink, Filtered) {
         let set = super::super::regex::compile_set(patterns).unwrap();
         let mut s = sink(limit);
-        let mut kept = Vec::new();
+        s.files.push(("log".into(), Vec::new()));
         let reader = futures_util::io::BufReader::with_capacity(7, futures_util::io::Cursor::new(input.to_vec()));
-        let f = futures_util::FutureExt::now_or_never(filter_lines(reader, &set, &mut s, &mut kept)).unwrap();
+        let f = futures_util::FutureExt::now_or_never(filter_lines(reader, &set, &mut s, 0)).unwrap();
+        let kept = s.files.pop().unwrap().1;
         (kept, s, f)
     }
 
@@ -306,11 +382,30 @@ mod tests {
     }
 
     #[test]
-    fn long_lines_are_cut() {
+    fn long_lines_are_cut_and_marked() {
         let mut input = vec![b'y'; MAX_LINE_BYTES + 10];
         input.extend_from_slice(b"\nshort y\n");
         let (kept, _, f) = run(&input, &["y"], 1 << 20);
         assert_eq!(f.long_lines, 1);
-        assert_eq!(kept.len(), MAX_LINE_BYTES + 1 + b"short y\n".len());
+        let mut expected = vec![b'y'; MAX_LINE_BYTES];
+        expected.extend_from_slice(b" [rrctl: line cut at 65536 bytes]\nshort y\n");
+        assert_eq!(kept, expected);
+        assert_eq!(CUT_MARKER, format!(" [rrctl: line cut at {MAX_LINE_BYTES} bytes]"));
+    }
+
+    #[test]
+    fn invalid_utf8_costs_one_character_not_the_line() {
+        // A Latin-1 byte in the middle; a 3-byte character split by the cut at the end.
+        let mut input = b"caf\xe9 ok\n".to_vec();
+        let mut long = vec![b'z'; MAX_LINE_BYTES - 1];
+        long.extend_from_slice("\u{20ac}".as_bytes());
+        input.extend_from_slice(&long);
+        input.push(b'\n');
+        let (kept, s, _) = run(&input, &["ok", "z"], 1 << 20);
+        let mut expected = "caf\u{FFFD} ok\n".as_bytes().to_vec();
+        expected.extend_from_slice(&vec![b'z'; MAX_LINE_BYTES - 1]);
+        expected.extend_from_slice(b" [rrctl: line cut at 65536 bytes]\n");
+        assert_eq!(kept, expected);
+        assert_eq!(s.records, 2);
     }
 }

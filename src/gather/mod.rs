@@ -8,6 +8,7 @@
 //!
 //! - [`resources`]: discovery (legacy endpoints, only the groups named), paginated lists,
 //!   selectors, names, `fields` projection;
+//! - [`list`]: list pages read as a stream, one object at a time, within caps on objects and pages;
 //! - [`logs`]: pods, container-name matching, streamed and filtered logs;
 //! - [`metrics`]: series from the cluster Prometheus (`/federate`);
 //! - [`plan`]: the same resolution without reading any log or object body;
@@ -16,6 +17,7 @@
 pub mod access;
 pub mod functions;
 pub mod gate;
+pub mod list;
 pub mod logs;
 pub mod metrics;
 pub mod outcome;
@@ -426,6 +428,14 @@ impl Sink {
         true
     }
 
+    /// The files collected, without the empty ones (a log opened but not written to when the
+    /// time limit ended the gatherer).
+    pub(crate) fn take_files(&mut self) -> Vec<(String, Vec<u8>)> {
+        let mut files = std::mem::take(&mut self.files);
+        files.retain(|(_, bytes)| !bytes.is_empty());
+        files
+    }
+
     pub(crate) fn fail_part(&mut self, fail: Fail) {
         let (_, message) = fail.outcome();
         self.errors.push(message.to_string());
@@ -441,7 +451,7 @@ impl Sink {
         scrubber: &crate::scrub::Scrubber,
         counts: &mut crate::scrub::Counts,
     ) -> Vec<(String, Vec<u8>)> {
-        std::mem::take(&mut self.files)
+        self.take_files()
             .into_iter()
             .map(|(path, bytes)| {
                 let bytes = scrubber.scrub_file(&path, bytes, counts);

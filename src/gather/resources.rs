@@ -1,6 +1,7 @@
 //! `resources` gatherers: discovery of the kinds named, paginated lists with selectors, gets
-//! by name, and the `fields` projection applied to each object as soon as its page is decoded,
-//! so nothing else is kept or written.
+//! by name, and the `fields` projection applied to each object as soon as it is decoded: list
+//! pages are read as a stream ([`super::list`]), one object at a time, so nothing else is kept
+//! or written and a page never sits whole in memory.
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
@@ -9,10 +10,10 @@ use kube::discovery::{ApiCapabilities, Discovery};
 use crate::definition::Resources;
 use crate::policy::LocalPolicy;
 
+use super::list::{Entry, MAX_OBJECT_BYTES, Pager};
 use super::{Decided, Fail, Sink, kind_label, project, safe_segment};
 
-/// Objects per list page (`limit`), followed by `continue`.
-pub const PAGE_SIZE: u32 = 500;
+pub use super::list::PAGE_SIZE;
 
 /// Discovery of the groups the resources steps name, or why it failed. Legacy discovery
 /// (`/api`, `/apis`, one request per group version), which every API server offers.
@@ -123,25 +124,39 @@ pub(crate) async fn collect(
         sink.summary = Some(format!("{} of {} named {label} object(s)", sink.records, r.names.len()));
         return Ok(());
     }
-    let mut params = ListParams::default().limit(PAGE_SIZE);
+    let mut params = ListParams::default();
     if let Some(selector) = &r.label_selector {
         params = params.labels(selector);
     }
-    let mut pages = 0u64;
-    loop {
-        let page = api.list(&params).await.map_err(|e| Fail::from_kube(&format!("list {label}"), &e))?;
-        pages += 1;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        for object in page.items {
+    // Each page is read as a stream, one object at a time, each kept (or refused by the budget)
+    // before the next is read.
+    let mut pager = Pager::new(client, api.resource_url(), params, format!("list {label}"));
+    let mut index = 0u64;
+    'pages: while let Some(mut page) = pager.next_page().await? {
+        while let Some(entry) = page.next().await.map_err(|e| pager.fail(e))? {
+            index += 1;
+            let object = match entry {
+                Entry::Item(bytes) => match serde_json::from_slice::<DynamicObject>(&bytes) {
+                    Ok(object) => object,
+                    Err(e) => {
+                        sink.warnings.push(format!("object {index} of the list is left out: not an object: {e}"));
+                        continue;
+                    }
+                },
+                Entry::TooLarge(n) => {
+                    sink.warnings.push(format!(
+                        "object {index} of the list is left out: {n} bytes, more than {MAX_OBJECT_BYTES}"
+                    ));
+                    continue;
+                }
+            };
             if !keep(object, &ar, r, &dir, sink) {
-                break;
+                break 'pages;
             }
         }
-        match next {
-            Some(token) if sink.truncated.is_none() => params = params.continue_token(&token),
-            _ => break,
-        }
+        pager.page_done(&page)?;
     }
+    let pages = pager.pages;
     sink.summary = Some(match sink.records {
         0 => format!("no {label} object{}", if r.label_selector.is_some() { " matches the selector" } else { "" }),
         n => format!("{n} {label} object(s) in {pages} page(s)"),

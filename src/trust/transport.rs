@@ -57,10 +57,16 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         match self {
             FetchError::Io { .. } | FetchError::Timeout { .. } | FetchError::TooSlow { .. } => true,
-            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            FetchError::Status { status, .. } => is_transient_status(*status),
             _ => false,
         }
     }
+}
+
+/// Statuses worth another try: 429 and 5xx (the one rule of this transport and the kube
+/// client's limits layer).
+pub fn is_transient_status(status: u16) -> bool {
+    status == 429 || status >= 500
 }
 
 /// A source of dist files, addressed by path relative to the dist root.
@@ -351,8 +357,8 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
-/// `Retry-After` in delta-seconds (the form CDNs and S3 send; an HTTP date is ignored and the
-/// backoff applies).
+/// `Retry-After` in delta-seconds (the form CDNs, S3 and the API server send; an HTTP date is
+/// ignored and the backoff applies).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     v.trim().parse::<u64>().ok().map(Duration::from_secs)

@@ -41,6 +41,10 @@
 //!   certificate made by `openssl`, the CA in the kubeconfigs) kubectl sends tokens as well, and
 //!   `kubeconfig_with_token` on the main port is the realistic set-up.
 //!
+//! Hostile answers for the client's limits (`hostile.rs`, through [`Fault`]): `Retry-After` of any
+//! length, trickled bodies, generated list pages of any size (never held by the server), pages
+//! that never end, repeated or endless `continue` tokens, raw log bodies.
+//!
 //! Not supported, and refused loudly rather than faked: watch (405), `follow=true` (400),
 //! writes (405), protobuf-only `Accept` (406), non-resource URL rules in RBAC.
 #![allow(dead_code, unused_imports)]
@@ -49,6 +53,8 @@
 pub mod archive;
 #[path = "kubeapi/catalog.rs"]
 pub mod catalog;
+#[path = "kubeapi/hostile.rs"]
+pub mod hostile;
 #[path = "kubeapi/logs.rs"]
 pub mod logs;
 #[path = "kubeapi/rbac.rs"]
@@ -70,6 +76,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 pub use catalog::{Catalog, ResourceType};
+pub use hostile::ListShape;
 pub use logs::LogSource;
 pub use rbac::{PolicyRule, User};
 
@@ -112,6 +119,15 @@ pub enum Fault {
     Status(u16),
     /// Never answer: the connection stays open and no response header is sent.
     Stall,
+    /// 429 TooManyRequests with `Retry-After: <seconds>`.
+    RetryAfter(u64),
+    /// The usual answer, its body sent `bytes` bytes every `every_ms` milliseconds.
+    Trickle { bytes: usize, every_ms: u64 },
+    /// A generated list answer (see [`ListShape`]) to list requests; gets by name are answered
+    /// as usual.
+    List(ListShape),
+    /// A raw 200 `text/plain` body (a container log): `prefix`, `filler` bytes of `x`, `suffix`.
+    Raw { prefix: &'static [u8], filler: u64, suffix: &'static [u8] },
 }
 
 struct FaultRule {
@@ -172,6 +188,8 @@ pub struct State {
     requests: Mutex<Vec<RequestRecord>>,
     address: OnceLock<String>,
     faults: Vec<FaultRule>,
+    /// Bytes each generated (hostile) body sent before it ended or the client went away.
+    sent: hostile::SentLog,
 }
 
 #[derive(Default)]
@@ -457,6 +475,7 @@ impl KubeApiBuilder {
                     remaining: times.map(std::sync::atomic::AtomicUsize::new),
                 })
                 .collect(),
+            sent: Arc::default(),
         };
         KubeApi { state, skipped, tls: self.tls }
     }
@@ -682,6 +701,12 @@ impl RunningServer {
 
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Bytes each generated body ([`Fault::List`], [`ListShape`]) sent, by `path?query`, in the
+    /// order the bodies ended: how much of a page a client read before it stopped.
+    pub fn generated_bytes_sent(&self) -> Vec<(String, u64)> {
+        self.state.sent.lock().unwrap().clone()
     }
 
     pub fn clear_requests(&self) {

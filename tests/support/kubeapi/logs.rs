@@ -162,10 +162,13 @@ pub struct LogQuery {
     pub limit_bytes: Option<u64>,
 }
 
-/// The response body: a whole buffer, or a log rendered chunk by chunk as the client reads.
+/// The response body: a whole buffer, or a log rendered chunk by chunk as the client reads,
+/// or a hostile body (`hostile.rs`) generated chunk by chunk, or any of these trickled.
 pub enum ResponseBody {
     Full(Option<Bytes>),
     Log(LogStream),
+    Chunks(Box<dyn Iterator<Item = Bytes> + Send>),
+    Trickle(Box<super::hostile::Trickle>),
 }
 
 pub struct LogStream {
@@ -252,10 +255,15 @@ impl Body for ResponseBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
         let chunk = match this {
             ResponseBody::Full(bytes) => bytes.take(),
+            ResponseBody::Chunks(chunks) => chunks.next(),
+            ResponseBody::Trickle(trickle) => match trickle.poll_next(cx) {
+                Poll::Ready(chunk) => chunk,
+                Poll::Pending => return Poll::Pending,
+            },
             ResponseBody::Log(stream) => match stream.next_chunk() {
                 None if stream.stalled() => return Poll::Pending, // never woken: a hung kubelet
                 chunk => chunk,
@@ -270,6 +278,7 @@ impl Body for ResponseBody {
             ResponseBody::Log(stream) => {
                 !stream.stalled() && (stream.next >= stream.end || stream.remaining_bytes == 0)
             }
+            ResponseBody::Chunks(_) | ResponseBody::Trickle(_) => false,
         }
     }
 
@@ -277,7 +286,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             ResponseBody::Full(None) => SizeHint::with_exact(0),
-            ResponseBody::Log(_) => SizeHint::default(),
+            ResponseBody::Log(_) | ResponseBody::Chunks(_) | ResponseBody::Trickle(_) => SizeHint::default(),
         }
     }
 }

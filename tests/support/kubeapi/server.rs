@@ -45,12 +45,43 @@ pub fn handle<B>(state: &Arc<State>, port_user: Option<&str>, req: &Request<B>) 
                 });
                 return None;
             }
-            let reply = if let Some(Fault::Status(code)) = fault {
-                fault_reply(code)
-            } else if req.method() != Method::GET && req.method() != Method::HEAD {
-                status_reply(405, "MethodNotAllowed", "the test API server serves only GET", json!({}))
-            } else {
-                route(state, user, &path, &query, accept.as_deref())
+            let normal = || {
+                if req.method() != Method::GET && req.method() != Method::HEAD {
+                    status_reply(405, "MethodNotAllowed", "the test API server serves only GET", json!({}))
+                } else {
+                    route(state, user, &path, &query, accept.as_deref())
+                }
+            };
+            let reply = match fault {
+                Some(Fault::Status(code)) => fault_reply(code),
+                Some(Fault::RetryAfter(seconds)) => {
+                    let mut reply = fault_reply(429);
+                    reply.headers_mut().insert("Retry-After", HeaderValue::from(seconds));
+                    reply
+                }
+                Some(Fault::Trickle { bytes, every_ms }) => {
+                    let (parts, body) = normal().into_parts();
+                    let every = std::time::Duration::from_millis(every_ms);
+                    let trickle = super::hostile::Trickle::new(body, bytes, every);
+                    Response::from_parts(parts, ResponseBody::Trickle(Box::new(trickle)))
+                }
+                Some(Fault::List(shape)) => {
+                    let key = if raw_query.is_empty() { path.clone() } else { format!("{path}?{raw_query}") };
+                    match super::hostile::list_body(shape, &path, &query, key, state.sent.clone()) {
+                        Some(body) => {
+                            let mut reply = Response::new(body);
+                            reply.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                            reply
+                        }
+                        None => normal(),
+                    }
+                }
+                Some(Fault::Raw { prefix, filler, suffix }) => {
+                    let mut reply = Response::new(super::hostile::raw_body(prefix, filler, suffix));
+                    reply.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                    reply
+                }
+                Some(Fault::Stall) | None => normal(),
             };
             (user.map(|u| u.name.clone()), reply)
         }
