@@ -28,9 +28,9 @@ use crate::definition::{ContainersLogs, LogsOfNamespace};
 use crate::policy::LocalPolicy;
 use crate::prometheus::Alert;
 
-use crate::policy::gate::{is_dns1123_label, is_dns1123_subdomain};
 use super::list::{Entry, Pager};
 use super::{Fail, Sink, safe_segment};
+use crate::policy::gate::{is_dns1123_label, is_dns1123_subdomain};
 
 use super::logs::{self, MAX_LINE_BYTES};
 

@@ -6,10 +6,10 @@
 
 #[path = "../support/envtest.rs"]
 mod envtest;
-#[path = "../support/injections.rs"]
-mod injections;
 #[path = "../support/ingress.rs"]
 mod ingress;
+#[path = "../support/injections.rs"]
+mod injections;
 #[path = "../support/kubeapi.rs"]
 mod kubeapi;
 #[path = "../support/pki.rs"]
@@ -25,8 +25,8 @@ mod alerts;
 mod bundled;
 mod common;
 mod contract;
-mod gate;
 mod control;
+mod gate;
 mod gather;
 mod harness;
 mod rbac;
