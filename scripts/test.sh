@@ -117,5 +117,7 @@ echo "== set-up: $((SECONDS - started)) s"
 
 stage "cargo fmt --check" cargo fmt --check
 stage "cargo clippy" cargo clippy --locked --all-targets -- -D warnings
+# The image's build: the cluster side alone, without the publisher's crates (docs/agent.md).
+stage "cargo clippy (agent only)" cargo clippy --locked --no-default-features --features agent -- -D warnings
 stage "cargo test" cargo test --locked
 echo "== all stages: $((SECONDS - started)) s"
