@@ -28,6 +28,7 @@ macro_rules! eoutln {
 }
 
 /// `eprint!` without its panic, like [`eoutln!`].
+#[cfg_attr(not(feature = "publisher"), allow(unused_macros))] // only the publisher's commands use it
 macro_rules! eout {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
