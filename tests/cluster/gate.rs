@@ -129,7 +129,8 @@ fn injections_in_a_signed_bundle_reach_nothing_outside_the_policy_with_admin_cre
         }
     }
     assert_eq!(denied.len(), variants.len(), "every variant is accounted for: {gathers}");
-    let gathered: Vec<&String> = entries.keys().filter(|p| !p.starts_with("insights-operator/") && !p.starts_with("config/")).collect();
+    let gathered: Vec<&String> =
+        entries.keys().filter(|p| !p.starts_with("insights-operator/") && !p.starts_with("config/")).collect();
     assert_eq!(gathered, [&format!("namespaces/{ns}/core/configmaps/legit.json")]);
     for (path, bytes) in &entries {
         assert!(!String::from_utf8_lossy(bytes).contains("UFJJVkFURQ=="), "{path}");

@@ -67,7 +67,8 @@ fn secrets_answered_under_a_configmaps_list_are_not_archived() {
             .arg(&out),
     );
     let entries = read_archive(&out);
-    let gathered: Vec<&String> = entries.keys().filter(|p| !p.starts_with("insights-operator/") && !p.starts_with("config/")).collect();
+    let gathered: Vec<&String> =
+        entries.keys().filter(|p| !p.starts_with("insights-operator/") && !p.starts_with("config/")).collect();
     assert_eq!(gathered, ["namespaces/openshift-config/core/configmaps/honest.json"]);
     for (path, bytes) in &entries {
         let text = String::from_utf8_lossy(bytes);
