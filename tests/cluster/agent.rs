@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::common::{
     Agent, agent_with_rbac, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects, write_definitions,
 };
+use crate::common::{Serve, serve};
 use crate::envtest;
 use crate::prometheus;
 use crate::tarball::read_archive;
@@ -44,35 +45,6 @@ fn four_fates() -> Vec<(&'static str, String)> {
         ("rolled-out", definition("rolled-out", "versions: \"*\"\nrollout: {percent: 2}\n", co)),
         ("old-only", definition("old-only", "versions: \"4.6\"\n", co)),
     ]
-}
-
-/// `rrctl serve DIST` on 127.0.0.1 (port chosen by the OS); killed on drop.
-struct Serve {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dist: &Path) -> Serve {
-    use std::io::BufRead as _;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rrctl"))
-        .arg("serve")
-        .arg(dist)
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_string();
-    Serve { child, base }
 }
 
 /// One request the test ingress received.

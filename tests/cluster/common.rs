@@ -217,3 +217,32 @@ pub fn alertmanager_pod(env: &Envtest) -> &'static str {
 
 /// The sample's alertmanager log (timestamped lines).
 pub const ALERTMANAGER_LOG: &str = "conditional/namespaces/openshift-monitoring/pods/alertmanager-main-0/containers/alertmanager/logs/last-50-lines.log";
+
+/// `rrctl serve DIST` on 127.0.0.1 (port chosen by the OS); killed on drop.
+pub struct Serve {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(dist: &Path) -> Serve {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rrctl"))
+        .arg("serve")
+        .arg(dist)
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_string();
+    Serve { child, base }
+}

@@ -7,12 +7,13 @@
 //! the RBAC `rrctl rbac` generates. Expectations come from the spec written here, the fixture
 //! ClusterVersion, the files on disk and the audit log, never from rrctl's own output.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::common::{Serve, serve};
 use crate::common::{agent_with_rbac, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects, write_definitions};
 use crate::envtest::{self, AuditRecord, Envtest};
 use crate::ingress::{self, IngressConfig};
@@ -31,35 +32,6 @@ pub fn install_crd(env: &Envtest) {
         let stored = env.get(&format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD_NAME}"));
         assert_eq!(stored["spec"]["versions"][0]["subresources"]["status"], json!({}), "{stored}");
     });
-}
-
-/// `rrctl serve DIST` on 127.0.0.1:0; killed on drop.
-struct Serve {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dist: &Path) -> Serve {
-    use std::io::BufRead as _;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rrctl"))
-        .arg("serve")
-        .arg(dist)
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_string();
-    Serve { child, base }
 }
 
 /// One test's world: its namespace with an `RrctlAgent cluster`, one definition that lists the

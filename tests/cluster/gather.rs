@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::common::serve;
 use crate::common::{
     agent_with_rbac, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects, sample_files, write_definitions,
 };
@@ -146,35 +147,6 @@ fn sample_operators() -> BTreeMap<String, Value> {
         .into_iter()
         .map(|(_, o)| (o["metadata"]["name"].as_str().unwrap().to_string(), o))
         .collect()
-}
-
-/// `rrctl serve DIST` on 127.0.0.1 (port chosen by the OS); killed on drop.
-struct Serve {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dist: &Path) -> Serve {
-    use std::io::BufRead as _;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rrctl"))
-        .arg("serve")
-        .arg(dist)
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_string();
-    Serve { child, base }
 }
 
 /// The acceptance path: build, serve, fetch into a state directory (the identity from the
@@ -518,47 +490,6 @@ fn all_powerful(env: &Envtest, ns: &str) -> ServiceAccount {
     sa
 }
 
-/// Re-sign `dist` with the development keys of `dev` after `mutate` changed the definitions of
-/// every bundle: a bundle the build would refuse, but validly signed all the same.
-fn resign_with(dist: &Path, dev: &Path, mutate: impl Fn(&mut Vec<Value>)) {
-    use rrctl::trust::payload::{Envelope, parse_time, sha256_hex};
-    let read_env = |path: &Path| {
-        let env = Envelope::parse(&std::fs::read(path).unwrap(), "test").unwrap();
-        serde_json::from_slice::<Value>(&env.payload).unwrap()
-    };
-    let head = read_env(&dist.join("head.json"));
-    let mut index = read_env(&dist.join(head["index"]["path"].as_str().unwrap()));
-    for range in index["ranges"].as_array_mut().unwrap() {
-        let path = dist.join(range["bundle"]["path"].as_str().unwrap());
-        let mut bundle: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        let definitions = bundle["definitions"].as_array_mut().unwrap();
-        mutate(definitions);
-        definitions.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-        let bytes = rrctl::canonical::to_vec(&bundle).unwrap();
-        let sha = sha256_hex(&bytes);
-        std::fs::write(dist.join(format!("bundles/{sha}.json")), &bytes).unwrap();
-        range["bundle"] = json!({"path": format!("bundles/{sha}.json"), "sha256": sha, "length": bytes.len()});
-    }
-    let time = |v: &Value| parse_time(v.as_str().unwrap()).unwrap();
-    let meta = rrctl::trust::DistMeta {
-        repo: index["repo"].as_str().unwrap().into(),
-        channel: index["channel"].as_str().unwrap().into(),
-        issued_at: time(&index["issued_at"]),
-        index_expires: time(&index["expires"]),
-        head_issued_at: time(&head["issued_at"]),
-        head_expires: time(&head["expires"]),
-        version: index["version"].as_u64().unwrap(),
-        head_version: head["version"].as_u64().unwrap(),
-    };
-    let opts =
-        rrctl::trust::SigningOptions { root_dir: None, index_key: None, head_key: None, dev_dir: dev.to_path_buf() };
-    let signed = rrctl::trust::sign_dist(&rrctl::canonical::to_vec(&index).unwrap(), &meta, &opts).unwrap();
-    for (path, bytes) in signed.files {
-        std::fs::create_dir_all(dist.join(&path).parent().unwrap()).unwrap();
-        std::fs::write(dist.join(path), bytes).unwrap();
-    }
-}
-
 #[test]
 fn a_signed_bundle_cannot_get_past_the_local_policy() {
     let env = envtest::envtest();
@@ -568,7 +499,7 @@ fn a_signed_bundle_cannot_get_past_the_local_policy() {
     let (dist, root) = build_dist(dir.path(), &defs);
     // Add what validation would refuse: a Secret, a ConfigMap and logs from a customer namespace.
     let secret_ns = ns.clone();
-    resign_with(&dist, &dir.path().join(".rrctl/dev"), move |definitions| {
+    crate::injections::resign_with(&dist, &dir.path().join(".rrctl/dev"), move |definitions| {
         let template = definitions[0].clone();
         let mut add = |id: &str, gather: Value| {
             let mut d = template.clone();

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::common::{Serve, serve};
 use crate::kubeapi;
 use crate::kubeapi::KubeApi;
 use crate::tarball::read_archive;
@@ -83,35 +84,6 @@ fn write_definitions(dir: &Path, files: Vec<(&str, String)>) -> PathBuf {
         std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
     }
     defs
-}
-
-/// `rrctl serve DIST` on 127.0.0.1 (port chosen by the OS); killed on drop.
-struct Serve {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dist: &Path) -> Serve {
-    use std::io::BufRead as _;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rrctl"))
-        .arg("serve")
-        .arg(dist)
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_string();
-    Serve { child, base }
 }
 
 fn json_file(p: &Path) -> Value {

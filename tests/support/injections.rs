@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 /// Re-sign `dist` with the development keys of `dev` after `mutate` changed the definitions of
-/// every bundle (as tests/gather.rs does): a bundle validation would refuse, validly signed.
+/// every bundle (the gate and gather tests): a bundle validation would refuse, validly signed.
 pub fn resign_with(dist: &Path, dev: &Path, mutate: impl Fn(&mut Vec<Value>)) {
     use rrctl::trust::payload::{Envelope, parse_time, sha256_hex};
     let read_env = |path: &Path| {
