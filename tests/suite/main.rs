@@ -21,6 +21,7 @@ mod diff;
 mod features;
 mod format2;
 mod image;
+mod metrics_exposition;
 mod publish_race;
 mod readme;
 mod serve;
