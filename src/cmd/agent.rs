@@ -126,16 +126,14 @@ fn block_on_or_stop<T>(
 }
 
 /// The exit code of `agent --once` (docs/exit-codes.md): the gather step's failures weigh more
-/// than the fetch's (a fetch failure means no gather ran).
+/// than the fetch's (a fetch failure means no gather ran). A failed upload, like failed
+/// gatherers, is a run that found problems: the archive was written and is kept.
 fn once_exit_code(fetch_code: ExitCode, gathered: Option<&GatherRun>) -> ExitCode {
     let Some(run) = gathered else { return fetch_code };
     if run.archive.is_none() {
         return ExitCode::from(exit::NO_ARCHIVE);
     }
-    if matches!(run.upload, Some(Err(_))) {
-        return ExitCode::from(exit::UPLOAD_FAILED);
-    }
-    if run.failure.is_some() {
+    if matches!(run.upload, Some(Err(_))) || run.failure.is_some() {
         return ExitCode::from(exit::PROBLEMS);
     }
     fetch_code

@@ -243,7 +243,7 @@ fn the_agent_writes_its_conditions_archive_and_request_id_to_the_resource_and_ku
     // A refused upload: Uploaded=False with its reason, and a Warning Event on the resource.
     let refusing = ingress::start(IngressConfig::accepting("another-token"));
     let out = w.agent(&["--once", "--upload-url", &refusing.url, "--upload-token-file", &token]).output().unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let status = w.resource()["status"].clone();
     let uploaded = condition(&status, "Uploaded");
     assert_eq!((uploaded["status"].as_str(), uploaded["reason"].as_str()), (Some("False"), Some("Unauthorized")));
