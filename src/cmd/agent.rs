@@ -235,7 +235,12 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     };
     let gather = match (gather, &a.services.control_namespace) {
         (Some(mut step), Some(ns)) => {
-            let control = rrctl::agent::control::Control::new(step.client.clone(), &validated_namespace(ns)?);
+            let namespace = validated_namespace(ns)?;
+            // Its gated client is a kube client, made inside the runtime.
+            let control = {
+                let _rt = rt.enter();
+                rrctl::agent::control::Control::new(step.client.clone(), &namespace)
+            };
             step.control = Some((control, a.services.control_poll.max(Duration::from_millis(100))));
             Some(step)
         }
