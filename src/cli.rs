@@ -19,10 +19,11 @@ const AGENT_EXIT_CODES: &str = "\
 Exit codes (docs/exit-codes.md):
   0  --once: the bundle is current and verified, and the gather and upload (when configured)
      succeeded; without --once: stopped by SIGTERM or Ctrl-C
-  1  --once: the fetch failed (the last good bundle stays active) or some gatherers failed
+  1  --once: the fetch failed (the last good bundle stays active), some gatherers failed, or
+     the archive was written but its upload failed (the archive is kept)
   2  usage error, I/O error, the state directory is in use by another agent or fetch
   3  --once: the gather step wrote no archive
-  4  --once: the archive was written but its upload failed (the archive is kept)
+  4  not used (was: the upload failed; now 1)
   5  --once: stopped before the cycle finished (SIGTERM, Ctrl-C or --cycle-timeout)";
 
 #[derive(Debug, Parser)]

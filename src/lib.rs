@@ -63,8 +63,8 @@ pub mod exit {
     pub const ERROR: u8 = 2;
     /// `agent --once`: the gather step wrote no archive (docs/exit-codes.md).
     pub const NO_ARCHIVE: u8 = 3;
-    /// `agent --once`: the archive was written but its upload failed (the archive is kept).
-    pub const UPLOAD_FAILED: u8 = 4;
+    // 4 is retired: it was `agent --once`'s "the upload failed", which is now PROBLEMS (issue
+    // 23). It is not reused, so a script that tested for it never mistakes another outcome.
     /// `agent --once`: the cycle was stopped before it finished (SIGTERM, Ctrl-C or
     /// `--cycle-timeout`); nothing of it was recorded.
     pub const STOPPED: u8 = 5;

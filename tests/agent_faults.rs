@@ -330,12 +330,12 @@ fn once_exits_3_when_no_archive_could_be_written() {
 }
 
 #[test]
-fn once_exits_4_when_the_upload_failed_and_keeps_the_archive() {
+fn once_exits_1_when_the_upload_failed_and_keeps_the_archive() {
     let fx = fx();
     let server = cluster();
     let url = refusing_ingress();
     let r = run(fx.agent(NOW, Some(server.kubeconfig_path()), &["--once", "--upload-url", &url]));
-    assert_eq!(r.code, 4, "{r:?}");
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("HTTP 400: bad archive"), "{r:?}");
     assert_eq!(names_in(&fx.archives()), vec!["insights-20261127-180000.tar.gz"]);
     assert_eq!(fx.status()["lastUpload"]["succeeded"], false);

@@ -1,8 +1,8 @@
 //! Uploads the real Insights chain accepts (DESIGN.md section 8, docs/operator.md): `rrctl agent
 //! --once` against the stand-in of the upload chain (`tests/support/ingress.rs`, which applies
 //! the public rules of uhc-auth-proxy and insights-ingress-go). The archive is accepted; each
-//! rule the upload can break gives its HTTP status, its stable reason in `status.json`, exit 4
-//! (docs/exit-codes.md: the archive was written, its upload failed), and a retry only where one
+//! rule the upload can break gives its HTTP status, its stable reason in `status.json`, exit 1
+//! (docs/exit-codes.md: the archive was written, its upload failed; 4 is retired), and a retry only where one
 //! can help. A 202 whose body trickles ends within the rate floor.
 //!
 //! Expected values come from the fixtures (the archive sample's ClusterVersion) and the cited
@@ -289,7 +289,7 @@ fn each_refusal_has_its_status_and_reason_and_only_transient_ones_are_retried() 
     for Refusal { case, chain: cfg, token, status, reason, tries } in cases {
         let chain = ingress::start(cfg);
         let o = agent_once(&s, case, &chain.url, token, &["--retries", "2", "--max-retry-after", "1s"]);
-        assert_eq!(o.code, Some(4), "{case}: agent --once exits 4 when the upload failed\n{}", o.stderr);
+        assert_eq!(o.code, Some(1), "{case}: agent --once exits 1 when the upload failed\n{}", o.stderr);
         let received = chain.received();
         assert_eq!(
             received.len() as u64,
@@ -391,7 +391,7 @@ fn the_stand_in_applies_each_rule_to_hand_built_requests() {
 }
 
 /// A chain that never answers ends at the stall timeout, and one that keeps asking to retry
-/// later ends at the upload's deadline, whatever `Retry-After` says: reason `Timeout`, exit 4.
+/// later ends at the upload's deadline, whatever `Retry-After` says: reason `Timeout`, exit 1.
 #[test]
 fn a_silent_chain_ends_at_the_stall_timeout_and_retries_end_at_the_upload_deadline() {
     let s = setup();
@@ -408,7 +408,7 @@ fn a_silent_chain_ends_at_the_stall_timeout_and_retries_end_at_the_upload_deadli
         }
     });
     let o = agent_once(&s, "silent", &silent, Some(TOKEN), &["--stall-timeout", "1s", "--retries", "0"]);
-    assert_eq!(o.code, Some(4), "{}", o.stderr);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
     assert_eq!(o.status["lastUpload"]["reason"], "Timeout", "{}", o.status);
     assert!(o.took < Duration::from_secs(10), "took {:?}", o.took);
 
@@ -424,7 +424,7 @@ fn a_silent_chain_ends_at_the_stall_timeout_and_retries_end_at_the_upload_deadli
         Some(TOKEN),
         &["--retries", "10", "--retry-delay", "10s", "--upload-timeout", "3s"],
     );
-    assert_eq!(o.code, Some(4), "{}", o.stderr);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
     assert_eq!(o.status["lastUpload"]["reason"], "Timeout", "{}", o.status);
     assert!(o.status["lastUpload"]["message"].as_str().unwrap().contains("upload deadline"), "{}", o.status);
     assert!(o.took < Duration::from_secs(12), "took {:?}", o.took);

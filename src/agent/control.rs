@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch::status::Status;
 use crate::gather::rbac::AgentRequest;
+use crate::policy::gate::{Access, Gate, Namespaces, Rule, Verb};
 
 /// The API group of the resource (the definitions' group).
 pub const GROUP: &str = "rapid.insights.openshift.io";
@@ -207,34 +208,61 @@ pub fn crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::
 /// Every request the agent makes for its control, in `namespace` (the agent's): read the
 /// resource, write its status, create Events, and read the DNS and Infrastructure objects the
 /// base-domain obfuscation of `ObfuscateNetworking` needs. `rrctl rbac` grants exactly these;
-/// the request gate allows exactly these.
+/// the request gate allows exactly these ([`access`]).
 pub fn requests(namespace: &str) -> Vec<AgentRequest> {
     let ns = Some(namespace.to_string());
+    let own = |verb, resource, name| AgentRequest {
+        verb,
+        group: GROUP,
+        version: VERSION,
+        resource,
+        name,
+        namespace: ns.clone(),
+    };
+    let config = |resource| AgentRequest {
+        verb: Verb::Get,
+        group: "config.openshift.io",
+        version: "v1",
+        resource,
+        name: Some("cluster"),
+        namespace: None,
+    };
     vec![
-        AgentRequest { verb: "get", group: GROUP, resource: PLURAL, name: Some(CONTROL_NAME), namespace: ns.clone() },
+        own(Verb::Get, PLURAL, Some(CONTROL_NAME)),
+        own(Verb::Patch, "rrctlagents/status", Some(CONTROL_NAME)),
         AgentRequest {
-            verb: "patch",
-            group: GROUP,
-            resource: "rrctlagents/status",
-            name: Some(CONTROL_NAME),
+            verb: Verb::Create,
+            group: "",
+            version: "v1",
+            resource: "events",
+            name: None,
             namespace: ns.clone(),
         },
-        AgentRequest { verb: "create", group: "", resource: "events", name: None, namespace: ns },
-        AgentRequest {
-            verb: "get",
-            group: "config.openshift.io",
-            resource: "dnses",
-            name: Some("cluster"),
-            namespace: None,
-        },
-        AgentRequest {
-            verb: "get",
-            group: "config.openshift.io",
-            resource: "infrastructures",
-            name: Some("cluster"),
-            namespace: None,
-        },
+        config("dnses"),
+        config("infrastructures"),
     ]
+}
+
+/// What the request gate lets the control's client do: exactly [`requests`] of `namespace`.
+pub fn access(namespace: &str) -> Access {
+    Access::own(requests(namespace).into_iter().map(|r| {
+        let (resource, subresource) = match r.resource.split_once('/') {
+            Some((resource, sub)) => (resource, Some(sub)),
+            None => (r.resource, None),
+        };
+        let namespaces = match r.namespace {
+            Some(ns) => Namespaces::Exact(ns),
+            None => Namespaces::Cluster,
+        };
+        let mut rule = Rule::new(r.verb, r.group, r.version, resource, namespaces);
+        if let Some(sub) = subresource {
+            rule = rule.subresource(sub);
+        }
+        if let Some(name) = r.name {
+            rule = rule.names([name.to_string()]);
+        }
+        rule
+    }))
 }
 
 /// The admin's wishes in force for one cycle.
@@ -308,7 +336,11 @@ pub struct Control {
 }
 
 impl Control {
+    /// The control of the agent in `namespace`; every request goes through the request gate,
+    /// which lets through exactly [`requests`] of that namespace. Called inside a Tokio runtime
+    /// (a kube client is made).
     pub fn new(client: kube::Client, namespace: &str) -> Control {
+        let client = Gate::new(access(namespace), &crate::policy::LocalPolicy::default()).client(&client);
         Control {
             api: Api::namespaced(client.clone(), namespace),
             events: Api::namespaced(client, namespace),
@@ -546,9 +578,36 @@ mod tests {
             }
         }
         // Writes only to the agent's own resource's status and Events, in its own namespace.
-        let writes: Vec<_> = requests(ns).into_iter().filter(|r| r.verb != "get").collect();
+        let writes: Vec<_> = requests(ns).into_iter().filter(|r| r.verb.is_write()).collect();
         assert_eq!(writes.len(), 2);
         assert!(writes.iter().all(|r| r.namespace.as_deref() == Some(ns)));
+    }
+
+    /// The control's requests as `kube` builds them (the calls of [`Control`]), in `ns`.
+    fn control_requests(ns: &str) -> Vec<http::Request<Vec<u8>>> {
+        use kube::Resource as _;
+        let agents = kube::core::Request::new(RrctlAgent::url_path(&(), Some(ns)));
+        let events = kube::core::Request::new(k8s_openapi::api::core::v1::Event::url_path(&(), Some(ns)));
+        let patch = serde_json::json!({"status": {"collection": "Enabled"}});
+        vec![
+            agents.get(CONTROL_NAME, &kube::api::GetParams::default()).unwrap(),
+            agents.patch_subresource("status", CONTROL_NAME, &PatchParams::default(), &Patch::Merge(&patch)).unwrap(),
+            events.create(&PostParams::default(), b"{}".to_vec()).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn the_gate_lets_through_the_controls_requests_in_its_namespace_only() {
+        let gate = Gate::new(access("agent-ns"), &crate::policy::LocalPolicy::default());
+        for r in control_requests("agent-ns") {
+            assert_eq!(gate.check(&r), Ok(()), "{} {}", r.method(), r.uri());
+        }
+        for r in control_requests("other-ns") {
+            assert!(gate.check(&r).is_err(), "{} {}", r.method(), r.uri());
+        }
+        // One rule per request, nothing more.
+        assert_eq!(access("agent-ns").own.len(), requests("agent-ns").len());
+        assert!(access("agent-ns").rules.is_empty() && access("agent-ns").discovery.is_empty());
     }
 
     #[test]

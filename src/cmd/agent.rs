@@ -126,16 +126,14 @@ fn block_on_or_stop<T>(
 }
 
 /// The exit code of `agent --once` (docs/exit-codes.md): the gather step's failures weigh more
-/// than the fetch's (a fetch failure means no gather ran).
+/// than the fetch's (a fetch failure means no gather ran). A failed upload, like failed
+/// gatherers, is a run that found problems: the archive was written and is kept.
 fn once_exit_code(fetch_code: ExitCode, gathered: Option<&GatherRun>) -> ExitCode {
     let Some(run) = gathered else { return fetch_code };
     if run.archive.is_none() {
         return ExitCode::from(exit::NO_ARCHIVE);
     }
-    if matches!(run.upload, Some(Err(_))) {
-        return ExitCode::from(exit::UPLOAD_FAILED);
-    }
-    if run.failure.is_some() {
+    if matches!(run.upload, Some(Err(_))) || run.failure.is_some() {
         return ExitCode::from(exit::PROBLEMS);
     }
     fetch_code
@@ -237,7 +235,12 @@ pub fn run_agent(a: AgentArgs, _g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     };
     let gather = match (gather, &a.services.control_namespace) {
         (Some(mut step), Some(ns)) => {
-            let control = rrctl::agent::control::Control::new(step.client.clone(), &validated_namespace(ns)?);
+            let namespace = validated_namespace(ns)?;
+            // Its gated client is a kube client, made inside the runtime.
+            let control = {
+                let _rt = rt.enter();
+                rrctl::agent::control::Control::new(step.client.clone(), &namespace)
+            };
             step.control = Some((control, a.services.control_poll.max(Duration::from_millis(100))));
             Some(step)
         }

@@ -333,6 +333,8 @@ pub(crate) struct Pager<'a> {
     pub pages: u64,
     seen: HashSet<[u8; 32]>,
     finished: bool,
+    /// Ask for `PartialObjectMetadataList` (`gather --plan`): names without bodies.
+    metadata_only: bool,
 }
 
 impl<'a> Pager<'a> {
@@ -346,7 +348,14 @@ impl<'a> Pager<'a> {
             pages: 0,
             seen: HashSet::new(),
             finished: false,
+            metadata_only: false,
         }
+    }
+
+    /// The same walk, each item as `PartialObjectMetadata` (no object body is sent).
+    pub(crate) fn metadata_only(mut self) -> Self {
+        self.metadata_only = true;
+        self
     }
 
     /// The next page's reader, or `None` when the previous page was the last.
@@ -360,9 +369,9 @@ impl<'a> Pager<'a> {
                 self.what
             )));
         }
-        let mut request = kube::core::Request::new(&self.url)
-            .list(&self.params)
-            .map_err(|e| Fail::Failed(format!("{}: {e}", self.what)))?;
+        let request = kube::core::Request::new(&self.url);
+        let request = if self.metadata_only { request.list_metadata(&self.params) } else { request.list(&self.params) };
+        let mut request = request.map_err(|e| Fail::Failed(format!("{}: {e}", self.what)))?;
         request.extensions_mut().insert(BodyLimit(MAX_PAGE_BYTES));
         let body = self.client.request_stream(request).await.map_err(|e| Fail::from_kube(&self.what, &e))?;
         self.pages += 1;
@@ -383,6 +392,23 @@ impl<'a> Pager<'a> {
             )));
         }
         self.params = std::mem::take(&mut self.params).continue_token(token);
+        Ok(())
+    }
+
+    /// Every item of every page, in order, to `each` (its 1-based position in the list and the
+    /// item) until it returns false; a page's items are read as they arrive. On an error, what
+    /// `each` was given before stays with the caller (the objects read before are kept).
+    pub(crate) async fn for_each(&mut self, mut each: impl FnMut(u64, Entry) -> bool) -> Result<(), Fail> {
+        let mut index = 0u64;
+        while let Some(mut page) = self.next_page().await? {
+            while let Some(entry) = page.next().await.map_err(|e| self.fail(e))? {
+                index += 1;
+                if !each(index, entry) {
+                    return Ok(());
+                }
+            }
+            self.page_done(&page)?;
+        }
         Ok(())
     }
 

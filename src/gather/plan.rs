@@ -1,16 +1,20 @@
 //! `gather --plan`: resolve everything a gather would (discovery, object and pod names the API
 //! reports, what the policy refuses) without reading any log, object body or metric. Objects
-//! are listed as metadata only (`PartialObjectMetadataList`); pods are listed (their names and
-//! containers are what the plan is about), logs are never requested.
+//! are listed as metadata only (`PartialObjectMetadataList`) through the gather's own pager
+//! ([`super::list::Pager`]: the same page size, page cap, byte cap and stop on a repeated
+//! `continue`); pods are listed (their names and containers are what the plan is about), logs
+//! are never requested.
 
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
+use serde::Deserialize;
 use serde::Serialize;
 
 use crate::definition::{ContainerLogs, Resources};
 use crate::policy::LocalPolicy;
 
-use super::resources::{self, Discovered, PAGE_SIZE};
+use super::list::{Entry, MAX_OBJECT_BYTES, Pager};
+use super::resources::{self, Discovered};
 use super::{Fail, GatherDefinition, Outcome, Step, Target, decide, kind_label, logs};
 
 /// What one gatherer would do.
@@ -96,6 +100,17 @@ pub async fn plan(client: &Client, definitions: &[GatherDefinition], target: &Ta
     }
 }
 
+/// A `PartialObjectMetadata` item: only its name is used.
+#[derive(Deserialize)]
+struct Named {
+    metadata: NameOnly,
+}
+
+#[derive(Deserialize)]
+struct NameOnly {
+    name: Option<String>,
+}
+
 fn refused(index: usize, kind: &'static str, fail: Fail) -> PlannedGatherer {
     let (outcome, reason) = fail.outcome();
     PlannedGatherer {
@@ -125,6 +140,7 @@ async fn plan_resources(
         };
     let mut names = Vec::new();
     let mut missing = Vec::new();
+    let mut failed = None;
     if !r.names.is_empty() {
         for name in &r.names {
             match api.get_metadata_opt(name).await {
@@ -134,24 +150,41 @@ async fn plan_resources(
             }
         }
     } else {
-        let mut params = ListParams::default().limit(PAGE_SIZE);
+        let mut params = ListParams::default();
         if let Some(s) = &r.label_selector {
             params = params.labels(s);
         }
-        loop {
-            let page = match api.list_metadata(&params).await {
-                Ok(p) => p,
-                Err(e) => return refused(index, kind, Fail::from_kube(&format!("list {label}"), &e)),
-            };
-            names.extend(page.items.into_iter().filter_map(|o| o.metadata.name));
-            match page.metadata.continue_.filter(|t| !t.is_empty()) {
-                Some(t) => params = params.continue_token(&t),
-                None => break,
+        // The gather's pager (page size, page cap, byte cap, a repeated `continue` stops it),
+        // asking for metadata only.
+        let mut pager = Pager::new(client, api.resource_url(), params, format!("list {label}")).metadata_only();
+        let walked = pager
+            .for_each(|i, entry| {
+                match entry {
+                    Entry::Item(bytes) => match serde_json::from_slice::<Named>(&bytes) {
+                        Ok(Named { metadata: NameOnly { name: Some(name) } }) => names.push(name),
+                        Ok(_) => warnings.push(format!("object {i} of the list has no name")),
+                        Err(e) => warnings.push(format!("object {i} of the list is left out: not an object: {e}")),
+                    },
+                    Entry::TooLarge(n) => warnings.push(format!(
+                        "object {i} of the list is left out: its metadata has {n} bytes, more than {MAX_OBJECT_BYTES}"
+                    )),
+                }
+                true
+            })
+            .await;
+        if let Err(f) = walked {
+            if names.is_empty() {
+                return refused(index, kind, f);
             }
+            // As in the gather, the names listed before the list failed are what it would keep.
+            failed = Some(f);
         }
     }
     let count = names.len();
-    let mut reason = format!("{count} {label} object(s)");
+    let mut reason = match &failed {
+        Some(f) => format!("{}; {count} {label} object(s) listed before", f.outcome().1),
+        None => format!("{count} {label} object(s)"),
+    };
     if !r.fields.is_empty() {
         reason.push_str(&format!(", only {} and the identity kept", r.fields.join(", ")));
     }
@@ -162,7 +195,11 @@ async fn plan_resources(
         reason.push_str("; ");
         reason.push_str(&w);
     }
-    let action = if count == 0 { Outcome::Empty.to_string() } else { "collect".to_string() };
+    let action = match &failed {
+        Some(f) => f.outcome().0.to_string(),
+        None if count == 0 => Outcome::Empty.to_string(),
+        None => "collect".to_string(),
+    };
     let mut paths: Vec<String> =
         names.iter().filter(|n| super::safe_segment(n)).map(|n| format!("{dir}/{n}.json")).collect();
     paths.sort();

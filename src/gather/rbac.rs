@@ -187,9 +187,11 @@ impl Rbac {
 /// `agent::control::requests`): granted exactly, and what the request gate allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRequest {
-    pub verb: &'static str,
+    pub verb: crate::policy::gate::Verb,
     /// API group (`""` for core).
     pub group: &'static str,
+    /// API version (RBAC has none; the request gate holds the agent to it).
+    pub version: &'static str,
     /// Plural resource, with `/subresource` when there is one.
     pub resource: &'static str,
     /// Only this object, when set.
@@ -207,7 +209,7 @@ impl Rbac {
                 Some(ns) => self.namespaced.entry(ns.clone()).or_default(),
                 None => &mut self.cluster,
             };
-            rules.entry((r.group.to_string(), r.resource.to_string(), names)).or_default().insert(r.verb);
+            rules.entry((r.group.to_string(), r.resource.to_string(), names)).or_default().insert(r.verb.as_str());
         }
         self
     }

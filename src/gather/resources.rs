@@ -131,31 +131,26 @@ pub(crate) async fn collect(
     // Each page is read as a stream, one object at a time, each kept (or refused by the budget)
     // before the next is read.
     let mut pager = Pager::new(client, api.resource_url(), params, format!("list {label}"));
-    let mut index = 0u64;
-    'pages: while let Some(mut page) = pager.next_page().await? {
-        while let Some(entry) = page.next().await.map_err(|e| pager.fail(e))? {
-            index += 1;
+    pager
+        .for_each(|index, entry| {
             let object = match entry {
                 Entry::Item(bytes) => match serde_json::from_slice::<DynamicObject>(&bytes) {
                     Ok(object) => object,
                     Err(e) => {
                         sink.warnings.push(format!("object {index} of the list is left out: not an object: {e}"));
-                        continue;
+                        return true;
                     }
                 },
                 Entry::TooLarge(n) => {
                     sink.warnings.push(format!(
                         "object {index} of the list is left out: {n} bytes, more than {MAX_OBJECT_BYTES}"
                     ));
-                    continue;
+                    return true;
                 }
             };
-            if !keep(object, &ar, r, &dir, sink) {
-                break 'pages;
-            }
-        }
-        pager.page_done(&page)?;
-    }
+            keep(object, &ar, r, &dir, sink)
+        })
+        .await?;
     let pages = pager.pages;
     sink.summary = Some(match sink.records {
         0 => format!("no {label} object{}", if r.label_selector.is_some() { " matches the selector" } else { "" }),

@@ -8,6 +8,11 @@
 //! namespace prefixes, reads only). Anything else is refused without being sent: the request's
 //! future fails with [`Refused`], which `kube` hands back as `kube::Error::Service`.
 //!
+//! The only writes are the agent's own ([`Access::own`]: the status patch of its `RrctlAgent`
+//! and Events in its namespace, from `agent::control::requests`): fixed by the code and the
+//! agent's namespace, never by a bundle, each allowed exactly (verb, group, version, resource,
+//! subresource, namespace, name, no query). No rule of a run's allow-set can allow a write.
+//!
 //! The gate is a `tower` service in front of an existing `kube::Client` ([`Gate::client`]): the
 //! cluster side's callers (`cluster::cluster_identity`, the gather and its plan, the base-domain
 //! lookup) each wrap the client they are given, so no path reaches the server around it. The
@@ -24,20 +29,31 @@ use kube::client::Body;
 
 use super::LocalPolicy;
 
-/// The two verbs the cluster side ever uses: reads only.
+/// The verbs the cluster side uses: reads, and the agent's own two writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verb {
     Get,
     List,
+    /// `PATCH` of a named object (the agent's `RrctlAgent` status only).
+    Patch,
+    /// `POST` to a collection (the agent's Events only).
+    Create,
 }
 
 impl Verb {
+    /// The verb as RBAC and the audit log name it.
     pub fn as_str(self) -> &'static str {
         match self {
             Verb::Get => "get",
             Verb::List => "list",
+            Verb::Patch => "patch",
+            Verb::Create => "create",
         }
+    }
+
+    pub fn is_write(self) -> bool {
+        matches!(self, Verb::Patch | Verb::Create)
     }
 }
 
@@ -133,12 +149,20 @@ const QUERY_KEYS: &[&str] = &[
     "limitBytes",
 ];
 
-/// Parse a request as the API server would read it, refusing anything that is not a plain read
-/// made of valid names. No percent-encoding is accepted in the path: a valid name never needs it.
+/// Parse a request as the API server would read it, refusing anything that is not a plain read,
+/// a `PATCH` of a named object or a `POST` to a collection, made of valid names. No
+/// percent-encoding is accepted in the path: a valid name never needs it.
 pub fn parse(method: &http::Method, uri: &http::Uri) -> Result<Parsed, Refused> {
-    if method != http::Method::GET {
-        return Err(Refused::new(format!("method {method} is never used (reads only)")));
-    }
+    let write = match *method {
+        http::Method::GET => None,
+        http::Method::PATCH => Some(Verb::Patch),
+        http::Method::POST => Some(Verb::Create),
+        _ => {
+            return Err(Refused::new(format!(
+                "method {method} is never used (reads, and the agent's own status patch and Events)"
+            )));
+        }
+    };
     let path = uri.path();
     if !path.starts_with('/') || path.contains(['%', '\\', '?', '#']) || !path.is_ascii() {
         return Err(Refused::new(format!("path {path:?} is not made of plain names")));
@@ -148,10 +172,15 @@ pub fn parse(method: &http::Method, uri: &http::Uri) -> Result<Parsed, Refused> 
         return Err(Refused::new(format!("path {path:?} has an empty, `.` or `..` segment")));
     }
     let query = parse_query(uri.query().unwrap_or(""))?;
+    if write.is_some() && !query.is_empty() {
+        return Err(Refused::new(format!("{method} {path}: a write carries no query parameter")));
+    }
+    // Discovery documents are only read.
+    let read = write.is_none();
     let (group, version, rest) = match segments.as_slice() {
-        ["api"] | ["apis"] if query.is_empty() => return Ok(Parsed::Discovery { group: None }),
-        ["api", "v1"] if query.is_empty() => return Ok(Parsed::Discovery { group: Some(String::new()) }),
-        ["apis", g] | ["apis", g, _] if query.is_empty() && segments.len() <= 3 => {
+        ["api"] | ["apis"] if read && query.is_empty() => return Ok(Parsed::Discovery { group: None }),
+        ["api", "v1"] if read && query.is_empty() => return Ok(Parsed::Discovery { group: Some(String::new()) }),
+        ["apis", g] | ["apis", g, _] if read && query.is_empty() && segments.len() <= 3 => {
             if !is_api_group(g) || segments.get(2).is_some_and(|v| !is_api_version(v)) {
                 return Err(Refused::new(format!("discovery path {path:?} names no valid group and version")));
             }
@@ -197,7 +226,14 @@ pub fn parse(method: &http::Method, uri: &http::Uri) -> Result<Parsed, Refused> 
     {
         return Err(Refused::new(format!("subresource {s:?} is not a resource name")));
     }
-    let verb = if name.is_some() { Verb::Get } else { Verb::List };
+    let verb = match (write, name) {
+        (None, Some(_)) => Verb::Get,
+        (None, None) => Verb::List,
+        (Some(Verb::Patch), Some(_)) => Verb::Patch,
+        (Some(Verb::Create), None) => Verb::Create,
+        (Some(_), Some(_)) => return Err(Refused::new(format!("POST {path}: only creates in a collection"))),
+        (Some(_), None) => return Err(Refused::new(format!("PATCH {path}: names no object"))),
+    };
     Ok(Parsed::Resource(ApiRequest {
         verb,
         group: group.to_string(),
@@ -344,10 +380,15 @@ impl Rule {
 /// The allow-set of one run: the requests the definitions need, within the local policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Access {
-    /// Sorted, each once.
+    /// Sorted, each once. Reads only: a write never matches one of these.
     pub rules: Vec<Rule>,
     /// The API groups whose discovery documents may be read (`""` is the core group).
     pub discovery: BTreeSet<String>,
+    /// The agent's own requests (`agent::control::requests`), the only ones that may write.
+    /// Each is matched exactly (a rule with a namespace and, but for a create, a name) and
+    /// without the local policy: that bounds what is gathered, and these are not gathering.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub own: Vec<Rule>,
 }
 
 impl Access {
@@ -372,6 +413,15 @@ impl Access {
             );
         }
         a
+    }
+
+    /// Only the agent's own requests (see [`Access::own`]); `rules` with a namespace given as
+    /// [`Namespaces::Exact`] or a cluster-scoped read, never [`Namespaces::PolicyAllowed`].
+    pub fn own(rules: impl IntoIterator<Item = Rule>) -> Access {
+        let mut own: Vec<Rule> = rules.into_iter().filter(|r| r.namespaces != Namespaces::PolicyAllowed).collect();
+        own.sort();
+        own.dedup();
+        Access { own, ..Access::default() }
     }
 
     pub fn add(&mut self, rule: Rule) {
@@ -400,6 +450,14 @@ impl Access {
             }
             Parsed::Resource(r) => r,
         };
+        if self.own.iter().any(|rule| rule.covers(r, policy)) {
+            return Ok(());
+        }
+        if r.verb.is_write() {
+            return Err(Refused::new(format!(
+                "{r}: the only writes are the agent's own (its RrctlAgent's status, Events in its namespace)"
+            )));
+        }
         if policy.is_denied(&r.group, &r.resource) {
             return Err(Refused::new(format!("{r}: resource {} is denied by the local policy", r.resource)));
         }
@@ -447,8 +505,13 @@ impl Gate {
         let parsed = parse(request.method(), request.uri())?;
         let access = self.access.read().unwrap_or_else(|p| p.into_inner());
         let verdict = access.check(&parsed, &self.policy);
-        if let Err(r) = &verdict {
-            tracing::warn!(target: "rrctl::gate", "{}", r);
+        match (&verdict, &parsed) {
+            (Err(r), _) => tracing::warn!(target: "rrctl::gate", "{}", r),
+            // What was let through, for whoever wants to compare it with the API server's audit.
+            (Ok(()), Parsed::Resource(r)) => tracing::debug!(target: "rrctl::gate", "let through: {r}"),
+            (Ok(()), Parsed::Discovery { .. }) => {
+                tracing::debug!(target: "rrctl::gate", "let through: discovery {}", request.uri().path())
+            }
         }
         verdict
     }
@@ -582,6 +645,7 @@ mod tests {
         let long = format!("/api/v1/namespaces/openshift-etcd/configmaps/{}", "a".repeat(254));
         assert!(req(&long).is_err());
         assert!(parse(&http::Method::DELETE, &"/api/v1/namespaces/openshift-etcd/pods/x".parse().unwrap()).is_err());
+        assert!(parse(&http::Method::PUT, &"/api/v1/namespaces/openshift-etcd/pods/x".parse().unwrap()).is_err());
     }
 
     #[test]
@@ -609,6 +673,113 @@ mod tests {
         assert!(check("/api/v1/namespaces/default/pods/x/log").is_err());
         assert!(check("/api/v1/namespaces/openshift-etcd/pods/etcd-0").is_err(), "the pod itself is not allowed");
         assert!(check("/apis").is_err(), "no discovery was asked for");
+    }
+
+    fn method(m: &str, path_and_query: &str) -> Result<Parsed, Refused> {
+        parse(&m.parse::<http::Method>().unwrap(), &path_and_query.parse::<http::Uri>().unwrap())
+    }
+
+    /// The agent's own requests in namespace `ns`, written out by hand as
+    /// `agent::control::requests` lists them.
+    fn own(ns: &str) -> Access {
+        let exact = || Namespaces::Exact(ns.to_string());
+        let group = "rapid.insights.openshift.io";
+        Access::own([
+            Rule::new(Verb::Get, group, "v1alpha1", "rrctlagents", exact()).names(["cluster".to_string()]),
+            Rule::new(Verb::Patch, group, "v1alpha1", "rrctlagents", exact())
+                .subresource("status")
+                .names(["cluster".to_string()]),
+            Rule::new(Verb::Create, "", "v1", "events", exact()),
+        ])
+    }
+
+    #[test]
+    fn writes_parse_as_patch_of_a_name_and_create_in_a_collection() {
+        let patch = "/apis/rapid.insights.openshift.io/v1alpha1/namespaces/agent-ns/rrctlagents/cluster/status";
+        let Parsed::Resource(r) = method("PATCH", patch).unwrap() else { panic!() };
+        assert_eq!(
+            (r.verb, r.subresource.as_deref(), r.name.as_deref()),
+            (Verb::Patch, Some("status"), Some("cluster"))
+        );
+        let Parsed::Resource(r) = method("POST", "/api/v1/namespaces/agent-ns/events").unwrap() else { panic!() };
+        assert_eq!((r.verb, r.resource.as_str(), r.name), (Verb::Create, "events", None));
+        for (m, bad) in [
+            ("PATCH", "/api/v1/namespaces/agent-ns/events"),
+            ("POST", "/api/v1/namespaces/agent-ns/events/x"),
+            ("POST", "/api/v1/namespaces/agent-ns/events?dryRun=All"),
+            (
+                "PATCH",
+                "/apis/rapid.insights.openshift.io/v1alpha1/namespaces/agent-ns/rrctlagents/cluster?fieldManager=x",
+            ),
+            ("POST", "/apis"),
+            ("POST", "/api/v1"),
+            ("DELETE", "/apis/rapid.insights.openshift.io/v1alpha1/namespaces/agent-ns/rrctlagents/cluster"),
+            ("PUT", patch),
+            ("HEAD", "/api/v1/namespaces/agent-ns/events"),
+        ] {
+            let refused = method(m, bad).unwrap_err();
+            assert!(!refused.reason.is_empty(), "{m} {bad}");
+        }
+    }
+
+    #[test]
+    fn the_agents_own_requests_are_allowed_exactly_and_no_other_write() {
+        // The agent's namespace is outside the policy's prefixes (`openshift-`, `kube-`): its
+        // own requests still pass (the policy bounds gathering), nothing else there does.
+        let policy = LocalPolicy::default();
+        assert!(!policy.namespace_allowed("agent-ns"));
+        let access = own("agent-ns");
+        let check = |m: &str, p: &str| access.check(&method(m, p).unwrap(), &policy);
+        let base = "/apis/rapid.insights.openshift.io/v1alpha1/namespaces";
+        assert_eq!(check("GET", &format!("{base}/agent-ns/rrctlagents/cluster")), Ok(()));
+        assert_eq!(check("PATCH", &format!("{base}/agent-ns/rrctlagents/cluster/status")), Ok(()));
+        assert_eq!(check("POST", "/api/v1/namespaces/agent-ns/events"), Ok(()));
+        for (m, p) in [
+            // Another name, another namespace, the object itself rather than its status.
+            ("PATCH", format!("{base}/agent-ns/rrctlagents/other/status")),
+            ("PATCH", format!("{base}/kube-system/rrctlagents/cluster/status")),
+            ("PATCH", format!("{base}/agent-ns/rrctlagents/cluster")),
+            // Another resource, another version, another group.
+            ("PATCH", "/api/v1/namespaces/agent-ns/configmaps/cluster".to_string()),
+            ("PATCH", "/apis/rapid.insights.openshift.io/v1/namespaces/agent-ns/rrctlagents/cluster/status".into()),
+            ("POST", "/apis/events.k8s.io/v1/namespaces/agent-ns/events".into()),
+            // Events elsewhere, other creates, in the agent's namespace too.
+            ("POST", "/api/v1/namespaces/default/events".into()),
+            ("POST", "/api/v1/namespaces/agent-ns/configmaps".into()),
+            ("POST", format!("{base}/agent-ns/rrctlagents")),
+            ("POST", "/api/v1/namespaces/agent-ns/pods/x/eviction".into()),
+            // Reads beyond the one get: a list, another name, Events.
+            ("GET", format!("{base}/agent-ns/rrctlagents")),
+            ("GET", format!("{base}/agent-ns/rrctlagents/other")),
+            ("GET", "/api/v1/namespaces/agent-ns/events".into()),
+        ] {
+            match method(m, &p) {
+                Err(refused) => assert!(!refused.reason.is_empty(), "{m} {p}"),
+                Ok(parsed) => {
+                    let refused = access.check(&parsed, &policy).expect_err(&format!("{m} {p} was allowed"));
+                    let Parsed::Resource(r) = parsed else { panic!("{m} {p}") };
+                    assert!(refused.reason.starts_with(&format!("{r}: ")), "{m} {p}: {refused}");
+                }
+            }
+        }
+        assert!(check("GET", "/apis").is_err(), "no discovery");
+    }
+
+    #[test]
+    fn a_runs_rules_never_allow_a_write() {
+        // Even a rule with a write verb in `rules` (nothing puts one there) lets no write
+        // through: writes match `own` only.
+        let policy = LocalPolicy::default();
+        let mut access = Access::identity();
+        access.add(Rule::new(Verb::Create, "", "v1", "configmaps", Namespaces::Exact("openshift-etcd".into())));
+        access.add(Rule::new(Verb::Patch, "", "v1", "configmaps", Namespaces::PolicyAllowed));
+        let refused = access.check(&method("POST", "/api/v1/namespaces/openshift-etcd/configmaps").unwrap(), &policy);
+        assert!(refused.unwrap_err().reason.contains("the only writes are the agent's own"));
+        let patch = method("PATCH", "/api/v1/namespaces/openshift-etcd/configmaps/x").unwrap();
+        assert!(access.check(&patch, &policy).is_err());
+        // And `own` takes no rule that leaves the namespace to the policy.
+        let loose = Access::own([Rule::new(Verb::Create, "", "v1", "events", Namespaces::PolicyAllowed)]);
+        assert!(loose.check(&method("POST", "/api/v1/namespaces/openshift-etcd/events").unwrap(), &policy).is_err());
     }
 
     #[test]

@@ -243,7 +243,7 @@ fn the_agent_writes_its_conditions_archive_and_request_id_to_the_resource_and_ku
     // A refused upload: Uploaded=False with its reason, and a Warning Event on the resource.
     let refusing = ingress::start(IngressConfig::accepting("another-token"));
     let out = w.agent(&["--once", "--upload-url", &refusing.url, "--upload-token-file", &token]).output().unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let status = w.resource()["status"].clone();
     let uploaded = condition(&status, "Uploaded");
     assert_eq!((uploaded["status"].as_str(), uploaded["reason"].as_str()), (Some("False"), Some("Unauthorized")));
@@ -350,4 +350,68 @@ fn disabled_definitions_are_not_gathered_and_the_data_policy_turns_obfuscation_o
     assert_eq!(gathered["reason"], "ArchiveWriteFailed", "{gathered}");
     assert!(gathered["message"].as_str().unwrap().contains("refusing to write an archive that is not obfuscated"));
     assert_eq!(out.status.code(), Some(3), "no archive: exit 3 (docs/exit-codes.md)\n{stderr}");
+}
+
+/// The control's requests go through the request gate like every other request of the agent:
+/// the gate logs each request it lets through (`rrctl::gate` at debug), and that log names as
+/// many requests as the API server's audit log holds for the agent. Its only writes are the
+/// status patch of its own `RrctlAgent` and a Warning Event, both in its namespace, and they
+/// still work: the status says why the upload failed and the Event is there.
+#[test]
+fn the_controls_requests_pass_the_gate_and_its_only_writes_are_its_status_and_events() {
+    let w = world(json!({"collection": "Enabled"}));
+    let refusing = ingress::start(IngressConfig::accepting("another-token"));
+    let token = w.dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let out = w
+        .agent(&["--once", "--upload-url", &refusing.url, "--upload-token-file", token.to_str().unwrap()])
+        .env("RUST_LOG", "rrctl::gate=debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a failed upload: {stderr}");
+
+    // Both writes did what they are for.
+    let status = w.resource()["status"].clone();
+    assert_eq!(condition(&status, "Uploaded")["reason"], "Unauthorized", "{status}");
+    let events: Value =
+        serde_json::from_str(&w.env.kubectl_admin(&["get", "events", "-n", &w.ns, "-o", "json"], None)).unwrap();
+    assert!(events["items"].as_array().unwrap().iter().any(|e| e["reason"] == "UploadUnauthorized"), "{events}");
+
+    // The audit log: nothing refused, and the writes are exactly these two.
+    let asked = w.asked();
+    assert!(asked.iter().all(|a| a.code != 403), "{:?}", asked.iter().filter(|a| a.code == 403).collect::<Vec<_>>());
+    let mut writes: Vec<(&str, &str, &str, &str)> = asked
+        .iter()
+        .filter(|a| !matches!(a.verb.as_str(), "get" | "list" | "watch"))
+        .map(|a| (a.verb.as_str(), a.resource.as_str(), a.subresource.as_str(), a.namespace.as_str()))
+        .collect();
+    writes.sort();
+    assert_eq!(writes, [("create", "events", "", w.ns.as_str()), ("patch", "rrctlagents", "status", w.ns.as_str())]);
+    let patched: Vec<&str> = asked.iter().filter(|a| a.verb == "patch").map(|a| a.name.as_str()).collect();
+    assert_eq!(patched, ["cluster"]);
+
+    // The gate saw every one of them: as many requests let through as the server recorded,
+    // the two writes among them, and nothing refused.
+    let through: Vec<&str> = stderr.lines().filter_map(|l| l.split_once("let through: ")).map(|(_, r)| r).collect();
+    assert!(!stderr.contains("refused by the local policy gate"), "{stderr}");
+    assert_eq!(
+        through.len(),
+        asked.len(),
+        "gate: {through:#?}\naudit: {:#?}",
+        asked.iter().map(|a| a.line()).collect::<Vec<_>>()
+    );
+    let mut gated_writes: Vec<&str> =
+        through.iter().copied().filter(|r| r.starts_with("patch ") || r.starts_with("create ")).collect();
+    gated_writes.sort();
+    assert_eq!(
+        gated_writes,
+        [
+            format!("create core/v1 events in namespace {}", w.ns),
+            format!(
+                "patch rapid.insights.openshift.io/v1alpha1 rrctlagents/status in namespace {} named cluster",
+                w.ns
+            ),
+        ]
+    );
 }

@@ -367,7 +367,7 @@ proptest! {
             let parsed = parse(&http::Method::GET, &uri).unwrap();
             prop_assert!(matches!(parsed, Parsed::Resource(_)));
             let gate = access.check(&parsed, &policy).is_ok();
-            let verb = match probe.verb { Verb::Get => "get", Verb::List => "list" };
+            let verb = probe.verb.as_str();
             let rbac = allowed(
                 env,
                 &agent.sa,

@@ -34,5 +34,6 @@ mod stand_in_agent;
 mod stand_in_gate;
 mod stand_in_gather;
 mod stand_in_kubectl;
+mod stand_in_plan;
 mod stand_in_prometheus;
 mod stand_in_server;
