@@ -1,4 +1,4 @@
-//! `rrctl agent`: `--once`, the polling loop counted at a test CDN (tests/cdn), status.json,
+//! `rrctl agent`: `--once`, the polling loop counted at a test CDN (`cdn`), status.json,
 //! Prometheus metrics, JSON logs, SIGTERM mid-download, `kill -9` at 20 moments during fetches;
 //! and the README's serve-then-fetch sequence with the real `rrctl serve`.
 
@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod cdn;
-use cdn::{Cdn, DAY, Fault, OCP, Releases, Run, T0, rfc3339, rrctl, sha256_hex, view};
+use crate::cdn::{Cdn, DAY, Fault, OCP, Releases, Run, T0, rfc3339, rrctl, sha256_hex, view};
 
 const NOW: i64 = T0 + DAY + 3600;
 

@@ -9,13 +9,6 @@
 //! stand-ins are raw sockets (they stall or refuse, which is all they do). Expected outcomes
 //! are worked out by hand from the fixtures.
 
-#[path = "cdn/mod.rs"]
-mod cdn;
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -24,8 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cdn::{Cdn, DAY, Fault, OCP, Releases, Run, T0, rfc3339, rrctl};
 use serde_json::Value;
+
+use crate::cdn::{Cdn, DAY, Fault, OCP, Releases, Run, T0, rfc3339, rrctl};
+use crate::kubeapi;
 
 /// 2026-11-27T18:00:00Z: a day and an hour after the release was issued.
 const NOW: i64 = T0 + DAY + 3600;

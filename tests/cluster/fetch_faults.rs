@@ -1,20 +1,16 @@
-//! `rrctl fetch` against a faulty CDN on loopback (tests/cdn): real dists built with
+//! `rrctl fetch` against a faulty CDN on loopback (`cdn`): real dists built with
 //! `rrctl build`, one fault per test. In every case: no panic, the reason in the exit status,
 //! the output and status.json, the last good bundle still active, and unverified bytes never in
 //! the state directory's active bundle. Expected bundles are derived from the dist files by the
-//! test itself (tests/cdn `view`), not from rrctl's client.
+//! test itself (`cdn::view`), not from rrctl's client.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-mod cdn;
-#[path = "support/envtest.rs"]
-mod envtest;
-#[path = "support/pki.rs"]
-mod pki;
-use cdn::{Cdn, DAY, DistView, Fault, OCP, Releases, Run, T0, rfc3339, rrctl, sha256_hex, view};
+use crate::cdn::{Cdn, DAY, DistView, Fault, OCP, Releases, Run, T0, rfc3339, rrctl, sha256_hex, view};
+use crate::{envtest, pki};
 
 /// A definition that applies to 4.16.3: removing it changes that version's bundle.
 const CHANGES_4_16: &str = "etcd-database-fragmentation.yaml";

@@ -6,20 +6,14 @@
 //! from what the server was told to send, and the server's request log is the record of what
 //! the client asked.
 
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/tarball.rs"]
-mod tarball;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use kubeapi::{Fault, KubeApi, ListShape, LogSource, RunningServer};
 use serde_json::Value;
-use tarball::read_archive;
+
+use crate::kubeapi::{self, Fault, KubeApi, ListShape, LogSource, RunningServer};
+use crate::tarball::read_archive;
 
 const MIB: u64 = 1024 * 1024;
 

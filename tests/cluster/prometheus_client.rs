@@ -2,17 +2,13 @@
 //! holds exactly the selected series, the firing alert is found with its labels, caps and
 //! timeouts hold (test servers that stall), the bearer token is sent.
 
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/prometheus.rs"]
-mod prometheus;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use prometheus::Prometheus;
 use rrctl::prometheus::{Alert, PrometheusClient, PrometheusError, PrometheusSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::prometheus::{self, Prometheus};
 
 type Series = (String, BTreeMap<String, String>);
 

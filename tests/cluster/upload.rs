@@ -8,21 +8,14 @@
 //! Expected values come from the fixtures (the archive sample's ClusterVersion) and the cited
 //! rules, by hand.
 
-#[path = "support/ingress.rs"]
-mod ingress;
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/tarball.rs"]
-mod tarball;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use ingress::{Fault, IngressConfig};
 use serde_json::Value;
+
+use crate::ingress::{self, Fault, IngressConfig};
+use crate::{kubeapi, tarball};
 
 const SA_USER: &str = "system:serviceaccount:openshift-insights-rrctl:rrctl-agent";
 const SA_TOKEN: &str = "rrctl-agent-token";

@@ -30,8 +30,7 @@ use rrctl::trust::{DistMeta, KeySource, SigningOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-mod common;
-use common::find_binary;
+use crate::common::find_binary;
 
 // ---------------------------------------------------------------- test dists
 

@@ -1,6 +1,7 @@
 //! A real Kubernetes API server for tests (the envtest convention of controller-runtime): one
 //! etcd and one kube-apiserver per test binary, started on first use and shared by every test of
-//! the binary, each test in namespaces of its own.
+//! the binary, each test in namespaces of its own. A module whose cluster-wide objects cannot be
+//! shared holds a second one of its own ([`own_server`]).
 //!
 //! The binaries come from the directory named by `KUBEBUILDER_ASSETS` (`kube-apiserver`, `etcd`,
 //! `kubectl`; `setup-envtest use 1.36 -p path` prints one, `.ci/run` assembles one under
@@ -121,9 +122,19 @@ static ENVTEST: OnceLock<Result<Envtest, String>> = OnceLock::new();
 /// The server of this test binary, started on first use. Panics (with the set-up instruction)
 /// when `KUBEBUILDER_ASSETS` is missing or the server does not start.
 pub fn envtest() -> &'static Envtest {
+    own_server(&ENVTEST)
+}
+
+/// A server of a module's own, kept in the module's `static` and started on its first use: only
+/// for tests whose cluster-wide objects cannot share the binary's server (`privacy` plants Nodes
+/// and the ClusterOperator `authentication` and gathers the whole cluster as the admin, where
+/// other modules load the archive sample's ClusterOperators and assert the exact set). Everything
+/// else uses [`envtest`] with namespaces of its own. Each one costs a start-up (etcd and
+/// kube-apiserver, see [`Envtest::startup`]).
+pub fn own_server(cell: &'static OnceLock<Result<Envtest, String>>) -> &'static Envtest {
     // Started on a thread of its own: the caller may be inside a tokio runtime, where starting
     // or blocking on another runtime panics.
-    let started = ENVTEST.get_or_init(|| {
+    let started = cell.get_or_init(|| {
         std::thread::spawn(start::start).join().unwrap_or_else(|panic| {
             Err(panic
                 .downcast_ref::<String>()
