@@ -18,16 +18,11 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+use crate::common::{read_json, rrctl};
 use crate::{envtest, prometheus, tarball};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn rrctl() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rrctl"));
-    c.env_remove("KUBECONFIG").env("NO_COLOR", "1").env("RRCTL_TODAY", "2026-11-26");
-    c
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -49,10 +44,6 @@ fn released() -> Vec<String> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 /// SemVer precedence of two versions (the `semver` crate, independent of rrctl's own types).
@@ -88,13 +79,12 @@ fn without_range_condition(rule: &Value, ranges: &BTreeSet<String>) -> Value {
 fn legacy_payloads_make_operators_collect_exactly_what_show_says_applies() {
     let tmp = tempfile::tempdir().unwrap();
     let dist = tmp.path().join("dist");
-    let out = rrctl()
+    let out = rrctl(root())
         .args(["build", "definitions", "--legacy", "always", "--dev-dir"])
         .arg(tmp.path().join("dev"))
         .arg("--out")
         .arg(&dist)
         .args(["--issued-at", "2026-11-01T00:00:00Z"])
-        .current_dir(root())
         .output()
         .unwrap();
     assert!(out.status.success(), "build: {}", String::from_utf8_lossy(&out.stderr));
@@ -708,7 +698,7 @@ fn gather(cluster: &Cluster, prom: &prometheus::Prometheus, policy: Option<&str>
     serve(env, cluster);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("corpus.tar.gz");
-    let mut cmd = rrctl();
+    let mut cmd = rrctl(root());
     cmd.args(["gather", "--definitions"])
         .arg(root().join("definitions"))
         .arg("--kubeconfig")

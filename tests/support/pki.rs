@@ -2,7 +2,6 @@
 //! `openssl` command (scripts/test.sh installs it; a missing one fails the test that needs it) in
 //! the test's own directory. Made when the test runs, valid for two days. `support/kubeapi.rs` and
 //! `support/prometheus.rs` use it as `crate::pki`, so a crate including them includes this too.
-#![allow(dead_code)] // each test crate that includes it uses part of it
 
 use std::path::{Path, PathBuf};
 
