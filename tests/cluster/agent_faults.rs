@@ -4,7 +4,7 @@
 //! what failed; output errors and huge limits never panic; `rrctl verify URL` walks roots like
 //! `rrctl fetch` (a 403 for a missing root is the end of the walk).
 //!
-//! The dist is built by `rrctl build` and served by the faulty CDN of `tests/cdn`; the cluster is
+//! The dist is built by `rrctl build` and served by the faulty CDN of `tests/cluster/cdn.rs`; the cluster is
 //! the test API server (`tests/support/kubeapi.rs`) with the real archive sample; the ingress
 //! stand-ins are raw sockets (they stall or refuse, which is all they do). Expected outcomes
 //! are worked out by hand from the fixtures.

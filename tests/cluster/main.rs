@@ -1,8 +1,11 @@
 //! Cluster-side tests against a real kube-apiserver (`tests/support/envtest.rs`: etcd and
 //! kube-apiserver from `KUBEBUILDER_ASSETS`, started once for this binary): one test crate with
-//! a module per concern, so the server starts once and the crate links once. The `stand_in_*`
-//! modules use the stand-in API server (`tests/support/kubeapi.rs`) for what a real one cannot
-//! be made to do; `contract` checks the stand-in against the real server.
+//! a module per concern, so the server starts once and the crate links once (`privacy` alone
+//! has a second server, see there). The `stand_in_*` modules, `agent_faults`, `gather_faults` and
+//! `upload` use the stand-in API server (`tests/support/kubeapi.rs`) for what a real one cannot be made to do;
+//! `contract` checks the stand-in against the real server. The agent's other counterparts are
+//! started here too: the faulty test CDN (`cdn`), the upload chain (`tests/support/ingress.rs`),
+//! a real Prometheus (`tests/support/prometheus.rs`).
 
 #[path = "../support/envtest.rs"]
 mod envtest;

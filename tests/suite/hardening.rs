@@ -1,9 +1,8 @@
 //! Issue 10, "nothing lost, nothing falsely green": one test per defect an adversarial run of
 //! the publisher side found, named after its item. Each runs the debug binary in its own
 //! temporary directory. (Item 4, publish order, is
-//! `tests/publish.rs::local_publish_writes_legacy_configurations_then_mapping_then_head`, beside
-//! the crash-injection machinery it uses; item 3 also has the Go differential test,
-//! `tests/regex_go.rs`.)
+//! `publish::local_publish_writes_legacy_configurations_then_mapping_then_head`, beside the
+//! crash-injection machinery it uses; item 3 also has the Go differential test, `regex_go`.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -183,7 +182,7 @@ fn validate_message(message: &str) -> (i32, serde_json::Value) {
 
 #[test]
 fn item03_validate_accepts_exactly_what_gos_regexp_accepts() {
-    // Refused by Go's regexp (checked against Go itself in tests/regex_go.rs).
+    // Refused by Go's regexp (checked against Go itself in `regex_go`).
     for pattern in [
         "a{1001}",
         "\\u0041",

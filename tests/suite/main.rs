@@ -4,8 +4,8 @@
 //! buildah, Go, actionlint) are started by that module's tests on loopback, each in its own
 //! temporary directory. `cargo test --test suite MODULE::` runs one module.
 //!
-//! The tests that need a real kube-apiserver live in their own crate (`tests/cluster/`), which
-//! starts one API server per test binary.
+//! The cluster side (API servers, the test CDN, the upload chain, Prometheus) is the other crate,
+//! `tests/cluster/`, which starts one real API server per test binary.
 
 mod common;
 
