@@ -15,6 +15,7 @@ mod build;
 mod catalog_browser;
 mod cli_help;
 mod conformance;
+mod crates;
 mod deploy;
 mod dev_keys;
 mod diag_render;
