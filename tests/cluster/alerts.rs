@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::common::{
     Agent, agent_with_rbac, alertmanager_pod, any_version_definition, archive_sample, gatherer, rbac_yaml, rrctl,
-    sample_cluster_objects, write_definitions,
+    sample_cluster_objects, series_of_query, write_definitions,
 };
 use crate::envtest;
 use crate::prometheus::{self, Prometheus};
@@ -87,23 +87,6 @@ fn split_labels(s: &str) -> Vec<String> {
         parts.push(cur);
     }
     parts
-}
-
-/// What Prometheus's query API says the selector matches: (name, labels) per series.
-fn series_of_query(prom: &Prometheus, selector: &str) -> BTreeSet<(String, BTreeMap<String, String>)> {
-    prom.vector(selector)
-        .iter()
-        .map(|s| {
-            let mut labels: BTreeMap<String, String> = s["metric"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            let name = labels.remove("__name__").unwrap();
-            (name, labels)
-        })
-        .collect()
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! wrote, an agent service account under the RBAC `rrctl rbac` generated, and the archive
 //! sample's cluster-scoped objects loaded into the server once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -10,6 +10,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::envtest::{Envtest, ServiceAccount};
+use crate::prometheus::Prometheus;
 
 pub const TODAY: &str = "2026-11-26";
 
@@ -240,6 +241,23 @@ pub fn resource<'a>(list: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|r| r["name"] == name)
         .unwrap_or_else(|| panic!("no {name} in {list}"))
+}
+
+/// The series an instant query of the test Prometheus returns: (name, labels) each.
+pub fn series_of_query(prom: &Prometheus, promql: &str) -> BTreeSet<(String, BTreeMap<String, String>)> {
+    prom.vector(promql)
+        .iter()
+        .map(|s| {
+            let mut labels: BTreeMap<String, String> = s["metric"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            let name = labels.remove("__name__").expect("series name");
+            (name, labels)
+        })
+        .collect()
 }
 
 /// The JSON files of a directory of the archive sample, by file stem.

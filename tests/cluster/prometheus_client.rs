@@ -8,6 +8,7 @@ use std::time::Duration;
 use rrctl::prometheus::{Alert, PrometheusClient, PrometheusError, PrometheusSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::common::series_of_query;
 use crate::prometheus::{self, Prometheus};
 
 type Series = (String, BTreeMap<String, String>);
@@ -71,23 +72,6 @@ fn parse_exposition(text: &str) -> Vec<Series> {
         out.push((name, labels));
     }
     out
-}
-
-/// The series an instant query returns, from the query API's JSON (an independent path).
-fn series_of_query(prom: &Prometheus, promql: &str) -> BTreeSet<Series> {
-    prom.vector(promql)
-        .iter()
-        .map(|s| {
-            let mut labels: BTreeMap<String, String> = s["metric"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            let name = labels.remove("__name__").expect("series name");
-            (name, labels)
-        })
-        .collect()
 }
 
 fn client(url: &str) -> PrometheusClient {
