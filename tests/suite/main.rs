@@ -24,6 +24,7 @@ mod features;
 mod format2;
 mod hardening;
 mod image;
+mod metrics_exposition;
 mod publish;
 mod publish_race;
 mod readme;
