@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerate the generated parts of deploy/ (rbac.yaml, policy.yaml, crd.yaml) from the
-# definitions, the built-in policy and the RrctlAgent type; tests/deploy.rs checks that they are
+# definitions, the built-in policy and the RrctlAgent type; tests/suite/deploy.rs checks that they are
 # current.
 set -eu
 cd "$(dirname "$0")/.."

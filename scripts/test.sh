@@ -49,7 +49,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # etcd for the envtest API server (Debian's 3.4 works with kube-apiserver 1.36).
 [ -x "$KUBEBUILDER_ASSETS/etcd" ] || command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v go >/dev/null 2>&1 || [ -x /usr/lib/go/bin/go ] || missing+=(golang-go)
-# A real Prometheus for tests/prometheus.rs, buildah for tests/suite/image.rs (no test skips without them).
+# A real Prometheus for tests/cluster/prometheus_client.rs, buildah for tests/suite/image.rs (no test skips without them).
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
 # The catalog is checked in a real headless browser (tests/suite/catalog_browser.rs), with real fonts.
@@ -111,7 +111,7 @@ for tool in actionlint zizmor; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing after installing it" >&2; exit 1; }
 done
 
-# --- privacy (issue 22): tests/privacy.rs scans archives with detect-secrets (PyPI).
+# --- privacy (issue 22): tests/cluster/privacy.rs scans archives with detect-secrets (PyPI).
 if ! command -v detect-secrets >/dev/null 2>&1; then
   echo "== installing detect-secrets (PyPI)"
   python3 -m pip install --quiet detect-secrets

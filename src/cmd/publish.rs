@@ -11,7 +11,7 @@ use crate::cli::GlobalOpts;
 use rrctl::publish::{self, Action, LocalDist, Plan, PlanItem, Progress, PublishOptions, Step, StoreConfig, Target};
 
 /// Test-only crash injection: fail every object-store write after this many (documented in
-/// `tests/publish.rs`; not a user setting). Read only by debug builds (what the tests run); a
+/// `tests/suite/publish.rs`; not a user setting). Read only by debug builds (what the tests run); a
 /// release binary ignores it.
 const FAIL_AFTER_ENV: &str = "RRCTL_PUBLISH_FAIL_AFTER";
 

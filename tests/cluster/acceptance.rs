@@ -83,7 +83,7 @@ fn bundled_definitions_gather_under_their_generated_rbac_asking_only_what_the_pl
             (300, "{\"level\":\"info\",\"msg\":\"compaction done\"}"),
         ]),
     );
-    // `rrctl rbac definitions` exactly as printed (deploy/rbac.yaml is the same, tests/deploy.rs).
+    // `rrctl rbac definitions` exactly as printed (deploy/rbac.yaml is the same, tests/suite/deploy.rs).
     let rbac = String::from_utf8(run_ok(rrctl(dir.path()).arg("rbac").arg(&defs)).stdout).unwrap();
     let agent = agent_with_rbac_as_printed(env, &rbac);
     assert_eq!(agent.sa.username, "system:serviceaccount:openshift-insights-rrctl:rrctl-agent");

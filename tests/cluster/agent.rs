@@ -5,25 +5,20 @@
 //! harness's 4.16 ClusterVersion and the archive sample's ClusterOperators, by hand.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use assert_cmd::Command;
-use serde_json::Value;
 
 use crate::common::{
-    Agent, agent_with_rbac, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects, write_definitions,
+    Agent, Serve, agent_with_rbac, archives_in, definition, rbac_yaml, read_json, rrctl, run, run_ok,
+    sample_cluster_objects, serve, write_definitions,
 };
-use crate::common::{Serve, serve};
 use crate::envtest;
 use crate::prometheus;
 use crate::tarball::read_archive;
 
 const UPLOAD_TOKEN: &str = "upload-token-for-tests";
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    cmd.output().unwrap()
-}
 
 /// Four definitions with four different fates on the harness's cluster (4.16.20, id
 /// 5d1c3e3a-…): collected, not-found (a kind the cluster does not serve), skipped-rollout and
@@ -117,17 +112,6 @@ fn ingress(failures: usize) -> Ingress {
     Ingress { url, received, _runtime: runtime }
 }
 
-fn json_file(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
-}
-
-fn archives_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    names
-}
-
 struct Setup {
     dir: tempfile::TempDir,
     root: PathBuf,
@@ -205,7 +189,7 @@ fn once_gathers_into_the_archive_dir_uploads_it_and_reports_every_definition() {
     );
 
     // status.json: the three conditions, every definition's outcome, the upload.
-    let status = json_file(&s.dir.path().join("state/status.json"));
+    let status = read_json(&s.dir.path().join("state/status.json"));
     let condition = |kind: &str| {
         status["conditions"]
             .as_array()
@@ -279,7 +263,7 @@ fn a_failed_upload_is_reported_and_keeps_the_archive() {
     let names = archives_in(&archives);
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(!read_archive(&archives.join(&names[0])).is_empty());
-    let status = json_file(&s.dir.path().join("state/status.json"));
+    let status = read_json(&s.dir.path().join("state/status.json"));
     assert_eq!(status["lastUpload"]["succeeded"], false, "{status}");
     assert_eq!(status["lastUpload"]["archive"], names[0].as_str(), "{status}");
     assert!(status["lastUpload"]["message"].as_str().unwrap().contains("HTTP 503"), "{status}");
@@ -324,7 +308,7 @@ fn with_real_prometheus_alerts_decide_and_metrics_are_archived() {
     assert_eq!(names.len(), 1, "{names:?}");
     let entries = read_archive(&archives.join(&names[0]));
 
-    let status = json_file(&s.dir.path().join("state/status.json"));
+    let status = read_json(&s.dir.path().join("state/status.json"));
     let outcomes: BTreeMap<String, String> = status["gather"]["definitions"]
         .as_array()
         .unwrap()

@@ -11,21 +11,12 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::common::{
-    Agent, agent_with_rbac, alertmanager_pod, archive_sample, rbac_yaml, rrctl, sample_cluster_objects,
-    write_definitions,
+    Agent, agent_with_rbac, alertmanager_pod, any_version_definition, archive_sample, gatherer, rbac_yaml, rrctl,
+    sample_cluster_objects, series_of_query, write_definitions,
 };
 use crate::envtest;
 use crate::prometheus::{self, Prometheus};
 use crate::tarball::read_archive;
-
-fn definition(id: &str, extra: &str, gather: &str) -> String {
-    crate::common::definition(id, &format!("versions: \"*\"\n{extra}"), gather)
-}
-
-fn gatherer<'a>(gathers: &'a Value, id: &str, index: usize) -> &'a Value {
-    let d = gathers["definitions"].as_array().unwrap().iter().find(|d| d["id"] == id);
-    &d.unwrap_or_else(|| panic!("{id} missing in {gathers}"))["gatherers"][index]
-}
 
 /// A service account of a fresh namespace bound by the RBAC `rrctl rbac` generates for `defs`.
 fn agent_for(dir: &Path, defs: &Path) -> Agent {
@@ -98,23 +89,6 @@ fn split_labels(s: &str) -> Vec<String> {
     parts
 }
 
-/// What Prometheus's query API says the selector matches: (name, labels) per series.
-fn series_of_query(prom: &Prometheus, selector: &str) -> BTreeSet<(String, BTreeMap<String, String>)> {
-    prom.vector(selector)
-        .iter()
-        .map(|s| {
-            let mut labels: BTreeMap<String, String> = s["metric"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            let name = labels.remove("__name__").unwrap();
-            (name, labels)
-        })
-        .collect()
-}
-
 #[test]
 fn a_metrics_file_holds_the_selected_series_and_nothing_else() {
     let prom = Prometheus::start();
@@ -123,7 +97,7 @@ fn a_metrics_file_holds_the_selected_series_and_nothing_else() {
         dir.path(),
         &[(
             "self-scrape",
-            definition(
+            any_version_definition(
                 "self-scrape",
                 "",
                 "  - metrics:\n      selectors: ['up{job=\"prometheus\"}', 'prometheus_build_info']\n",
@@ -150,7 +124,7 @@ fn metrics_over_the_gatherer_budget_are_cut_at_a_line_and_recorded_as_truncated(
     let dir = tempfile::tempdir().unwrap();
     let defs = write_definitions(
         dir.path(),
-        &[("many", definition("many", "", "  - metrics:\n      selectors: ['{job=\"prometheus\"}']\n"))],
+        &[("many", any_version_definition("many", "", "  - metrics:\n      selectors: ['{job=\"prometheus\"}']\n"))],
     );
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, "gathererMaxBytes: 2000\n").unwrap();
@@ -174,10 +148,10 @@ fn without_a_prometheus_url_metrics_fail_and_alert_conditions_are_skipped() {
     let defs = write_definitions(
         dir.path(),
         &[
-            ("m", definition("m", "", "  - metrics:\n      selectors: ['up']\n")),
+            ("m", any_version_definition("m", "", "  - metrics:\n      selectors: ['up']\n")),
             (
                 "on-alert",
-                definition(
+                any_version_definition(
                     "on-alert",
                     "when:\n  - alertIsFiring: AlertmanagerFailedReload\n",
                     "  - resources:\n      group: config.openshift.io\n      version: v1\n      kind: ClusterOperator\n",
@@ -211,15 +185,18 @@ fn only_definitions_whose_conditions_hold_make_requests() {
         &[
             (
                 "firing",
-                definition(
+                any_version_definition(
                     "firing",
                     "when:\n  - alertIsFiring: AlertmanagerFailedReload\n  - clusterVersionMatches: \">=4.16.0 <4.17.0\"\n",
                     operators,
                 ),
             ),
-            ("silent", definition("silent", "when:\n  - alertIsFiring: KubePodCrashLooping\n", pools)),
+            ("silent", any_version_definition("silent", "when:\n  - alertIsFiring: KubePodCrashLooping\n", pools)),
             // The cluster's 4.16.20 is below 4.17.0 (both grammars, npm-style and blang/semver, agree here).
-            ("other-version", definition("other-version", "when:\n  - clusterVersionMatches: \">=4.17.0\"\n", nodes)),
+            (
+                "other-version",
+                any_version_definition("other-version", "when:\n  - clusterVersionMatches: \">=4.17.0\"\n", nodes),
+            ),
         ],
     );
     sample_cluster_objects(envtest::envtest());
@@ -262,7 +239,7 @@ fn alert_driven_legacy_functions_gather_what_the_firing_alert_points_at() {
         &[
             (
                 "am-logs",
-                definition(
+                any_version_definition(
                     "am-logs",
                     "",
                     "  - containersLogs:\n      alertName: AlertmanagerFailedReload\n      tailLines: 50\n  \
@@ -270,10 +247,13 @@ fn alert_driven_legacy_functions_gather_what_the_firing_alert_points_at() {
                      namespace: openshift-monitoring\n",
                 ),
             ),
-            ("am-pod", definition("am-pod", "", "  - podDefinition:\n      alertName: AlertmanagerFailedReload\n")),
+            (
+                "am-pod",
+                any_version_definition("am-pod", "", "  - podDefinition:\n      alertName: AlertmanagerFailedReload\n"),
+            ),
             (
                 "silent-logs",
-                definition(
+                any_version_definition(
                     "silent-logs",
                     "",
                     "  - containersLogs:\n      alertName: KubePodCrashLooping\n      tailLines: 50\n  \
@@ -338,7 +318,7 @@ fn namespace_legacy_functions_gather_the_samples_operator_as_the_sample_archive_
         dir.path(),
         &[(
             "samples",
-            definition(
+            any_version_definition(
                 "samples",
                 "",
                 &format!(
@@ -402,7 +382,7 @@ fn api_request_counts_of_the_resource_the_alert_names_come_out_as_in_the_sample(
         dir.path(),
         &[(
             "removed-apis",
-            definition(
+            any_version_definition(
                 "removed-apis",
                 "",
                 &format!("  - apiRequestCountsOfResourceFromAlert:\n      alertName: {alert}\n"),

@@ -1,7 +1,8 @@
-//! What the modules of this crate share: running rrctl, writing definitions, an agent service
-//! account under the RBAC `rrctl rbac` generated, and the archive sample's cluster-scoped objects
-//! loaded into the server once.
+//! What the modules of this crate share: running rrctl, writing definitions, reading what it
+//! wrote, an agent service account under the RBAC `rrctl rbac` generated, and the archive
+//! sample's cluster-scoped objects loaded into the server once.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -9,23 +10,51 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::envtest::{Envtest, ServiceAccount};
+use crate::prometheus::Prometheus;
 
 pub const TODAY: &str = "2026-11-26";
 
-pub fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RRCTL_INDEX_KEY")
-        .env_remove("RRCTL_HEAD_KEY")
-        .env_remove("KUBECONFIG")
-        .env("RRCTL_TODAY", TODAY)
-        .env("NO_COLOR", "1");
+/// The debug binary without what the caller's environment would change (signing keys, build
+/// date, clock and day, kubeconfig, proxies, log filter) and without colour. A process to spawn
+/// or to run with its exit code read as is; [`rrctl`] is the `assert_cmd` form.
+pub fn rrctl_process() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_rrctl"));
+    for k in [
+        "SOURCE_DATE_EPOCH",
+        "RRCTL_INDEX_KEY",
+        "RRCTL_HEAD_KEY",
+        "RRCTL_NOW",
+        "RRCTL_TODAY",
+        "KUBECONFIG",
+        "RUST_LOG",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ] {
+        c.env_remove(k);
+    }
+    c.env("NO_COLOR", "1");
     c
 }
 
+/// [`rrctl_process`] in `cwd` on the day [`TODAY`].
+pub fn rrctl(cwd: &Path) -> Command {
+    let mut c = Command::from_std(rrctl_process());
+    c.current_dir(cwd).env("RRCTL_TODAY", TODAY);
+    c
+}
+
+pub fn run(cmd: &mut Command) -> std::process::Output {
+    cmd.output().unwrap()
+}
+
 pub fn run_ok(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap();
+    let out = run(cmd);
     assert!(
         out.status.success(),
         "{cmd:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -40,6 +69,24 @@ pub fn definition(id: &str, extra: &str, gather: &str) -> String {
     format!(
         "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
          justification: Test content for the cluster tests of rrctl.\n{extra}gather:\n{gather}"
+    )
+}
+
+/// [`definition`] that applies to every version.
+pub fn any_version_definition(id: &str, extra: &str, gather: &str) -> String {
+    definition(id, &format!("versions: \"*\"\n{extra}"), gather)
+}
+
+/// A definition of container logs in `namespace` (pods `noisy-*`, lines with "slow fdatasync"
+/// of the last day) capped at `max_bytes`.
+pub fn log_definition(id: &str, namespace: &str, max_bytes: u64) -> String {
+    any_version_definition(
+        id,
+        "",
+        &format!(
+            "  - containerLogs:\n      namespace: {namespace}\n      podNameRegex: \"^noisy-\"\n      \
+             messages: [\"slow fdatasync\"]\n      sinceSeconds: 86400\n      maxBytes: {max_bytes}\n"
+        ),
     )
 }
 
@@ -148,6 +195,71 @@ pub fn read_json(path: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// An archive entry (see `tarball::read_archive`) as JSON.
+pub fn json_of(entries: &BTreeMap<String, Vec<u8>>, path: &str) -> Value {
+    serde_json::from_slice(entries.get(path).unwrap_or_else(|| panic!("no {path} in {:?}", entries.keys())))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Gatherer `index` of definition `id` in a `gathers.json`.
+pub fn gatherer<'a>(gathers: &'a Value, id: &str, index: usize) -> &'a Value {
+    let d = gathers["definitions"].as_array().unwrap().iter().find(|d| d["id"] == id);
+    &d.unwrap_or_else(|| panic!("{id} missing in {gathers}"))["gatherers"][index]
+}
+
+/// The condition of type `kind` in a `status.json` (or an RrctlAgent's status).
+pub fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == kind))
+        .unwrap_or_else(|| panic!("no {kind} condition in {status}"))
+}
+
+/// The file names in an archive directory, sorted.
+pub fn archives_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+/// `metadata.name` of each item of a list.
+pub fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The resource `name` of a discovery `APIResourceList`.
+pub fn resource<'a>(list: &'a Value, name: &str) -> &'a Value {
+    list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {list}"))
+}
+
+/// The series an instant query of the test Prometheus returns: (name, labels) each.
+pub fn series_of_query(prom: &Prometheus, promql: &str) -> BTreeSet<(String, BTreeMap<String, String>)> {
+    prom.vector(promql)
+        .iter()
+        .map(|s| {
+            let mut labels: BTreeMap<String, String> = s["metric"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            let name = labels.remove("__name__").expect("series name");
+            (name, labels)
+        })
+        .collect()
+}
+
 /// The JSON files of a directory of the archive sample, by file stem.
 pub fn sample_files(rel: &str) -> Vec<(String, Value)> {
     let dir = archive_sample().join(rel);
@@ -233,7 +345,7 @@ impl Drop for Serve {
 
 pub fn serve(dist: &Path) -> Serve {
     use std::io::BufRead as _;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rrctl"))
+    let mut child = rrctl_process()
         .arg("serve")
         .arg(dist)
         .args(["--addr", "127.0.0.1:0"])

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-use crate::common::grant;
+use crate::common::{grant, names, resource};
 use crate::envtest::{self, AuditRecord, kubelet};
 use crate::kubeapi::{self, KubeApi, LogSource, PolicyRule, RunningServer, User};
 
@@ -347,15 +347,6 @@ impl Http {
     }
 }
 
-fn names(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -510,15 +501,6 @@ fn errors_are_status_objects_like_the_real_server() {
         let empty = server.get("/api/v1/namespaces/openshift-nowhere/configmaps");
         assert_eq!((empty.status, &empty.body["items"]), (200, &json!([])), "{name}");
     }
-}
-
-fn resource<'a>(list: &'a Value, name: &str) -> &'a Value {
-    list["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {list}"))
 }
 
 #[test]

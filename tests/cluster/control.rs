@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{Serve, serve};
-use crate::common::{agent_with_rbac, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects, write_definitions};
+use crate::common::{
+    Serve, agent_with_rbac, condition, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects, serve,
+    write_definitions,
+};
 use crate::envtest::{self, AuditRecord, Envtest};
 use crate::ingress::{self, IngressConfig};
 
@@ -149,13 +151,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
-    status["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == kind))
-        .unwrap_or_else(|| panic!("no {kind} condition in {status}"))
 }
 
 /// A request that reads cluster data (what gathering does): a list or a log read.

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::common::serve;
 use crate::common::{
-    agent_with_rbac, definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects, sample_files, write_definitions,
+    agent_with_rbac, definition, gatherer, json_of, log_definition, rbac_yaml, rrctl, run_ok, sample_cluster_objects,
+    sample_files, serve, write_definitions,
 };
 use crate::envtest::{self, AuditRecord, Envtest, ServiceAccount, kubelet};
 use crate::tarball::read_archive;
@@ -116,21 +116,6 @@ fn stamped(lines: &kubelet::LogLines, keep: &[usize]) -> String {
 fn build_dist(dir: &Path, defs: &Path) -> (PathBuf, PathBuf) {
     run_ok(rrctl(dir).arg("build").arg(defs).arg("--out").arg(dir.join("dist")));
     (dir.join("dist"), dir.join(".rrctl/dev/root/1.json"))
-}
-
-fn json_of(entries: &BTreeMap<String, Vec<u8>>, path: &str) -> Value {
-    serde_json::from_slice(entries.get(path).unwrap_or_else(|| panic!("no {path} in {:?}", entries.keys())))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn gatherer<'a>(gathers: &'a Value, id: &str, index: usize) -> &'a Value {
-    let d = gathers["definitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["id"] == id)
-        .unwrap_or_else(|| panic!("{id} missing"));
-    &d["gatherers"][index]
 }
 
 fn assert_no_secrets_and_no_403(records: &[AuditRecord]) {
@@ -450,17 +435,6 @@ fn the_agent_gathers_after_a_successful_fetch() {
     assert_eq!(remote["source"], "bundle");
     assert!(remote["bundle_sha256"].is_string());
     assert_no_secrets_and_no_403(&env.audit().by_user(&agent.sa.username));
-}
-
-fn log_definition(id: &str, namespace: &str, max_bytes: u64) -> String {
-    definition(
-        id,
-        "versions: \"*\"\n",
-        &format!(
-            "  - containerLogs:\n      namespace: {namespace}\n      podNameRegex: \"^noisy-\"\n      \
-             messages: [\"slow fdatasync\"]\n      sinceSeconds: 86400\n      maxBytes: {max_bytes}\n"
-        ),
-    )
 }
 
 /// `count` lines `W | slow fdatasync line NNNNNN`, 100 ms apart, the first an hour ago: 62 bytes

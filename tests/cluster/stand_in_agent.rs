@@ -6,9 +6,9 @@
 //! `tests/cluster/agent.rs`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::common::{Serve, serve};
+use crate::common::{Serve, archives_in, definition, read_json, rrctl, run, run_ok, serve, write_definitions};
 use crate::kubeapi;
 use crate::kubeapi::KubeApi;
 use crate::tarball::read_archive;
@@ -17,43 +17,6 @@ use serde_json::Value;
 
 const SA_USER: &str = "system:serviceaccount:openshift-insights-rrctl:rrctl-agent";
 const SA_TOKEN: &str = "rrctl-agent-token";
-const TODAY: &str = "2026-11-26";
-
-fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RRCTL_INDEX_KEY")
-        .env_remove("RRCTL_HEAD_KEY")
-        .env_remove("RRCTL_NOW")
-        .env_remove("KUBECONFIG")
-        .env("RRCTL_TODAY", TODAY)
-        .env("NO_COLOR", "1");
-    c
-}
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    cmd.output().unwrap()
-}
-
-fn run_ok(cmd: &mut Command) -> std::process::Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn definition(id: &str, extra: &str, gather: &str) -> String {
-    format!(
-        "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
-         justification: Test content for the agent tests of rrctl.\n{extra}gather:\n{gather}"
-    )
-}
 
 /// Four definitions with four different fates on the archive sample's cluster (4.x, id
 /// 84ef291d-…): collected, not-found (a kind the cluster does not serve), skipped-rollout and
@@ -77,26 +40,6 @@ fn four_fates() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn write_definitions(dir: &Path, files: Vec<(&str, String)>) -> PathBuf {
-    let defs = dir.join("defs");
-    std::fs::create_dir_all(defs.join("platform")).unwrap();
-    for (id, text) in files {
-        std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
-    }
-    defs
-}
-
-fn json_file(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
-}
-
-fn archives_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    names
-}
-
 struct Setup {
     dir: tempfile::TempDir,
     root: PathBuf,
@@ -112,7 +55,7 @@ fn setup_full(
     policy: Option<&str>,
 ) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let defs = write_definitions(dir.path(), definitions);
+    let defs = write_definitions(dir.path(), &definitions);
     let policy_args: Vec<PathBuf> = match policy {
         Some(text) => {
             std::fs::write(dir.path().join("policy.yaml"), text).unwrap();
@@ -291,7 +234,7 @@ fn the_base_domain_falls_back_to_infrastructure_and_an_unknown_one_writes_nothin
     let archives = s.dir.path().join("archives");
     run(agent(&s, &[]).arg("--policy").arg(s.dir.path().join("policy.yaml")).arg("--archive-dir").arg(&archives));
     assert!(!archives.exists() || archives_in(&archives).is_empty(), "an archive was written");
-    let status = json_file(&s.dir.path().join("state/status.json"));
+    let status = read_json(&s.dir.path().join("state/status.json"));
     let c = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "GatherSucceeded").unwrap();
     assert_eq!(c["status"], "False", "{status}");
     assert_eq!(c["reason"], "ArchiveWriteFailed", "{status}");

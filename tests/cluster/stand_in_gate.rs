@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{rrctl, run_ok};
+use crate::common::{json_of, rrctl, run_ok};
 use crate::kubeapi::{self, KubeApi};
 use crate::tarball::read_archive;
 use crate::{injections, prometheus};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn write_definition(dir: &Path, id: &str, gather: &str) -> PathBuf {
     let defs = dir.join("defs");
@@ -23,10 +23,6 @@ fn write_definition(dir: &Path, id: &str, gather: &str) -> PathBuf {
     )
     .unwrap();
     defs
-}
-
-fn json_of(entries: &std::collections::BTreeMap<String, Vec<u8>>, path: &str) -> Value {
-    serde_json::from_slice(entries.get(path).unwrap_or_else(|| panic!("no {path}"))).unwrap()
 }
 
 const CONFIG_MAPS: &str = "  - resources:\n      group: \"\"\n      version: v1\n      kind: ConfigMap\n      \

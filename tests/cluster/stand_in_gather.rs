@@ -2,70 +2,10 @@
 //! one cannot be made to do: a container log of 20 GB that never ends in time. Everything else
 //! about gather runs against the real kube-apiserver in `tests/cluster/gather.rs`.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
+use crate::common::{definition, gatherer, json_of, log_definition, rrctl, write_definitions};
 use crate::kubeapi;
 use crate::kubeapi::{KubeApi, LogSource};
 use crate::tarball::read_archive;
-use assert_cmd::Command;
-use serde_json::Value;
-
-const TODAY: &str = "2026-11-26";
-
-fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RRCTL_INDEX_KEY")
-        .env_remove("RRCTL_HEAD_KEY")
-        .env_remove("KUBECONFIG")
-        .env("RRCTL_TODAY", TODAY)
-        .env("NO_COLOR", "1");
-    c
-}
-
-fn definition(id: &str, extra: &str, gather: &str) -> String {
-    format!(
-        "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
-         justification: Test content for the gather tests of rrctl.\n{extra}gather:\n{gather}"
-    )
-}
-
-fn write_definitions(dir: &Path, files: &[(&str, String)]) -> PathBuf {
-    let defs = dir.join("defs");
-    std::fs::create_dir_all(defs.join("platform")).unwrap();
-    for (id, text) in files {
-        std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
-    }
-    defs
-}
-
-fn json_of(entries: &BTreeMap<String, Vec<u8>>, path: &str) -> Value {
-    serde_json::from_slice(entries.get(path).unwrap_or_else(|| panic!("no {path} in {:?}", entries.keys())))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn gatherer<'a>(gathers: &'a Value, id: &str, index: usize) -> &'a Value {
-    let d = gathers["definitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["id"] == id)
-        .unwrap_or_else(|| panic!("{id} missing"));
-    &d["gatherers"][index]
-}
-
-fn log_definition(id: &str, namespace: &str, max_bytes: u64) -> String {
-    definition(
-        id,
-        "versions: \"*\"\n",
-        &format!(
-            "  - containerLogs:\n      namespace: {namespace}\n      podNameRegex: \"^noisy-\"\n      \
-             messages: [\"slow fdatasync\"]\n      sinceSeconds: 86400\n      maxBytes: {max_bytes}\n"
-        ),
-    )
-}
 
 /// A definition collecting every ClusterOperator (the sample has them).
 fn cluster_operators() -> String {

@@ -4,40 +4,13 @@
 //! `tests/cluster/alerts.rs`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::common::{any_version_definition, gatherer, rrctl, write_definitions};
 use crate::kubeapi;
 use crate::kubeapi::KubeApi;
 use crate::tarball::read_archive;
-use assert_cmd::Command;
 use serde_json::Value;
-
-fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd).env_remove("KUBECONFIG").env("RRCTL_TODAY", "2026-11-26").env("NO_COLOR", "1");
-    c
-}
-
-fn definition(id: &str, extra: &str, gather: &str) -> String {
-    format!(
-        "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
-         justification: Test content for the Prometheus gather tests.\nversions: \"*\"\n{extra}gather:\n{gather}"
-    )
-}
-
-fn write_definitions(dir: &Path, files: &[(&str, String)]) -> PathBuf {
-    let defs = dir.join("defs");
-    std::fs::create_dir_all(defs.join("platform")).unwrap();
-    for (id, text) in files {
-        std::fs::write(defs.join("platform").join(format!("{id}.yaml")), text).unwrap();
-    }
-    defs
-}
-
-fn gatherer<'a>(gathers: &'a Value, id: &str, index: usize) -> &'a Value {
-    let d = gathers["definitions"].as_array().unwrap().iter().find(|d| d["id"] == id);
-    &d.unwrap_or_else(|| panic!("{id} missing in {gathers}"))["gatherers"][index]
-}
 
 /// Run `rrctl gather --definitions` with extra flags; returns (exit code, stderr, entries).
 fn gather(dir: &Path, defs: &Path, kubeconfig: &Path, extra: &[&str]) -> (i32, String, BTreeMap<String, Vec<u8>>) {
@@ -69,7 +42,7 @@ fn the_firing_alerts_are_queried_once_and_only_when_needed_and_a_failed_query_is
     let url = server.url().to_string();
     let queries = || server.requests().iter().filter(|r| r.path == "/api/v1/query").count();
 
-    let plain = write_definitions(dir.path(), &[("plain", definition("plain", "", operators))]);
+    let plain = write_definitions(dir.path(), &[("plain", any_version_definition("plain", "", operators))]);
     let (code, stderr, _) = gather(dir.path(), &plain, server.kubeconfig_path(), &["--prometheus-url", &url]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(queries(), 0, "no definition needs the alerts");
@@ -78,7 +51,7 @@ fn the_firing_alerts_are_queried_once_and_only_when_needed_and_a_failed_query_is
     let when = "when:\n  - alertIsFiring: AlertmanagerFailedReload\n";
     let two = write_definitions(
         dir2.path(),
-        &[("a", definition("a", when, operators)), ("b", definition("b", when, operators))],
+        &[("a", any_version_definition("a", when, operators)), ("b", any_version_definition("b", when, operators))],
     );
     let (code, stderr, entries) = gather(dir2.path(), &two, server.kubeconfig_path(), &["--prometheus-url", &url]);
     assert_eq!(code, 1, "a condition that cannot be evaluated is a problem: {stderr}");

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::common::{names, resource};
 use crate::kubeapi::{self, Fault, KubeApi, LogSource, PolicyRule, RunningServer, User};
 use serde_json::{Value, json};
 use time::macros::datetime;
@@ -63,24 +64,6 @@ fn stems(dir: &str) -> BTreeSet<String> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| p.file_stem().unwrap().to_str().unwrap().to_string())
         .collect()
-}
-
-fn names(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn resource<'a>(list: &'a Value, name: &str) -> &'a Value {
-    list["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {list}"))
 }
 
 async fn sample_server() -> RunningServer {

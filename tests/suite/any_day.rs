@@ -2,11 +2,7 @@
 
 use std::path::Path;
 
-fn rrctl() -> assert_cmd::Command {
-    let mut c = assert_cmd::cargo::cargo_bin_cmd!("rrctl");
-    c.env_remove("SOURCE_DATE_EPOCH").env_remove("RRCTL_INDEX_KEY").env_remove("RRCTL_HEAD_KEY").env("NO_COLOR", "1");
-    c
-}
+use crate::common::rrctl;
 
 /// A definition past its `expires` date fails review (`validate`) but only stops being served by
 /// `build`: the pipeline must not break by itself on the day a definition expires.

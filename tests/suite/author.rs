@@ -3,13 +3,10 @@
 //! Also the README's authoring loop: new, fill in, validate, `rrctl diff HEAD`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn rrctl(dir: &Path, args: &[&str]) -> Output {
-    assert_cmd::cargo::cargo_bin_cmd!("rrctl").current_dir(dir).args(args).env("NO_COLOR", "1").output().unwrap()
-}
+use crate::common::{copy_dir, git, rrctl_in};
 
 /// A work dir with the schema where definitions' `$schema` comment expects it.
 fn workdir() -> tempfile::TempDir {
@@ -19,7 +16,7 @@ fn workdir() -> tempfile::TempDir {
 }
 
 fn validate_json(dir: &Path, file: &str) -> (i32, Value) {
-    let out = rrctl(dir, &["validate", "--format", "json", "--today", "2026-01-01", file]);
+    let out = rrctl_in(dir, &["validate", "--format", "json", "--today", "2026-01-01", file]);
     (out.status.code().unwrap(), serde_json::from_slice(&out.stdout).unwrap())
 }
 
@@ -50,7 +47,7 @@ fn each_kind_fails_at_its_placeholders_then_validates_once_filled() {
     for (kind, specific) in kinds {
         let tmp = workdir();
         let id = format!("new-{}", kind.to_lowercase());
-        let out = rrctl(tmp.path(), &["new", &id, "--owner", "etcd", "--kind", kind]);
+        let out = rrctl_in(tmp.path(), &["new", &id, "--owner", "etcd", "--kind", kind]);
         assert_eq!(out.status.code(), Some(0), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
         let rel = format!("definitions/etcd/{id}.yaml");
         let path = tmp.path().join(&rel);
@@ -83,10 +80,10 @@ fn each_kind_fails_at_its_placeholders_then_validates_once_filled() {
 #[test]
 fn refuses_to_overwrite_and_leaves_the_file_alone() {
     let tmp = workdir();
-    assert!(rrctl(tmp.path(), &["new", "etcd-x", "--owner", "etcd", "--kind", "metrics"]).status.success());
+    assert!(rrctl_in(tmp.path(), &["new", "etcd-x", "--owner", "etcd", "--kind", "metrics"]).status.success());
     let path = tmp.path().join("definitions/etcd/etcd-x.yaml");
     std::fs::write(&path, "edited by hand\n").unwrap();
-    let out = rrctl(tmp.path(), &["new", "etcd-x", "--owner", "etcd", "--kind", "resources"]);
+    let out = rrctl_in(tmp.path(), &["new", "etcd-x", "--owner", "etcd", "--kind", "resources"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("etcd-x.yaml already exists") && stderr.contains("never overwrites"), "{stderr}");
@@ -105,26 +102,16 @@ fn bad_ids_and_teams_are_refused_like_validation_does() {
         ("ok", "Team", "team \"Team\""),
         (&"x".repeat(64), "etcd", "is not a valid name"),
     ] {
-        let out = rrctl(tmp.path(), &["new", id, "--owner", team, "--kind", "metrics"]);
+        let out = rrctl_in(tmp.path(), &["new", id, "--owner", team, "--kind", "metrics"]);
         assert_eq!(out.status.code(), Some(2), "{id} {team}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(what), "{stderr}");
     }
     assert_eq!(std::fs::read_dir(tmp.path().join("definitions")).unwrap().count(), 0, "nothing written");
     // --dir puts the file elsewhere.
-    let out = rrctl(tmp.path(), &["new", "a1", "--owner", "t", "--kind", "rule", "--dir", "content"]);
+    let out = rrctl_in(tmp.path(), &["new", "a1", "--owner", "t", "--kind", "rule", "--dir", "content"]);
     assert!(out.status.success());
     assert!(tmp.path().join("content/t/a1.yaml").is_file());
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The README's loop, as a new user would run it in a clone of the repository.
@@ -139,13 +126,13 @@ fn authoring_loop_new_fill_validate_diff_head() {
     git(tmp.path(), &["add", "-A"]);
     git(tmp.path(), &["commit", "-q", "-m", "content"]);
 
-    let out = rrctl(tmp.path(), &["new", "etcd-wal-latency", "--owner", "etcd", "--kind", "metrics"]);
+    let out = rrctl_in(tmp.path(), &["new", "etcd-wal-latency", "--owner", "etcd", "--kind", "metrics"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = rrctl(tmp.path(), &["validate", "--today", "2026-01-01"]);
+    let out = rrctl_in(tmp.path(), &["validate", "--today", "2026-01-01"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("error[placeholder-unfilled]"));
     // A diff of a half-written definition says where, and does not pretend it is absent.
-    let out = rrctl(tmp.path(), &["diff", "HEAD"]);
+    let out = rrctl_in(tmp.path(), &["diff", "HEAD"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("etcd/etcd-wal-latency.yaml:11:9: [placeholder-unfilled]"));
 
@@ -158,25 +145,12 @@ fn authoring_loop_new_fill_validate_diff_head() {
             "etcd_disk_wal_fsync_duration_seconds_bucket{job=\"etcd\"}",
         ],
     );
-    let out = rrctl(tmp.path(), &["validate", "--today", "2026-01-01"]);
+    let out = rrctl_in(tmp.path(), &["validate", "--today", "2026-01-01"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    let out = rrctl(tmp.path(), &["diff", "HEAD"]);
+    let out = rrctl_in(tmp.path(), &["diff", "HEAD"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("1 definition added, 0 removed, 0 changed"), "{text}");
     assert!(text.contains("+ added etcd/etcd-wal-latency: etcd WAL fsync latency"), "{text}");
     assert!(text.contains("+ metrics selector: etcd_disk_wal_fsync_duration_seconds_bucket{job=\"etcd\"}"), "{text}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

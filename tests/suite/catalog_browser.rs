@@ -13,6 +13,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::common::copy_dir;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn root() -> &'static Path {
@@ -60,19 +62,6 @@ fn definition_files() -> Vec<(String, String, String)> {
     }
     out.sort();
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn built_catalog(tmp: &Path) -> PathBuf {

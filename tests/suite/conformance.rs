@@ -3,11 +3,13 @@
 //! purpose, which must fail exactly the scenarios its defect concerns (sets derived by hand from
 //! the scenario descriptions).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rrctl::conformance::run::{ScenarioResult, run_all, scenario_names};
+
+use crate::common::read_tree;
 
 fn rrctl() -> String {
     env!("CARGO_BIN_EXE_rrctl").to_string()
@@ -17,22 +19,6 @@ fn write_vectors(dir: &Path) -> PathBuf {
     let out = dir.join("vectors");
     let st = Command::new(rrctl()).args(["conformance", "write"]).arg(&out).status().unwrap();
     assert!(st.success(), "rrctl conformance write failed: {st}");
-    out
-}
-
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
     out
 }
 
@@ -63,12 +49,12 @@ fn assert_all_pass(vectors: &Path, results: &[ScenarioResult]) {
 fn vectors_are_byte_identical_across_two_runs() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    let ta = tree(&write_vectors(a.path()));
-    let tb = tree(&write_vectors(b.path()));
+    let ta = read_tree(&write_vectors(a.path()));
+    let tb = read_tree(&write_vectors(b.path()));
     assert!(ta.len() > 100, "expected many files, got {}", ta.len());
     assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
     for (path, bytes) in &ta {
-        assert!(tb[path] == *bytes, "{} differs between runs", path.display());
+        assert!(tb[path] == *bytes, "{path} differs between runs");
     }
 }
 

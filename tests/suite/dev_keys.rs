@@ -1,19 +1,17 @@
 //! Development keys: created once, atomically, whatever happens to the first build.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const DEFINITIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/definitions");
+use crate::common::rrctl_process;
 
-fn rrctl_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_rrctl"))
-}
+const DEFINITIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/definitions");
 
 /// `rrctl build` of the bundled definitions into `out`, with keys in `dev` (the head is issued
 /// now, so the result verifies today).
 fn build(out: &Path, dev: &Path) -> Command {
-    let mut c = Command::new(rrctl_bin());
+    let mut c = rrctl_process();
     c.args(["build", DEFINITIONS, "--out"])
         .arg(out)
         .arg("--dev-dir")
@@ -26,7 +24,7 @@ fn build(out: &Path, dev: &Path) -> Command {
 }
 
 fn verify(dist: &Path, root: &Path) -> std::process::Output {
-    Command::new(rrctl_bin())
+    rrctl_process()
         .arg("verify")
         .arg(dist)
         .arg("--root")

@@ -4,24 +4,10 @@
 //! version list and `semver`, not the project's range code).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-fn rrctl(dir: &Path, args: &[&str]) -> Output {
-    assert_cmd::cargo::cargo_bin_cmd!("rrctl").current_dir(dir).args(args).env("NO_COLOR", "1").output().unwrap()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use crate::common::{git, rrctl_in};
 
 /// Released versions `v` of the fixture with `from <= v < to` (`to` None: unbounded).
 fn released_between(from: &str, to: Option<&str>) -> usize {
@@ -88,7 +74,7 @@ fn copy_schema(repo: &Path) {
 fn three_changes_with_independently_counted_released_versions() {
     let (tmp, base, head) = two_revisions();
     let repo = tmp.path();
-    let out = rrctl(repo, &["diff", &base, &head, "--format", "json"]);
+    let out = rrctl_in(repo, &["diff", &base, &head, "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let d: Value = serde_json::from_slice(&out.stdout).unwrap();
 
@@ -140,7 +126,7 @@ fn three_changes_with_independently_counted_released_versions() {
     }
 
     // The text and Markdown forms say the same, with the same counts.
-    let text = String::from_utf8(rrctl(repo, &["diff", &base, &head]).stdout).unwrap();
+    let text = String::from_utf8(rrctl_in(repo, &["diff", &base, &head]).stdout).unwrap();
     assert!(text.contains("0 definitions added, 0 removed, 3 changed"), "{text}");
     assert!(
         text.contains(&format!(
@@ -153,7 +139,7 @@ fn three_changes_with_independently_counted_released_versions() {
     assert_eq!(text.lines().filter(|l| l.starts_with("~ changed ")).count(), 3, "{text}");
 
     let md = String::from_utf8(
-        rrctl(
+        rrctl_in(
             repo,
             &["diff", &base, &head, "--format", "markdown", "--catalog-url", "https://cdn.example/catalog/index.html"],
         )
@@ -165,7 +151,7 @@ fn three_changes_with_independently_counted_released_versions() {
     assert!(md.contains(&format!("**{gained} released versions gain**, **0 lose**")), "{md}");
 
     // Deterministic, and the work tree was never touched (no checkout).
-    assert_eq!(rrctl(repo, &["diff", &base, &head, "--format", "json"]).stdout, out.stdout);
+    assert_eq!(rrctl_in(repo, &["diff", &base, &head, "--format", "json"]).stdout, out.stdout);
     assert_eq!(git(repo, &["status", "--porcelain"]), "");
     assert_eq!(git(repo, &["rev-parse", "HEAD"]), head);
 }
@@ -180,7 +166,7 @@ fn work_tree_default_directories_and_additions_removals_rollout_expiry() {
     let staged = definition("wal-metrics", ">=4.16.0-0", METRICS_AFTER)
         .replace("gather:\n", "rollout: {percent: 10}\nexpires: \"2030-01-31\"\ngather:\n");
     std::fs::write(team.join("wal-metrics.yaml"), staged).unwrap();
-    let out = rrctl(repo, &["diff", &base, "--format", "json"]);
+    let out = rrctl_in(repo, &["diff", &base, "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let d: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["head"], "the work tree (definitions)");
@@ -194,12 +180,12 @@ fn work_tree_default_directories_and_additions_removals_rollout_expiry() {
     let wal = d["changed"].as_array().unwrap().iter().find(|c| c["id"] == "wal-metrics").unwrap();
     assert_eq!(wal["rollout_percent"], json!({"before": 100, "after": 10}));
     assert_eq!(wal["expires"], json!({"before": null, "after": "2030-01-31"}));
-    let text = String::from_utf8(rrctl(repo, &["diff", &base]).stdout).unwrap();
+    let text = String::from_utf8(rrctl_in(repo, &["diff", &base]).stdout).unwrap();
     assert!(text.contains("    rollout 100 % -> 10 %\n    expires none -> 2030-01-31\n"), "{text}");
     assert!(text.contains("- removed etcd/slow-logs: Title of slow-logs"), "{text}");
 
     // Identical sides: nothing to review.
-    let out = rrctl(repo, &["diff", "HEAD", "HEAD", "--format", "markdown"]);
+    let out = rrctl_in(repo, &["diff", "HEAD", "HEAD", "--format", "markdown"]);
     assert_eq!(out.status.code(), Some(0));
     let md = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -213,12 +199,12 @@ fn work_tree_default_directories_and_additions_removals_rollout_expiry() {
     copy_schema(other.path());
     write_revision(other.path(), METRICS_BEFORE, "4.16", LOGS_BEFORE);
     let a = other.path().join("definitions");
-    let out = rrctl(repo, &["diff", a.to_str().unwrap(), "definitions", "--format", "json"]);
+    let out = rrctl_in(repo, &["diff", a.to_str().unwrap(), "definitions", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let d: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["removed"][0]["id"], "slow-logs");
     // A new definition appears as added, with all it collects.
-    let out = rrctl(repo, &["diff", "definitions", a.to_str().unwrap(), "--format", "json"]);
+    let out = rrctl_in(repo, &["diff", "definitions", a.to_str().unwrap(), "--format", "json"]);
     let d: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["added"][0]["id"], "slow-logs");
     assert_eq!(d["added"][0]["versions"]["range"], ">=4.14.0-0 <4.17.0-0");
@@ -228,13 +214,13 @@ fn work_tree_default_directories_and_additions_removals_rollout_expiry() {
 fn unknown_revision_and_broken_definition_are_clear_errors() {
     let (tmp, base, _) = two_revisions();
     let repo = tmp.path();
-    let out = rrctl(repo, &["diff", "no-such-rev"]);
+    let out = rrctl_in(repo, &["diff", "no-such-rev"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("\"no-such-rev\" is neither a directory nor a git revision"), "{stderr}");
 
     std::fs::write(repo.join("definitions/etcd/slow-logs.yaml"), "apiVersion: [\n").unwrap();
-    let out = rrctl(repo, &["diff", &base]);
+    let out = rrctl_in(repo, &["diff", &base]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("definitions: etcd/slow-logs.yaml:") && stderr.contains("[yaml-syntax]"), "{stderr}");

@@ -9,6 +9,8 @@ use assert_cmd::Command;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::common::{self, read_tree, semver};
+
 #[allow(dead_code)]
 #[path = "../../examples/gen_corpus.rs"]
 mod gen_corpus;
@@ -16,12 +18,8 @@ mod gen_corpus;
 const ISSUED: &str = "2025-06-01T00:00:00Z";
 
 fn rrctl() -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RRCTL_INDEX_KEY")
-        .env_remove("RRCTL_HEAD_KEY")
-        .env("NO_COLOR", "1")
-        .env("RRCTL_TODAY", "2025-06-01");
+    let mut c = common::rrctl();
+    c.env("RRCTL_TODAY", "2025-06-01");
     c
 }
 
@@ -76,15 +74,6 @@ fn ok(out: &std::process::Output) -> String {
     stderr
 }
 
-fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect()
-}
-
 fn index_payload(dist: &Path) -> Value {
     let head: Value = serde_json::from_slice(&std::fs::read(dist.join("head.json")).unwrap()).unwrap();
     let raw = base64::engine::general_purpose::STANDARD.decode(head["payload"].as_str().unwrap()).unwrap();
@@ -109,10 +98,6 @@ fn ranges(dist: &Path) -> Vec<(String, Option<String>, String)> {
             )
         })
         .collect()
-}
-
-fn semver(s: &str) -> semver::Version {
-    semver::Version::parse(s).unwrap()
 }
 
 /// The generated corpus of 1,000 with one definition's `versions` replaced.

@@ -4,27 +4,34 @@
 //! buildah, Go, actionlint) are started by that module's tests on loopback, each in its own
 //! temporary directory. `cargo test --test suite MODULE::` runs one module.
 //!
-//! The tests that need a real kube-apiserver live in their own crate (`tests/cluster/`), which
-//! starts one API server per test binary.
+//! The cluster side (API servers, the test CDN, the upload chain, Prometheus) is the other crate,
+//! `tests/cluster/`, which starts one real API server per test binary.
 
-#[path = "../common/mod.rs"]
 mod common;
 
 mod any_day;
 mod author;
+mod build;
 mod catalog_browser;
 mod cli_help;
 mod conformance;
+mod crates;
+mod deploy;
 mod dev_keys;
 mod diag_render;
 mod diff;
 mod features;
 mod format2;
+mod hardening;
 mod image;
 mod metrics_exposition;
+mod publish;
 mod publish_race;
 mod readme;
+mod regex_go;
 mod serve;
+mod trust_adversarial;
 mod trust_interop;
 mod validate;
+mod version_props;
 mod workflows;

@@ -4,11 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn rrctl() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rrctl"));
-    c.env("NO_COLOR", "1").env_remove("SOURCE_DATE_EPOCH").env_remove("RRCTL_INDEX_KEY").env_remove("RRCTL_HEAD_KEY");
-    c
-}
+use crate::common::rrctl_process;
 
 fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -22,7 +18,7 @@ fn two_releases(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let mut dists = Vec::new();
     for (name, defs) in [("a", "definitions"), ("b", "definitions/insights")] {
         let out = tmp.join(name);
-        let o = rrctl()
+        let o = rrctl_process()
             .arg("build")
             .arg(repo_path(defs))
             .arg("--out")
@@ -39,7 +35,7 @@ fn two_releases(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn publish(dist: &Path, target: &Path) -> Command {
-    let mut c = rrctl();
+    let mut c = rrctl_process();
     c.arg("publish").arg(dist).arg("--to").arg(target).args(["--allow-dev-keys", "--progress", "none"]);
     c
 }
@@ -72,7 +68,7 @@ fn two_concurrent_publishes_into_one_directory_exactly_one_wins_20_times() {
         let published = std::fs::read(target.join("head.json")).unwrap();
         let winner = usize::from(!oa.status.success());
         assert_eq!(published, heads[winner], "round {round}");
-        let v = rrctl().arg("verify").arg(&target).arg("--root").arg(&root).output().unwrap();
+        let v = rrctl_process().arg("verify").arg(&target).arg("--root").arg(&root).output().unwrap();
         assert!(v.status.success(), "round {round}: {}", text(&v));
     }
 }
@@ -100,7 +96,7 @@ fn a_killed_publish_leaves_no_lock_behind() {
     holder.wait().unwrap();
     // The kernel released the lock with the process: the next publish (a newer release) proceeds at once.
     let newer = tmp.path().join("c");
-    let o = rrctl()
+    let o = rrctl_process()
         .arg("build")
         .arg(repo_path("definitions/insights"))
         .arg("--out")
@@ -114,7 +110,7 @@ fn a_killed_publish_leaves_no_lock_behind() {
     let o = publish(&newer, &target).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read(target.join("head.json")).unwrap(), std::fs::read(newer.join("head.json")).unwrap());
-    let v = rrctl().arg("verify").arg(&target).arg("--root").arg(&root).output().unwrap();
+    let v = rrctl_process().arg("verify").arg(&target).arg("--root").arg(&root).output().unwrap();
     assert!(v.status.success(), "{}", text(&v));
     drop(b);
 }

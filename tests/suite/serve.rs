@@ -2,17 +2,16 @@
 //! `curl` against it compared with `curl` against nginx (Debian's package, run as a child with a
 //! temporary configuration) serving the same directory.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt as _;
 use sha2::{Digest, Sha256};
 
-use crate::common;
-use common::find_binary;
+use crate::common::{Service, find_binary, rrctl_serve};
 
 /// A served directory: `dist/` inside a temporary directory that also holds a secret file next
 /// to it, which no request may reach.
@@ -58,38 +57,6 @@ impl Fixture {
     fn bytes(&self, rel: &str) -> Vec<u8> {
         std::fs::read(self.dist().join(rel)).expect("read fixture")
     }
-}
-
-/// A child process killed on drop.
-struct Service {
-    child: Child,
-    base: String,
-    port: u16,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rrctl_serve(dir: &Path, extra: &[&str]) -> Service {
-    let mut child = Command::cargo_bin("rrctl")
-        .expect("rrctl binary")
-        .arg("serve")
-        .arg(dir)
-        .args(["--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rrctl serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read address");
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in address");
-    Service { base: base.to_string(), port, child }
 }
 
 /// nginx cannot bind port 0 and report it, so: pick a free port and start nginx on it; should

@@ -10,15 +10,11 @@ use rrctl::trust::payload::{Envelope, Role, format_time, sha256_hex};
 use rrctl::trust::{DistMeta, KeySource, SigningOptions, TrustError, sign_dist};
 use serde_json::json;
 
-use crate::common;
+use crate::common::{self, rrctl};
 
 const T0: i64 = 1_800_000_000;
 const DAY: i64 = 86400;
 const REPO: &str = "github.com/example/rapid-recommendations";
-
-fn rrctl() -> assert_cmd::Command {
-    assert_cmd::cargo::cargo_bin_cmd!("rrctl")
-}
 
 fn openssl() -> Command {
     Command::new(common::find_binary("openssl"))

@@ -8,8 +8,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::common;
-use common::{assert_valid_sarif, sarif_validator};
+use crate::common::{self, assert_valid_sarif, sarif_validator};
 
 /// Fixtures pin "today" so expiry checks are deterministic.
 const TODAY: &str = "2026-11-26";
@@ -19,8 +18,8 @@ fn root() -> PathBuf {
 }
 
 fn rrctl() -> Command {
-    let mut cmd = Command::cargo_bin("rrctl").expect("binary builds");
-    cmd.current_dir(root()).env("RRCTL_TODAY", TODAY).env("NO_COLOR", "1").timeout(Duration::from_secs(20));
+    let mut cmd = common::rrctl();
+    cmd.current_dir(root()).env("RRCTL_TODAY", TODAY).timeout(Duration::from_secs(20));
     cmd
 }
 

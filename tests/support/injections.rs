@@ -1,7 +1,6 @@
 //! Injection attempts a validly signed bundle may make, for the gate's tests against the
 //! stand-in (tests/cluster/stand_in_gate.rs) and the real server (tests/cluster/gate.rs), and
 //! re-signing a dist after its bundles were edited (development keys).
-#![allow(dead_code)]
 
 use std::path::Path;
 

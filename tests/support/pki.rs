@@ -2,7 +2,6 @@
 //! `openssl` command (scripts/test.sh installs it; a missing one fails the test that needs it) in
 //! the test's own directory. Made when the test runs, valid for two days. `support/kubeapi.rs` and
 //! `support/prometheus.rs` use it as `crate::pki`, so a crate including them includes this too.
-#![allow(dead_code)] // each test crate that includes it uses part of it
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +63,8 @@ pub fn make(dir: &Path, ca_name: &str) -> TestPki {
 
 /// A client certificate `<stem>.pem` / `<stem>.key` for `CN=<user>` (and `O=<group>` for each
 /// group: Kubernetes reads them as the user's groups), signed by the CA [`make`] wrote in `dir`.
+// For envtest; the examples that include this file with the stand-in API server do not call it.
+#[allow(dead_code)]
 pub fn client_certificate(dir: &Path, stem: &str, user: &str, groups: &[&str]) -> (PathBuf, PathBuf) {
     let (key, csr, cert, ext) =
         (format!("{stem}.key"), format!("{stem}.csr"), format!("{stem}.pem"), format!("{stem}.ext"));
@@ -114,6 +115,8 @@ pub fn client_certificate(dir: &Path, stem: &str, user: &str, groups: &[&str]) -
 }
 
 /// An EC P-256 key pair `<stem>.key` / `<stem>.pub` (PEM), e.g. for signing service-account tokens.
+// For envtest; the examples that include this file with the stand-in API server do not call it.
+#[allow(dead_code)]
 pub fn key_pair(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
     let (key, public) = (format!("{stem}.key"), format!("{stem}.pub"));
     openssl(dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key]);

@@ -4,7 +4,7 @@
 //! legacy functions have a pod, container and namespace to gather) and an alert that never fires.
 //!
 //! ```ignore
-//! #[path = "support/prometheus.rs"]
+//! #[path = "../support/prometheus.rs"]
 //! mod prometheus;
 //!
 //! let prom = prometheus::Prometheus::start(); // blocks until the test alert is firing
@@ -14,7 +14,6 @@
 //!
 //! `scripts/test.sh` installs the binary (`apt-get install --no-install-recommends prometheus`);
 //! without it `start` panics: no test silently skips.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,4 +1,4 @@
-// Command regexcheck is the reference for rrctl's portable regex dialect (tests/regex_go.rs).
+// Command regexcheck is the reference for rrctl's portable regex dialect (tests/suite/regex_go.rs).
 //
 //	regexcheck SUBJECTS < PATTERNS
 //

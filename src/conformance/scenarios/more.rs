@@ -1,4 +1,4 @@
-//! The scenarios that carry the attacks of `tests/trust_adversarial.rs` over to published states
+//! The scenarios that carry the attacks of `tests/suite/trust_adversarial.rs` over to published states
 //! ([`ADVERSARIAL`] maps each of its tests to one), and the multi-step fault sequences that need
 //! no network faults. Expectations are written by hand, from docs/signing.md and the class table
 //! of conformance/README.md.
@@ -12,7 +12,7 @@ use super::{
 use crate::conformance::{Expected, RejectClass as C, Scenario};
 use crate::trust::payload::{Envelope, Role, RootPayload};
 
-/// Every test of `tests/trust_adversarial.rs` and the scenario that carries its case (a unit test
+/// Every test of `tests/suite/trust_adversarial.rs` and the scenario that carries its case (a unit test
 /// fails when a test has no entry or names an unknown scenario).
 pub const ADVERSARIAL: &[(&str, &str)] = &[
     ("valid_dist_verifies_and_selects_bundles", "accept-basic"),
@@ -770,9 +770,9 @@ mod tests {
 
     use super::ADVERSARIAL;
 
-    /// Test function names of `tests/trust_adversarial.rs`: each `fn name(` after `#[test]`.
+    /// Test function names of `tests/suite/trust_adversarial.rs`: each `fn name(` after `#[test]`.
     fn adversarial_tests() -> Vec<String> {
-        let src = include_str!("../../../tests/trust_adversarial.rs");
+        let src = include_str!("../../../tests/suite/trust_adversarial.rs");
         let mut names = Vec::new();
         let mut after_test = false;
         for line in src.lines() {
@@ -793,7 +793,7 @@ mod tests {
         assert!(tests.len() >= 80, "found only {} tests", tests.len());
         let mapped: BTreeSet<&str> = ADVERSARIAL.iter().map(|(t, _)| *t).collect();
         let missing: Vec<&String> = tests.iter().filter(|t| !mapped.contains(t.as_str())).collect();
-        assert!(missing.is_empty(), "tests/trust_adversarial.rs tests without a scenario: {missing:?}");
+        assert!(missing.is_empty(), "tests/suite/trust_adversarial.rs tests without a scenario: {missing:?}");
         let stale: Vec<&&str> = mapped.iter().filter(|t| !tests.iter().any(|n| n == **t)).collect();
         assert!(stale.is_empty(), "mapped tests that no longer exist: {stale:?}");
         assert_eq!(mapped.len(), ADVERSARIAL.len(), "a test is mapped twice");

@@ -1,16 +1,16 @@
 //! Issue 10, "nothing lost, nothing falsely green": one test per defect an adversarial run of
 //! the publisher side found, named after its item. Each runs the debug binary in its own
 //! temporary directory. (Item 4, publish order, is
-//! `tests/publish.rs::local_publish_writes_legacy_configurations_then_mapping_then_head`, beside
-//! the crash-injection machinery it uses; item 3 also has the Go differential test,
-//! `tests/regex_go.rs`.)
+//! `publish::local_publish_writes_legacy_configurations_then_mapping_then_head`, beside the
+//! crash-injection machinery it uses; item 3 also has the Go differential test, `regex_go`.)
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt as _;
+
+use crate::common::{self, copy_dir, read_tree};
 
 const TODAY: &str = "2026-11-26";
 const ISSUED_AT: &str = "2026-11-20T00:00:00Z";
@@ -23,40 +23,13 @@ fn root() -> PathBuf {
 /// The debug binary, run in `cwd`, killed after a minute: a hang fails the test instead of
 /// blocking the suite.
 fn rrctl(cwd: &Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("rrctl").expect("binary builds");
-    c.current_dir(cwd)
-        .env("RRCTL_TODAY", TODAY)
-        .env("NO_COLOR", "1")
-        .env_remove("RRCTL_PUBLISH_FAIL_AFTER")
-        .env_remove("RRCTL_PUBLISH_TO")
-        .timeout(Duration::from_secs(60));
+    let mut c = common::rrctl();
+    c.current_dir(cwd).env("RRCTL_TODAY", TODAY).timeout(Duration::from_secs(60));
     c
 }
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let dest = to.join(e.path().strip_prefix(from).unwrap());
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
-/// Every file under `dir` with its bytes.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(dir).unwrap().display().to_string(), std::fs::read(e.path()).unwrap()))
-        .collect()
 }
 
 /// A project in a temporary directory: `proj/definitions` (the repository's definitions) and a
@@ -109,7 +82,7 @@ fn closed_stdout() -> Stdio {
 fn item01_build_out_never_replaces_the_input_a_file_or_a_foreign_directory() {
     let (tmp, proj) = project();
     let defs = proj.join("definitions");
-    let before = tree(&proj);
+    let before = read_tree(&proj);
     let cases: Vec<(PathBuf, &str)> = vec![
         (proj.clone(), "contains the input"),
         (defs.clone(), "is the input"),
@@ -120,7 +93,7 @@ fn item01_build_out_never_replaces_the_input_a_file_or_a_foreign_directory() {
         let o = build(tmp.path(), &defs, out);
         assert_eq!(o.status.code(), Some(2), "--out {}: {}", out.display(), stderr(&o));
         assert!(stderr(&o).contains(why), "--out {}: expected {why:?} in {}", out.display(), stderr(&o));
-        assert_eq!(tree(&proj), before, "--out {} changed the project", out.display());
+        assert_eq!(read_tree(&proj), before, "--out {} changed the project", out.display());
     }
     // A non-empty directory some other tool wrote is refused too.
     let foreign = tmp.path().join("www");
@@ -147,7 +120,7 @@ fn item02_import_legacy_never_deletes_the_repository_it_imports() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("repos/gathering-conditions");
     copy_dir(&root().join("fixtures/upstream/gathering-conditions"), &src);
-    let before = tree(tmp.path());
+    let before = read_tree(tmp.path());
     let import = |out: &Path| {
         rrctl(tmp.path()).arg("import-legacy").arg(&src).arg("--out").arg(out).arg("--force").output().unwrap()
     };
@@ -160,7 +133,7 @@ fn item02_import_legacy_never_deletes_the_repository_it_imports() {
         let o = import(&out);
         assert_eq!(o.status.code(), Some(2), "--out {}: {}", out.display(), stderr(&o));
         assert!(stderr(&o).contains(why), "--out {}: expected {why:?} in {}", out.display(), stderr(&o));
-        assert_eq!(tree(tmp.path()), before, "--out {} --force changed files", out.display());
+        assert_eq!(read_tree(tmp.path()), before, "--out {} --force changed files", out.display());
     }
     // --force replaces an earlier import, never a directory the importer did not write.
     let foreign = tmp.path().join("notes");
@@ -173,7 +146,7 @@ fn item02_import_legacy_never_deletes_the_repository_it_imports() {
     let out = tmp.path().join("imported");
     assert!(import(&out).status.success());
     assert!(import(&out).status.success(), "an earlier import is replaced with --force");
-    assert!(tree(&out).keys().any(|k| k.ends_with(".yaml")));
+    assert!(read_tree(&out).keys().any(|k| k.ends_with(".yaml")));
 }
 
 /// A valid definition whose only message is `message` (single-quoted YAML).
@@ -209,7 +182,7 @@ fn validate_message(message: &str) -> (i32, serde_json::Value) {
 
 #[test]
 fn item03_validate_accepts_exactly_what_gos_regexp_accepts() {
-    // Refused by Go's regexp (checked against Go itself in tests/regex_go.rs).
+    // Refused by Go's regexp (checked against Go itself in `regex_go`).
     for pattern in [
         "a{1001}",
         "\\u0041",

@@ -4,21 +4,17 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
+
+use crate::common::rrctl;
 
 fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 fn rrctl_stdout(args: &[&str]) -> String {
-    let out = Command::cargo_bin("rrctl")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RRCTL_TODAY", "2026-11-26")
-        .args(args)
-        .output()
-        .unwrap();
+    let out =
+        rrctl().current_dir(env!("CARGO_MANIFEST_DIR")).env("RRCTL_TODAY", "2026-11-26").args(args).output().unwrap();
     assert!(out.status.success(), "rrctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

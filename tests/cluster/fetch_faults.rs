@@ -1,20 +1,17 @@
-//! `rrctl fetch` against a faulty CDN on loopback (tests/cdn): real dists built with
+//! `rrctl fetch` against a faulty CDN on loopback (`cdn`): real dists built with
 //! `rrctl build`, one fault per test. In every case: no panic, the reason in the exit status,
 //! the output and status.json, the last good bundle still active, and unverified bytes never in
 //! the state directory's active bundle. Expected bundles are derived from the dist files by the
-//! test itself (tests/cdn `view`), not from rrctl's client.
+//! test itself (`cdn::view`), not from rrctl's client.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-mod cdn;
-#[path = "support/envtest.rs"]
-mod envtest;
-#[path = "support/pki.rs"]
-mod pki;
-use cdn::{Cdn, DAY, DistView, Fault, OCP, Releases, Run, T0, rfc3339, rrctl, sha256_hex, view};
+use crate::cdn::{Cdn, DAY, DistView, Fault, OCP, Releases, Run, T0, rfc3339, sha256_hex, view};
+use crate::common::{condition, read_json, rrctl_process};
+use crate::{envtest, pki};
 
 /// A definition that applies to 4.16.3: removing it changes that version's bundle.
 const CHANGES_4_16: &str = "etcd-database-fragmentation.yaml";
@@ -44,7 +41,7 @@ impl Fx {
 
     /// `rrctl fetch` at time `now` with short timeouts and no retries unless `extra` says.
     fn fetch_at(&self, now: i64, extra: &[&str]) -> Run {
-        let o = rrctl()
+        let o = rrctl_process()
             .arg("fetch")
             .arg(self.cdn.url())
             .arg("--root")
@@ -81,34 +78,21 @@ impl Fx {
     }
 
     fn status(&self) -> Value {
-        json(&self.state().join("status.json"))
+        read_json(&self.state().join("status.json"))
     }
-}
-
-fn json(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).expect("JSON")
 }
 
 /// The state's active bundle is `v`'s, its bytes are exactly the dist's, and no other bundle
 /// (unverified or not) is in the state directory.
 fn assert_active(state: &Path, v: &DistView) {
-    let record = json(&state.join("state.json"));
+    let record = read_json(&state.join("state.json"));
     assert_eq!(record["active_bundle"]["sha256"], v.bundle_sha256.as_str(), "state.json: {record:#}");
     let bytes = std::fs::read(state.join(&v.bundle_path)).expect("active bundle file");
     assert_eq!(sha256_hex(&bytes), v.bundle_sha256);
     let bundles: Vec<_> = std::fs::read_dir(state.join("bundles")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(bundles.len(), 1, "only the active bundle is kept: {bundles:?}");
-    let status = json(&state.join("status.json"));
+    let status = read_json(&state.join("status.json"));
     assert_eq!(status["activeBundle"]["sha256"], v.bundle_sha256.as_str(), "status.json: {status:#}");
-}
-
-fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
-    status["conditions"]
-        .as_array()
-        .expect("conditions")
-        .iter()
-        .find(|c| c["type"] == kind)
-        .unwrap_or_else(|| panic!("no condition {kind} in {status:#}"))
 }
 
 /// A failed fetch: exit 1, the reason on stderr and in status.json (under the condition the
@@ -212,7 +196,7 @@ fn root_rotation_is_walked_verified_and_kept() {
     // Root 2: the same keys, signed by root 1's root key (old and new holder at once).
     let dir = fx.rel.tmp.path();
     let run = |args: &[&std::ffi::OsStr]| {
-        let r = Run::from(rrctl().args(args).output().unwrap());
+        let r = Run::from(rrctl_process().args(args).output().unwrap());
         assert_eq!(r.code, 0, "rrctl {args:?}: {r:?}");
     };
     let (draft, root2) = (dir.join("draft2.json"), dir.join("root2.json"));
@@ -431,7 +415,7 @@ fn weak_etag_is_not_used_as_a_validator() {
     let fx = Fx::new();
     fx.cdn.fault("head.json", Fault::WeakEtag, 2);
     fx.fetch_ok(&[]);
-    assert!(json(&fx.state().join("state.json"))["head_etag"].is_null());
+    assert!(read_json(&fx.state().join("state.json"))["head_etag"].is_null());
     fx.cdn.clear_log();
     let r = fx.fetch_ok(&[]);
     let log = fx.cdn.log();
@@ -644,7 +628,7 @@ fn clock_set_back_a_day_is_reported_not_trusted() {
     assert_eq!(clock["effectiveTime"], rfc3339(seen - 600));
     assert_active(fx.state(), &v1);
     // The bad reading does not lower the latest known time.
-    assert_eq!(json(&fx.state().join("state.json"))["latest_known_time"], seen);
+    assert_eq!(read_json(&fx.state().join("state.json"))["latest_known_time"], seen);
     // An expired head is refused; a later good reading raises the latest known time, and a
     // clock set back below it is judged at that time.
     let r = fx.fetch_at(T0 + 7 * DAY + 10, &[]);
@@ -652,7 +636,7 @@ fn clock_set_back_a_day_is_reported_not_trusted() {
     assert_eq!(fx.fetch_at(T0 + 7 * DAY - 100, &[]).code, 0, "valid again before expiry: a fresh success");
     let r = fx.fetch_at(T0 + 2 * DAY, &["--clock-tolerance", "0s"]);
     assert!(r.stderr.contains("warning: clock stepped back"), "{r:?}");
-    assert_eq!(json(&fx.state().join("state.json"))["latest_known_time"], T0 + 7 * DAY - 100);
+    assert_eq!(read_json(&fx.state().join("state.json"))["latest_known_time"], T0 + 7 * DAY - 100);
 }
 
 // ------------------------------------------------------------------------------ environment
@@ -680,7 +664,7 @@ fn version_and_cluster_id_come_from_the_cluster_version() {
     let dir = tempfile::tempdir().unwrap();
     let (sa, version, cluster_id) = identity_reader();
     let r = Run::from(
-        rrctl()
+        rrctl_process()
             .arg("fetch")
             .arg(fx.cdn.url())
             .arg("--root")
@@ -707,7 +691,7 @@ fn version_and_cluster_id_come_from_the_cluster_version() {
     assert_active(fx.state(), &view(&fx.r1, &version));
     // Without --ocp-version and without a reachable cluster: a usage/I-O error, exit 2.
     let r = Run::from(
-        rrctl()
+        rrctl_process()
             .arg("fetch")
             .arg(fx.cdn.url())
             .arg("--root")
@@ -729,7 +713,7 @@ fn http_proxy_from_the_environment_is_used() {
     // The CDN answers absolute-form requests too, so it can stand in for a forward proxy; the
     // origin's name does not resolve, so only the proxy can have answered.
     let r = Run::from(
-        rrctl()
+        rrctl_process()
             .arg("fetch")
             .arg("http://cdn.rrctl-test.invalid/")
             .arg("--root")
@@ -747,7 +731,7 @@ fn http_proxy_from_the_environment_is_used() {
     assert_active(fx.state(), &view(&fx.r1, OCP));
     // NO_PROXY exempts the origin: it is contacted directly, and it does not exist.
     let r = Run::from(
-        rrctl()
+        rrctl_process()
             .arg("fetch")
             .arg("http://cdn.rrctl-test.invalid/")
             .arg("--root")
@@ -852,7 +836,7 @@ fn extra_ca_file_is_trusted_for_https() {
     let url = format!("https://127.0.0.1:{port}/");
     let fetch = |extra: &[&std::ffi::OsStr]| {
         Run::from(
-            rrctl()
+            rrctl_process()
                 .arg("fetch")
                 .arg(&url)
                 .arg("--root")

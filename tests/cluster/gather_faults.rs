@@ -6,40 +6,23 @@
 //! from what the server was told to send, and the server's request log is the record of what
 //! the client asked.
 
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/tarball.rs"]
-mod tarball;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use kubeapi::{Fault, KubeApi, ListShape, LogSource, RunningServer};
 use serde_json::Value;
-use tarball::read_archive;
+
+use crate::common::{self, any_version_definition};
+use crate::kubeapi::{self, Fault, KubeApi, ListShape, LogSource, RunningServer};
+use crate::tarball::read_archive;
 
 const MIB: u64 = 1024 * 1024;
 
 fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("KUBECONFIG")
-        .env("RRCTL_TODAY", "2026-11-26")
-        .env("NO_COLOR", "1")
-        // Whatever goes wrong, a test never hangs.
-        .timeout(Duration::from_secs(120));
+    let mut c = common::rrctl(cwd);
+    // Whatever goes wrong, a test never hangs.
+    c.timeout(Duration::from_secs(120));
     c
-}
-
-fn definition(id: &str, gather: &str) -> String {
-    format!(
-        "apiVersion: rapid.insights.openshift.io/v1\nkind: GatheringDefinition\nid: {id}\ntitle: {id}\nowner: platform\n\
-         justification: Test content for the gather fault tests of rrctl.\nversions: \"*\"\ngather:\n{gather}"
-    )
 }
 
 fn configmaps_of(namespace: &str) -> String {
@@ -59,7 +42,7 @@ fn gather(
     let dir = tempfile::tempdir().unwrap();
     let defs = dir.path().join("defs/platform");
     std::fs::create_dir_all(&defs).unwrap();
-    std::fs::write(defs.join(format!("{id}.yaml")), definition(id, gather)).unwrap();
+    std::fs::write(defs.join(format!("{id}.yaml")), any_version_definition(id, "", gather)).unwrap();
     let out = dir.path().join("out.tar.gz");
     let mut cmd = rrctl(dir.path());
     cmd.args(["gather", "--definitions"])
@@ -121,7 +104,7 @@ fn a_retry_after_of_100000_s_is_capped_and_gather_without_ocp_version_ends() {
     let dir = tempfile::tempdir().unwrap();
     let defs = dir.path().join("defs/platform");
     std::fs::create_dir_all(&defs).unwrap();
-    std::fs::write(defs.join("cm.yaml"), definition("cm", &configmaps_of("openshift-etcd"))).unwrap();
+    std::fs::write(defs.join("cm.yaml"), any_version_definition("cm", "", &configmaps_of("openshift-etcd"))).unwrap();
     let started = Instant::now();
     let output = rrctl(dir.path())
         .args(["gather", "--definitions"])

@@ -2,21 +2,21 @@
 //! loopback that the tests control (a small HTTP/1.1 server written on raw sockets, so it can
 //! misbehave in ways a real server library would not: lie about lengths, reset mid-body, stall,
 //! trickle, redirect anywhere). Every request is logged and counted.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt as _;
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
+
+use crate::common::rrctl_process;
 
 pub const OCP: &str = "4.16.3";
 /// Issue time of the first release; releases are versioned by issue time.
@@ -34,17 +34,6 @@ pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-pub fn rrctl() -> Command {
-    let mut c = Command::cargo_bin("rrctl").expect("rrctl binary");
-    for k in
-        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"]
-    {
-        c.env_remove(k);
-    }
-    c.env_remove("RRCTL_NOW").env_remove("RUST_LOG").env("NO_COLOR", "1");
-    c
-}
-
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -58,9 +47,6 @@ impl Run {
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
-    }
-    pub fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
     }
 }
 
@@ -95,7 +81,7 @@ impl Releases {
         let defs = definitions
             .map(Path::to_path_buf)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("definitions"));
-        let o = rrctl()
+        let o = rrctl_process()
             .arg("build")
             .arg(&defs)
             .arg("--out")

@@ -2,17 +2,14 @@
 //! holds exactly the selected series, the firing alert is found with its labels, caps and
 //! timeouts hold (test servers that stall), the bearer token is sent.
 
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/prometheus.rs"]
-mod prometheus;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use prometheus::Prometheus;
 use rrctl::prometheus::{Alert, PrometheusClient, PrometheusError, PrometheusSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::series_of_query;
+use crate::prometheus::{self, Prometheus};
 
 type Series = (String, BTreeMap<String, String>);
 
@@ -75,23 +72,6 @@ fn parse_exposition(text: &str) -> Vec<Series> {
         out.push((name, labels));
     }
     out
-}
-
-/// The series an instant query returns, from the query API's JSON (an independent path).
-fn series_of_query(prom: &Prometheus, promql: &str) -> BTreeSet<Series> {
-    prom.vector(promql)
-        .iter()
-        .map(|s| {
-            let mut labels: BTreeMap<String, String> = s["metric"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            let name = labels.remove("__name__").expect("series name");
-            (name, labels)
-        })
-        .collect()
 }
 
 fn client(url: &str) -> PrometheusClient {

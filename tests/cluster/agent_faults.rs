@@ -4,17 +4,10 @@
 //! what failed; output errors and huge limits never panic; `rrctl verify URL` walks roots like
 //! `rrctl fetch` (a 403 for a missing root is the end of the walk).
 //!
-//! The dist is built by `rrctl build` and served by the faulty CDN of `tests/cdn`; the cluster is
+//! The dist is built by `rrctl build` and served by the faulty CDN of `tests/cluster/cdn.rs`; the cluster is
 //! the test API server (`tests/support/kubeapi.rs`) with the real archive sample; the ingress
 //! stand-ins are raw sockets (they stall or refuse, which is all they do). Expected outcomes
 //! are worked out by hand from the fixtures.
-
-#[path = "cdn/mod.rs"]
-mod cdn;
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::net::TcpListener;
@@ -24,8 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cdn::{Cdn, DAY, Fault, OCP, Releases, Run, T0, rfc3339, rrctl};
 use serde_json::Value;
+
+use crate::cdn::{Cdn, DAY, Fault, OCP, Releases, Run, T0, rfc3339};
+use crate::common::{read_json, rrctl_process};
+use crate::kubeapi;
 
 /// 2026-11-27T18:00:00Z: a day and an hour after the release was issued.
 const NOW: i64 = T0 + DAY + 3600;
@@ -66,7 +62,7 @@ impl Fx {
 
     /// `rrctl agent` at `now` with short network limits; the gather step when `kubeconfig` is set.
     fn agent(&self, now: i64, kubeconfig: Option<&Path>, extra: &[&str]) -> std::process::Command {
-        let mut c = rrctl();
+        let mut c = rrctl_process();
         c.arg("agent")
             .arg(self.cdn.url())
             .arg("--root")
@@ -84,12 +80,8 @@ impl Fx {
     }
 
     fn status(&self) -> Value {
-        json(&self.state().join("status.json"))
+        read_json(&self.state().join("status.json"))
     }
-}
-
-fn json(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
 
 fn cluster() -> kubeapi::RunningServer {
@@ -220,7 +212,7 @@ fn sigterm_during_the_gather_ends_the_agent_at_once_without_an_archive() {
     // The fetch of the cycle was committed; the gather left no trace in status.json.
     let status = fx.status();
     assert!(status.get("gather").is_none(), "{status}");
-    let state = json(&fx.state().join("state.json"));
+    let state = read_json(&fx.state().join("state.json"));
     let bundle = state["active_bundle"]["path"].as_str().unwrap();
     assert!(fx.state().join(bundle).is_file(), "{bundle}");
 }
@@ -243,7 +235,7 @@ fn sigterm_during_the_upload_ends_the_agent_at_once_and_keeps_the_archive() {
     // The archive written before the upload stays, and the record of archives names it.
     let written = "insights-20261127-180000.tar.gz";
     assert_eq!(names_in(&fx.archives()), vec![written]);
-    assert_eq!(json(&fx.state().join("archives.json"))["written"], serde_json::json!([written]));
+    assert_eq!(read_json(&fx.state().join("archives.json"))["written"], serde_json::json!([written]));
 }
 
 // ------------------------------------------------------------------------------------ lock
@@ -258,7 +250,7 @@ fn a_second_agent_or_fetch_on_the_same_state_directory_is_refused() {
     assert_eq!(second.code, 2, "{second:?}");
     assert!(second.stderr.contains("in use by another rrctl fetch or agent"), "{second:?}");
     let fetch = run({
-        let mut c = rrctl();
+        let mut c = rrctl_process();
         c.arg("fetch").arg(fx.cdn.url()).arg("--root").arg(fx.rel.root()).arg("--state-dir").arg(fx.state());
         c.args(["--ocp-version", OCP]).env("RRCTL_NOW", rfc3339(NOW));
         c
@@ -347,7 +339,7 @@ fn once_exits_1_when_the_upload_failed_and_keeps_the_archive() {
 fn a_closed_standard_output_is_not_a_panic() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let o = rrctl().args(["policy", "show"]).stdout(Stdio::from(writer)).output().unwrap();
+    let o = rrctl_process().args(["policy", "show"]).stdout(Stdio::from(writer)).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -357,7 +349,13 @@ fn a_closed_standard_output_is_not_a_panic() {
 fn a_full_standard_output_is_exit_2_with_the_reason() {
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
     let defs = Path::new(env!("CARGO_MANIFEST_DIR")).join("definitions");
-    let o = rrctl().arg("rbac").arg(&defs).env("RRCTL_TODAY", "2026-11-26").stdout(Stdio::from(full)).output().unwrap();
+    let o = rrctl_process()
+        .arg("rbac")
+        .arg(&defs)
+        .env("RRCTL_TODAY", "2026-11-26")
+        .stdout(Stdio::from(full))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim_end(), "error: writing to standard output: No space left on device (os error 28)");
@@ -366,7 +364,7 @@ fn a_full_standard_output_is_exit_2_with_the_reason() {
 #[test]
 fn a_duration_flag_too_large_to_be_a_deadline_is_a_usage_error() {
     let r = run({
-        let mut c = rrctl();
+        let mut c = rrctl_process();
         c.args(["fetch", "http://127.0.0.1:9/", "--root", "r.json", "--state-dir", "s", "--ocp-version", OCP]);
         c.args(["--stall-timeout", "9223372036854775807s"]);
         c
@@ -387,7 +385,7 @@ fn a_policy_file_cannot_raise_a_limit() {
     // The largest u64: a deadline this far away overflowed the clock.
     std::fs::write(&policy, "concurrency: 2\nrunTimeoutSeconds: 18446744073709551615\n").unwrap();
     let r = run({
-        let mut c = rrctl();
+        let mut c = rrctl_process();
         c.args(["policy", "show", "--policy"]).arg(&policy);
         c
     });
@@ -408,7 +406,7 @@ fn verify_url_takes_a_403_for_the_next_root_as_its_absence_like_fetch() {
     // A private S3 bucket or CloudFront answers 403 for a key that does not exist.
     fx.cdn.fault("root/2.json", Fault::Status(403, vec![]), 1);
     let r = run({
-        let mut c = rrctl();
+        let mut c = rrctl_process();
         c.arg("verify").arg(fx.cdn.url()).arg("--root").arg(fx.rel.root()).args(["--now", &rfc3339(NOW)]);
         c
     });
@@ -417,7 +415,7 @@ fn verify_url_takes_a_403_for_the_next_root_as_its_absence_like_fetch() {
     // Only the root probe: a 403 on the head is still a failure (a transport one: exit 2).
     fx.cdn.fault("head.json", Fault::Status(403, vec![]), 1);
     let r = run({
-        let mut c = rrctl();
+        let mut c = rrctl_process();
         c.arg("verify").arg(fx.cdn.url()).arg("--root").arg(fx.rel.root()).args(["--now", &rfc3339(NOW)]);
         c
     });

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 use rrctl::compile::dist::{BuildOptions, build_into};
@@ -14,6 +13,8 @@ use rrctl::compile::legacy_export::{LegacySchemas, schema_errors};
 use rrctl::compile::plan::MemorySink;
 use rrctl::definition::LoadedDefinition;
 use rrctl::diag::Report;
+
+use crate::common::{read_tree, rrctl, semver};
 
 const ISSUED: &str = "2025-06-01T00:00:00Z";
 
@@ -25,16 +26,6 @@ fn upstream() -> PathBuf {
 
 fn gc() -> PathBuf {
     upstream().join("gathering-conditions")
-}
-
-fn rrctl() -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.env_remove("SOURCE_DATE_EPOCH").env_remove("RRCTL_INDEX_KEY").env_remove("RRCTL_HEAD_KEY").env("NO_COLOR", "1");
-    c
-}
-
-fn semver(s: &str) -> semver::Version {
-    semver::Version::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
 /// The released versions (`version::released_versions()`), plus every version listed anywhere in
@@ -150,15 +141,6 @@ fn write_tree(dir: &Path, files: &BTreeMap<String, Vec<u8>>) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, b).unwrap();
     }
-}
-
-fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect()
 }
 
 /// Compare what the existing service serves from `ours` and `theirs` (both `v2` directories).

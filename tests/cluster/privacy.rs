@@ -7,33 +7,22 @@
 //!   (checked by string search and by detect-secrets from PyPI), every signal line and field is
 //!   still there, and with obfuscation on no planted address is left in contents or paths.
 //!
-//! The corpus is served by a real kube-apiserver (`tests/support/envtest.rs`, one per test
-//! binary, `KUBEBUILDER_ASSETS`) with its logs from the harness's test kubelet, and a real
-//! Prometheus firing the alerts the bundled definitions wait for.
-
-#[path = "support/envtest.rs"]
-mod envtest;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/prometheus.rs"]
-mod prometheus;
-#[path = "support/tarball.rs"]
-mod tarball;
+//! The corpus is served by a real kube-apiserver (`tests/support/envtest.rs`,
+//! `KUBEBUILDER_ASSETS`) of this module's own (see [`server`]) with its logs from the harness's
+//! test kubelet, and a real Prometheus firing the alerts the bundled definitions wait for.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+use crate::common::{read_json, rrctl};
+use crate::{envtest, prometheus, tarball};
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn rrctl() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rrctl"));
-    c.env_remove("KUBECONFIG").env("NO_COLOR", "1").env("RRCTL_TODAY", "2026-11-26");
-    c
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -55,10 +44,6 @@ fn released() -> Vec<String> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 /// SemVer precedence of two versions (the `semver` crate, independent of rrctl's own types).
@@ -94,13 +79,12 @@ fn without_range_condition(rule: &Value, ranges: &BTreeSet<String>) -> Value {
 fn legacy_payloads_make_operators_collect_exactly_what_show_says_applies() {
     let tmp = tempfile::tempdir().unwrap();
     let dist = tmp.path().join("dist");
-    let out = rrctl()
+    let out = rrctl(root())
         .args(["build", "definitions", "--legacy", "always", "--dev-dir"])
         .arg(tmp.path().join("dev"))
         .arg("--out")
         .arg(&dist)
         .args(["--issued-at", "2026-11-01T00:00:00Z"])
-        .current_dir(root())
         .output()
         .unwrap();
     assert!(out.status.success(), "build: {}", String::from_utf8_lossy(&out.stderr));
@@ -661,7 +645,19 @@ fn collection(object: &Value) -> (String, String) {
     (collection, path)
 }
 
-/// Put the corpus into the real API server (once per test binary: both gathers read it).
+/// The corpus's API server, not the one the other modules of this binary share: the corpus is
+/// cluster-wide objects and fixed names (Nodes, the ClusterOperator `authentication`, the
+/// `Config` and `Network` named `cluster`, the log of `openshift-monitoring/alertmanager-main-0`
+/// that the test Prometheus's firing alert names), gathered as the admin over the whole cluster.
+/// The other modules create the archive sample's `authentication` and that pod's log with other
+/// contents and assert the exact set of ClusterOperators they gather, and their objects would be
+/// in this archive: outcomes would depend on which test ran first.
+fn server() -> &'static envtest::Envtest {
+    static SERVER: OnceLock<Result<envtest::Envtest, String>> = OnceLock::new();
+    envtest::own_server(&SERVER)
+}
+
+/// Put the corpus into its API server (once: both gathers read it).
 fn serve(env: &'static envtest::Envtest, cluster: &Cluster) {
     static LOADED: std::sync::Once = std::sync::Once::new();
     LOADED.call_once(|| {
@@ -698,11 +694,11 @@ fn serve(env: &'static envtest::Envtest, cluster: &Cluster) {
 }
 
 fn gather(cluster: &Cluster, prom: &prometheus::Prometheus, policy: Option<&str>) -> Run {
-    let env = envtest::envtest();
+    let env = server();
     serve(env, cluster);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("corpus.tar.gz");
-    let mut cmd = rrctl();
+    let mut cmd = rrctl(root());
     cmd.args(["gather", "--definitions"])
         .arg(root().join("definitions"))
         .arg("--kubeconfig")

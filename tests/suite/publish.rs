@@ -13,7 +13,7 @@
 //! `trust::sign::new_root` (root N+1 signed by root N's key and its own), index and head signed
 //! by `trust::sign_dist` as `rrctl build` does.
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::{BufReader, Read as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt as _;
 use rrctl::publish::{self, PublishError, PublishOptions, StoreConfig, Target};
 use rrctl::trust::keys::{self, PrivateKey};
 use rrctl::trust::payload::{Envelope, Role, format_time};
@@ -30,8 +29,7 @@ use rrctl::trust::{DistMeta, KeySource, SigningOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-mod common;
-use common::find_binary;
+use crate::common::{self, copy_dir, find_binary, rrctl_serve};
 
 // ---------------------------------------------------------------- test dists
 
@@ -574,7 +572,7 @@ impl Backend {
 }
 
 fn rrctl() -> Command {
-    let mut c = Command::cargo_bin("rrctl").expect("rrctl binary");
+    let mut c = common::rrctl_process();
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("AWS_") {
             c.env_remove(k);
@@ -583,7 +581,6 @@ fn rrctl() -> Command {
     c.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_DEFAULT_REGION", "us-east-1");
-    c.env_remove("RRCTL_PUBLISH_FAIL_AFTER").env_remove("RRCTL_PUBLISH_TO");
     c
 }
 
@@ -1006,37 +1003,6 @@ fn s3_objects_carry_cache_control_and_content_type() {
     assert!(h.contains("content-type: text/html"), "{h}");
 }
 
-/// `rrctl serve DIR` on a free port, killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(dir: &Path) -> Served {
-        let mut child = rrctl()
-            .arg("serve")
-            .arg(dir)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rrctl serve");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout).read_line(&mut line).expect("read address");
-        let url = line.trim().strip_prefix("listening on ").expect("address line").to_string();
-        Served { child, url }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `rrctl serve` over a local target is the CDN `--verify-url` checks through.
 #[test]
 fn local_publish_verified_through_rrctl_serve() {
@@ -1044,11 +1010,11 @@ fn local_publish_verified_through_rrctl_serve() {
     let old = release_old();
     run_ok(b.publish_cmd(old.path(), None));
     let Backend::Local(dir) = &b else { unreachable!() };
-    let serve = Served::start(dir.path());
+    let serve = rrctl_serve(dir.path(), &[]);
 
     let new = release_new(&old);
     let mut c = b.publish_cmd(new.path(), None);
-    c.arg("--verify-url").arg(&serve.url);
+    c.arg("--verify-url").arg(&serve.base);
     let o = run(c);
     drop(serve);
     assert!(o.ok, "{}\n{}", o.stdout, o.stderr);
@@ -1087,16 +1053,6 @@ fn resign_head_with_foreign_key(dir: &Path) {
     let p = dir.join("head.json");
     let env = Envelope::parse(&std::fs::read(&p).expect("read head"), "head.json").expect("head envelope");
     std::fs::write(p, Envelope::sign(Role::Head, env.payload, &[&foreign_key()]).to_bytes()).expect("write head");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let rel = entry.path().strip_prefix(from).expect("under from");
-        if entry.file_type().is_file() {
-            write(to, &rel.to_string_lossy(), &std::fs::read(entry.path()).expect("read"));
-        }
-    }
 }
 
 /// Signatures and hashes are checked for real: a dist with a tampered bundle or a head signed
@@ -1160,9 +1116,9 @@ fn local_tampered_bundle_or_foreign_head_key_is_refused() {
     );
 
     // `--verify-url` over HTTP (rrctl serve) and over a directory: exit 1 with the reason.
-    let served = Served::start(mirror_bundle.path());
+    let served = rrctl_serve(mirror_bundle.path(), &[]);
     for (url, reason) in [
-        (served.url.clone(), format!("{}: SHA-256 is", good.bundles[1])),
+        (served.base.clone(), format!("{}: SHA-256 is", good.bundles[1])),
         (mirror_head.path().display().to_string(), "head.json: 0 valid signature(s) by head keys".to_string()),
     ] {
         let mut c = b.publish_cmd(good.path(), None);

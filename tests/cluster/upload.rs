@@ -8,62 +8,22 @@
 //! Expected values come from the fixtures (the archive sample's ClusterVersion) and the cited
 //! rules, by hand.
 
-#[path = "support/ingress.rs"]
-mod ingress;
-#[path = "support/kubeapi.rs"]
-mod kubeapi;
-#[path = "support/pki.rs"]
-mod pki;
-#[path = "support/tarball.rs"]
-mod tarball;
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-use ingress::{Fault, IngressConfig};
 use serde_json::Value;
+
+use crate::common::{Serve, condition, rrctl, run_ok, serve};
+use crate::ingress::{self, Fault, IngressConfig};
+use crate::{kubeapi, tarball};
 
 const SA_USER: &str = "system:serviceaccount:openshift-insights-rrctl:rrctl-agent";
 const SA_TOKEN: &str = "rrctl-agent-token";
-const TODAY: &str = "2026-11-26";
 const TOKEN: &str = "pull-secret-token-for-tests";
 /// `spec.clusterID` of fixtures/upstream/insights-archive-sample/config/version.json.
 const CLUSTER_ID: &str = "84ef291d-8f1b-4d28-ab34-cfddff941b84";
 /// `status.desired.version` of the same file.
 const OCP_VERSION: &str = "4.7.16";
-
-fn rrctl(cwd: &Path) -> Command {
-    let mut c = Command::cargo_bin("rrctl").unwrap();
-    c.current_dir(cwd)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RRCTL_INDEX_KEY")
-        .env_remove("RRCTL_HEAD_KEY")
-        .env_remove("RRCTL_NOW")
-        .env_remove("KUBECONFIG")
-        .env("RRCTL_TODAY", TODAY)
-        .env("NO_COLOR", "1");
-    c
-}
-
-fn run_ok(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-/// `rrctl serve DIST` on 127.0.0.1:0; killed on drop.
-struct Serve {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -75,7 +35,6 @@ struct Setup {
 /// One definition (ClusterOperators) built, served, and the stand-in API server with the
 /// archive sample's objects and the RBAC `rrctl rbac` prints.
 fn setup() -> Setup {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let defs = dir.path().join("defs/platform");
     std::fs::create_dir_all(&defs).unwrap();
@@ -94,19 +53,9 @@ fn setup() -> Setup {
         .rbac_from_manifests(&rbac, &[(SA_USER, SA_TOKEN)])
         .build()
         .start_background();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rrctl"))
-        .arg("serve")
-        .arg(dir.path().join("dist"))
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_string();
+    let cdn = serve(&dir.path().join("dist"));
     let root = dir.path().join(".rrctl/dev/root/1.json");
-    Setup { dir, root, server, cdn: Serve { child, base } }
+    Setup { dir, root, server, cdn }
 }
 
 /// What one `agent --once` left: exit code, stderr, status.json, the archive, its duration.
@@ -154,16 +103,6 @@ fn agent_once(s: &Setup, name: &str, url: &str, token: Option<&str>, extra: &[&s
         archive: names.remove(0),
         took,
     }
-}
-
-fn condition(status: &Value, kind: &str) -> Value {
-    status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} in {status}"))
-        .clone()
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `rrctl agent`: `--once`, the polling loop counted at a test CDN (tests/cdn), status.json,
+//! `rrctl agent`: `--once`, the polling loop counted at a test CDN (`cdn`), status.json,
 //! Prometheus metrics, JSON logs, SIGTERM mid-download, `kill -9` at 20 moments during fetches;
 //! and the README's serve-then-fetch sequence with the real `rrctl serve`.
 
@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod cdn;
-use cdn::{Cdn, DAY, Fault, OCP, Releases, Run, T0, rfc3339, rrctl, sha256_hex, view};
+use crate::cdn::{Cdn, DAY, Fault, OCP, Releases, Run, T0, rfc3339, sha256_hex, view};
+use crate::common::{read_json, rrctl_process, serve};
 
 const NOW: i64 = T0 + DAY + 3600;
 
 fn agent_cmd(cdn: &Cdn, rel: &Releases, state: &Path, extra: &[&str]) -> std::process::Command {
-    let mut c = rrctl();
+    let mut c = rrctl_process();
     c.arg("agent")
         .arg(cdn.url())
         .arg("--root")
@@ -31,7 +31,7 @@ fn agent_cmd(cdn: &Cdn, rel: &Releases, state: &Path, extra: &[&str]) -> std::pr
 
 fn fetch(cdn: &Cdn, rel: &Releases, state: &Path) -> Run {
     Run::from(
-        rrctl()
+        rrctl_process()
             .arg("fetch")
             .arg(cdn.url())
             .arg("--root")
@@ -45,12 +45,8 @@ fn fetch(cdn: &Cdn, rel: &Releases, state: &Path) -> Run {
     )
 }
 
-fn json(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).expect("JSON")
-}
-
 fn active_sha(state: &Path) -> Option<String> {
-    let rec = json(&state.join("state.json"));
+    let rec = read_json(&state.join("state.json"));
     rec["active_bundle"]["sha256"].as_str().map(str::to_string)
 }
 
@@ -126,7 +122,7 @@ fn once_fetches_writes_status_and_exits_by_result() {
     let r = Run::from(agent_cmd(&cdn, &rel, state.path(), &["--once"]).output().unwrap());
     assert_eq!(r.code, 0, "{r:?}");
     let v1 = view(&r1, OCP);
-    let status = json(&state.path().join("status.json"));
+    let status = read_json(&state.path().join("status.json"));
     for c in status["conditions"].as_array().unwrap() {
         for k in ["type", "status", "reason", "message", "lastTransitionTime"] {
             assert!(c[k].is_string(), "condition field {k}: {c}");
@@ -148,7 +144,7 @@ fn once_fetches_writes_status_and_exits_by_result() {
     let later = rfc3339(NOW + 60);
     let r = Run::from(agent_cmd(&cdn, &rel, state.path(), &["--once"]).env("RRCTL_NOW", &later).output().unwrap());
     assert_eq!(r.code, 1, "{r:?}");
-    let status = json(&state.path().join("status.json"));
+    let status = read_json(&state.path().join("status.json"));
     let avail = &status["conditions"][0];
     assert_eq!((avail["status"].as_str(), avail["reason"].as_str()), (Some("False"), Some("ServerError")));
     assert_eq!(avail["lastTransitionTime"], later.as_str());
@@ -306,7 +302,7 @@ fn kill_9_at_20_moments_during_fetches_recovers_every_time() {
         cdn.always(None);
         // The next start re-verifies the state and completes the release.
         let r = Run::from(
-            rrctl()
+            rrctl_process()
                 .arg("fetch")
                 .arg(cdn.url())
                 .arg("--root")
@@ -350,7 +346,7 @@ fn readme_build_serve_fetch_then_no_change() {
     }
     let run = |args: &[&str]| {
         Run::from(
-            rrctl()
+            rrctl_process()
                 .current_dir(dir.path())
                 .args(args)
                 .env("RRCTL_TODAY", "2026-11-26")
@@ -364,18 +360,8 @@ fn readme_build_serve_fetch_then_no_change() {
     };
     let r = run(&["build"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let mut serve = Proc(
-        rrctl()
-            .current_dir(dir.path())
-            .args(["serve", "dist", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = format!("{}/", line.trim().strip_prefix("listening on ").expect("listening line"));
+    let serve = serve(&dir.path().join("dist"));
+    let base = format!("{}/", serve.base);
     let fetch = [&base, "--root", ".rrctl/dev/root/1.json", "--state-dir", "state", "--ocp-version", "4.16.3"];
     let r = run(&[&["fetch"][..], &fetch[..]].concat());
     assert_eq!(r.code, 0, "{r:?}");
