@@ -3,7 +3,8 @@
 #
 #   scripts/build-image.sh [--binary PATH] [--tag NAME] [--root DIR --runroot DIR]
 #
-# --binary  the rrctl binary to put in the image (default: target/release/rrctl, built if missing)
+# --binary  the rrctl binary to put in the image (default: the agent-only release build,
+#           target/image/release/rrctl, built with --no-default-features --features agent)
 # --tag     the image name (default: localhost/rrctl:<version>)
 # --root / --runroot  buildah storage directories (default: buildah's own); tests pass temp dirs
 #
@@ -29,8 +30,11 @@ command -v buildah >/dev/null 2>&1 || { echo "build-image.sh: buildah is missing
 command -v ldd >/dev/null 2>&1 || { echo "build-image.sh: ldd is missing" >&2; exit 2; }
 
 if [ -z "$binary" ]; then
-  binary="$repo/target/release/rrctl"
-  [ -x "$binary" ] || (cd "$repo" && cargo build --release --locked --bin rrctl)
+  # The image runs the agent: build without the publisher's crates, in a target directory of
+  # its own so a full build in target/release is neither used nor overwritten.
+  binary="$repo/target/image/release/rrctl"
+  (cd "$repo" && cargo build --release --locked --no-default-features --features agent --bin rrctl \
+    --target-dir "$repo/target/image")
 fi
 [ -x "$binary" ] || { echo "build-image.sh: $binary is not an executable" >&2; exit 2; }
 version="$("$binary" --version | awk '{print $2}')"
