@@ -331,13 +331,34 @@ fn parse_http_date(s: &str) -> Option<i64> {
     Some(time::PrimitiveDateTime::parse(s.trim(), HTTP_DATE).ok()?.assume_utc().unix_timestamp())
 }
 
-/// Serve until `shutdown` resolves; then stop accepting, let open connections finish their
-/// current request (up to a few seconds) and return.
+/// Serve `server` until `shutdown` resolves; then stop accepting, let open connections finish
+/// their current request (up to a few seconds) and return.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     server: Arc<Server>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let respond = move |req: Request<hyper::body::Incoming>| {
+        let server = server.clone();
+        async move { server.respond(&req).await }
+    };
+    serve_http(listener, respond, Duration::from_secs(30), shutdown).await;
+    Ok(())
+}
+
+/// The one accept loop of the HTTP servers rrctl runs (`rrctl serve`, the agent's metrics
+/// endpoint): HTTP/1.1 on `listener`, each request answered by `respond`, a client that does not
+/// finish its headers within `header_read_timeout` dropped. Returns when `shutdown` resolves, after
+/// open connections finished their current request (up to a few seconds).
+pub async fn serve_http<R, F>(
+    listener: tokio::net::TcpListener,
+    respond: R,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) where
+    R: Fn(Request<hyper::body::Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
     use hyper::server::conn::http1;
     use hyper_util::rt::{TokioIo, TokioTimer};
 
@@ -357,16 +378,16 @@ pub async fn serve(
                 }
             },
         };
-        let server = server.clone();
+        let respond = respond.clone();
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let server = server.clone();
-                async move { Ok::<_, Infallible>(server.respond(&req).await) }
+                let answer = respond(req);
+                async move { Ok::<_, Infallible>(answer.await) }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
+                .header_read_timeout(header_read_timeout)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             let res = tokio::select! {
@@ -385,7 +406,6 @@ pub async fn serve(
     }
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), async { while tasks.join_next().await.is_some() {} }).await;
-    Ok(())
 }
 
 #[cfg(test)]

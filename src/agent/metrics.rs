@@ -10,7 +10,6 @@
 //! state, a value not known yet has no sample (rather than 0), and per-run series (bytes per
 //! definition, the last accepted upload) are replaced, not accumulated.
 
-use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -343,37 +342,21 @@ fn infos<L: EncodeLabelSet>(
     Ok(())
 }
 
-/// Serve `GET /metrics` on `listener` until the task is dropped.
+/// Serve `GET /metrics` on `listener` until the task is dropped (through the one accept loop,
+/// [`crate::serve::serve_http`]).
 pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
-    use hyper::server::conn::http1;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
+    let respond = move |req: Request<hyper::body::Incoming>| {
         let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let metrics = metrics.clone();
-                async move {
-                    let resp = if req.uri().path() == "/metrics" {
-                        Response::builder()
-                            .header("content-type", CONTENT_TYPE)
-                            .body(Full::new(Bytes::from(metrics.render())))
-                    } else {
-                        Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::from_static(b"")))
-                    };
-                    Ok::<_, Infallible>(resp.unwrap_or_default())
-                }
-            });
-            let _ = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move {
+            let resp = if req.uri().path() == "/metrics" {
+                Response::builder().header("content-type", CONTENT_TYPE).body(Full::new(Bytes::from(metrics.render())))
+            } else {
+                Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::from_static(b"")))
+            };
+            resp.unwrap_or_default()
+        }
+    };
+    crate::serve::serve_http(listener, respond, Duration::from_secs(10), std::future::pending()).await;
 }
 
 #[cfg(test)]
