@@ -2,8 +2,9 @@
 //! service account, and the cluster's identity (OpenShift version and cluster id) from the
 //! `ClusterVersion` named `version`.
 //!
-//! The TLS provider is the process-wide ring provider that [`crate::trust::transport`] installs;
-//! nothing here installs one.
+//! TLS: kube's rustls config takes the process's default crypto provider, else the only one
+//! compiled in (ring, which rustls itself then makes the default); nothing here installs one
+//! (the program does, in `main`).
 
 pub mod limits;
 
@@ -36,7 +37,6 @@ pub enum ClusterError {
 /// A client for `--kubeconfig PATH`, else `KUBECONFIG` or `~/.kube/config`, else the in-cluster
 /// service account (what `kube::Config::infer` tries, in that order).
 pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
-    crate::trust::transport::install_crypto_provider();
     let mut config = match kubeconfig {
         Some(path) => {
             let shown = path.display().to_string();

@@ -112,7 +112,6 @@ impl std::fmt::Debug for Token {
 impl PrometheusClient {
     /// Reads the token and CA files once (a rotated token is picked up by the next run's client).
     pub fn new(settings: &PrometheusSettings) -> Result<Self, PrometheusError> {
-        crate::trust::transport::install_crypto_provider();
         let base = settings.url.trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&base)
             .map_err(|e| PrometheusError::Setup { reason: format!("--prometheus-url `{base}`: {e}") })?;
@@ -157,6 +156,8 @@ impl PrometheusClient {
             }
             builder = builder.tls_certs_merge(certs);
         }
+        crate::trust::transport::require_crypto_provider()
+            .map_err(|e| PrometheusError::Setup { reason: e.to_string() })?;
         let client = builder.build().map_err(|e| PrometheusError::Setup { reason: format!("HTTP client: {e}") })?;
         Ok(PrometheusClient { client, base, token, settings: settings.clone() })
     }

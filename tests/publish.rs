@@ -32,6 +32,8 @@ use sha2::{Digest, Sha256};
 
 mod common;
 use common::find_binary;
+#[path = "support/pki.rs"]
+mod pki;
 
 // ---------------------------------------------------------------- test dists
 
@@ -533,6 +535,8 @@ impl Backend {
     }
 
     fn store_config(&self) -> StoreConfig {
+        // The S3 client is built in this process: it takes the program's TLS provider.
+        pki::install_crypto_provider();
         let mut cfg = StoreConfig { url: self.to_url(), ..Default::default() };
         if let Backend::S3 { moto, .. } = self {
             cfg.endpoint = Some(moto.endpoint());
@@ -609,7 +613,7 @@ fn run_ok(c: Command) -> Out {
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    rrctl::trust::transport::install_crypto_provider();
+    pki::install_crypto_provider();
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
 }
 

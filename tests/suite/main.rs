@@ -9,6 +9,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../support/pki.rs"]
+mod pki;
 
 mod any_day;
 mod author;
