@@ -32,6 +32,10 @@ pub enum ClusterError {
     Request { url: String, reason: String },
     #[error("ClusterVersion \"version\": {0}")]
     Identity(String),
+    /// Neither the `DNS` nor the `Infrastructure` object `cluster` names the base domain; each
+    /// field says why that object did not.
+    #[error("the base domain is unknown ({dns}; {infrastructure})")]
+    BaseDomainUnknown { dns: String, infrastructure: String },
 }
 
 /// A client for `--kubeconfig PATH`, else `KUBECONFIG` or `~/.kube/config`, else the in-cluster
@@ -95,6 +99,54 @@ pub async fn cluster_identity(client: &Client) -> Result<(String, String), Clust
     identity_of(&object.data)
 }
 
+/// The cluster's base domain: `spec.baseDomain` of the `DNS` config object `cluster`, else the
+/// API server host of the `Infrastructure` object `cluster` without its `api.` label (what
+/// obfuscation replaces). Both reads go through the policy gate, which allows these two and
+/// nothing else.
+pub async fn base_domain(client: &Client, policy: &crate::policy::LocalPolicy) -> Result<String, ClusterError> {
+    use crate::policy::gate::{Access, Gate};
+    let client = &Gate::new(Access::base_domain(), policy).client(client);
+    let resource = |kind: &str, plural: &str| {
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("config.openshift.io", "v1", kind), plural)
+    };
+    let dns: Api<DynamicObject> = Api::all_with(client.clone(), &resource("DNS", "dnses"));
+    let dns = match dns.get("cluster").await {
+        Ok(o) => match base_domain_of_dns(&o.data) {
+            Ok(d) => return Ok(d),
+            Err(why) => why,
+        },
+        Err(e) => format!("DNS cluster: {e}"),
+    };
+    let infra: Api<DynamicObject> = Api::all_with(client.clone(), &resource("Infrastructure", "infrastructures"));
+    let infrastructure = match infra.get("cluster").await {
+        Ok(o) => match base_domain_of_infrastructure(&o.data) {
+            Ok(d) => return Ok(d),
+            Err(why) => why,
+        },
+        Err(e) => format!("Infrastructure cluster: {e}"),
+    };
+    Err(ClusterError::BaseDomainUnknown { dns, infrastructure })
+}
+
+/// `spec.baseDomain` of a `DNS` object's body, else why not.
+fn base_domain_of_dns(data: &serde_json::Value) -> Result<String, String> {
+    match data.pointer("/spec/baseDomain").and_then(|v| v.as_str()).filter(|d| !d.is_empty()) {
+        Some(d) => Ok(d.to_string()),
+        None => Err("DNS cluster has no spec.baseDomain".to_string()),
+    }
+}
+
+/// The host of `status.apiServerURL` of an `Infrastructure` object's body without its `api.`
+/// label, else why not.
+fn base_domain_of_infrastructure(data: &serde_json::Value) -> Result<String, String> {
+    let url = data.pointer("/status/apiServerURL").and_then(|v| v.as_str()).unwrap_or_default();
+    let host = url.split("://").nth(1).unwrap_or_default().split(['/', ':']).next().unwrap_or_default();
+    match host.strip_prefix("api.") {
+        Some(d) if !d.is_empty() => Ok(d.to_string()),
+        _ => Err(format!("Infrastructure cluster: apiServerURL {url:?} has no api.<domain> host")),
+    }
+}
+
 /// The identity fields of a `ClusterVersion` object's body.
 pub fn identity_of(data: &serde_json::Value) -> Result<(String, String), ClusterError> {
     let text = |pointer: &str| {
@@ -122,6 +174,24 @@ mod tests {
         let (version, id) = identity_of(&value).unwrap();
         assert_eq!(version, value["status"]["desired"]["version"].as_str().unwrap());
         assert_eq!(id, value["spec"]["clusterID"].as_str().unwrap());
+    }
+
+    #[test]
+    fn base_domain_from_dns_else_the_api_server_host() {
+        use serde_json::json;
+        let dns = |v: serde_json::Value| base_domain_of_dns(&v);
+        assert_eq!(dns(json!({"spec": {"baseDomain": "c1.example.com"}})).unwrap(), "c1.example.com");
+        assert_eq!(dns(json!({"spec": {"baseDomain": ""}})).unwrap_err(), "DNS cluster has no spec.baseDomain");
+        assert!(dns(json!({"spec": {}})).is_err());
+        let infra = |url: &str| base_domain_of_infrastructure(&json!({"status": {"apiServerURL": url}}));
+        assert_eq!(infra("https://api.c1.example.com:6443").unwrap(), "c1.example.com");
+        assert_eq!(infra("https://api.c1.example.com/").unwrap(), "c1.example.com");
+        for no_domain in ["https://c1.example.com:6443", "https://api.:6443", "api.c1.example.com", ""] {
+            let why = infra(no_domain).unwrap_err();
+            assert!(why.contains("has no api.<domain> host"), "{no_domain}: {why}");
+        }
+        let err = ClusterError::BaseDomainUnknown { dns: "a".into(), infrastructure: "b".into() };
+        assert_eq!(err.to_string(), "the base domain is unknown (a; b)");
     }
 
     #[test]
