@@ -1,10 +1,10 @@
 //! Conformance vectors (issue 15): deterministic scenarios that any consumer of the published
-//! format can be run against ([`run`]), written by [`write`]. Keys come from fixed labels and
+//! format can be run against ([`run`]), written by [`write()`]. Keys come from fixed labels and
 //! times are fixed, so two runs write byte-identical files.
 //!
 //! Each scenario is a sequence of published states (the files a CDN would serve), a trusted root,
 //! the cluster's version and id, and the outcome expected after each step. Expected outcomes are
-//! written by hand in [`scenarios`], not computed by this crate's verifier.
+//! written by hand in [`mod@scenarios`], not computed by this crate's verifier.
 
 pub mod run;
 mod scenarios;

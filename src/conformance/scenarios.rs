@@ -102,7 +102,7 @@ struct Dist {
     root_version: u64,
 }
 
-/// What [`Dist::publish`] published, for the expectations.
+/// What [`Dist::publish_standard`] and its variants published, for the expectations.
 struct Published {
     bundles: Vec<String>,
 }

@@ -464,19 +464,9 @@ impl Sink {
 /// The result of one step: its report and files.
 type StepResult = (usize, usize, GathererReport, Vec<(String, Vec<u8>)>);
 
-/// Run every applicable definition's gatherers and collect files and reports (no Prometheus).
-pub async fn gather(
-    client: &Client,
-    definitions: &[GatherDefinition],
-    target: &Target,
-    policy: &LocalPolicy,
-) -> GatherResult {
-    gather_with(client, definitions, target, policy, &GatherOptions::default()).await
-}
-
-/// [`gather`] with the run's options: the firing alerts are queried once, and only when some
-/// definition has an `alertIsFiring` condition; a definition whose conditions do not hold makes
-/// no request at all.
+/// Run every applicable definition's gatherers and collect files and reports, with the run's
+/// options: the firing alerts are queried once, and only when some definition has an
+/// `alertIsFiring` condition; a definition whose conditions do not hold makes no request at all.
 pub async fn gather_with(
     raw_client: &Client,
     definitions: &[GatherDefinition],
