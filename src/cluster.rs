@@ -20,16 +20,28 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the API server may stay silent while a response is read.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Failures of the cluster connection; kube's error stays the source (its text is also part of
+/// the message, which error-chain printing does not repeat).
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("{path}: cannot read kubeconfig: {reason}")]
-    Kubeconfig { path: String, reason: String },
+    #[error("{path}: cannot read kubeconfig: {source}")]
+    Kubeconfig {
+        path: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
     #[error("no cluster configuration: {0}")]
-    Infer(String),
+    Infer(#[source] kube::config::InferConfigError),
     #[error("cannot build the Kubernetes client: {0}")]
-    Client(String),
-    #[error("{url}: {reason}")]
-    Request { url: String, reason: String },
+    Client(#[source] kube::Error),
+    #[error("cannot build the Kubernetes client: User-Agent: {0}")]
+    UserAgent(#[source] hyper::header::InvalidHeaderValue),
+    #[error("{url}: {source}")]
+    Request {
+        url: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("ClusterVersion \"version\": {0}")]
     Identity(String),
     /// Neither the `DNS` nor the `Infrastructure` object `cluster` names the base domain; each
@@ -45,20 +57,19 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
         Some(path) => {
             let shown = path.display().to_string();
             let file = Kubeconfig::read_from(path)
-                .map_err(|e| ClusterError::Kubeconfig { path: shown.clone(), reason: e.to_string() })?;
+                .map_err(|source| ClusterError::Kubeconfig { path: shown.clone(), source })?;
             Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| ClusterError::Kubeconfig { path: shown, reason: e.to_string() })?
+                .map_err(|source| ClusterError::Kubeconfig { path: shown, source })?
         }
-        None => Config::infer().await.map_err(|e| ClusterError::Infer(e.to_string()))?,
+        None => Config::infer().await.map_err(ClusterError::Infer)?,
     };
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
     // kube sends no User-Agent of its own; the API server's audit log names the client by it.
-    let agent = hyper::header::HeaderValue::from_str(&user_agent())
-        .map_err(|e| ClusterError::Client(format!("User-Agent: {e}")))?;
+    let agent = hyper::header::HeaderValue::from_str(&user_agent()).map_err(ClusterError::UserAgent)?;
     config.headers.push((hyper::header::USER_AGENT, agent));
-    limits::client_from_config(config, limits::KubeLimits::default()).map_err(|e| ClusterError::Client(e.to_string()))
+    limits::client_from_config(config, limits::KubeLimits::default()).map_err(ClusterError::Client)
 }
 
 /// The `User-Agent` of every request to the API server, shaped like client-go's:
@@ -92,9 +103,9 @@ pub async fn cluster_identity(client: &Client) -> Result<(String, String), Clust
     let gate =
         crate::policy::gate::Gate::new(crate::policy::gate::Access::identity(), &crate::policy::LocalPolicy::default());
     let api: Api<DynamicObject> = Api::all_with(gate.client(client), &cluster_version_resource());
-    let object = api.get("version").await.map_err(|e| ClusterError::Request {
+    let object = api.get("version").await.map_err(|source| ClusterError::Request {
         url: "/apis/config.openshift.io/v1/clusterversions/version".into(),
-        reason: e.to_string(),
+        source,
     })?;
     identity_of(&object.data)
 }
@@ -192,6 +203,17 @@ mod tests {
         }
         let err = ClusterError::BaseDomainUnknown { dns: "a".into(), infrastructure: "b".into() };
         assert_eq!(err.to_string(), "the base domain is unknown (a; b)");
+    }
+
+    #[test]
+    fn a_failed_request_keeps_kubes_error_as_its_source() {
+        let status = kube::core::Status::failure("clusterversions \"version\" not found", "NotFound").with_code(404);
+        let err = ClusterError::Request { url: "/apis/x".into(), source: kube::Error::Api(status.boxed()) };
+        let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<kube::Error>());
+        assert!(matches!(source, Some(kube::Error::Api(s)) if s.code == 404), "{source:?}");
+        assert!(err.to_string().starts_with("/apis/x: ") && err.to_string().contains("not found"), "{err}");
+        // The chain printer does not repeat the source the message already holds.
+        assert_eq!(crate::diag::error_chain(&err), err.to_string());
     }
 
     #[test]

@@ -179,11 +179,7 @@ async fn gather_after(
                 let failed: Vec<&str> = result
                     .reports
                     .iter()
-                    .filter(|r| {
-                        r.gatherers
-                            .iter()
-                            .any(|g| g.outcome.is_problem() && !g.reason.starts_with(crate::gather::NOT_IMPLEMENTED))
-                    })
+                    .filter(|r| r.gatherers.iter().any(|g| g.outcome.is_problem()))
                     .map(|r| r.id.as_str())
                     .collect();
                 if !failed.is_empty() {

@@ -78,14 +78,18 @@ pub const VECTOR_FORMAT: u32 = 2;
 pub enum ConformanceError {
     #[error(transparent)]
     Fs(#[from] crate::fsutil::FsError),
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {reason}")]
     Vector { path: PathBuf, reason: String },
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> ConformanceError {
-    ConformanceError::Io { path: path.to_path_buf(), reason: e.to_string() }
+fn io(path: &Path, source: std::io::Error) -> ConformanceError {
+    ConformanceError::Io { path: path.to_path_buf(), source }
 }
 
 fn canonical(v: &Value) -> Vec<u8> {

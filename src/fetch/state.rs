@@ -31,10 +31,16 @@ const STATE_FORMAT: u32 = 1;
 /// Where the pinned root is recorded (outside `roots/`, whose other names are collected).
 const PINNED_ROOT: &str = "pinned-root.json";
 
+/// The error of the file system (or the encoder) is the source; a problem found here (the
+/// directory is locked, no pinned root, ...) is a plain message in its place.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state directory {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("state directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The commit record, `state.json`.
@@ -134,8 +140,8 @@ pub struct StateDir {
     pub dir: PathBuf,
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> StateError {
-    StateError::Io { path: path.to_path_buf(), reason: e.to_string() }
+fn io_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StateError {
+    StateError::Io { path: path.to_path_buf(), source: e.into() }
 }
 
 /// Write `bytes` atomically and durably: [`crate::fsutil::write_atomic`] (temporary file, fsync,

@@ -60,7 +60,7 @@ impl Status {
 
     pub fn save(&self, dir: &StateDir) -> Result<(), StateError> {
         let mut bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| StateError::Io { path: dir.path("status.json"), reason: e.to_string() })?;
+            .map_err(|e| StateError::Io { path: dir.path("status.json"), source: e.into() })?;
         bytes.push(b'\n');
         write_durable(&dir.path("status.json"), &bytes)
     }

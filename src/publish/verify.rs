@@ -148,7 +148,7 @@ async fn check_bundle<F: Fetcher>(
             return Err(trust::VerifyError::NotFound { what: "bundle".into(), path: path.into() });
         }
         Ok(Fetched::NotModified) => {
-            return Err(trust::VerifyError::Invalid { what: path.into(), reason: "unexpected 304".into() });
+            return Err(trust::VerifyError::unexpected_not_modified(path));
         }
         Err(FetchError::TooLarge { .. }) => {
             return Err(trust::VerifyError::LongerThanPinned { what: path.into(), expected: range.bundle.length });

@@ -47,9 +47,14 @@ pub enum FetchError {
     /// An answer HTTP does not allow here (e.g. 304 to an unconditional request).
     #[error("{path}: {reason}")]
     Protocol { path: String, reason: String },
-    /// Transport or I/O failure (connection refused or reset, body cut short, ...).
-    #[error("{path}: {reason}")]
-    Io { path: String, reason: String },
+    /// Transport or I/O failure (connection refused or reset, body cut short, ...), or a client
+    /// that cannot be set up; the error from reqwest or the file system is the source.
+    #[error("{path}: {}", crate::diag::error_chain(&**source))]
+    Io {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl FetchError {
@@ -104,7 +109,7 @@ impl Fetcher for DirFetcher {
         let path = path.to_string();
         async move {
             if super::payload::check_path("fetch", &path).is_err() {
-                return Err(FetchError::Io { path, reason: "unsafe path".into() });
+                return Err(FetchError::Io { path, source: "unsafe path".into() });
             }
             match crate::fsutil::read_bounded(&full, limit) {
                 Ok(bytes) => Ok(Fetched::Body { bytes, etag: None }),
@@ -114,7 +119,7 @@ impl Fetcher for DirFetcher {
                     Ok(Fetched::NotFound)
                 }
                 Err(crate::fsutil::FsError::TooLarge { limit, .. }) => Err(FetchError::TooLarge { path, limit }),
-                Err(e) => Err(FetchError::Io { path, reason: e.to_string() }),
+                Err(e) => Err(FetchError::Io { path, source: e.into() }),
             }
         }
     }
@@ -384,7 +389,7 @@ impl HttpFetcher {
     }
 
     pub fn with_options(base: &str, opts: &HttpOptions) -> Result<Self, FetchError> {
-        let setup = |reason: String| FetchError::Io { path: base.to_string(), reason };
+        let setup = |reason: String| FetchError::Io { path: base.to_string(), source: reason.into() };
         let mut builder = reqwest::Client::builder()
             .connect_timeout(opts.limits.connect_timeout)
             .read_timeout(opts.limits.stall_timeout)
@@ -445,7 +450,7 @@ impl HttpFetcher {
             } else if e.is_timeout() {
                 timeout("request")
             } else {
-                FetchError::Io { path: path.to_string(), reason: crate::diag::error_chain(&e) }
+                FetchError::Io { path: path.to_string(), source: e.into() }
             }
         };
         let mut req =
@@ -556,6 +561,16 @@ mod tests {
         assert!(!s(403).is_transient() && !s(400).is_transient());
         assert!(!FetchError::TooLarge { path: "p".into(), limit: 1 }.is_transient());
         assert!(!FetchError::Redirect { path: "p".into(), reason: "r".into() }.is_transient());
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_keeps_the_file_systems_error_as_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("head.json")).unwrap();
+        let err = DirFetcher::new(dir.path()).fetch("head.json", 1024, None).await.unwrap_err();
+        let fs = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<crate::fsutil::FsError>());
+        assert!(matches!(fs, Some(crate::fsutil::FsError::NotRegular { kind: "a directory", .. })), "{err:?}");
+        assert!(err.to_string().starts_with("head.json: ") && err.to_string().contains("not a regular file"), "{err}");
     }
 
     /// The library leaves the TLS crypto provider to the program: without one, each HTTP client

@@ -315,7 +315,7 @@ pub async fn fetch_pinned<F: Fetcher>(
     match fetcher.fetch(path, length, None).await {
         Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
         Ok(Fetched::NotFound) => Err(VerifyError::NotFound { what: what.into(), path: path.into() }),
-        Ok(Fetched::NotModified) => Err(VerifyError::Invalid { what: what.into(), reason: "unexpected 304".into() }),
+        Ok(Fetched::NotModified) => Err(VerifyError::unexpected_not_modified(what)),
         Err(FetchError::TooLarge { .. }) => Err(VerifyError::LongerThanPinned { what: path.into(), expected: length }),
         Err(source) => Err(VerifyError::Fetch { what: what.into(), source }),
     }
@@ -404,7 +404,7 @@ pub async fn update_repository<F: Fetcher>(
                 rotated.push(next);
             }
             Ok(Fetched::NotModified) => {
-                return Err(VerifyError::Invalid { what: path, reason: "unexpected 304".into() });
+                return Err(VerifyError::unexpected_not_modified(path));
             }
             Err(source) => return Err(fetch_error(&path, source)),
         }
@@ -426,9 +426,9 @@ pub async fn update_repository<F: Fetcher>(
         Ok(Fetched::NotModified) => match known.head {
             Some(h) => (h.bytes.to_vec(), h.etag.map(str::to_string), false),
             None => {
-                return Err(VerifyError::Invalid {
+                return Err(VerifyError::UnexpectedNotModified {
                     what: "head.json".into(),
-                    reason: "304 without a stored head".into(),
+                    detail: "304 without a stored head",
                 });
             }
         },
