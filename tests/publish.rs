@@ -618,7 +618,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// What a client sees through the backend's read URL.
-fn client_view(b: &Backend) -> Result<publish::VerifiedRelease, publish::VerifyError> {
+fn client_view(b: &Backend) -> Result<publish::VerifiedRelease, publish::VerifyPublishedError> {
     block_on(publish::verify_published(&b.read_url(), &root_file(1)))
 }
 
@@ -1153,13 +1153,13 @@ fn local_tampered_bundle_or_foreign_head_key_is_refused() {
     let err = block_on(publish::verify_published(&mirror_bundle.path().display().to_string(), &root_file(1)))
         .expect_err("tampered bundle");
     assert!(
-        matches!(&err, publish::VerifyError::Verification(rrctl::trust::VerifyError::HashMismatch { what, .. }) if *what == good.bundles[1]),
+        matches!(&err, publish::VerifyPublishedError::Verification(rrctl::trust::VerifyError::HashMismatch { what, .. }) if *what == good.bundles[1]),
         "{err}"
     );
     let err = block_on(publish::verify_published(&mirror_head.path().display().to_string(), &root_file(1)))
         .expect_err("foreign head key");
     assert!(
-        matches!(&err, publish::VerifyError::Verification(rrctl::trust::VerifyError::ThresholdNotMet { role, .. }) if role == "head"),
+        matches!(&err, publish::VerifyPublishedError::Verification(rrctl::trust::VerifyError::ThresholdNotMet { role, .. }) if role == "head"),
         "{err}"
     );
 

@@ -14,14 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::trust::RefusalClass;
+
 pub use scenarios::{ADVERSARIAL, scenarios};
 
-/// The class of a refusal, as a consumer reports it (`reason` of the result JSON): the
-/// verifier's [`crate::trust::RefusalClass`], decided from the exact error variant by
-/// [`crate::trust::VerifyError::class`].
-pub use crate::trust::RefusalClass as RejectClass;
-
-/// What a consumer must report after a step.
+/// What a consumer must report after a step. A refusal's class is the verifier's
+/// [`RefusalClass`] (decided from the exact error variant by
+/// [`crate::trust::VerifyError::class`]), reported as `reason` of the result JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
     /// Accepted: the bundle in force (None when no index range holds the version) and the ids of
@@ -29,7 +28,7 @@ pub enum Expected {
     Accept { bundle_sha256: Option<String>, definitions: Vec<String> },
     /// Refused with a class; what stays in force is the last accepted step's bundle and
     /// definitions (None and none before any step was accepted).
-    Reject { class: RejectClass, bundle_sha256: Option<String>, definitions: Vec<String> },
+    Reject { class: RefusalClass, bundle_sha256: Option<String>, definitions: Vec<String> },
 }
 
 impl Expected {

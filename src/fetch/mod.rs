@@ -15,7 +15,7 @@ use crate::trust::VerifyError;
 use crate::trust::transport::{FetchError, Fetcher};
 
 pub use poll::{ClockStep, PollOptions, effective_time};
-pub use state::{ActiveBundle, StateDir, StateError, StateLock, Verified};
+pub use state::{ActiveBundle, StateDir, StateError, StateLock, VerifiedState};
 pub use status::Status;
 
 /// What the client knows about the cluster it runs for.
@@ -301,7 +301,7 @@ pub struct Cycle {
     pub clock_step: Option<ClockStep>,
     pub result: Result<Changes, Failure>,
     /// The state in force after the cycle: the new one, or the last good one.
-    pub state: Verified,
+    pub state: VerifiedState,
     pub status: Status,
 }
 

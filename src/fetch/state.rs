@@ -86,9 +86,10 @@ pub struct NotApplied {
     pub reason: String,
 }
 
-/// Verified pieces of a state directory.
+/// What a state directory holds, re-verified from the pinned root ([`StateDir::load`]) or just
+/// verified by a poll: the trusted roots, the stored head, index and bundle, and the times.
 #[derive(Debug, Clone)]
-pub struct Verified {
+pub struct VerifiedState {
     /// The newest trusted root and the roots reached beyond the pinned one, in order.
     pub root: TrustedRoot,
     pub rotated: Vec<TrustedRoot>,
@@ -123,7 +124,7 @@ pub struct StoredBundle {
 /// The result of [`StateDir::load`]: what verified, and what did not and was ignored.
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    pub state: Verified,
+    pub state: VerifiedState,
     /// One line per stored file that was refused (tampered, truncated, unreadable).
     pub problems: Vec<String>,
 }
@@ -256,8 +257,15 @@ impl StateDir {
                 }
             }
         }
-        let mut state =
-            Verified { root, rotated, head: None, index: None, bundle: None, latest_known_time: 0, last_success: None };
+        let mut state = VerifiedState {
+            root,
+            rotated,
+            head: None,
+            index: None,
+            bundle: None,
+            latest_known_time: 0,
+            last_success: None,
+        };
         let record_path = self.path("state.json");
         let record: Record = match read_opt(&record_path, STATE_LIMIT) {
             Ok(None) => return Ok(Loaded { state, problems }),
@@ -352,7 +360,7 @@ impl StateDir {
     /// Persist a verified state: new roots, index and bundle first (content-addressed, so a
     /// crash leaves only unreferenced extra files), then `state.json`, then remove files no
     /// longer referenced.
-    pub fn commit(&self, state: &Verified) -> Result<(), StateError> {
+    pub fn commit(&self, state: &VerifiedState) -> Result<(), StateError> {
         for r in &state.rotated {
             let path = self.path(&format!("roots/{}.json", r.payload.version));
             let current = crate::fsutil::read_bounded(&path, r.bytes.len() as u64).ok();

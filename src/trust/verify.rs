@@ -283,9 +283,10 @@ impl VerifyOptions {
     }
 }
 
-/// The outcome of a successful [`update`].
+/// The outcome of a successful [`update`]: the newest trusted root and the verified head and
+/// index it leads to, and whether they changed.
 #[derive(Debug, Clone)]
-pub struct Verified {
+pub struct VerifiedUpdate {
     pub root: RootPayload,
     pub head: HeadPayload,
     pub index: IndexPayload,
@@ -470,7 +471,7 @@ pub async fn update<F: Fetcher>(
     state: &mut ClientState,
     fetcher: &F,
     opts: &VerifyOptions,
-) -> Result<Verified, VerifyError> {
+) -> Result<VerifiedUpdate, VerifyError> {
     let limits = &opts.limits;
     let trusted = TrustedRoot::from_pinned(state.root.as_bytes(), limits)
         .map_err(|e| VerifyError::State(format!("stored root no longer verifies: {e}")))?;
@@ -516,7 +517,13 @@ pub async fn update<F: Fetcher>(
         last_known_time: state.last_known_time.max(opts.now),
     };
     *state = new_state;
-    Ok(Verified { root: root.payload, head: up.head, index: up.index, head_changed, index_changed: up.index_fetched })
+    Ok(VerifiedUpdate {
+        root: root.payload,
+        head: up.head,
+        index: up.index,
+        head_changed,
+        index_changed: up.index_fetched,
+    })
 }
 
 /// Select the range of `ocp_version` in a verified index and fetch its bundle with length and
