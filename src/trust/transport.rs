@@ -597,12 +597,16 @@ mod tests {
         assert!(!installed(), "nothing in this process installed a provider before");
         let refused = |e: &dyn std::fmt::Display| e.to_string().contains(&NoCryptoProvider.to_string());
 
-        let err = HttpFetcher::new("https://127.0.0.1:1/", HttpLimits::default()).err().expect("refused");
+        let Err(err) = HttpFetcher::new("https://127.0.0.1:1/", HttpLimits::default()) else {
+            panic!("accepted without a crypto provider")
+        };
         assert!(refused(&err), "{err}");
         #[cfg(feature = "agent")]
         {
             let settings = crate::prometheus::PrometheusSettings::new("https://127.0.0.1:1");
-            let err = crate::prometheus::PrometheusClient::new(&settings).err().expect("refused");
+            let Err(err) = crate::prometheus::PrometheusClient::new(&settings) else {
+                panic!("accepted without a crypto provider")
+            };
             assert!(refused(&err), "{err}");
             let settings = crate::agent::upload::UploadSettings {
                 url: "https://127.0.0.1:1/upload".into(),
@@ -612,13 +616,15 @@ mod tests {
                 retry: RetryPolicy::default(),
                 deadline: Duration::from_secs(1),
             };
-            let err = crate::agent::upload::Uploader::new(settings).err().expect("refused");
+            let Err(err) = crate::agent::upload::Uploader::new(settings) else {
+                panic!("accepted without a crypto provider")
+            };
             assert!(refused(&err), "{err}");
         }
         #[cfg(feature = "publisher")]
         {
             let config = crate::publish::StoreConfig { url: "s3://bucket/prefix".into(), ..Default::default() };
-            let err = crate::publish::Target::open(&config).err().expect("refused");
+            let Err(err) = crate::publish::Target::open(&config) else { panic!("accepted without a crypto provider") };
             assert!(refused(&err), "{err}");
         }
         assert!(!installed(), "a library constructor installed a provider");
