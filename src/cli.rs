@@ -270,7 +270,6 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&cli.global, &cli.command);
-    rrctl::trust::transport::install_crypto_provider();
     // Output still buffered is written before the exit code is decided: a full disk fails here.
     match run(cli).and_then(|code| stdout().flush().map(|()| code).map_err(anyhow::Error::from)) {
         Ok(code) => code,

@@ -2,8 +2,9 @@
 //! service account, and the cluster's identity (OpenShift version and cluster id) from the
 //! `ClusterVersion` named `version`.
 //!
-//! The TLS provider is the process-wide ring provider that [`crate::trust::transport`] installs;
-//! nothing here installs one.
+//! TLS: kube's rustls config takes the process's default crypto provider, else the only one
+//! compiled in (ring, which rustls itself then makes the default); nothing here installs one
+//! (the program does, in `main`).
 
 pub mod limits;
 
@@ -19,42 +20,56 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the API server may stay silent while a response is read.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Failures of the cluster connection; kube's error stays the source (its text is also part of
+/// the message, which error-chain printing does not repeat).
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("{path}: cannot read kubeconfig: {reason}")]
-    Kubeconfig { path: String, reason: String },
+    #[error("{path}: cannot read kubeconfig: {source}")]
+    Kubeconfig {
+        path: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
     #[error("no cluster configuration: {0}")]
-    Infer(String),
+    Infer(#[source] kube::config::InferConfigError),
     #[error("cannot build the Kubernetes client: {0}")]
-    Client(String),
-    #[error("{url}: {reason}")]
-    Request { url: String, reason: String },
+    Client(#[source] kube::Error),
+    #[error("cannot build the Kubernetes client: User-Agent: {0}")]
+    UserAgent(#[source] hyper::header::InvalidHeaderValue),
+    #[error("{url}: {source}")]
+    Request {
+        url: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("ClusterVersion \"version\": {0}")]
     Identity(String),
+    /// Neither the `DNS` nor the `Infrastructure` object `cluster` names the base domain; each
+    /// field says why that object did not.
+    #[error("the base domain is unknown ({dns}; {infrastructure})")]
+    BaseDomainUnknown { dns: String, infrastructure: String },
 }
 
 /// A client for `--kubeconfig PATH`, else `KUBECONFIG` or `~/.kube/config`, else the in-cluster
 /// service account (what `kube::Config::infer` tries, in that order).
 pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClusterError> {
-    crate::trust::transport::install_crypto_provider();
     let mut config = match kubeconfig {
         Some(path) => {
             let shown = path.display().to_string();
             let file = Kubeconfig::read_from(path)
-                .map_err(|e| ClusterError::Kubeconfig { path: shown.clone(), reason: e.to_string() })?;
+                .map_err(|source| ClusterError::Kubeconfig { path: shown.clone(), source })?;
             Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| ClusterError::Kubeconfig { path: shown, reason: e.to_string() })?
+                .map_err(|source| ClusterError::Kubeconfig { path: shown, source })?
         }
-        None => Config::infer().await.map_err(|e| ClusterError::Infer(e.to_string()))?,
+        None => Config::infer().await.map_err(ClusterError::Infer)?,
     };
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
     // kube sends no User-Agent of its own; the API server's audit log names the client by it.
-    let agent = hyper::header::HeaderValue::from_str(&user_agent())
-        .map_err(|e| ClusterError::Client(format!("User-Agent: {e}")))?;
+    let agent = hyper::header::HeaderValue::from_str(&user_agent()).map_err(ClusterError::UserAgent)?;
     config.headers.push((hyper::header::USER_AGENT, agent));
-    limits::client_from_config(config, limits::KubeLimits::default()).map_err(|e| ClusterError::Client(e.to_string()))
+    limits::client_from_config(config, limits::KubeLimits::default()).map_err(ClusterError::Client)
 }
 
 /// The `User-Agent` of every request to the API server, shaped like client-go's:
@@ -88,11 +103,59 @@ pub async fn cluster_identity(client: &Client) -> Result<(String, String), Clust
     let gate =
         crate::policy::gate::Gate::new(crate::policy::gate::Access::identity(), &crate::policy::LocalPolicy::default());
     let api: Api<DynamicObject> = Api::all_with(gate.client(client), &cluster_version_resource());
-    let object = api.get("version").await.map_err(|e| ClusterError::Request {
+    let object = api.get("version").await.map_err(|source| ClusterError::Request {
         url: "/apis/config.openshift.io/v1/clusterversions/version".into(),
-        reason: e.to_string(),
+        source,
     })?;
     identity_of(&object.data)
+}
+
+/// The cluster's base domain: `spec.baseDomain` of the `DNS` config object `cluster`, else the
+/// API server host of the `Infrastructure` object `cluster` without its `api.` label (what
+/// obfuscation replaces). Both reads go through the policy gate, which allows these two and
+/// nothing else.
+pub async fn base_domain(client: &Client, policy: &crate::policy::LocalPolicy) -> Result<String, ClusterError> {
+    use crate::policy::gate::{Access, Gate};
+    let client = &Gate::new(Access::base_domain(), policy).client(client);
+    let resource = |kind: &str, plural: &str| {
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("config.openshift.io", "v1", kind), plural)
+    };
+    let dns: Api<DynamicObject> = Api::all_with(client.clone(), &resource("DNS", "dnses"));
+    let dns = match dns.get("cluster").await {
+        Ok(o) => match base_domain_of_dns(&o.data) {
+            Ok(d) => return Ok(d),
+            Err(why) => why,
+        },
+        Err(e) => format!("DNS cluster: {e}"),
+    };
+    let infra: Api<DynamicObject> = Api::all_with(client.clone(), &resource("Infrastructure", "infrastructures"));
+    let infrastructure = match infra.get("cluster").await {
+        Ok(o) => match base_domain_of_infrastructure(&o.data) {
+            Ok(d) => return Ok(d),
+            Err(why) => why,
+        },
+        Err(e) => format!("Infrastructure cluster: {e}"),
+    };
+    Err(ClusterError::BaseDomainUnknown { dns, infrastructure })
+}
+
+/// `spec.baseDomain` of a `DNS` object's body, else why not.
+fn base_domain_of_dns(data: &serde_json::Value) -> Result<String, String> {
+    match data.pointer("/spec/baseDomain").and_then(|v| v.as_str()).filter(|d| !d.is_empty()) {
+        Some(d) => Ok(d.to_string()),
+        None => Err("DNS cluster has no spec.baseDomain".to_string()),
+    }
+}
+
+/// The host of `status.apiServerURL` of an `Infrastructure` object's body without its `api.`
+/// label, else why not.
+fn base_domain_of_infrastructure(data: &serde_json::Value) -> Result<String, String> {
+    let url = data.pointer("/status/apiServerURL").and_then(|v| v.as_str()).unwrap_or_default();
+    let host = url.split("://").nth(1).unwrap_or_default().split(['/', ':']).next().unwrap_or_default();
+    match host.strip_prefix("api.") {
+        Some(d) if !d.is_empty() => Ok(d.to_string()),
+        _ => Err(format!("Infrastructure cluster: apiServerURL {url:?} has no api.<domain> host")),
+    }
 }
 
 /// The identity fields of a `ClusterVersion` object's body.
@@ -122,6 +185,35 @@ mod tests {
         let (version, id) = identity_of(&value).unwrap();
         assert_eq!(version, value["status"]["desired"]["version"].as_str().unwrap());
         assert_eq!(id, value["spec"]["clusterID"].as_str().unwrap());
+    }
+
+    #[test]
+    fn base_domain_from_dns_else_the_api_server_host() {
+        use serde_json::json;
+        let dns = |v: serde_json::Value| base_domain_of_dns(&v);
+        assert_eq!(dns(json!({"spec": {"baseDomain": "c1.example.com"}})).unwrap(), "c1.example.com");
+        assert_eq!(dns(json!({"spec": {"baseDomain": ""}})).unwrap_err(), "DNS cluster has no spec.baseDomain");
+        assert!(dns(json!({"spec": {}})).is_err());
+        let infra = |url: &str| base_domain_of_infrastructure(&json!({"status": {"apiServerURL": url}}));
+        assert_eq!(infra("https://api.c1.example.com:6443").unwrap(), "c1.example.com");
+        assert_eq!(infra("https://api.c1.example.com/").unwrap(), "c1.example.com");
+        for no_domain in ["https://c1.example.com:6443", "https://api.:6443", "api.c1.example.com", ""] {
+            let why = infra(no_domain).unwrap_err();
+            assert!(why.contains("has no api.<domain> host"), "{no_domain}: {why}");
+        }
+        let err = ClusterError::BaseDomainUnknown { dns: "a".into(), infrastructure: "b".into() };
+        assert_eq!(err.to_string(), "the base domain is unknown (a; b)");
+    }
+
+    #[test]
+    fn a_failed_request_keeps_kubes_error_as_its_source() {
+        let status = kube::core::Status::failure("clusterversions \"version\" not found", "NotFound").with_code(404);
+        let err = ClusterError::Request { url: "/apis/x".into(), source: kube::Error::Api(status.boxed()) };
+        let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<kube::Error>());
+        assert!(matches!(source, Some(kube::Error::Api(s)) if s.code == 404), "{source:?}");
+        assert!(err.to_string().starts_with("/apis/x: ") && err.to_string().contains("not found"), "{err}");
+        // The chain printer does not repeat the source the message already holds.
+        assert_eq!(crate::diag::error_chain(&err), err.to_string());
     }
 
     #[test]

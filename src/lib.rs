@@ -8,7 +8,7 @@
 //! - [`definition`]: the definition format (model, JSON Schema, semantic checks);
 //! - [`policy`]: what a definition may ask for at all (denied kinds, namespaces, limits);
 //! - [`version`]: OpenShift versions and ranges, intervals and the partition;
-//! - [`build`]: bundles, index payload, legacy export, import and `show`;
+//! - [`compile`]: bundles, index payload, legacy export, import and `show` (`rrctl build`);
 //! - [`trust`]: keys, signed envelopes, roots, verification;
 //! - [`publish`] and [`serve`]: putting a dist into object storage and serving it locally;
 //! - [`layout`]: the dist's paths, upload steps and HTTP headers, one contract for all of them;
@@ -18,7 +18,7 @@
 //! - [`cluster`], [`gather`] and [`archive`]: the cluster side: executing definitions with `kube`
 //!   inside the local [`policy`], and the Insights-style archive;
 //! - [`scrub`]: the scrubber every archive entry passes (credentials become `<REDACTED:kind>`);
-//! - [`agent`]: the cluster side's loop: fetch, then (later) gather, status and metrics.
+//! - [`agent`]: the cluster side's loop: fetch, gather into an archive, upload, status and metrics.
 
 #[cfg(feature = "agent")]
 pub mod agent;

@@ -40,5 +40,10 @@ mod cli;
 mod cmd;
 
 fn main() -> std::process::ExitCode {
+    // The process's one TLS crypto provider, chosen by the program and not by the library:
+    // reqwest is built with `rustls-no-provider`, so its clients (the fetcher, the upload,
+    // Prometheus, object storage) take this default; kube's would pick ring on its own.
+    // An error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     cli::main()
 }

@@ -65,8 +65,14 @@ pub enum PrometheusError {
     Timeout { url: String, what: &'static str, secs: u64 },
     #[error("{url}: HTTP status {status}: {body}")]
     Status { url: String, status: u16, body: String },
-    #[error("{url}: {reason}")]
-    Http { url: String, reason: String },
+    /// The request failed below HTTP (connection, TLS, body cut short): reqwest's error is the
+    /// source, and its chain is the message.
+    #[error("{url}: {}", crate::diag::error_chain(source))]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("{url}: response larger than the limit of {limit} bytes")]
     TooLarge { url: String, limit: u64 },
     #[error("{url}: unexpected response: {reason}")]
@@ -112,7 +118,6 @@ impl std::fmt::Debug for Token {
 impl PrometheusClient {
     /// Reads the token and CA files once (a rotated token is picked up by the next run's client).
     pub fn new(settings: &PrometheusSettings) -> Result<Self, PrometheusError> {
-        crate::trust::transport::install_crypto_provider();
         let base = settings.url.trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&base)
             .map_err(|e| PrometheusError::Setup { reason: format!("--prometheus-url `{base}`: {e}") })?;
@@ -157,6 +162,8 @@ impl PrometheusClient {
             }
             builder = builder.tls_certs_merge(certs);
         }
+        crate::trust::transport::require_crypto_provider()
+            .map_err(|e| PrometheusError::Setup { reason: e.to_string() })?;
         let client = builder.build().map_err(|e| PrometheusError::Setup { reason: format!("HTTP client: {e}") })?;
         Ok(PrometheusClient { client, base, token, settings: settings.clone() })
     }
@@ -282,14 +289,7 @@ impl PrometheusClient {
         if e.is_timeout() {
             PrometheusError::Timeout { url: url.to_string(), what, secs: self.settings.stall_timeout.as_secs() }
         } else {
-            let mut reason = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                reason.push_str(": ");
-                reason.push_str(&s.to_string());
-                source = s.source();
-            }
-            PrometheusError::Http { url: url.to_string(), reason }
+            PrometheusError::Http { url: url.to_string(), source: e }
         }
     }
 }

@@ -11,6 +11,7 @@
 //! the archives written before intact; a stopped gather writes no archive and leaves no
 //! temporary file (a leftover from a killed process is removed at the next start).
 
+pub mod collect;
 pub mod control;
 pub mod metrics;
 pub mod upload;
@@ -147,7 +148,7 @@ async fn gather_after(
     // race here only makes sure a shutdown never waits for it.
     let shutdown = Cancel::new(cancel.token().clone());
     let gathered = shutdown
-        .run(crate::archive::gather_to_with(&step.client, &definitions, &target, &policy, &source, &out, &options))
+        .run(collect::gather_to_archive(&step.client, &definitions, &target, &policy, &source, &out, &options))
         .await
         .map_err(|why| (why, "the gather"))?;
     match gathered {
@@ -178,11 +179,7 @@ async fn gather_after(
                 let failed: Vec<&str> = result
                     .reports
                     .iter()
-                    .filter(|r| {
-                        r.gatherers
-                            .iter()
-                            .any(|g| g.outcome.is_problem() && !g.reason.starts_with(crate::gather::NOT_IMPLEMENTED))
-                    })
+                    .filter(|r| r.gatherers.iter().any(|g| g.outcome.is_problem()))
                     .map(|r| r.id.as_str())
                     .collect();
                 if !failed.is_empty() {
@@ -221,7 +218,7 @@ async fn gather_after(
                 }
             }
         }
-        Err(crate::archive::ArchiveError::Stopped(Stopped::Cancelled)) => {
+        Err(e) if e.is_cancelled() => {
             return Err((Stopped::Cancelled, "the gather"));
         }
         Err(e) => {

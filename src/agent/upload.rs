@@ -234,7 +234,7 @@ impl Uploader {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(setup("not an http:// or https:// URL".into()));
         }
-        crate::trust::transport::install_crypto_provider();
+        crate::trust::transport::require_crypto_provider().map_err(|e| setup(e.to_string()))?;
         let client = reqwest::Client::builder()
             .connect_timeout(settings.limits.connect_timeout)
             .read_timeout(settings.limits.stall_timeout)

@@ -29,11 +29,14 @@ pub struct ArchiveDir {
     pub record: PathBuf,
 }
 
+/// The error of the file system (or the encoder) is the source; a problem found here is a
+/// plain message in its place.
 #[derive(Debug, thiserror::Error)]
-#[error("archive directory {}: {reason}", dir.display())]
+#[error("archive directory {}: {source}", dir.display())]
 pub struct ArchiveDirError {
     pub dir: PathBuf,
-    pub reason: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// `archives.json`: archive names, oldest first.
@@ -76,8 +79,8 @@ fn is_archive_name(name: &str) -> bool {
 }
 
 impl ArchiveDir {
-    fn err(&self, e: impl std::fmt::Display) -> ArchiveDirError {
-        ArchiveDirError { dir: self.dir.clone(), reason: e.to_string() }
+    fn err(&self, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ArchiveDirError {
+        ArchiveDirError { dir: self.dir.clone(), source: e.into() }
     }
 
     /// Create the directory when missing and remove temporary files a killed or stopped writer

@@ -41,7 +41,7 @@ pub enum ArchiveError {
     Obfuscation(String),
     #[error("{path}: {source}")]
     Write { path: String, source: std::io::Error },
-    /// The shutdown signal came during the gather: no archive was written.
+    /// The shutdown signal came while the archive was written: none was.
     #[error("gather {0}; no archive was written")]
     Stopped(crate::cancel::Stopped),
 }
@@ -281,92 +281,6 @@ fn write_file(
     tmp.persist(out).map_err(|e| io(e.error))?;
     let _ = crate::fsutil::sync_dir(dir);
     Ok(size)
-}
-
-/// Gather `definitions` and write the archive to `out` atomically: the one call `rrctl gather`
-/// makes, and what the agent makes after a successful fetch. Returns the result and the
-/// archive's size.
-pub async fn gather_to(
-    client: &kube::Client,
-    definitions: &[crate::gather::GatherDefinition],
-    target: &crate::gather::Target,
-    policy: &crate::policy::LocalPolicy,
-    source: &SourceInfo,
-    out: &Path,
-) -> Result<(GatherResult, u64), ArchiveError> {
-    gather_to_with(client, definitions, target, policy, source, out, &crate::gather::GatherOptions::default()).await
-}
-
-/// [`gather_to`] with the run's options (Prometheus).
-pub async fn gather_to_with(
-    client: &kube::Client,
-    definitions: &[crate::gather::GatherDefinition],
-    target: &crate::gather::Target,
-    policy: &crate::policy::LocalPolicy,
-    source: &SourceInfo,
-    out: &Path,
-    opts: &crate::gather::GatherOptions,
-) -> Result<(GatherResult, u64), ArchiveError> {
-    // Known before gathering: with obfuscation on and no base domain, nothing is written.
-    // The run's time limit starts here, so the domain lookup counts against it too.
-    let mut opts = opts.clone();
-    opts.cancel = opts.cancel.with_timeout(std::time::Duration::from_secs(policy.run_timeout_seconds));
-    let base_domain = match policy.obfuscation.base_domain {
-        true => Some(opts.cancel.run(base_domain(client, policy)).await.map_err(ArchiveError::Stopped)??),
-        false => None,
-    };
-    let mut obfuscator =
-        obfuscate::Obfuscator::new(policy.obfuscation.ipv4, policy.obfuscation.ipv6, base_domain.as_deref())
-            .map_err(ArchiveError::Obfuscation)?;
-    let result = crate::gather::gather_with(client, definitions, target, policy, &opts).await;
-    if opts.cancel.token().is_cancelled() {
-        return Err(ArchiveError::Stopped(crate::cancel::Stopped::Cancelled));
-    }
-    let policy_sha256 = policy.sha256();
-    let run = RunInfo {
-        source,
-        ocp_version: &target.ocp_version,
-        cluster_id: &target.cluster_id,
-        policy_sha256: &policy_sha256,
-    };
-    let mut result = result;
-    let bytes = write_with(out, &mut result, &run, &mut obfuscator, opts.cancel.token()).await?;
-    Ok((result, bytes))
-}
-
-/// The cluster's base domain: `spec.baseDomain` of the `DNS` config object `cluster`, else the
-/// API server host of the `Infrastructure` object `cluster` without its `api.` label. Both
-/// reads go through the policy gate, which allows these two and nothing else.
-pub async fn base_domain(client: &kube::Client, policy: &crate::policy::LocalPolicy) -> Result<String, ArchiveError> {
-    use crate::policy::gate::{Access, Gate};
-    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
-    let client = &Gate::new(Access::base_domain(), policy).client(client);
-    let resource = |kind: &str, plural: &str| {
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("config.openshift.io", "v1", kind), plural)
-    };
-    let dns: Api<DynamicObject> = Api::all_with(client.clone(), &resource("DNS", "dnses"));
-    let dns_error = match dns.get("cluster").await {
-        Ok(o) => match o.data.pointer("/spec/baseDomain").and_then(|v| v.as_str()).filter(|d| !d.is_empty()) {
-            Some(d) => return Ok(d.to_string()),
-            None => "DNS cluster has no spec.baseDomain".to_string(),
-        },
-        Err(e) => format!("DNS cluster: {e}"),
-    };
-    let infra: Api<DynamicObject> = Api::all_with(client.clone(), &resource("Infrastructure", "infrastructures"));
-    let infra_error = match infra.get("cluster").await {
-        Ok(o) => {
-            let url = o.data.pointer("/status/apiServerURL").and_then(|v| v.as_str()).unwrap_or_default();
-            let host = url.split("://").nth(1).unwrap_or_default().split(['/', ':']).next().unwrap_or_default();
-            match host.strip_prefix("api.") {
-                Some(d) if !d.is_empty() => return Ok(d.to_string()),
-                _ => format!("Infrastructure cluster: apiServerURL {url:?} has no api.<domain> host"),
-            }
-        }
-        Err(e) => format!("Infrastructure cluster: {e}"),
-    };
-    Err(ArchiveError::Obfuscation(format!(
-        "the base domain is unknown ({dns_error}; {infra_error}); refusing to write an archive that is not obfuscated"
-    )))
 }
 
 /// Write the archive of `result` to `out` atomically ([`write_entries`], which a shutdown of

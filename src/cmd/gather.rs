@@ -8,7 +8,8 @@ use anyhow::{Context as _, bail};
 use crate::cli::GlobalOpts;
 #[cfg(feature = "publisher")]
 use crate::cmd::validate::resolve_today;
-use rrctl::archive::{self, SourceInfo};
+use rrctl::agent::collect;
+use rrctl::archive::SourceInfo;
 use rrctl::definition::Definition;
 #[cfg(feature = "publisher")]
 use rrctl::diag::render::{self, Format, RenderOptions};
@@ -267,7 +268,7 @@ pub fn run_gather(a: GatherArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
         let out = a.out.as_deref().expect("clap requires --out without --plan");
         let (result, bytes) =
-            archive::gather_to_with(&client, &definitions, &target, &policy, &source_info, out, &options).await?;
+            collect::gather_to_archive(&client, &definitions, &target, &policy, &source_info, out, &options).await?;
         if !g.quiet {
             print_summary(out, bytes, &result);
         }

@@ -512,7 +512,7 @@ async fn verify_with<F: Fetcher>(
     opts: &VerifyOptions,
     versions: &[semver::Version],
     cluster_id: Option<&str>,
-) -> Result<(verify::Verified, Vec<BundleReport>), VerifyError> {
+) -> Result<(verify::VerifiedUpdate, Vec<BundleReport>), VerifyError> {
     let verified = verify::update(state, fetcher, opts).await?;
     let mut bundles = Vec::new();
     for v in versions {

@@ -1,7 +1,7 @@
 //! Build: bundles, index payload, legacy export, import and `show` (DESIGN.md sections 4 and 5).
 //!
 //! - [`plan`] resolves definitions into the partition, bundles and the index payload;
-//! - [`legacy`] writes the files of the existing content build (`legacy/`);
+//! - [`legacy_export`] writes the files of the existing content build (`legacy/`);
 //! - [`dist`] runs a whole build into a staging directory and swaps it in;
 //! - [`import`] converts an existing gathering-conditions repository into definitions;
 //! - [`show`] answers "what applies to this version, and why".

@@ -1,10 +1,10 @@
 //! Conformance vectors (issue 15): deterministic scenarios that any consumer of the published
-//! format can be run against ([`run`]), written by [`write`]. Keys come from fixed labels and
+//! format can be run against ([`run`]), written by [`write()`]. Keys come from fixed labels and
 //! times are fixed, so two runs write byte-identical files.
 //!
 //! Each scenario is a sequence of published states (the files a CDN would serve), a trusted root,
 //! the cluster's version and id, and the outcome expected after each step. Expected outcomes are
-//! written by hand in [`scenarios`], not computed by this crate's verifier.
+//! written by hand in [`mod@scenarios`], not computed by this crate's verifier.
 
 pub mod run;
 mod scenarios;
@@ -14,14 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::trust::RefusalClass;
+
 pub use scenarios::{ADVERSARIAL, scenarios};
 
-/// The class of a refusal, as a consumer reports it (`reason` of the result JSON): the
-/// verifier's [`crate::trust::RefusalClass`], decided from the exact error variant by
-/// [`crate::trust::VerifyError::class`].
-pub use crate::trust::RefusalClass as RejectClass;
-
-/// What a consumer must report after a step.
+/// What a consumer must report after a step. A refusal's class is the verifier's
+/// [`RefusalClass`] (decided from the exact error variant by
+/// [`crate::trust::VerifyError::class`]), reported as `reason` of the result JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
     /// Accepted: the bundle in force (None when no index range holds the version) and the ids of
@@ -29,7 +28,7 @@ pub enum Expected {
     Accept { bundle_sha256: Option<String>, definitions: Vec<String> },
     /// Refused with a class; what stays in force is the last accepted step's bundle and
     /// definitions (None and none before any step was accepted).
-    Reject { class: RejectClass, bundle_sha256: Option<String>, definitions: Vec<String> },
+    Reject { class: RefusalClass, bundle_sha256: Option<String>, definitions: Vec<String> },
 }
 
 impl Expected {
@@ -78,14 +77,18 @@ pub const VECTOR_FORMAT: u32 = 2;
 pub enum ConformanceError {
     #[error(transparent)]
     Fs(#[from] crate::fsutil::FsError),
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {reason}")]
     Vector { path: PathBuf, reason: String },
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> ConformanceError {
-    ConformanceError::Io { path: path.to_path_buf(), reason: e.to_string() }
+fn io(path: &Path, source: std::io::Error) -> ConformanceError {
+    ConformanceError::Io { path: path.to_path_buf(), source }
 }
 
 fn canonical(v: &Value) -> Vec<u8> {

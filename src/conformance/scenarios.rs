@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-use super::{Expected, RejectClass, Scenario, Step};
+use super::{Expected, Scenario, Step};
+use crate::trust::RefusalClass;
 use crate::trust::keys::PrivateKey;
 use crate::trust::payload::{Envelope, HeadPayload, Role, RootPayload, format_time, sha256_hex};
 use crate::trust::sign::new_root;
@@ -102,7 +103,7 @@ struct Dist {
     root_version: u64,
 }
 
-/// What [`Dist::publish`] published, for the expectations.
+/// What [`Dist::publish_standard`] and its variants published, for the expectations.
 struct Published {
     bundles: Vec<String>,
 }
@@ -259,12 +260,12 @@ fn accept(sha: &str, ids: &[&str]) -> Expected {
 }
 
 /// Refused, with nothing in force (no step accepted before).
-fn reject(c: RejectClass) -> Expected {
+fn reject(c: RefusalClass) -> Expected {
     Expected::Reject { class: c, bundle_sha256: None, definitions: Vec::new() }
 }
 
 /// Refused, with the bundle `sha` and definitions `ids` of the last accepted step still in force.
-fn reject_keeping(c: RejectClass, sha: &str, ids: &[&str]) -> Expected {
+fn reject_keeping(c: RefusalClass, sha: &str, ids: &[&str]) -> Expected {
     Expected::Reject {
         class: c,
         bundle_sha256: Some(sha.to_string()),
@@ -295,7 +296,7 @@ fn step_at(dist: &Dist, now: i64, expect: Expected) -> Step {
 const NEW: [&str; 2] = ["etcd-slow-fdatasync", "new-check"];
 
 /// A one-step scenario on the standard content, mutated by `attack`.
-fn attacked(name: &str, description: &str, class: RejectClass, attack: impl Fn(&mut Dist)) -> Scenario {
+fn attacked(name: &str, description: &str, class: RefusalClass, attack: impl Fn(&mut Dist)) -> Scenario {
     let mut d = Dist::new(&RootSpec::v1());
     d.publish_standard(100, 100);
     attack(&mut d);
@@ -326,7 +327,7 @@ fn iv(from: &str, to: Option<&str>) -> Value {
 
 /// Every scenario, in a fixed order.
 pub fn scenarios() -> Vec<Scenario> {
-    use RejectClass as C;
+    use RefusalClass as C;
     let mut out = Vec::new();
 
     // --- Baseline and selection --------------------------------------------------------------

@@ -15,7 +15,7 @@ use crate::trust::VerifyError;
 use crate::trust::transport::{FetchError, Fetcher};
 
 pub use poll::{ClockStep, PollOptions, effective_time};
-pub use state::{ActiveBundle, StateDir, StateError, StateLock, Verified};
+pub use state::{ActiveBundle, StateDir, StateError, StateLock, VerifiedState};
 pub use status::Status;
 
 /// What the client knows about the cluster it runs for.
@@ -164,7 +164,7 @@ impl Failure {
             VerifyError::HeadRollback { .. } | VerifyError::IndexRollback { .. } => Reason::Rollback,
             VerifyError::HeadEquivocation { .. } => Reason::Equivocation,
             VerifyError::RepoMismatch { .. } | VerifyError::ChannelMismatch { .. } => Reason::WrongRepoOrChannel,
-            VerifyError::Invalid { reason, .. } if reason.contains("304") => Reason::ProtocolError,
+            VerifyError::UnexpectedNotModified { .. } => Reason::ProtocolError,
             VerifyError::State(_) => Reason::StateWriteFailed,
             _ => Reason::Malformed,
         };
@@ -301,7 +301,7 @@ pub struct Cycle {
     pub clock_step: Option<ClockStep>,
     pub result: Result<Changes, Failure>,
     /// The state in force after the cycle: the new one, or the last good one.
-    pub state: Verified,
+    pub state: VerifiedState,
     pub status: Status,
 }
 
@@ -388,7 +388,14 @@ mod tests {
         let fetch = |source| Failure::from_verify(VerifyError::Fetch { what: "head.json".into(), source }).reason;
         assert_eq!(fetch(FetchError::Status { path: "p".into(), status: 429 }), Reason::RateLimited);
         assert_eq!(fetch(FetchError::Status { path: "p".into(), status: 502 }), Reason::ServerError);
-        assert_eq!(fetch(FetchError::Io { path: "p".into(), reason: "reset".into() }), Reason::Unreachable);
+        assert_eq!(fetch(FetchError::Io { path: "p".into(), source: "reset".into() }), Reason::Unreachable);
+        // A 304 nobody asked for is the server's protocol error, not a refusal of content.
+        let not_modified = Failure::from_verify(VerifyError::unexpected_not_modified("root/2.json"));
+        assert_eq!((not_modified.reason, not_modified.class), (Reason::ProtocolError, None));
+        assert_eq!(not_modified.message, "root/2.json: unexpected 304");
+        // Other invalid content, even when its text names a 304, is malformed content.
+        let invalid = Failure::from_verify(VerifyError::Invalid { what: "index".into(), reason: "304 items".into() });
+        assert_eq!((invalid.reason, invalid.class), (Reason::Malformed, Some(crate::trust::RefusalClass::Malformed)));
         let expired =
             Failure::from_verify(VerifyError::Expired { what: "h".into(), expires: "e".into(), now: "n".into() });
         assert_eq!(expired.reason, Reason::Expired);

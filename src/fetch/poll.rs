@@ -8,7 +8,7 @@ use crate::trust::payload::{Limits, Range};
 use crate::trust::transport::Fetcher;
 use crate::trust::verify::{self, Expect, Known, KnownHead, VerifyOptions};
 
-use super::state::{ActiveBundle, NotApplied, StateDir, StoredBundle, StoredHead, StoredIndex, Verified};
+use super::state::{ActiveBundle, NotApplied, StateDir, StoredBundle, StoredHead, StoredIndex, VerifiedState};
 use super::{BundleChange, Changes, Cluster, Failure, HeadChange, Reason};
 
 /// What one poll is judged against.
@@ -50,10 +50,10 @@ pub fn effective_time(now: i64, latest_known_time: i64, tolerance_secs: i64) -> 
 pub async fn poll<F: Fetcher>(
     fetcher: &F,
     dir: &StateDir,
-    stored: &Verified,
+    stored: &VerifiedState,
     cluster: &Cluster,
     opts: &PollOptions,
-) -> Result<(Verified, Changes), Failure> {
+) -> Result<(VerifiedState, Changes), Failure> {
     let (next, changes) = check(fetcher, dir, stored, cluster, opts).await.map_err(Failure::from_verify)?;
     dir.commit(&next).map_err(|e| Failure { reason: Reason::StateWriteFailed, message: e.to_string(), class: None })?;
     Ok((next, changes))
@@ -62,10 +62,10 @@ pub async fn poll<F: Fetcher>(
 async fn check<F: Fetcher>(
     fetcher: &F,
     dir: &StateDir,
-    stored: &Verified,
+    stored: &VerifiedState,
     cluster: &Cluster,
     opts: &PollOptions,
-) -> Result<(Verified, Changes), VerifyError> {
+) -> Result<(VerifiedState, Changes), VerifyError> {
     let limits = &opts.limits;
     let stored_head = stored.head.as_ref();
     let stored_index = stored.index.as_ref();

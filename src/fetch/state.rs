@@ -31,10 +31,16 @@ const STATE_FORMAT: u32 = 1;
 /// Where the pinned root is recorded (outside `roots/`, whose other names are collected).
 const PINNED_ROOT: &str = "pinned-root.json";
 
+/// The error of the file system (or the encoder) is the source; a problem found here (the
+/// directory is locked, no pinned root, ...) is a plain message in its place.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state directory {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("state directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The commit record, `state.json`.
@@ -80,9 +86,10 @@ pub struct NotApplied {
     pub reason: String,
 }
 
-/// Verified pieces of a state directory.
+/// What a state directory holds, re-verified from the pinned root ([`StateDir::load`]) or just
+/// verified by a poll: the trusted roots, the stored head, index and bundle, and the times.
 #[derive(Debug, Clone)]
-pub struct Verified {
+pub struct VerifiedState {
     /// The newest trusted root and the roots reached beyond the pinned one, in order.
     pub root: TrustedRoot,
     pub rotated: Vec<TrustedRoot>,
@@ -117,7 +124,7 @@ pub struct StoredBundle {
 /// The result of [`StateDir::load`]: what verified, and what did not and was ignored.
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    pub state: Verified,
+    pub state: VerifiedState,
     /// One line per stored file that was refused (tampered, truncated, unreadable).
     pub problems: Vec<String>,
 }
@@ -134,8 +141,8 @@ pub struct StateDir {
     pub dir: PathBuf,
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> StateError {
-    StateError::Io { path: path.to_path_buf(), reason: e.to_string() }
+fn io_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StateError {
+    StateError::Io { path: path.to_path_buf(), source: e.into() }
 }
 
 /// Write `bytes` atomically and durably: [`crate::fsutil::write_atomic`] (temporary file, fsync,
@@ -250,8 +257,15 @@ impl StateDir {
                 }
             }
         }
-        let mut state =
-            Verified { root, rotated, head: None, index: None, bundle: None, latest_known_time: 0, last_success: None };
+        let mut state = VerifiedState {
+            root,
+            rotated,
+            head: None,
+            index: None,
+            bundle: None,
+            latest_known_time: 0,
+            last_success: None,
+        };
         let record_path = self.path("state.json");
         let record: Record = match read_opt(&record_path, STATE_LIMIT) {
             Ok(None) => return Ok(Loaded { state, problems }),
@@ -346,7 +360,7 @@ impl StateDir {
     /// Persist a verified state: new roots, index and bundle first (content-addressed, so a
     /// crash leaves only unreferenced extra files), then `state.json`, then remove files no
     /// longer referenced.
-    pub fn commit(&self, state: &Verified) -> Result<(), StateError> {
+    pub fn commit(&self, state: &VerifiedState) -> Result<(), StateError> {
         for r in &state.rotated {
             let path = self.path(&format!("roots/{}.json", r.payload.version));
             let current = crate::fsutil::read_bounded(&path, r.bytes.len() as u64).ok();

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::state::{StateDir, StateError, Verified, write_durable};
+use super::state::{StateDir, StateError, VerifiedState, write_durable};
 use super::{BundleChange, Changes, ClockStep, Failure};
 use crate::clock::format_rfc3339;
 
@@ -60,7 +60,7 @@ impl Status {
 
     pub fn save(&self, dir: &StateDir) -> Result<(), StateError> {
         let mut bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| StateError::Io { path: dir.path("status.json"), reason: e.to_string() })?;
+            .map_err(|e| StateError::Io { path: dir.path("status.json"), source: e.into() })?;
         bytes.push(b'\n');
         write_durable(&dir.path("status.json"), &bytes)
     }
@@ -96,7 +96,7 @@ impl Status {
         &mut self,
         now: i64,
         result: &Result<Changes, Failure>,
-        state: &Verified,
+        state: &VerifiedState,
         clock: Option<&ClockStep>,
         problems: &[String],
     ) {

@@ -124,20 +124,12 @@ pub struct GatherResult {
     pub not_applicable: Vec<(String, String)>,
 }
 
-/// Reason prefix of gatherers this version cannot run yet (metrics, legacy functions): recorded
-/// as `failed`, but not counted as a problem of the run.
-pub const NOT_IMPLEMENTED: &str = "not implemented in this version";
-
 impl GatherResult {
     /// True when some gatherer could not do its job (forbidden, timed out, failed), not
-    /// counting kinds of gatherer this version does not implement, nor `metrics` gatherers of a
-    /// run given no Prometheus (a choice of the caller, not a fault of the cluster).
+    /// counting gatherers that need Prometheus in a run given none (a choice of the caller, not
+    /// a fault of the cluster: [`outcome::Excuse`]).
     pub fn has_problems(&self) -> bool {
-        self.reports.iter().any(|d| {
-            d.gatherers
-                .iter()
-                .any(|g| g.outcome.is_problem() && !g.reason.starts_with(NOT_IMPLEMENTED) && g.reason != NO_PROMETHEUS)
-        })
+        self.reports.iter().any(|d| d.gatherers.iter().any(GathererReport::is_problem))
     }
 }
 
@@ -299,14 +291,14 @@ fn precheck(index: usize, g: &Gatherer, policy: &LocalPolicy, prometheus: bool, 
         Gatherer::Resources(r) => Step::Resources(r.clone()),
         Gatherer::ContainerLogs(c) => Step::Logs(c.clone()),
         Gatherer::Metrics(m) if prometheus => Step::Metrics(m.clone()),
-        Gatherer::Metrics(_) => Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS)),
+        Gatherer::Metrics(_) => Step::Decided(GathererReport::no_prometheus(index, kind)),
         Gatherer::LogsOfNamespace(_) | Gatherer::ImageStreamsOfNamespace(_) => Step::Legacy(g.clone(), Vec::new()),
         Gatherer::ContainersLogs(_) | Gatherer::PodDefinition(_) | Gatherer::ApiRequestCountsOfResourceFromAlert(_) => {
             match alerts {
                 Alerts::Firing(firing) => Step::Legacy(g.clone(), firing.clone()),
                 // Only a plan does not query them (a run does whenever such a gatherer exists).
                 Alerts::NotQueried => Step::Legacy(g.clone(), Vec::new()),
-                Alerts::NoPrometheus => Step::Decided(GathererReport::new(index, kind, Outcome::Failed, NO_PROMETHEUS)),
+                Alerts::NoPrometheus => Step::Decided(GathererReport::no_prometheus(index, kind)),
                 Alerts::Failed(e) => Step::Decided(GathererReport::new(
                     index,
                     kind,
@@ -342,6 +334,8 @@ pub(crate) enum Fail {
     Forbidden(String),
     NotFound(String),
     Failed(String),
+    /// A `metrics` gatherer without Prometheus ([`outcome::Excuse::NoPrometheus`]).
+    NoPrometheus,
 }
 
 impl Fail {
@@ -368,6 +362,14 @@ impl Fail {
             Fail::Forbidden(m) => (Outcome::Forbidden, m),
             Fail::NotFound(m) => (Outcome::NotFound, m),
             Fail::Failed(m) => (Outcome::Failed, m),
+            Fail::NoPrometheus => (Outcome::Failed, NO_PROMETHEUS),
+        }
+    }
+
+    fn excuse(&self) -> Option<outcome::Excuse> {
+        match self {
+            Fail::NoPrometheus => Some(outcome::Excuse::NoPrometheus),
+            _ => None,
         }
     }
 }
@@ -464,19 +466,9 @@ impl Sink {
 /// The result of one step: its report and files.
 type StepResult = (usize, usize, GathererReport, Vec<(String, Vec<u8>)>);
 
-/// Run every applicable definition's gatherers and collect files and reports (no Prometheus).
-pub async fn gather(
-    client: &Client,
-    definitions: &[GatherDefinition],
-    target: &Target,
-    policy: &LocalPolicy,
-) -> GatherResult {
-    gather_with(client, definitions, target, policy, &GatherOptions::default()).await
-}
-
-/// [`gather`] with the run's options: the firing alerts are queried once, and only when some
-/// definition has an `alertIsFiring` condition; a definition whose conditions do not hold makes
-/// no request at all.
+/// Run every applicable definition's gatherers and collect files and reports, with the run's
+/// options: the firing alerts are queried once, and only when some definition has an
+/// `alertIsFiring` condition; a definition whose conditions do not hold makes no request at all.
 pub async fn gather_with(
     raw_client: &Client,
     definitions: &[GatherDefinition],
@@ -576,7 +568,7 @@ pub async fn gather_with(
                             tokio::time::timeout(limit_time, metrics::collect(p, id, m, &mut sink)).await
                         }
                         Some(Err(fail)) => Ok(Err(fail.clone())),
-                        None => Ok(Err(Fail::Failed(NO_PROMETHEUS.into()))),
+                        None => Ok(Err(Fail::NoPrometheus)),
                     },
                     Step::Legacy(g, alerts) => {
                         tokio::time::timeout(limit_time, run_legacy(client, g, alerts, policy, &mut sink)).await
@@ -620,7 +612,8 @@ async fn run_legacy(
         Gatherer::ApiRequestCountsOfResourceFromAlert(a) => {
             functions::api_request_counts(client, &a.alert_name, alerts, sink).await
         }
-        other => Err(Fail::Failed(format!("{NOT_IMPLEMENTED}: the legacy function {}", other.kind_name()))),
+        // `precheck` sends only the five legacy functions here.
+        other => Err(Fail::Failed(format!("{} is not a legacy function", other.kind_name()))),
     }
 }
 
@@ -632,12 +625,14 @@ fn finish(
     result: Result<Result<(), Fail>, tokio::time::error::Elapsed>,
     limit: Duration,
 ) -> GathererReport {
+    let mut excuse = None;
     let (outcome, reason) = match result {
         Err(_) => (
             Outcome::TimedOut,
             format!("did not finish within {} s; {} record(s) read before were kept", limit.as_secs(), sink.records),
         ),
         Ok(Err(fail)) => {
+            excuse = fail.excuse();
             let (o, m) = fail.outcome();
             (o, m.to_string())
         }
@@ -646,6 +641,7 @@ fn finish(
                 (Outcome::Truncated, format!("{why}: {} record(s), {} bytes kept", sink.records, sink.bytes))
             }
             (None, 0, Some(fail)) => {
+                excuse = fail.excuse();
                 let (o, m) = fail.outcome();
                 (o, m.to_string())
             }
@@ -656,6 +652,7 @@ fn finish(
         },
     };
     let mut report = GathererReport::new(index, kind, outcome, reason);
+    report.excuse = excuse;
     report.records = sink.records;
     report.bytes = sink.bytes;
     report.errors = std::mem::take(&mut sink.errors);
@@ -732,6 +729,33 @@ mod tests {
         assert_eq!(rollout_bucket("etcd-slow-fdatasync", "84ef291d-8f1b-4d28-ab34-cfddff941b84"), 45);
         // And for cluster 00000000-0000-0000-0000-000000000001: 70.
         assert_eq!(rollout_bucket("etcd-slow-fdatasync", "00000000-0000-0000-0000-000000000001"), 70);
+    }
+
+    #[test]
+    fn only_a_gatherer_without_prometheus_is_excused_not_its_reasons_text() {
+        let run = |gatherers: Vec<GathererReport>| GatherResult {
+            reports: vec![DefinitionReport::from_gatherers("d".into(), gatherers)],
+            ..GatherResult::default()
+        };
+        let excused = GathererReport::no_prometheus(0, "metrics");
+        assert_eq!((excused.outcome, excused.reason.as_str()), (Outcome::Failed, NO_PROMETHEUS));
+        assert!(!run(vec![excused.clone()]).has_problems());
+        assert!(serde_json::to_value(&excused).unwrap().get("excuse").is_none(), "not part of gathers.json");
+        // A failure whose message happens to read the same is a problem: the excuse is typed.
+        let failed = GathererReport::new(1, "metrics", Outcome::Failed, NO_PROMETHEUS);
+        assert!(run(vec![failed]).has_problems());
+        let forbidden = GathererReport::new(1, "resources", Outcome::Forbidden, "403");
+        assert!(run(vec![excused, forbidden]).has_problems());
+        // The same from a gatherer's work: the sink's first failure carries the excuse.
+        let total = Arc::new(TotalBudget(AtomicU64::new(1 << 20)));
+        let mut sink = Sink::new(1 << 20, total);
+        let report = finish(0, "metrics", &mut sink, Ok(Err(Fail::NoPrometheus)), Duration::from_secs(1));
+        assert_eq!(
+            (report.outcome, report.reason.as_str(), report.is_problem()),
+            (Outcome::Failed, NO_PROMETHEUS, false)
+        );
+        let report = finish(0, "metrics", &mut sink, Ok(Err(Fail::Failed("x".into()))), Duration::from_secs(1));
+        assert!(report.is_problem());
     }
 
     #[test]

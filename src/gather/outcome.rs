@@ -62,6 +62,16 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// Why a gatherer that could not do its job is still no problem of the run
+/// ([`crate::gather::GatherResult::has_problems`]). Not part of `gathers.json`: the reason says
+/// it in words there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excuse {
+    /// It needs Prometheus (a `metrics` gatherer, or an alert-driven legacy function) and the
+    /// run was given none: the caller's choice, not a fault of the cluster.
+    NoPrometheus,
+}
+
 /// One gatherer's record in `gathers.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GathererReport {
@@ -80,6 +90,8 @@ pub struct GathererReport {
     pub warnings: Vec<String>,
     /// Credentials the scrubber replaced in this gatherer's files, by kind (never the values).
     pub redactions: crate::scrub::Counts,
+    #[serde(skip)]
+    pub excuse: Option<Excuse>,
 }
 
 impl GathererReport {
@@ -95,7 +107,21 @@ impl GathererReport {
             errors: Vec::new(),
             warnings: Vec::new(),
             redactions: crate::scrub::Counts::default(),
+            excuse: None,
         }
+    }
+
+    /// `failed` because the run was given no Prometheus ([`Excuse::NoPrometheus`]).
+    pub fn no_prometheus(index: usize, kind: &'static str) -> Self {
+        GathererReport {
+            excuse: Some(Excuse::NoPrometheus),
+            ..GathererReport::new(index, kind, Outcome::Failed, crate::gather::NO_PROMETHEUS)
+        }
+    }
+
+    /// The gatherer could not do its job ([`Outcome::is_problem`]) and has no [`Excuse`].
+    pub fn is_problem(&self) -> bool {
+        self.outcome.is_problem() && self.excuse.is_none()
     }
 }
 

@@ -101,7 +101,7 @@ pub fn from_state_dir(
 /// The definitions of a verified state's active bundle (what `rrctl agent` has after a cycle),
 /// selected for this version and cluster.
 pub fn from_verified_state(
-    state: &crate::fetch::state::Verified,
+    state: &crate::fetch::state::VerifiedState,
     location: &str,
     ocp_version: &semver::Version,
     cluster_id: Option<&str>,

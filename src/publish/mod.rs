@@ -38,7 +38,7 @@ use sha2::{Digest, Sha256};
 pub use dist::{DistFile, LocalDist, Step};
 pub use gc::{GcOptions, GcReport, gc};
 pub use store::{ObjectVersion, RemoteObject, Stats, StoreConfig, Target};
-pub use verify::{VerifiedRelease, VerifyError, verify_published};
+pub use verify::{VerifiedRelease, VerifyPublishedError, verify_published};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -74,7 +74,7 @@ pub enum PublishError {
     Equivocation(u64),
     // The reason is part of the message, not a `#[source]`, so `{:#}` chains do not repeat it.
     #[error("the dist does not verify: {0}")]
-    LocalVerify(VerifyError),
+    LocalVerify(VerifyPublishedError),
     #[error("injected failure (test hook) before writing {path}, after {after} writes")]
     Injected { path: String, after: u64 },
 }

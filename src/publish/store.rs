@@ -155,9 +155,11 @@ fn bucket_and_prefix(rest: &str) -> Result<(String, String), PublishError> {
 impl Target {
     /// Open the target named by `cfg.url`.
     pub fn open(cfg: &StoreConfig) -> Result<Self, PublishError> {
-        // Cloud back ends talk HTTPS through reqwest and rustls.
-        crate::trust::transport::install_crypto_provider();
         let url = cfg.url.trim();
+        // Cloud back ends talk HTTPS through reqwest, which takes the program's crypto provider.
+        if ["s3://", "gs://", "az://"].iter().any(|scheme| url.starts_with(scheme)) {
+            crate::trust::transport::require_crypto_provider().map_err(|e| PublishError::Url(format!("{url}: {e}")))?;
+        }
         let retry = cfg.max_retries.map(|n| object_store::RetryConfig {
             max_retries: n,
             retry_timeout: Duration::from_secs(if n == 0 { 30 } else { 180 }),

@@ -16,7 +16,7 @@ use crate::trust::verify::{ClientState, VerifyOptions};
 const BUNDLE_CONCURRENCY: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
+pub enum VerifyPublishedError {
     /// The base URL cannot be fetched from (scheme, HTTP client).
     #[error("{url}: {message}")]
     Url { url: String, message: String },
@@ -67,19 +67,22 @@ pub struct VerifiedRelease {
 /// Fetch and verify the release served at `base_url` (`http(s)://…`, `file://…` or a
 /// directory) starting from `trusted_root` (the bytes of a `root/<N>.json` envelope the client
 /// ships with), at the current time.
-pub async fn verify_published(base_url: &str, trusted_root: &[u8]) -> Result<VerifiedRelease, VerifyError> {
-    let mut state = ClientState::new(trusted_root).map_err(VerifyError::TrustedRoot)?;
+pub async fn verify_published(base_url: &str, trusted_root: &[u8]) -> Result<VerifiedRelease, VerifyPublishedError> {
+    let mut state = ClientState::new(trusted_root).map_err(VerifyPublishedError::TrustedRoot)?;
     let trusted = payload::open(trusted_root, Role::Root, "trusted root")
         .and_then(|(_, v)| payload::RootPayload::from_value(&v, "trusted root"))
-        .map_err(VerifyError::TrustedRoot)?;
+        .map_err(VerifyPublishedError::TrustedRoot)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let opts = VerifyOptions::new(now);
     let mut release = if base_url.starts_with("http://") || base_url.starts_with("https://") {
         let fetcher = HttpFetcher::new(base_url, HttpLimits::default())
-            .map_err(|e| VerifyError::Url { url: base_url.to_string(), message: e.to_string() })?;
+            .map_err(|e| VerifyPublishedError::Url { url: base_url.to_string(), message: e.to_string() })?;
         verify_with(&fetcher, &mut state, &opts).await?
     } else if let Some((scheme, _)) = base_url.split_once("://").filter(|(s, _)| *s != "file") {
-        return Err(VerifyError::Url { url: base_url.to_string(), message: format!("cannot fetch {scheme}:// URLs") });
+        return Err(VerifyPublishedError::Url {
+            url: base_url.to_string(),
+            message: format!("cannot fetch {scheme}:// URLs"),
+        });
     } else {
         let dir = base_url.strip_prefix("file://").unwrap_or(base_url);
         verify_with(&DirFetcher::new(dir), &mut state, &opts).await?
@@ -94,8 +97,8 @@ async fn verify_with<F: Fetcher>(
     fetcher: &F,
     state: &mut ClientState,
     opts: &VerifyOptions,
-) -> Result<VerifiedRelease, VerifyError> {
-    let verified = trust::verify::update(state, fetcher, opts).await.map_err(VerifyError::Verification)?;
+) -> Result<VerifiedRelease, VerifyPublishedError> {
+    let verified = trust::verify::update(state, fetcher, opts).await.map_err(VerifyPublishedError::Verification)?;
     // `update` keeps the exact head bytes it verified.
     let head_sha256 = state.head.as_deref().map(|h| payload::sha256_hex(h.as_bytes())).unwrap_or_default();
 
@@ -112,7 +115,7 @@ async fn verify_with<F: Fetcher>(
         .buffer_unordered(BUNDLE_CONCURRENCY);
     let mut bundle_paths = Vec::new();
     while let Some(r) = checks.next().await {
-        bundle_paths.push(r.map_err(VerifyError::Verification)?);
+        bundle_paths.push(r.map_err(VerifyPublishedError::Verification)?);
     }
     bundle_paths.sort();
     bundle_paths.dedup();
@@ -148,7 +151,7 @@ async fn check_bundle<F: Fetcher>(
             return Err(trust::VerifyError::NotFound { what: "bundle".into(), path: path.into() });
         }
         Ok(Fetched::NotModified) => {
-            return Err(trust::VerifyError::Invalid { what: path.into(), reason: "unexpected 304".into() });
+            return Err(trust::VerifyError::unexpected_not_modified(path));
         }
         Err(FetchError::TooLarge { .. }) => {
             return Err(trust::VerifyError::LongerThanPinned { what: path.into(), expected: range.bundle.length });
@@ -180,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn unusable_inputs_are_refused_with_their_reason() {
         let err = verify_published("/nonexistent", b"not a root").await.unwrap_err();
-        assert!(matches!(err, VerifyError::TrustedRoot(_)), "{err}");
+        assert!(matches!(err, VerifyPublishedError::TrustedRoot(_)), "{err}");
         assert!(err.to_string().starts_with("trusted root: "), "{err}");
         assert!(parse_head(b"{}", "head.json").is_err());
         assert!(parse_index(b"[]", "index").is_err());
@@ -192,7 +195,7 @@ mod tests {
             what: "root/2.json".into(),
             source: FetchError::Status { path: "root/2.json".into(), status: 403 },
         };
-        let m = VerifyError::Verification(e).to_string();
+        let m = VerifyPublishedError::Verification(e).to_string();
         assert!(m.contains("HTTP status 403") && m.contains("s3:ListBucket"), "{m}");
     }
 }

@@ -134,6 +134,10 @@ pub enum VerifyError {
     Ranges(String),
     #[error("{what}: {reason}")]
     Invalid { what: String, reason: String },
+    /// A 304 Not Modified where none can be (to a request without `If-None-Match`, or with no
+    /// stored head to re-check): the server misbehaved, nothing was refused.
+    #[error("{what}: {detail}")]
+    UnexpectedNotModified { what: String, detail: &'static str },
     #[error("client state: {0}")]
     State(String),
 }
@@ -228,8 +232,7 @@ impl VerifyError {
         use VerifyError as E;
         Some(match self {
             E::Fetch { source: FetchError::TooLarge { .. }, .. } => C::Size,
-            E::Fetch { .. } | E::State(_) => return None,
-            E::Invalid { reason, .. } if reason.contains("304") => return None,
+            E::Fetch { .. } | E::State(_) | E::UnexpectedNotModified { .. } => return None,
             E::NotFound { .. } => C::NotFound,
             E::TooLarge { .. } | E::LongerThanPinned { .. } => C::Size,
             E::LengthMismatch { .. } | E::HashMismatch { .. } | E::IndexVersionMismatch { .. } => C::Hash,
@@ -257,6 +260,11 @@ impl VerifyError {
             E::RepoMismatch { .. } | E::ChannelMismatch { .. } => C::RepoOrChannel,
             E::Json { .. } | E::Envelope { .. } | E::Field { .. } | E::Ranges(_) | E::Invalid { .. } => C::Malformed,
         })
+    }
+
+    /// A 304 to a request that sent no `If-None-Match`.
+    pub(crate) fn unexpected_not_modified(what: impl Into<String>) -> Self {
+        VerifyError::UnexpectedNotModified { what: what.into(), detail: "unexpected 304" }
     }
 
     pub(crate) fn field(what: &str, field: &str, reason: impl Into<String>) -> Self {

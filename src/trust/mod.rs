@@ -5,7 +5,7 @@
 //! - [`strict`]: the strict JSON parser every signed file goes through;
 //! - [`payload`]: the envelope and the root/head/index/bundle payloads;
 //! - [`sign`]: [`sign_dist`] (used by `build`), development keys, root chains, head re-signing;
-//! - [`verify`] and [`fetch`]: verification as a client does it, over a directory or HTTP.
+//! - [`verify`] and [`transport`]: verification as a client does it, over a directory or HTTP.
 
 use std::path::PathBuf;
 

@@ -47,9 +47,14 @@ pub enum FetchError {
     /// An answer HTTP does not allow here (e.g. 304 to an unconditional request).
     #[error("{path}: {reason}")]
     Protocol { path: String, reason: String },
-    /// Transport or I/O failure (connection refused or reset, body cut short, ...).
-    #[error("{path}: {reason}")]
-    Io { path: String, reason: String },
+    /// Transport or I/O failure (connection refused or reset, body cut short, ...), or a client
+    /// that cannot be set up; the error from reqwest or the file system is the source.
+    #[error("{path}: {}", crate::diag::error_chain(&**source))]
+    Io {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl FetchError {
@@ -104,7 +109,7 @@ impl Fetcher for DirFetcher {
         let path = path.to_string();
         async move {
             if super::payload::check_path("fetch", &path).is_err() {
-                return Err(FetchError::Io { path, reason: "unsafe path".into() });
+                return Err(FetchError::Io { path, source: "unsafe path".into() });
             }
             match crate::fsutil::read_bounded(&full, limit) {
                 Ok(bytes) => Ok(Fetched::Body { bytes, etag: None }),
@@ -114,7 +119,7 @@ impl Fetcher for DirFetcher {
                     Ok(Fetched::NotFound)
                 }
                 Err(crate::fsutil::FsError::TooLarge { limit, .. }) => Err(FetchError::TooLarge { path, limit }),
-                Err(e) => Err(FetchError::Io { path, reason: e.to_string() }),
+                Err(e) => Err(FetchError::Io { path, source: e.into() }),
             }
         }
     }
@@ -166,10 +171,23 @@ impl Fetcher for MemFetcher {
     }
 }
 
-/// Install the one TLS crypto provider (ring) that every HTTP client of the process uses
-/// (reqwest, object_store, kube). Idempotent; a provider installed earlier by someone else wins.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// No process-wide rustls crypto provider is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no TLS crypto provider is installed in this process (the program installs one at start, e.g. \
+     `rustls::crypto::ring::default_provider().install_default()`)"
+)]
+pub struct NoCryptoProvider;
+
+/// The library's HTTP clients (reqwest, built with `rustls-no-provider`, here and inside
+/// object_store) take the process's default crypto provider, which the program chooses and
+/// installs at start (`rrctl`'s `main` does); the library never installs one. Without it
+/// reqwest would panic while building a client, so the client is refused with this instead.
+pub fn require_crypto_provider() -> Result<(), NoCryptoProvider> {
+    match rustls::crypto::CryptoProvider::get_default() {
+        Some(_) => Ok(()),
+        None => Err(NoCryptoProvider),
+    }
 }
 
 /// Timeouts and rate floor of [`HttpFetcher`].
@@ -371,8 +389,7 @@ impl HttpFetcher {
     }
 
     pub fn with_options(base: &str, opts: &HttpOptions) -> Result<Self, FetchError> {
-        install_crypto_provider();
-        let setup = |reason: String| FetchError::Io { path: base.to_string(), reason };
+        let setup = |reason: String| FetchError::Io { path: base.to_string(), source: reason.into() };
         let mut builder = reqwest::Client::builder()
             .connect_timeout(opts.limits.connect_timeout)
             .read_timeout(opts.limits.stall_timeout)
@@ -386,6 +403,7 @@ impl HttpFetcher {
             }
             builder = builder.tls_certs_merge(certs);
         }
+        require_crypto_provider().map_err(|e| setup(e.to_string()))?;
         let client = builder.build().map_err(|e| setup(format!("HTTP client: {}", crate::diag::error_chain(&e))))?;
         let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
         Ok(HttpFetcher { client, base, limits: opts.limits, retry: opts.retry, stats: Arc::default() })
@@ -432,7 +450,7 @@ impl HttpFetcher {
             } else if e.is_timeout() {
                 timeout("request")
             } else {
-                FetchError::Io { path: path.to_string(), reason: crate::diag::error_chain(&e) }
+                FetchError::Io { path: path.to_string(), source: e.into() }
             }
         };
         let mut req =
@@ -543,5 +561,72 @@ mod tests {
         assert!(!s(403).is_transient() && !s(400).is_transient());
         assert!(!FetchError::TooLarge { path: "p".into(), limit: 1 }.is_transient());
         assert!(!FetchError::Redirect { path: "p".into(), reason: "r".into() }.is_transient());
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_keeps_the_file_systems_error_as_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("head.json")).unwrap();
+        let err = DirFetcher::new(dir.path()).fetch("head.json", 1024, None).await.unwrap_err();
+        let fs = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<crate::fsutil::FsError>());
+        assert!(matches!(fs, Some(crate::fsutil::FsError::NotRegular { kind: "a directory", .. })), "{err:?}");
+        assert!(err.to_string().starts_with("head.json: ") && err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    /// The library leaves the TLS crypto provider to the program: without one, each HTTP client
+    /// is refused with [`NoCryptoProvider`] (not a panic inside reqwest) and none is installed.
+    /// The provider is process-wide and other tests may install one, so the check runs in a
+    /// child process of this test binary that runs this test alone.
+    #[test]
+    fn without_a_crypto_provider_clients_are_refused_and_none_is_installed() {
+        const CHILD: &str = "RRCTL_TEST_NO_CRYPTO_PROVIDER_CHILD";
+        let name = "trust::transport::tests::without_a_crypto_provider_clients_are_refused_and_none_is_installed";
+        if std::env::var_os(CHILD).is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([name, "--exact", "--test-threads=1"])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+            // Not filtered out: the child ran exactly this test.
+            assert!(stdout.contains("1 passed"), "{stdout}");
+            return;
+        }
+        let installed = || rustls::crypto::CryptoProvider::get_default().is_some();
+        assert!(!installed(), "nothing in this process installed a provider before");
+        let refused = |e: &dyn std::fmt::Display| e.to_string().contains(&NoCryptoProvider.to_string());
+
+        let Err(err) = HttpFetcher::new("https://127.0.0.1:1/", HttpLimits::default()) else {
+            panic!("accepted without a crypto provider")
+        };
+        assert!(refused(&err), "{err}");
+        #[cfg(feature = "agent")]
+        {
+            let settings = crate::prometheus::PrometheusSettings::new("https://127.0.0.1:1");
+            let Err(err) = crate::prometheus::PrometheusClient::new(&settings) else {
+                panic!("accepted without a crypto provider")
+            };
+            assert!(refused(&err), "{err}");
+            let settings = crate::agent::upload::UploadSettings {
+                url: "https://127.0.0.1:1/upload".into(),
+                token: None,
+                cluster_id: "c".into(),
+                limits: HttpLimits::default(),
+                retry: RetryPolicy::default(),
+                deadline: Duration::from_secs(1),
+            };
+            let Err(err) = crate::agent::upload::Uploader::new(settings) else {
+                panic!("accepted without a crypto provider")
+            };
+            assert!(refused(&err), "{err}");
+        }
+        #[cfg(feature = "publisher")]
+        {
+            let config = crate::publish::StoreConfig { url: "s3://bucket/prefix".into(), ..Default::default() };
+            let Err(err) = crate::publish::Target::open(&config) else { panic!("accepted without a crypto provider") };
+            assert!(refused(&err), "{err}");
+        }
+        assert!(!installed(), "a library constructor installed a provider");
     }
 }

@@ -283,9 +283,10 @@ impl VerifyOptions {
     }
 }
 
-/// The outcome of a successful [`update`].
+/// The outcome of a successful [`update`]: the newest trusted root and the verified head and
+/// index it leads to, and whether they changed.
 #[derive(Debug, Clone)]
-pub struct Verified {
+pub struct VerifiedUpdate {
     pub root: RootPayload,
     pub head: HeadPayload,
     pub index: IndexPayload,
@@ -315,7 +316,7 @@ pub async fn fetch_pinned<F: Fetcher>(
     match fetcher.fetch(path, length, None).await {
         Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
         Ok(Fetched::NotFound) => Err(VerifyError::NotFound { what: what.into(), path: path.into() }),
-        Ok(Fetched::NotModified) => Err(VerifyError::Invalid { what: what.into(), reason: "unexpected 304".into() }),
+        Ok(Fetched::NotModified) => Err(VerifyError::unexpected_not_modified(what)),
         Err(FetchError::TooLarge { .. }) => Err(VerifyError::LongerThanPinned { what: path.into(), expected: length }),
         Err(source) => Err(VerifyError::Fetch { what: what.into(), source }),
     }
@@ -404,7 +405,7 @@ pub async fn update_repository<F: Fetcher>(
                 rotated.push(next);
             }
             Ok(Fetched::NotModified) => {
-                return Err(VerifyError::Invalid { what: path, reason: "unexpected 304".into() });
+                return Err(VerifyError::unexpected_not_modified(path));
             }
             Err(source) => return Err(fetch_error(&path, source)),
         }
@@ -426,9 +427,9 @@ pub async fn update_repository<F: Fetcher>(
         Ok(Fetched::NotModified) => match known.head {
             Some(h) => (h.bytes.to_vec(), h.etag.map(str::to_string), false),
             None => {
-                return Err(VerifyError::Invalid {
+                return Err(VerifyError::UnexpectedNotModified {
                     what: "head.json".into(),
-                    reason: "304 without a stored head".into(),
+                    detail: "304 without a stored head",
                 });
             }
         },
@@ -470,7 +471,7 @@ pub async fn update<F: Fetcher>(
     state: &mut ClientState,
     fetcher: &F,
     opts: &VerifyOptions,
-) -> Result<Verified, VerifyError> {
+) -> Result<VerifiedUpdate, VerifyError> {
     let limits = &opts.limits;
     let trusted = TrustedRoot::from_pinned(state.root.as_bytes(), limits)
         .map_err(|e| VerifyError::State(format!("stored root no longer verifies: {e}")))?;
@@ -516,7 +517,13 @@ pub async fn update<F: Fetcher>(
         last_known_time: state.last_known_time.max(opts.now),
     };
     *state = new_state;
-    Ok(Verified { root: root.payload, head: up.head, index: up.index, head_changed, index_changed: up.index_fetched })
+    Ok(VerifiedUpdate {
+        root: root.payload,
+        head: up.head,
+        index: up.index,
+        head_changed,
+        index_changed: up.index_fetched,
+    })
 }
 
 /// Select the range of `ocp_version` in a verified index and fetch its bundle with length and

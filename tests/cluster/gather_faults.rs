@@ -129,7 +129,7 @@ fn a_retry_after_of_100000_s_is_capped_and_gather_without_ocp_version_ends() {
 
 /// A client with short limits, so the time bounds show within a second or two.
 async fn short_limits_client(server: &RunningServer, limits: rrctl::cluster::limits::KubeLimits) -> kube::Client {
-    rrctl::trust::transport::install_crypto_provider();
+    crate::pki::install_crypto_provider();
     let kubeconfig = kube::config::Kubeconfig::read_from(server.kubeconfig_path()).unwrap();
     let config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await.unwrap();

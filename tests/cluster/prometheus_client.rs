@@ -75,6 +75,7 @@ fn parse_exposition(text: &str) -> Vec<Series> {
 }
 
 fn client(url: &str) -> PrometheusClient {
+    crate::pki::install_crypto_provider();
     PrometheusClient::new(&PrometheusSettings::new(url)).unwrap()
 }
 
@@ -207,6 +208,7 @@ async fn stalling_server(head: Option<&'static str>) -> String {
 }
 
 fn quick(url: &str) -> PrometheusClient {
+    crate::pki::install_crypto_provider();
     let mut s = PrometheusSettings::new(url);
     s.stall_timeout = Duration::from_millis(300);
     s.request_timeout = Duration::from_secs(60);
@@ -247,6 +249,7 @@ async fn a_slow_drip_hits_the_request_timeout() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
+    crate::pki::install_crypto_provider();
     let mut s = PrometheusSettings::new(format!("http://{addr}"));
     s.stall_timeout = Duration::from_secs(30);
     s.request_timeout = Duration::from_millis(800);
@@ -306,6 +309,7 @@ async fn the_bearer_token_file_is_sent() {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "tok-123.abc\n").unwrap();
+    crate::pki::install_crypto_provider();
     let url = format!("http://{addr}");
     let mut s = PrometheusSettings::new(&url);
     s.bearer_token_file = Some(token.clone());
@@ -341,6 +345,7 @@ fn a_ca_bundle_without_certificates_is_refused() {
 async fn over_https_the_ca_bundle_is_trusted_and_needed() {
     let prom = tokio::task::spawn_blocking(Prometheus::start_tls).await.unwrap();
     assert!(prom.url.starts_with("https://127.0.0.1:"), "{}", prom.url);
+    crate::pki::install_crypto_provider();
     let mut s = PrometheusSettings::new(&prom.url);
     s.ca_bundle = prom.ca_file.clone();
     let c = PrometheusClient::new(&s).unwrap();

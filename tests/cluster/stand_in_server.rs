@@ -28,7 +28,7 @@ impl Reply {
 }
 
 fn http() -> reqwest::Client {
-    rrctl::trust::transport::install_crypto_provider();
+    crate::pki::install_crypto_provider();
     reqwest::Client::builder().build().expect("client")
 }
 
@@ -869,7 +869,7 @@ async fn concurrent_connections_are_served() {
 // ---------- the real kube client ----------
 
 async fn kube_client(server: &RunningServer) -> kube::Client {
-    rrctl::trust::transport::install_crypto_provider();
+    crate::pki::install_crypto_provider();
     let kubeconfig = kube::config::Kubeconfig::read_from(server.kubeconfig_path()).expect("kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
         .await

@@ -90,8 +90,7 @@ fn vectors_cover_every_rejection_class_and_the_selection_cases() {
     .map(String::from)
     .into();
     assert_eq!(reasons, expected);
-    let classes: BTreeSet<String> =
-        rrctl::conformance::RejectClass::ALL.iter().map(|c| c.as_str().to_string()).collect();
+    let classes: BTreeSet<String> = rrctl::trust::RefusalClass::ALL.iter().map(|c| c.as_str().to_string()).collect();
     assert_eq!(classes, expected, "every class of the vocabulary is used by a scenario");
 }
 

@@ -8,6 +8,8 @@
 //! `tests/cluster/`, which starts one real API server per test binary.
 
 mod common;
+#[path = "../support/pki.rs"]
+mod pki;
 
 mod any_day;
 mod author;

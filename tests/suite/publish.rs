@@ -531,6 +531,8 @@ impl Backend {
     }
 
     fn store_config(&self) -> StoreConfig {
+        // The S3 client is built in this process: it takes the program's TLS provider.
+        crate::pki::install_crypto_provider();
         let mut cfg = StoreConfig { url: self.to_url(), ..Default::default() };
         if let Backend::S3 { moto, .. } = self {
             cfg.endpoint = Some(moto.endpoint());
@@ -606,12 +608,12 @@ fn run_ok(c: Command) -> Out {
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    rrctl::trust::transport::install_crypto_provider();
+    crate::pki::install_crypto_provider();
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
 }
 
 /// What a client sees through the backend's read URL.
-fn client_view(b: &Backend) -> Result<publish::VerifiedRelease, publish::VerifyError> {
+fn client_view(b: &Backend) -> Result<publish::VerifiedRelease, publish::VerifyPublishedError> {
     block_on(publish::verify_published(&b.read_url(), &root_file(1)))
 }
 
@@ -1105,13 +1107,13 @@ fn local_tampered_bundle_or_foreign_head_key_is_refused() {
     let err = block_on(publish::verify_published(&mirror_bundle.path().display().to_string(), &root_file(1)))
         .expect_err("tampered bundle");
     assert!(
-        matches!(&err, publish::VerifyError::Verification(rrctl::trust::VerifyError::HashMismatch { what, .. }) if *what == good.bundles[1]),
+        matches!(&err, publish::VerifyPublishedError::Verification(rrctl::trust::VerifyError::HashMismatch { what, .. }) if *what == good.bundles[1]),
         "{err}"
     );
     let err = block_on(publish::verify_published(&mirror_head.path().display().to_string(), &root_file(1)))
         .expect_err("foreign head key");
     assert!(
-        matches!(&err, publish::VerifyError::Verification(rrctl::trust::VerifyError::ThresholdNotMet { role, .. }) if role == "head"),
+        matches!(&err, publish::VerifyPublishedError::Verification(rrctl::trust::VerifyError::ThresholdNotMet { role, .. }) if role == "head"),
         "{err}"
     );
 

@@ -163,12 +163,12 @@ impl Fx {
         ClientState::new(&self.root_bytes).unwrap()
     }
 
-    fn verify_at(&self, state: &mut ClientState, now: i64) -> Result<verify::Verified, VerifyError> {
+    fn verify_at(&self, state: &mut ClientState, now: i64) -> Result<verify::VerifiedUpdate, VerifyError> {
         let fetcher = MemFetcher { files: self.files.clone() };
         block_on(verify::update(state, &fetcher, &VerifyOptions::new(now)))
     }
 
-    fn verify(&self) -> Result<verify::Verified, VerifyError> {
+    fn verify(&self) -> Result<verify::VerifiedUpdate, VerifyError> {
         self.verify_at(&mut self.state(), NOW)
     }
 

@@ -639,7 +639,7 @@ fn verify_over_http() {
     assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("etcd-slow-fdatasync"));
 
     // Library: conditional GET, 304 on the second poll, index not downloaded again.
-    rrctl::trust::transport::install_crypto_provider();
+    crate::pki::install_crypto_provider();
     let fetcher = rrctl::trust::transport::HttpFetcher::new(&url, Default::default()).unwrap();
     let root = std::fs::read(dev.join("root/1.json")).unwrap();
     let mut state = rrctl::trust::verify::ClientState::new(&root).unwrap();
@@ -711,7 +711,7 @@ fn serve_raw(behaviour: &'static str) -> String {
 fn http_fetches_are_capped_and_time_out() {
     use rrctl::trust::transport::{FetchError, Fetcher, HttpFetcher, HttpLimits};
     use std::time::Duration;
-    rrctl::trust::transport::install_crypto_provider();
+    crate::pki::install_crypto_provider();
     let limits = HttpLimits {
         connect_timeout: Duration::from_secs(2),
         stall_timeout: Duration::from_secs(1),

@@ -5,6 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
+/// The process's TLS crypto provider (ring), which the `rrctl` program installs in `main` and the
+/// library never does: a test that builds an HTTP client in its own process (reqwest, the
+/// library's fetcher, upload, Prometheus or object-store clients) calls this first. The one
+/// place tests install it; idempotent.
+#[allow(dead_code)] // the examples include this file for the certificates only
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The files [`make`] writes: `ca.pem`, `server.pem` and `server.key` (EC P-256, PEM).
 pub struct TestPki {
     pub ca: PathBuf,

@@ -9,7 +9,8 @@ use super::{
     CLUSTER, DAY, Dist, NEW, REPO, RootSpec, T0, VERSION, accept, all_versions, attacked, bundle_bytes, def, key,
     reject, reject_keeping, scenario, step, step_at,
 };
-use crate::conformance::{Expected, RejectClass as C, Scenario};
+use crate::conformance::{Expected, Scenario};
+use crate::trust::RefusalClass as C;
 use crate::trust::payload::{Envelope, Role, RootPayload};
 
 /// Every test of `tests/suite/trust_adversarial.rs` and the scenario that carries its case (a unit test

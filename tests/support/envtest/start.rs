@@ -165,7 +165,7 @@ fn start_processes(assets: &Assets, dir: &Path, attempt: u32) -> Result<Processe
     let url = format!("https://127.0.0.1:{api_port}");
 
     // /readyz is public (system:public-info-viewer); /openapi/v2 needs a user.
-    crate_provider();
+    crate::pki::install_crypto_provider();
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap())
         .build()
@@ -208,10 +208,6 @@ fn start_processes(assets: &Assets, dir: &Path, attempt: u32) -> Result<Processe
     std::mem::forget(apiserver);
     std::mem::forget(etcd);
     Ok(Processes { url })
-}
-
-fn crate_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn server_tls(dir: &Path) -> Arc<rustls::ServerConfig> {
