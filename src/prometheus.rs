@@ -146,24 +146,28 @@ impl PrometheusClient {
                 Some(Token(text.to_string()))
             }
         };
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.stall_timeout)
-            .timeout(settings.request_timeout)
-            // A token must not follow a redirect to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("rrctl/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &settings.ca_bundle {
-            let pem = read(path)?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| PrometheusError::File { path: path.clone(), reason: format!("CA bundle: {e}") })?;
-            if certs.is_empty() {
-                return Err(PrometheusError::File { path: path.clone(), reason: "no PEM certificate in it".into() });
+        let ca = match &settings.ca_bundle {
+            Some(path) => Some((path, read(path)?)),
+            None => None,
+        };
+        // A token must not follow a redirect to another host: no redirects.
+        let builder = crate::trust::transport::client_builder(
+            settings.connect_timeout,
+            settings.stall_timeout,
+            concat!("rrctl/", env!("CARGO_PKG_VERSION")),
+            None,
+            ca.as_ref().map(|(_, pem)| pem.as_slice()),
+        )
+        .map_err(|e| match (&e, &ca) {
+            (crate::trust::transport::ClientSetupError::NoCryptoProvider(_), _) | (_, None) => {
+                PrometheusError::Setup { reason: e.to_string() }
             }
-            builder = builder.tls_certs_merge(certs);
-        }
-        crate::trust::transport::require_crypto_provider()
-            .map_err(|e| PrometheusError::Setup { reason: e.to_string() })?;
+            (crate::trust::transport::ClientSetupError::CaBundle(source), Some((path, _))) => {
+                PrometheusError::File { path: (*path).clone(), reason: format!("CA bundle: {source}") }
+            }
+            (_, Some((path, _))) => PrometheusError::File { path: (*path).clone(), reason: e.to_string() },
+        })?
+        .timeout(settings.request_timeout);
         let client = builder.build().map_err(|e| PrometheusError::Setup { reason: format!("HTTP client: {e}") })?;
         Ok(PrometheusClient { client, base, token, settings: settings.clone() })
     }

@@ -234,14 +234,16 @@ impl Uploader {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(setup("not an http:// or https:// URL".into()));
         }
-        crate::trust::transport::require_crypto_provider().map_err(|e| setup(e.to_string()))?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(settings.limits.connect_timeout)
-            .read_timeout(settings.limits.stall_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(user_agent(&settings.cluster_id))
-            .build()
-            .map_err(|e| setup(crate::diag::error_chain(&e)))?;
+        let client = crate::trust::transport::client_builder(
+            settings.limits.connect_timeout,
+            settings.limits.stall_timeout,
+            &user_agent(&settings.cluster_id),
+            None,
+            None,
+        )
+        .map_err(|e| setup(e.to_string()))?
+        .build()
+        .map_err(|e| setup(crate::diag::error_chain(&e)))?;
         Ok(Uploader { client, settings })
     }
 

@@ -190,6 +190,44 @@ pub fn require_crypto_provider() -> Result<(), NoCryptoProvider> {
     }
 }
 
+/// Why [`client_builder`] refused to build a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSetupError {
+    #[error("{0}")]
+    NoCryptoProvider(#[from] NoCryptoProvider),
+    #[error("not a PEM certificate bundle: {0}")]
+    CaBundle(#[source] reqwest::Error),
+    #[error("no PEM certificate in it")]
+    NoCertificate,
+}
+
+/// The one way rrctl starts an HTTP client (the fetcher, the upload, Prometheus): the connect
+/// timeout, the stall timeout (longest wait for the response head or the next chunk), no
+/// redirects unless `redirect` is given, the user agent, and `extra_ca` (a PEM bundle) trusted
+/// beside the system roots. The caller adds what is its own (an overall timeout) and builds.
+pub fn client_builder(
+    connect_timeout: Duration,
+    stall_timeout: Duration,
+    user_agent: &str,
+    redirect: Option<reqwest::redirect::Policy>,
+    extra_ca: Option<&[u8]>,
+) -> Result<reqwest::ClientBuilder, ClientSetupError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .read_timeout(stall_timeout)
+        .redirect(redirect.unwrap_or_else(reqwest::redirect::Policy::none))
+        .user_agent(user_agent);
+    if let Some(pem) = extra_ca {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(ClientSetupError::CaBundle)?;
+        if certs.is_empty() {
+            return Err(ClientSetupError::NoCertificate);
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    require_crypto_provider()?;
+    Ok(builder)
+}
+
 /// Timeouts and rate floor of [`HttpFetcher`].
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
@@ -390,20 +428,20 @@ impl HttpFetcher {
 
     pub fn with_options(base: &str, opts: &HttpOptions) -> Result<Self, FetchError> {
         let setup = |reason: String| FetchError::Io { path: base.to_string(), source: reason.into() };
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(opts.limits.connect_timeout)
-            .read_timeout(opts.limits.stall_timeout)
-            .redirect(redirect_policy())
-            .user_agent(opts.user_agent.clone());
-        if let Some((path, pem)) = &opts.extra_ca {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| setup(format!("CA file {}: {}", path.display(), crate::diag::error_chain(&e))))?;
-            if certs.is_empty() {
-                return Err(setup(format!("CA file {}: no PEM certificate in it", path.display())));
+        let builder = client_builder(
+            opts.limits.connect_timeout,
+            opts.limits.stall_timeout,
+            &opts.user_agent,
+            Some(redirect_policy()),
+            opts.extra_ca.as_ref().map(|(_, pem)| pem.as_slice()),
+        )
+        .map_err(|e| match (&e, &opts.extra_ca) {
+            (ClientSetupError::NoCryptoProvider(_), _) | (_, None) => setup(e.to_string()),
+            (ClientSetupError::CaBundle(source), Some((path, _))) => {
+                setup(format!("CA file {}: {}", path.display(), crate::diag::error_chain(source)))
             }
-            builder = builder.tls_certs_merge(certs);
-        }
-        require_crypto_provider().map_err(|e| setup(e.to_string()))?;
+            (_, Some((path, _))) => setup(format!("CA file {}: {e}", path.display())),
+        })?;
         let client = builder.build().map_err(|e| setup(format!("HTTP client: {}", crate::diag::error_chain(&e))))?;
         let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
         Ok(HttpFetcher { client, base, limits: opts.limits, retry: opts.retry, stats: Arc::default() })
