@@ -4,7 +4,8 @@
 //! - `pinned-root.json`: the pinned root the client was started with (exact bytes), so that
 //!   `rrctl gather --state-dir` can re-verify the state without being given the root again;
 //! - `roots/<N>.json`: the roots reached by rotation beyond the pinned one, exact envelopes;
-//! - `index/<sha256>.json`, `bundles/<sha256>.json`: the verified index and the active bundle,
+//! - `index/<sha256>.json`, `bundles/<sha256>.json`: the verified index and the active bundle
+//!   (and, until the next commit, those of the commit before, for readers without the lock),
 //!   under the same content-addressed names as in the dist;
 //! - `state.json`: the commit record, written last: the last verified head (exact envelope), its
 //!   ETag, the active bundle, the latest known time. A crash before it is written leaves the
@@ -174,7 +175,8 @@ impl StateDir {
     /// Take the directory's lock (`.lock`, an advisory `flock` the kernel drops when the process
     /// ends, even on `kill -9`): one writer at a time (`rrctl fetch`, `rrctl agent` for its whole
     /// life). A second one is refused at once, never queued. Readers (`rrctl gather --state-dir`)
-    /// need no lock: every file is replaced atomically and `state.json` is written last.
+    /// need no lock: every file is replaced atomically, `state.json` is written last, and the files
+    /// the previous `state.json` named are kept until the commit after.
     pub fn lock(&self) -> Result<StateLock, StateError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
         let path = self.path(".lock");
@@ -383,6 +385,10 @@ impl StateDir {
             }
             keep.push(path);
         }
+        // `rrctl gather --state-dir` reads without the lock: one that read the previous
+        // `state.json` just before this commit must still find the files it names, so they stay
+        // until the next commit.
+        keep.extend(self.files_of_recorded_state());
         let record = Record {
             format: STATE_FORMAT,
             head: state.head.as_ref().map(|h| String::from_utf8_lossy(&h.bytes).into_owned()),
@@ -413,6 +419,25 @@ impl StateDir {
             }
         }
         Ok(())
+    }
+
+    /// The index and bundle files the current `state.json` names (unverified: used only to decide
+    /// what a commit keeps); none when there is no readable record.
+    fn files_of_recorded_state(&self) -> Vec<PathBuf> {
+        let Ok(Some(bytes)) = read_opt(&self.path("state.json"), STATE_LIMIT) else { return Vec::new() };
+        let Ok(record) = serde_json::from_slice::<Record>(&bytes) else { return Vec::new() };
+        let mut files = Vec::new();
+        if let Some(active) = &record.active_bundle {
+            files.push(self.path(&active.path));
+        }
+        let index = record.head.as_deref().and_then(|head| {
+            let (_, value) = payload::open(head.as_bytes(), payload::Role::Head, "state.json head").ok()?;
+            HeadPayload::from_value(&value, "state.json head", &Limits::default()).ok()
+        });
+        if let Some(head) = index {
+            files.push(self.path(&head.index.path));
+        }
+        files
     }
 
     /// Write verified bundle bytes under their content-addressed name (before the commit that

@@ -89,8 +89,10 @@ fn assert_active(state: &Path, v: &DistView) {
     assert_eq!(record["active_bundle"]["sha256"], v.bundle_sha256.as_str(), "state.json: {record:#}");
     let bytes = std::fs::read(state.join(&v.bundle_path)).expect("active bundle file");
     assert_eq!(sha256_hex(&bytes), v.bundle_sha256);
+    // Besides the active bundle, only the one the commit before named may still be there (for a
+    // `gather --state-dir` that read that commit's state.json): at most two, never an unverified one.
     let bundles: Vec<_> = std::fs::read_dir(state.join("bundles")).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(bundles.len(), 1, "only the active bundle is kept: {bundles:?}");
+    assert!(bundles.len() <= 2, "the active bundle and at most the previous commit's: {bundles:?}");
     let status = read_json(&state.join("status.json"));
     assert_eq!(status["activeBundle"]["sha256"], v.bundle_sha256.as_str(), "status.json: {status:#}");
 }
@@ -520,6 +522,44 @@ fn valid_head_pointing_at_a_missing_index() {
 }
 
 // ------------------------------------------------------------------------------ local faults
+
+/// `rrctl gather --state-dir` reads without the lock. One that read `state.json` just before an
+/// update is committed must still find the index and bundle that record names: the commit keeps
+/// the previous commit's files, and the commit after removes them.
+#[test]
+fn a_reader_of_the_state_before_an_update_still_finds_its_files() {
+    let fx = Fx::new();
+    let v1 = fx.with_r1_active_then_r2();
+    let record_before = std::fs::read(fx.state().join("state.json")).unwrap();
+    let r = fx.fetch_ok(&[]);
+    assert!(r.stdout.starts_with("updated: "), "{r:?}");
+    assert_active(fx.state(), &view(&fx.r2, OCP));
+
+    // What that reader sees: the state directory as it is now, with the state.json it read.
+    let reader = tempfile::tempdir().unwrap();
+    let copy = reader.path().join("state");
+    for e in walkdir::WalkDir::new(fx.state()) {
+        let e = e.unwrap();
+        let to = copy.join(e.path().strip_prefix(fx.state()).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+    std::fs::write(copy.join("state.json"), &record_before).unwrap();
+    let limits = rrctl::trust::payload::Limits::default();
+    let root = std::fs::read(fx.rel.root()).unwrap();
+    let loaded = rrctl::fetch::state::StateDir::new(&copy).load(&root, &limits).unwrap();
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let bundle = loaded.state.bundle.as_ref().expect("the bundle the old record names");
+    assert_eq!(bundle.active.sha256, v1.bundle_sha256);
+
+    // The next successful poll (nothing new: 304) commits again; release 1's bundle is gone.
+    fx.fetch_ok(&[]);
+    assert!(!fx.state().join(&v1.bundle_path).exists(), "kept for one commit only");
+    assert!(fx.state().join(view(&fx.r2, OCP).bundle_path).exists());
+}
 
 #[test]
 fn wiped_state_directory_starts_again_from_the_pinned_root() {
