@@ -14,33 +14,7 @@ use crate::prometheus::Prometheus;
 
 pub const TODAY: &str = "2026-11-26";
 
-/// The debug binary without what the caller's environment would change (signing keys, build
-/// date, clock and day, kubeconfig, proxies, log filter) and without colour. A process to spawn
-/// or to run with its exit code read as is; [`rrctl`] is the `assert_cmd` form.
-pub fn rrctl_process() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_rrctl"));
-    for k in [
-        "SOURCE_DATE_EPOCH",
-        "RRCTL_INDEX_KEY",
-        "RRCTL_HEAD_KEY",
-        "RRCTL_NOW",
-        "RRCTL_TODAY",
-        "KUBECONFIG",
-        "RUST_LOG",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-    ] {
-        c.env_remove(k);
-    }
-    c.env("NO_COLOR", "1");
-    c
-}
+pub use crate::process::rrctl_process;
 
 /// [`rrctl_process`] in `cwd` on the day [`TODAY`].
 pub fn rrctl(cwd: &Path) -> Command {

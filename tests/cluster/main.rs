@@ -38,6 +38,8 @@ mod gather;
 mod gather_faults;
 mod harness;
 mod privacy;
+#[path = "../support/process.rs"]
+mod process;
 mod prometheus_client;
 mod rbac;
 mod stand_in_agent;

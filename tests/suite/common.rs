@@ -8,36 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
-/// The debug binary without what the caller's environment would change (signing keys, build
-/// date, clock and day, the publish test hooks, kubeconfig, proxies, log filter) and without
-/// colour: each test sets what it needs. A process to spawn or to run with its exit code read as
-/// is; [`rrctl`] is the `assert_cmd` form.
-pub fn rrctl_process() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rrctl"));
-    for k in [
-        "SOURCE_DATE_EPOCH",
-        "RRCTL_INDEX_KEY",
-        "RRCTL_HEAD_KEY",
-        "RRCTL_NOW",
-        "RRCTL_TODAY",
-        "RRCTL_PUBLISH_FAIL_AFTER",
-        "RRCTL_PUBLISH_TO",
-        "KUBECONFIG",
-        "RUST_LOG",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-    ] {
-        c.env_remove(k);
-    }
-    c.env("NO_COLOR", "1");
-    c
-}
+pub use crate::process::rrctl_process;
 
 /// [`rrctl_process`] as an `assert_cmd` command (`assert()`, `timeout`, `write_stdin`).
 pub fn rrctl() -> assert_cmd::Command {

@@ -8,6 +8,8 @@
 //! `tests/cluster/`, which starts one real API server per test binary.
 
 mod common;
+#[path = "../support/process.rs"]
+mod process;
 // The suite takes only the TLS provider set-up from it; the certificates serve the cluster crate.
 #[allow(dead_code)]
 #[path = "../support/pki.rs"]
